@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up of a Debian/Ubuntu machine for Winnow (run as root, or with sudo).
+# Installs libtorch (Debian's CPU build), OpenBLAS (Debian's libtorch multiplies matrices with
+# the reference BLAS otherwise), PyTorch for the oracle tests, build tools; then npm ci and the
+# native build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PKGS=(libtorch-dev libopenblas0-pthread python3-torch build-essential python3 pkg-config)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  say "apt packages already installed: ${PKGS[*]}"
+fi
+
+if ! command -v node >/dev/null; then
+  echo "winnow: Node.js 20+ is required (apt-get install nodejs npm)" >&2
+  exit 1
+fi
+
+say "npm ci"
+npm ci --no-audit --no-fund
+
+say "building the native addon (node-gyp, against $(node scripts/torch-config.mjs libdir))"
+npm run build:native --silent
+
+say "done: $(node -e "import('./src/torch/native.js').catch(()=>0)" >/dev/null 2>&1; echo ready)"
