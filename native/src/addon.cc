@@ -197,6 +197,12 @@ WINNOW_FN(setCudnnBenchmark, {
   at::globalContext().setBenchmarkCuDNN(a.B(0));
   return a.none();
 })
+// TF32 in cuDNN convolutions (PyTorch's default: on). Off for bit-level CPU/CUDA comparisons.
+WINNOW_FN(setAllowTF32, {
+  at::globalContext().setAllowTF32CuDNN(a.B(0));
+  at::globalContext().setAllowTF32CuBLAS(a.B(0));
+  return a.none();
+})
 WINNOW_FN(buildInfo, {
   auto o = Napi::Object::New(a.env);
   o.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
@@ -290,6 +296,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   WINNOW_EXPORT(cudaIsAvailable);
   WINNOW_EXPORT(setCudnnBenchmark);
   WINNOW_EXPORT(buildInfo);
+  WINNOW_EXPORT(setAllowTF32);
   WINNOW_EXPORT(setAutocast);
   winnow::registerOps(env, exports);
   return exports;

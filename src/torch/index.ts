@@ -164,4 +164,6 @@ export const cuda = {
     }
   },
   setCudnnBenchmark: (on: boolean): void => native.setCudnnBenchmark(on),
+  /** TF32 for cuDNN convolutions and cuBLAS matmuls (PyTorch defaults: conv on, matmul off). */
+  setAllowTF32: (on: boolean): void => native.setAllowTF32(on),
 };
