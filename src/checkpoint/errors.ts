@@ -44,3 +44,26 @@ export function guard<T>(name: string | undefined, fn: () => T): T {
     throw withFileName(new CheckpointError(`internal error while processing checkpoint: ${msg}`, "INTERNAL", { cause: e }), name);
   }
 }
+
+/**
+ * A short, bounded description of an untrusted value for error messages. Never calls String() on
+ * containers: Array.prototype.toString recurses, and a deeply nested tuple would overflow the stack.
+ */
+export function show(x: unknown): string {
+  switch (typeof x) {
+    case "string":
+      return JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}…` : x);
+    case "number":
+    case "boolean":
+    case "bigint":
+      return String(x);
+    case "undefined":
+      return "undefined";
+    default:
+      if (x === null) return "None";
+      if (Array.isArray(x)) return Object.isFrozen(x) ? `a tuple of ${x.length}` : `a list of ${x.length}`;
+      if (x instanceof Map) return `a dict of ${x.size}`;
+      if (x instanceof Uint8Array) return `${x.length} bytes`;
+      return `a ${(x as object).constructor?.name ?? "object"}`;
+  }
+}

@@ -1,5 +1,5 @@
 // Engine-free tensor descriptions shared by the torch and safetensors readers/writers.
-import { CheckpointError } from "./errors.js";
+import { CheckpointError, show } from "./errors.js";
 
 export type DType = "float32" | "float64" | "float16" | "bfloat16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool";
 
@@ -7,6 +7,20 @@ export const DTYPES: readonly DType[] = ["float32", "float64", "float16", "bfloa
 
 const ITEMSIZE: Record<DType, number> = {
   float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+};
+
+/** torch's typed storage class per dtype (what torch.save puts in persistent ids). */
+export const STORAGE_CLASS: Record<DType, string> = {
+  float32: "FloatStorage",
+  float64: "DoubleStorage",
+  float16: "HalfStorage",
+  bfloat16: "BFloat16Storage",
+  int64: "LongStorage",
+  int32: "IntStorage",
+  int16: "ShortStorage",
+  int8: "CharStorage",
+  uint8: "ByteStorage",
+  bool: "BoolStorage",
 };
 
 export function isDType(x: unknown): x is DType {
@@ -82,7 +96,7 @@ export function checkedNumel(shape: readonly unknown[], what: string): number {
   let n = 1n;
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw new CheckpointError(`${what}: invalid dimension ${String(d)} in shape [${shape.map(String).join(", ")}]`, "TENSOR");
+      throw new CheckpointError(`${what}: invalid dimension ${show(d)} in shape of ${shape.length} dims`, "TENSOR");
     }
     n *= BigInt(d);
   }
@@ -114,11 +128,11 @@ export function checkView(shape: readonly unknown[], stride: readonly unknown[],
   if (shape.length > 64) throw new CheckpointError(`${what}: ${shape.length} dimensions is too many`, "TENSOR");
   const numel = checkedNumel(shape, what);
   if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
-    throw new CheckpointError(`${what}: invalid storage offset ${String(offset)}`, "TENSOR");
+    throw new CheckpointError(`${what}: invalid storage offset ${show(offset)}`, "TENSOR");
   }
   for (const s of stride) {
     if (typeof s !== "number" || !Number.isSafeInteger(s) || s < 0) {
-      throw new CheckpointError(`${what}: invalid stride ${String(s)}`, "TENSOR");
+      throw new CheckpointError(`${what}: invalid stride ${show(s)}`, "TENSOR");
     }
   }
   if (numel === 0) {
@@ -152,12 +166,12 @@ export function isContiguous(shape: readonly number[], stride: readonly number[]
  * already contiguous this is a view into the storage (no copy); otherwise a fresh buffer.
  */
 export function rawTensorToContiguousBytes(t: RawTensor): Uint8Array {
-  const what = `tensor (storage ${t?.storage?.key ?? "?"})`;
+  const what = `tensor (storage ${show(t?.storage?.key)})`;
   if (!t || typeof t !== "object" || !t.storage || !(t.storage.bytes instanceof Uint8Array)) {
     throw new CheckpointError("rawTensorToContiguousBytes: not a RawTensor", "INVALID_ARGUMENT");
   }
   if (!isDType(t.dtype) || t.storage.dtype !== t.dtype) {
-    throw new CheckpointError(`${what}: dtype ${String(t.dtype)} does not match storage dtype ${String(t.storage.dtype)}`, "TENSOR");
+    throw new CheckpointError(`${what}: dtype ${show(t.dtype)} does not match storage dtype ${show(t.storage.dtype)}`, "TENSOR");
   }
   const isz = itemSize(t.dtype);
   const sn = t.storage.numel;
@@ -185,10 +199,32 @@ export function rawTensorToContiguousBytes(t: RawTensor): Uint8Array {
   const idx = new Array<number>(Math.max(nd - 1, 0)).fill(0);
   let base = t.storageOffset;
   let o = 0;
+  const wordSize = isz === 8 ? 4 : isz;
+  type Words = Uint8Array | Uint16Array | Uint32Array;
+  let words: { s: Words; d: Words; per: number } | undefined;
+  if (src.byteOffset % wordSize === 0) {
+    const W = wordSize === 4 ? Uint32Array : wordSize === 2 ? Uint16Array : Uint8Array;
+    words = {
+      s: new W(src.buffer as ArrayBuffer, src.byteOffset, src.byteLength / wordSize),
+      d: new W(out.buffer, 0, out.byteLength / wordSize),
+      per: isz / wordSize,
+    };
+  }
   const runs = numel / inner;
   for (let r = 0; r < runs; r++) {
     if (innerStride === 1) {
       out.set(src.subarray(base * isz, (base + inner) * isz), o);
+      o += inner * isz;
+    } else if (words) {
+      // word-sized copies (8-byte elements as two 32-bit words, so NaN payloads stay bit-exact)
+      const { s: sw, d: dw, per } = words;
+      let e = base * per;
+      let oi = o / (isz / per);
+      const step = innerStride * per;
+      for (let i = 0; i < inner; i++, e += step) {
+        dw[oi++] = sw[e]!;
+        if (per === 2) dw[oi++] = sw[e + 1]!;
+      }
       o += inner * isz;
     } else {
       let e = base;
