@@ -447,10 +447,12 @@ export class Tensor {
   }
   /** Standard deviation; `unbiased` (Bessel's correction) as PyTorch's default. */
   std(dim?: Dims, unbiased = true, keepdim = false): Tensor {
-    return new Tensor(native.std(this.h, dim === undefined ? [] : asList(dim), unbiased, keepdim));
+    if (dim === undefined) return new Tensor(native.stdAll(this.h, unbiased));
+    return new Tensor(native.std(this.h, asList(dim), unbiased, keepdim));
   }
   var(dim?: Dims, unbiased = true, keepdim = false): Tensor {
-    return new Tensor(native.var(this.h, dim === undefined ? [] : asList(dim), unbiased, keepdim));
+    if (dim === undefined) return new Tensor(native.varAll(this.h, unbiased));
+    return new Tensor(native.var(this.h, asList(dim), unbiased, keepdim));
   }
   prod(): Tensor { return new Tensor(native.prodAll(this.h)); }
   /** max() of all elements, or max(dim) → [values, indices]. */
