@@ -26,7 +26,8 @@ void release(Napi::Env env, Holder* h) {
   h->t = at::Tensor();
   g_live--;
   g_live_bytes -= h->bytes;
-  if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->bytes);
+  if (h->reported && h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->bytes);
+  h->reported = false;
   h->bytes = 0;
 }
 
@@ -37,7 +38,6 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   h->bytes = accountedBytes(h->t);
   g_live++;
   g_live_bytes += h->bytes;
-  if (h->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->bytes);
   auto ext = Napi::External<Holder>::New(env, h, [](Napi::Env e, Holder* p) {
     release(e, p);
     delete p;
@@ -68,6 +68,16 @@ WINNOW_FN(dispose, {
   auto ext = info[0].As<Napi::External<winnow::Holder>>();
   if (!ext.CheckTypeTag(&winnow::kTensorTag)) throw Napi::TypeError::New(a.env, "dispose: not a tensor handle");
   winnow::release(a.env, ext.Data());
+  return a.none();
+})
+// reportExternal(handle, on): report (or stop reporting) the tensor's bytes to V8.
+WINNOW_FN(reportExternal, {
+  winnow::Holder* h = a.H(0);
+  bool on = a.B(1);
+  if (on != h->reported && h->bytes) {
+    Napi::MemoryManagement::AdjustExternalMemory(a.env, on ? h->bytes : -h->bytes);
+  }
+  h->reported = on;
   return a.none();
 })
 WINNOW_FN(liveTensors, { return Napi::Number::New(a.env, static_cast<double>(winnow::g_live.load())); })
@@ -245,6 +255,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (hc > 0) at::set_num_threads(static_cast<int>(hc));
   WINNOW_EXPORT(dispose);
   WINNOW_EXPORT(liveTensors);
+  WINNOW_EXPORT(reportExternal);
   WINNOW_EXPORT(liveBytes);
   WINNOW_EXPORT(shape);
   WINNOW_EXPORT(stride);

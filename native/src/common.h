@@ -18,6 +18,10 @@ struct Holder {
   at::Tensor t;
   int64_t bytes = 0;
   bool freed = false;
+  // Whether `bytes` is currently reported to V8 as external memory. Only tensors that no scope
+  // owns are reported: those are the ones only the garbage collector might free. Reporting the
+  // scope-owned activations of a training step made V8 run a full GC every step.
+  bool reported = false;
 };
 
 extern std::atomic<int64_t> g_live;

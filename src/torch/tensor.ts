@@ -22,6 +22,8 @@ export class Tensor {
   constructor(h: Handle) {
     this._h = h;
     this._scope = track(this);
+    // Only tensors outside every scope are reported to V8 as external memory (see Holder).
+    if (this._scope === null) native.reportExternal(h, true);
   }
 
   /** @internal */
@@ -50,9 +52,11 @@ export class Tensor {
 
   /** @internal */
   _moveTo(s: Set<Tensor> | null): void {
+    const wasScoped = this._scope !== null;
     if (this._scope) this._scope.delete(this);
     this._scope = s;
     if (s) s.add(this);
+    if (this._h !== null && wasScoped !== (s !== null)) native.reportExternal(this._h, s === null);
   }
 
   // ---- metadata ------------------------------------------------------------------------
