@@ -34,4 +34,6 @@ npm ci --no-audit --no-fund
 say "building the native addon (node-gyp, against $(node scripts/torch-config.mjs libdir))"
 npm run build:native --silent
 
-say "done: $(node -e "import('./src/torch/native.js').catch(()=>0)" >/dev/null 2>&1; echo ready)"
+say "checking the engine loads"
+node -e "const m=require('./build/Release/winnow_native.node'); const i=m.buildInfo(); console.log('libtorch', i.torchVersion, 'cuda', i.cuda, 'threads', m.getNumThreads())"
+say "done"
