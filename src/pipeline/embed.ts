@@ -1,0 +1,263 @@
+// Embeddings of every image, as Lightly's embed step computes and writes them
+// (lightly/cli/embed_cli.py, lightly/embedding/embedding.py, lightly/utils/io.py):
+//   eval mode, no grad; Resize((input_size, input_size)) — a square resize that ignores the aspect
+//   ratio —, ToTensor, ImageNet normalisation; the backbone's output flattened (not the projection
+//   head); images in filename order.
+//
+// Input pixels come from the training cache (S = cacheSizeFor(input_size), e.g. 72 for 64): each
+// batch is resized S → input_size on the device with bilinear antialiased interpolation (PIL's
+// resize filter family). The alternative, a second cache at S = input_size, would decode every
+// image again (decoding is the slow part: ~600 img/s on 2 cores against >10k img/s for the device
+// resize) and store it twice; a cache at input_size is still used as is (no resize) when given.
+//
+// Output, streamed batch by batch (temporary files renamed into place at the end):
+//   embeddings.csv   lightly's format: header filenames,embedding_0..embedding_{D-1},labels; CRLF;
+//                    values as str(np.float32) (shortest round-trip digits); labels 0; Python csv quoting
+//   embeddings.f32   raw little-endian float32, row-major [N, D] (the same values, for large N)
+//   embeddings.json  { n, d, dtype, byteOrder, filenames (row order), model, weights, … }
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as torch from "../torch/index.js";
+import type { Device, Tensor } from "../torch/index.js";
+import { buildModel, loadCheckpointInto, normalizeLightlyKeys, detectHeadVariant, type ModelConfig, type SimCLR } from "../models/index.js";
+import type { ImageCache } from "../data/index.js";
+import { embeddingTransform } from "../transforms/index.js";
+import { modelSettingsOf, type LightlyConfig } from "../config/lightly-config.js";
+import { readTrainingCheckpoint } from "../ssl/trainer.js";
+import { formatFloat32 } from "../util/float32-repr.js";
+
+export const EMBEDDINGS_FORMAT = "winnow-embeddings/1";
+
+export interface EmbedOptions {
+  cache: ImageCache;
+  /** Resolved lightly_config: collate.input_size, loader.batch_size, model, seed, trainer.gpus. */
+  config: LightlyConfig;
+  /** Folder receiving embeddings.csv / .f32 / .json. */
+  outDir: string;
+  /** A model in memory (e.g. just trained); it is not disposed, and its train/eval mode is restored. */
+  model?: SimCLR;
+  /** Otherwise: weights from a checkpoint (PyTorch/Lightly-made or Winnow-made), checked against lightly_config.model. */
+  checkpoint?: string;
+  /** Default: "cuda" when trainer.gpus >= 1 and CUDA is available, else "cpu". */
+  device?: Device;
+  /** Write embeddings.csv (default true) and the binary form (default true). */
+  csv?: boolean;
+  binary?: boolean;
+  /** File name stem (default "embeddings"). */
+  name?: string;
+  onProgress?: (done: number, total: number) => void;
+  log?: (msg: string) => void;
+}
+
+export interface EmbedResult {
+  n: number;
+  d: number;
+  /** Row order (the cache's filenames, sorted by code point as Lightly sorts them). */
+  filenames: string[];
+  csvPath: string | null;
+  binaryPath: string | null;
+  metaPath: string | null;
+  /** Where the weights came from. "random-init": no model and no checkpoint (no pretrained weights exist to download). */
+  weights: "model" | "checkpoint" | "random-init";
+  checkpoint: string | null;
+  modelConfig: ModelConfig;
+  device: string;
+  inputSize: number;
+  notes: string[];
+  durationMs: number;
+  imagesPerSecond: number;
+}
+
+/** Python csv (QUOTE_MINIMAL, default dialect): quote fields holding , " \r or \n; double the quotes. */
+export function csvField(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** The CSV header for D dimensions. */
+export function embeddingsCsvHeader(d: number): string {
+  const cols = ["filenames"];
+  for (let j = 0; j < d; j++) cols.push(`embedding_${j}`);
+  cols.push("labels");
+  return `${cols.join(",")}\r\n`;
+}
+
+/** CSV rows for `rows` embeddings of dimension d starting at `values[0]` (labels 0). */
+export function embeddingsCsvRows(filenames: readonly string[], values: Float32Array, d: number): string {
+  let out = "";
+  for (let i = 0; i < filenames.length; i++) {
+    let line = csvField(filenames[i]!);
+    for (let j = 0; j < d; j++) line += `,${formatFloat32(values[i * d + j]!)}`;
+    out += `${line},0\r\n`;
+  }
+  return out;
+}
+
+/** Rows scaled to unit L2 norm (the worker's normalize_embeddings, for selection); zero rows stay zero. */
+export function l2NormalizeRows(values: Float32Array, d: number, eps = 1e-12): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r * d < values.length; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += values[r * d + j]! ** 2;
+    const inv = 1 / Math.max(Math.sqrt(s), eps);
+    for (let j = 0; j < d; j++) out[r * d + j] = values[r * d + j]! * inv;
+  }
+  return out;
+}
+
+export interface EmbeddingsMeta {
+  format: string;
+  n: number;
+  d: number;
+  dtype: "float32";
+  byteOrder: "little";
+  layout: "row-major";
+  file: string;
+  csv: string | null;
+  filenames: string[];
+  normalized: false;
+  inputSize: number;
+  model: ModelConfig;
+  weights: EmbedResult["weights"];
+  checkpoint: string | null;
+}
+
+/** Reads embeddings.json and its .f32 file. */
+export function readEmbeddings(metaPath: string): { meta: EmbeddingsMeta; values: Float32Array } {
+  const meta = JSON.parse(fs.readFileSync(metaPath, "utf8")) as EmbeddingsMeta;
+  if (meta.format !== EMBEDDINGS_FORMAT) throw new Error(`${metaPath}: not a Winnow embeddings file (format ${JSON.stringify(meta.format)})`);
+  const buf = fs.readFileSync(path.join(path.dirname(metaPath), meta.file));
+  if (buf.length !== meta.n * meta.d * 4) throw new Error(`${meta.file}: ${buf.length} bytes, expected ${meta.n}×${meta.d}×4`);
+  const values = new Float32Array(meta.n * meta.d);
+  new Uint8Array(values.buffer).set(buf);
+  if (os.endianness() !== "LE") throw new Error("readEmbeddings: big-endian hosts are not supported");
+  return { meta, values };
+}
+
+const tmpName = (p: string): string => path.join(path.dirname(p), `.${path.basename(p)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+
+function writeAll(fd: number, data: Uint8Array | string): void {
+  const b = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+}
+
+/** Builds the model to embed with: the given one, a checkpoint's, or a random initialisation. */
+function modelFor(opts: EmbedOptions, device: Device, note: (m: string) => void): { model: SimCLR; owned: boolean; weights: EmbedResult["weights"] } {
+  const cfg = opts.config;
+  if (opts.model) return { model: opts.model, owned: false, weights: "model" };
+  if (opts.checkpoint) {
+    const { stateDict } = readTrainingCheckpoint(opts.checkpoint);
+    const headBN = detectHeadVariant(normalizeLightlyKeys(stateDict).keys()) === "batchNorm";
+    const model = buildModel(modelSettingsOf(cfg, { projectionHeadBatchNorm: headBN })) as SimCLR;
+    try {
+      loadCheckpointInto(model, stateDict);
+      if (device !== "cpu") model.to(device);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return { model, owned: true, weights: "checkpoint" };
+  }
+  note(
+    `no checkpoint and no trained model: embedding with RANDOMLY INITIALISED weights (${cfg.model.name}, seed ${cfg.seed}). ` +
+      "Winnow has no pretrained weights to download; train first (enable_training) or pass a checkpoint for meaningful embeddings.",
+  );
+  torch.manualSeed(cfg.seed);
+  const model = buildModel(modelSettingsOf(cfg)) as SimCLR;
+  if (device !== "cpu") model.to(device);
+  return { model, owned: true, weights: "random-init" };
+}
+
+/** Embeds every image of the cache and writes the files. */
+export function embedImages(opts: EmbedOptions): EmbedResult {
+  const t0 = performance.now();
+  const cfg = opts.config;
+  const cache = opts.cache;
+  const notes: string[] = [];
+  const note = (m: string): void => {
+    notes.push(m);
+    opts.log?.(m);
+  };
+  // A model in memory is used where it is; otherwise trainer.gpus decides, as for training.
+  const modelDevice = opts.model?.parameters()[0]?.device;
+  const device: Device = String(opts.device ?? modelDevice ?? (cfg.trainer.gpus >= 1 && torch.cuda.isAvailable() ? "cuda" : "cpu"));
+  const norm = (d: string): string => (d === "cuda" ? "cuda:0" : d);
+  if (opts.model && modelDevice && opts.device && norm(String(opts.device)) !== norm(modelDevice)) {
+    throw new Error(`embedImages: the model is on ${modelDevice}, not on the requested device ${opts.device}`);
+  }
+  const n = cache.length;
+  if (n === 0) throw new Error("embedImages: the folder has no usable images");
+  const inputSize = cfg.collate.input_size;
+  const batchSize = Math.min(cfg.loader.batch_size, n);
+  const stem = opts.name ?? "embeddings";
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  const csvPath = opts.csv ?? true ? path.join(opts.outDir, `${stem}.csv`) : null;
+  const binPath = opts.binary ?? true ? path.join(opts.outDir, `${stem}.f32`) : null;
+  const metaPath = binPath ? path.join(opts.outDir, `${stem}.json`) : null;
+
+  const { model, owned, weights } = modelFor(opts, device, note);
+  const wasTraining = model.training;
+  const modelConfig = { ...model.config };
+  const d = modelConfig.numFtrs;
+  const csvTmp = csvPath ? tmpName(csvPath) : null;
+  const binTmp = binPath ? tmpName(binPath) : null;
+  let csvFd = -1;
+  let binFd = -1;
+  try {
+    model.eval();
+    if (cache.resolution !== inputSize) {
+      opts.log?.(`embedding ${n} images: cache ${cache.resolution}px resized to ${inputSize}px on ${device} (bilinear, antialiased)`);
+    }
+    if (csvTmp) csvFd = fs.openSync(csvTmp, "wx", 0o644);
+    if (binTmp) binFd = fs.openSync(binTmp, "wx", 0o644);
+    if (csvFd >= 0) writeAll(csvFd, embeddingsCsvHeader(d));
+    for (let start = 0; start < n; start += batchSize) {
+      const idx = Array.from({ length: Math.min(batchSize, n - start) }, (_, k) => start + k);
+      const values = torch.noGrad(() =>
+        torch.scope(() => {
+          const x = cache.batchTensor(idx, device);
+          const input = embeddingTransform(x, inputSize);
+          const e: Tensor = model.embed(input);
+          return e.float().data() as Float32Array;
+        }),
+      );
+      if (values.length !== idx.length * d) throw new Error(`embedImages: the model returned ${values.length / idx.length} values per image, expected ${d}`);
+      if (binFd >= 0) writeAll(binFd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      if (csvFd >= 0) writeAll(csvFd, embeddingsCsvRows(cache.filenames.slice(start, start + idx.length), values, d));
+      opts.onProgress?.(start + idx.length, n);
+    }
+    for (const fd of [csvFd, binFd]) {
+      if (fd >= 0) {
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+      }
+    }
+    csvFd = binFd = -1;
+    if (csvTmp && csvPath) fs.renameSync(csvTmp, csvPath);
+    if (binTmp && binPath) fs.renameSync(binTmp, binPath);
+    if (metaPath && binPath) {
+      const meta: EmbeddingsMeta = {
+        format: EMBEDDINGS_FORMAT, n, d, dtype: "float32", byteOrder: "little", layout: "row-major",
+        file: path.basename(binPath), csv: csvPath ? path.basename(csvPath) : null, filenames: cache.filenames,
+        normalized: false, inputSize, model: modelConfig, weights, checkpoint: opts.checkpoint ?? null,
+      };
+      const mt = tmpName(metaPath);
+      fs.writeFileSync(mt, JSON.stringify(meta));
+      fs.renameSync(mt, metaPath);
+    }
+  } catch (e) {
+    for (const fd of [csvFd, binFd]) if (fd >= 0) fs.closeSync(fd);
+    for (const t of [csvTmp, binTmp]) if (t) fs.rmSync(t, { force: true });
+    throw e;
+  } finally {
+    if (owned) model.dispose();
+    else model.train(wasTraining);
+  }
+  const ms = performance.now() - t0;
+  opts.log?.(`embeddings: ${n} × ${d} (${weights === "random-init" ? "random weights" : weights}) → ${csvPath ?? binPath}`);
+  return {
+    n, d, filenames: cache.filenames, csvPath, binaryPath: binPath, metaPath, weights, checkpoint: opts.checkpoint ?? null,
+    modelConfig, device, inputSize, notes, durationMs: ms, imagesPerSecond: (n * 1000) / ms,
+  };
+}

@@ -1,0 +1,160 @@
+// Training off the main thread: the trainer runs in a worker_thread with its own engine instance
+// (the addon is loaded per thread; libtorch's grad mode and autocast state are per OS thread), so the
+// main thread stays free for the CLI, progress output and Ctrl-C. The worker reads the image cache
+// from its folder (openImageCache); checkpoints go to disk as in train().
+//
+// Messages worker → main: progress (after each step), epoch-done, log, done (the result, without the
+// model), error. Abort: a shared flag the trainer polls after every step; the worker then writes a
+// checkpoint and reports done with aborted = true.
+//
+// Note: libtorch's default CPU random generator is process-wide, not per thread. The trainer reseeds
+// before every epoch and step, so runs stay reproducible, but do not draw random numbers on the main
+// thread while a worker trains if you rely on bit-exact results.
+import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import type { LightlyConfig } from "../config/lightly-config.js";
+import type { AugmentOptions } from "../transforms/index.js";
+import type { TrainProgress, EpochSummary } from "../util/progress.js";
+import type { TrainResult } from "./trainer.js";
+
+/** Everything the worker needs; must survive structured cloning (no functions, no live objects). */
+export interface WorkerTrainOptions {
+  /** Folder of a built image cache (ImageCache.dir). */
+  cacheDir: string;
+  /** As the cache was built (default true). */
+  removeExactDuplicates?: boolean;
+  /** Resolved lightly_config (parseLightlyConfig). */
+  config: LightlyConfig;
+  outDir: string;
+  device?: string;
+  startFrom?: string;
+  resumeFrom?: string;
+  projectionHeadBatchNorm?: boolean;
+  augment?: Omit<AugmentOptions, "sourceSizes" | "profile">;
+  /** Intra-op threads of the worker's engine (default: the engine's default). */
+  numThreads?: number;
+}
+
+export interface TrainInWorkerOptions extends WorkerTrainOptions {
+  onProgress?: (p: TrainProgress) => void;
+  onEpochEnd?: (e: EpochSummary) => void;
+  log?: (msg: string) => void;
+}
+
+/** The training result as it crosses the thread boundary (no model). */
+export type WorkerTrainResult = Omit<TrainResult, "model">;
+
+export interface TrainHandle {
+  /** Resolves when the worker has finished (completed or aborted) and exited. */
+  result: Promise<WorkerTrainResult>;
+  /** Stops after the current step; the worker writes a checkpoint, then `result` resolves with aborted = true. */
+  abort(): void;
+  readonly worker: Worker;
+}
+
+export type WorkerMessage =
+  | { type: "progress"; progress: TrainProgress }
+  | { type: "epoch-done"; summary: EpochSummary }
+  | { type: "log"; message: string }
+  | { type: "done"; result: WorkerTrainResult }
+  | { type: "error"; error: { name: string; message: string; stack?: string } };
+
+interface WorkerData {
+  __winnowTrainWorker: true;
+  options: WorkerTrainOptions;
+  stopFlag: Int32Array;
+}
+
+const HERE = fileURLToPath(import.meta.url);
+
+/** Starts training in a worker thread. */
+export function trainInWorker(opts: TrainInWorkerOptions): TrainHandle {
+  const { onProgress, onEpochEnd, log, ...options } = opts;
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  // The worker's entry is a one-line script importing this module. When that fails because the
+  // .ts sources run under tsx, whose --import hook registers itself on the main thread only (Node
+  // 20), tsx's loader is registered in the worker and the import retried (under another URL: the
+  // failed import is memoised).
+  const load = `import(${JSON.stringify(import.meta.url)})`;
+  const tsx = HERE.endsWith(".ts") ? JSON.stringify(import.meta.resolve("tsx/esm/api")) : null;
+  const boot = tsx
+    ? `${load}.catch((e) => { if (e && e.code === "ERR_UNKNOWN_FILE_EXTENSION") return import(${tsx}).then((api) => { api.register(); return import(${JSON.stringify(`${import.meta.url}?tsx`)}); }); throw e; })`
+    : load;
+  const entry = `${boot}.catch((e) => { require("node:worker_threads").parentPort.postMessage({ type: "error", error: { name: (e && e.name) || "Error", message: String((e && e.message) || e), stack: e && e.stack } }); });`;
+  const data: WorkerData = { __winnowTrainWorker: true, options, stopFlag };
+  const worker = new Worker(entry, { eval: true, workerData: data });
+  const result = new Promise<WorkerTrainResult>((resolve, reject) => {
+    let done: WorkerTrainResult | null = null;
+    let failure: Error | null = null;
+    worker.on("message", (m: WorkerMessage) => {
+      try {
+        switch (m.type) {
+          case "progress": onProgress?.(m.progress); break;
+          case "epoch-done": onEpochEnd?.(m.summary); break;
+          case "log": log?.(m.message); break;
+          case "done": done = m.result; break;
+          case "error": {
+            const e = new Error(m.error.message);
+            e.name = m.error.name;
+            if (m.error.stack) e.stack = `${m.error.name}: ${m.error.message}\n    (in the training worker)\n${m.error.stack.split("\n").slice(1).join("\n")}`;
+            failure = e;
+            break;
+          }
+        }
+      } catch (e) {
+        failure ??= e as Error; // a throwing callback fails the run, after the worker stops
+        Atomics.store(stopFlag, 0, 1);
+      }
+    });
+    worker.on("error", (e) => {
+      failure ??= e;
+    });
+    worker.on("exit", (code) => {
+      if (failure) reject(failure);
+      else if (done) resolve(done);
+      else reject(new Error(`the training worker exited (code ${code}) without a result`));
+    });
+  });
+  return {
+    result,
+    abort: () => Atomics.store(stopFlag, 0, 1),
+    worker,
+  };
+}
+
+// ---- the worker side ----------------------------------------------------------------------------------
+
+async function runInWorker(d: WorkerData): Promise<void> {
+  const port = parentPort!;
+  const post = (m: WorkerMessage): void => port.postMessage(m);
+  let cache: { close(): void } | null = null;
+  try {
+    // Loaded here, not at the top: the main thread importing trainInWorker needs no engine.
+    const torch = await import("../torch/index.js");
+    const { openImageCache } = await import("../data/index.js");
+    const { train } = await import("./trainer.js");
+    const o = d.options;
+    if (o.numThreads) torch.setNumThreads(o.numThreads);
+    const c = openImageCache(o.cacheDir, { removeExactDuplicates: o.removeExactDuplicates ?? true });
+    cache = c;
+    const r = await train({
+      cache: c, config: o.config, outDir: o.outDir, device: o.device, startFrom: o.startFrom, resumeFrom: o.resumeFrom,
+      projectionHeadBatchNorm: o.projectionHeadBatchNorm, augment: o.augment, keepModel: false,
+      onProgress: (progress) => post({ type: "progress", progress }),
+      onEpochEnd: (summary) => post({ type: "epoch-done", summary }),
+      log: (message) => post({ type: "log", message }),
+      shouldStop: () => Atomics.load(d.stopFlag, 0) === 1,
+    });
+    const { model: _none, ...result } = r;
+    post({ type: "done", result });
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    post({ type: "error", error: { name: err.name, message: err.message, stack: err.stack } });
+  } finally {
+    cache?.close();
+  }
+}
+
+if (!isMainThread && (workerData as Partial<WorkerData> | null)?.__winnowTrainWorker) {
+  void runInWorker(workerData as WorkerData);
+}
