@@ -254,6 +254,13 @@ OP(pad, {
   }
 })
 
+// ---- fused pieces for selection loops (fewer kernels per pick) ------------------------------
+// addmv(input, mat, vec, beta, alpha) = beta*input + alpha*(mat @ vec), one BLAS call.
+UNARY(addmv, at::addmv(x, a.T(1), a.T(2), a.S(3), a.S(4)))
+// minimum_(other): x = min(x, other) in place.
+INPLACE(minimum_, at::minimum_out(x, x, a.T(1)))
+INPLACE(indexFill_, x.index_fill_(a.I(1), a.T(2), a.S(3)))
+
 namespace winnow {
 void registerOps(Napi::Env env, Napi::Object exports) {
   for (const auto& e : table()) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));

@@ -31,6 +31,8 @@ export function selectDiverse(embeddings: Tensor, n: number, opts: DiversityOpti
       const x = opts.normalize ? torch.F.normalize(embeddings.to("float32"), 2, 1) : embeddings.to("float32");
       const sq = x.square().sum(1); // ||x||²
       const device = x.device;
+      // minD[j] = squared distance from j to its nearest selected sample (+inf: none yet,
+      // -inf: j itself is selected, so it is never picked again).
       const minD = torch.full([N], Infinity, { device });
       const pool = opts.alreadySelected ?? [];
       const chunk = opts.chunk ?? 4096;
@@ -38,9 +40,9 @@ export function selectDiverse(embeddings: Tensor, n: number, opts: DiversityOpti
         torch.scope(() => {
           const ids = torch.tensor(pool.slice(s, s + chunk), { dtype: "int64", device });
           const c = x.indexSelect(0, ids);
-          const d = sq.unsqueeze(1).add(c.square().sum(1).unsqueeze(0)).sub(x.mm(c.t()).mul(2)).amin(1);
-          minD.copy_(minD.minimum(d.clampMin(0)));
-          minD.indexPut_(ids, torch.full([ids.numel()], -Infinity, { device })); // never re-pick
+          const d = sq.unsqueeze(1).add(sq.indexSelect(0, ids).unsqueeze(0)).sub(x.mm(c.t()).mul(2)).amin(1);
+          minD.minimum_(d);
+          minD.indexFill_(0, ids, -Infinity);
         });
       }
       const picks: Tensor[] = [];
@@ -50,17 +52,18 @@ export function selectDiverse(embeddings: Tensor, n: number, opts: DiversityOpti
           // With nothing selected yet every distance is +inf and the first pick is sample 0
           // (Lightly starts from a random sample; a fixed start keeps runs reproducible).
           const [v, i] = minD.max(0);
-          const c = x.indexSelect(0, i.view(1)); // [1, D]
-          const d = sq.sub(x.mm(c.t()).squeeze(1).mul(2)).add(c.square().sum());
-          minD.copy_(minD.minimum(d.clampMin(0)));
-          minD.indexPut_(i.view(1), torch.full([1], -Infinity, { device })); // never re-pick
+          const iv = i.view(1);
+          // ||x - c||² = ||x||² - 2 x·c + ||c||²: one matrix-vector product with the bias fused in.
+          const d = sq.addmv(x, x.indexSelect(0, iv).view(-1), 1, -2).add_(sq.indexSelect(0, iv));
+          minD.minimum_(d);
+          minD.indexFill_(0, iv, -Infinity);
           picks.push(torch.keep(i));
           vals.push(torch.keep(v));
           return null;
         });
       }
       const idx = torch.stack(picks);
-      const val = torch.stack(vals).sqrt();
+      const val = torch.stack(vals).clampMin(0).sqrt(); // rounding can leave tiny negatives
       for (const t of [...picks, ...vals]) t.dispose();
       return [idx.cpu(), val.cpu()];
     }),

@@ -381,6 +381,19 @@ export class Tensor {
     native.bernoulli_(this.h, p);
     return this;
   }
+  /** x = min(x, other), in place. */
+  minimum_(other: Tensor): this {
+    native.minimum_(this.h, other.h);
+    return this;
+  }
+  indexFill_(dim: number, index: Tensor, value: Scalar): this {
+    native.indexFill_(this.h, dim, index.h, value);
+    return this;
+  }
+  /** beta * this + alpha * (mat @ vec), one BLAS call (torch.addmv). */
+  addmv(mat: Tensor, vec: Tensor, beta = 1, alpha = 1): Tensor {
+    return new Tensor(native.addmv(this.h, mat.h, vec.h, beta, alpha));
+  }
   maskedFill_(mask: Tensor, value: Scalar): this {
     native.maskedFill_(this.h, mask.h, value);
     return this;
