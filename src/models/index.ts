@@ -1,0 +1,14 @@
+// Lightly-compatible models: ResNetGenerator backbones, SimCLR, registries, checkpoint bridge.
+import "./builtins.js";
+
+export { BasicBlock, Bottleneck, ResNet, resnetGenerator, RESNET_LAYOUTS, type BlockKind } from "./resnet.js";
+export { ProjectionHead, SimCLRProjectionHead, type HeadBlock } from "./heads.js";
+export { SimCLR, EmbeddingModel, buildSslBackbone } from "./simclr.js";
+export {
+  registerBackbone, getBackbone, listBackbones, registerModel, listModels, buildModel, DEFAULT_MODEL_CONFIG,
+  type ModelConfig, type BackboneParts, type BackboneEntry, type ModelBuilder, type ShapeMap,
+} from "./registry.js";
+export {
+  rawToTensor, tensorToWrite, saveCheckpoint, loadCheckpointInto, loadCheckpoint, readCheckpointStateDict,
+  normalizeLightlyKeys, detectHeadVariant, inferModelConfig, CheckpointMismatchError, formatModelConfig,
+} from "./checkpoint.js";
