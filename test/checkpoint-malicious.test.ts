@@ -112,7 +112,7 @@ describe("REDUCE on callables outside the allowlist", () => {
   });
 });
 
-describe("python-built malicious checkpoints", { skip: hasTorch() ? false : NO_TORCH_REASON }, () => {
+describe("python-built malicious checkpoints", () => {
   let dir = "";
   before(() => {
     dir = makeTempDir();

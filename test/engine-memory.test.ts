@@ -179,7 +179,8 @@ test("liveBytes follows allocations: dtype sizes, views at their own size, grads
   assert.equal(torch.liveBytes(), b0);
 });
 
-test("the GC backstop frees tensors nobody disposed", { skip: !gc && "needs --expose-gc" }, async () => {
+test("the GC backstop frees tensors nobody disposed", async () => {
+  assert.ok(gc, "run with --expose-gc (scripts/run-tests.mjs does)");
   const live = torch.liveTensors();
   (() => {
     for (let i = 0; i < 100; i++) torch.ones([16]);

@@ -9,11 +9,12 @@ import * as M from "../src/models/index.js";
 import { runTorch, values, hasTorchPython } from "./helpers/nn-pyref.js";
 
 torch.setNumThreads(2);
-const skip = hasTorchPython() ? false : "/usr/bin/python3 with torch is not available";
+// The oracle is required: without /usr/bin/python3 + torch these tests fail (scripts/setup.sh installs it).
+assert.ok(hasTorchPython(), "/usr/bin/python3 with torch is not available (run scripts/setup.sh)");
 
 const NAMES = ["resnet-9", "resnet-18", "resnet-34", "resnet-50", "resnet-101", "resnet-152"];
 
-test("every ResNetGenerator depth: state-dict keys and shapes equal the plain-PyTorch architecture", { skip }, () => {
+test("every ResNetGenerator depth: state-dict keys and shapes equal the plain-PyTorch architecture", () => {
   const cfgs = NAMES.map((name, i) => ({ name, width: [0.125, 0.3, 0.0625, 0.0625, 0.03125, 0.03125][i], numFtrs: 8, outDim: 4, projectionHeadBatchNorm: i % 2 === 0 }));
   const mine = cfgs.map((c) => {
     const m = M.buildModel(c);
@@ -98,7 +99,7 @@ test("registries: a new backbone and a new model plug in by name", () => {
   e.dispose();
 });
 
-test("same seed, same initial weights as the PyTorch build order of lightly's build_model()", { skip }, () => {
+test("same seed, same initial weights as the PyTorch build order of lightly's build_model()", () => {
   const cfgs = [
     { name: "resnet-18", width: 0.25, numFtrs: 32, outDim: 128, projectionHeadBatchNorm: false },
     { name: "resnet-50", width: 0.0625, numFtrs: 16, outDim: 8, projectionHeadBatchNorm: true },

@@ -16,6 +16,7 @@ import { SGD } from "../../src/nn/index.js";
 import { ntXentLoss } from "../../src/ssl/index.js";
 import { selectDiverse } from "../../src/select/diversity.js";
 import { opParity } from "./parity-ops.js";
+import { simclrViews } from "../../src/transforms/index.js";
 
 const argv = process.argv.slice(2);
 const arg = (k: string, d: string): string => {
@@ -158,6 +159,25 @@ if (want("ckpt")) {
   back.dispose();
   x.dispose();
   xd.dispose();
+  save();
+}
+
+// ---- 4b. augmentations: the same views on the device as on the CPU (same seed) --------------------
+if (want("augment")) {
+  torch.manualSeed(5);
+  const images = torch.randint(0, 256, [8, 3, 40, 40], { dtype: "uint8" });
+  const all = { input_size: 32, cj_prob: 1, random_gray_scale: 0.5, gaussian_blur: 1, hf_prob: 0.5, vf_prob: 0.5, rr_prob: 0.5 };
+  const d = torch.scope(() => {
+    const dev = images.to(device);
+    torch.manualSeed(8);
+    const [c0, c1] = simclrViews(dev, all);
+    torch.manualSeed(8);
+    const [a0, a1] = simclrViews(images, all);
+    return Math.max(c0.cpu().sub(a0).abs().max().item(), c1.cpu().sub(a1).abs().max().item());
+  });
+  images.dispose();
+  report.augmentParity = { maxAbsDiff: d, ok: d < 1e-3 };
+  log("augmentation parity:", report.augmentParity);
   save();
 }
 

@@ -9,7 +9,7 @@ import * as path from "node:path";
 export const PYTHON = process.env.CKPT_PYTHON ?? "/usr/bin/python3";
 
 let torchAvailable: boolean | undefined;
-/** Whether the oracle (python + torch) is usable; tests that need it skip otherwise. */
+/** Whether the oracle (python + torch) is usable; tests assert it (a missing oracle is a failure). */
 export function hasTorch(): boolean {
   if (torchAvailable === undefined) {
     const r = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" });
