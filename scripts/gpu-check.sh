@@ -24,7 +24,14 @@ if ! node scripts/build-native.mjs --direct > "$OUT/build.log" 2>&1; then
 fi
 echo "built in $(( $(date +%s) - t0 )) s"
 export WINNOW_NATIVE=$PWD/build/Release/winnow_native.node
-node .gpu/bundle/gpu-main.mjs --device "${DEVICE:-cuda}" --python "$PY" --fixtures .gpu/fixtures --out "$OUT" ${GPU_ARGS:-}
-rc=$?
+rc=0
+if [ -z "${SKIP_MAIN:-}" ]; then
+  node .gpu/bundle/gpu-main.mjs --device "${DEVICE:-cuda}" --python "$PY" --fixtures .gpu/fixtures --out "$OUT" ${GPU_ARGS:-}
+  rc=$?
+fi
+# End-to-end training throughput vs a PyTorch DataLoader (needs .gpu-e2e from `bench/gpu/e2e.ts --prepare`).
+if [ -d .gpu-e2e ] && [ -f .gpu/bundle/e2e.mjs ]; then
+  node .gpu/bundle/e2e.mjs --data .gpu-e2e --out "$OUT" --python "$PY" --device "${DEVICE:-cuda}" ${E2E_ARGS:-} || rc=1
+fi
 echo "total $(( $(date +%s) - t0 )) s, rc=$rc"
 exit $rc
