@@ -152,7 +152,7 @@ function modelFor(opts: EmbedOptions, device: Device, note: (m: string) => void)
     const model = buildModel(modelSettingsOf(cfg, { projectionHeadBatchNorm: headBN })) as SimCLR;
     try {
       loadCheckpointInto(model, stateDict);
-      if (device !== "cpu") model.to(device);
+      model.to({ device, memoryFormat: "channels_last" }); // faster convolutions, same values
     } catch (e) {
       model.dispose();
       throw e;
@@ -165,7 +165,7 @@ function modelFor(opts: EmbedOptions, device: Device, note: (m: string) => void)
   );
   torch.manualSeed(cfg.seed);
   const model = buildModel(modelSettingsOf(cfg)) as SimCLR;
-  if (device !== "cpu") model.to(device);
+  model.to({ device, memoryFormat: "channels_last" }); // faster convolutions, same values
   return { model, owned: true, weights: "random-init" };
 }
 
@@ -217,7 +217,7 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
       const values = torch.noGrad(() =>
         torch.scope(() => {
           const x = cache.batchTensor(idx, device);
-          const input = embeddingTransform(x, inputSize);
+          const input = embeddingTransform(x, inputSize).contiguous("channels_last");
           const e: Tensor = model.embed(input);
           return e.float().data() as Float32Array;
         }),
