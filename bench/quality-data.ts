@@ -1,0 +1,450 @@
+// Shared set-up and evaluation helpers of the quality / speed / memory benchmarks
+// (bench/quality-emoji.ts, bench/quality-fashion.ts, bench/speed-train.ts, bench/memory-embed.ts).
+//
+// Data sets (prepared once under a work folder, reused when the marker file matches):
+//   emoji:   N emoji × 4 vendors (emoji-datasource-{apple,google,twitter,facebook}, 64 px PNG),
+//            <root>/<vendor>/<unified>.png, alpha composited onto white with sharp (see flattenOnWhite).
+//   fashion: the first nTrain training and nTest test images of Fashion-MNIST (Debian's
+//            dataset-fashion-mnist idx files), 28×28 grey written as RGB PNG, labels in labels.json.
+//   synthetic: N small RGB PNGs with distinct bytes, for the memory bench.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+import sharp from "sharp";
+import * as torch from "../src/torch/index.js";
+
+const require = createRequire(import.meta.url);
+
+export const VENDORS = ["apple", "google", "twitter", "facebook"] as const;
+export type Vendor = (typeof VENDORS)[number];
+
+// ---- PNG writer (no dependencies beyond zlib; used for the many small files) -----------------------
+
+const crcTable = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+function crc32(buf: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < buf.length; i++) c = crcTable[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, "latin1");
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+/** An 8-bit RGB PNG of `rgb` (row-major, 3 bytes per pixel). */
+export function encodePngRgb(rgb: Uint8Array, width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type RGB
+  const raw = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    raw[y * (1 + width * 3)] = 0; // filter: none
+    raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (1 + width * 3) + 1);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(raw, { level: 6 })), chunk("IEND", new Uint8Array(0)),
+  ]);
+}
+
+function markerOk(root: string, settings: unknown): boolean {
+  const m = path.join(root, ".bench-ready.json");
+  try {
+    return fs.readFileSync(m, "utf8") === JSON.stringify(settings);
+  } catch {
+    return false;
+  }
+}
+function writeMarker(root: string, settings: unknown): void {
+  fs.writeFileSync(path.join(root, ".bench-ready.json"), JSON.stringify(settings));
+}
+
+// ---- emoji ------------------------------------------------------------------------------------------
+
+export interface EmojiSet {
+  root: string;
+  /** Emoji file names (e.g. "1f600.png"), the same for every vendor. */
+  emoji: string[];
+  /** Seconds the preparation took (0 when reused). */
+  prepareSeconds: number;
+}
+
+interface EmojiEntry {
+  image: string;
+  sort_order: number;
+  category: string;
+  has_img_apple: boolean;
+  has_img_google: boolean;
+  has_img_twitter: boolean;
+  has_img_facebook: boolean;
+}
+
+const vendorDir = (v: Vendor): string => path.join(path.dirname(require.resolve(`emoji-datasource-${v}/package.json`)), "img", v, "64");
+
+/** The emoji all four vendors draw (base code points only: no skin-tone variants), evenly spaced in Unicode's order. */
+export function pickEmoji(count: number): string[] {
+  const list = require("emoji-datasource-apple/emoji.json") as EmojiEntry[];
+  const all = list
+    .filter((e) => VENDORS.every((v) => e[`has_img_${v}` as const]) && VENDORS.every((v) => fs.existsSync(path.join(vendorDir(v), e.image))))
+    .sort((a, b) => a.sort_order - b.sort_order);
+  if (count >= all.length) return all.map((e) => e.image);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(all[Math.floor((i * all.length) / count)]!.image);
+  return out;
+}
+
+/**
+ * Writes <root>/<vendor>/<emoji>.png for `count` emoji. `flatten`: composite the alpha channel onto
+ * white (sharp's flatten). Without it the files are copied as they are (RGBA); the data layer then
+ * drops alpha as PIL's convert("RGB") does, which shows whatever RGB the vendor left under
+ * transparent pixels (black for most, colour halos for some).
+ */
+export async function prepareEmoji(root: string, count: number, flatten = true): Promise<EmojiSet> {
+  const emoji = pickEmoji(count);
+  const settings = { kind: "emoji", count, flatten, n: emoji.length, version: 1 };
+  if (markerOk(root, settings)) return { root, emoji, prepareSeconds: 0 };
+  const t0 = performance.now();
+  fs.rmSync(root, { recursive: true, force: true });
+  for (const v of VENDORS) {
+    fs.mkdirSync(path.join(root, v), { recursive: true });
+    const src = vendorDir(v);
+    await Promise.all(
+      emoji.map(async (e) => {
+        const from = path.join(src, e);
+        const to = path.join(root, v, e);
+        if (flatten) await sharp(from).flatten({ background: { r: 255, g: 255, b: 255 } }).png().toFile(to);
+        else fs.copyFileSync(from, to);
+      }),
+    );
+  }
+  writeMarker(root, settings);
+  return { root, emoji, prepareSeconds: (performance.now() - t0) / 1000 };
+}
+
+// ---- Fashion-MNIST ------------------------------------------------------------------------------------
+
+export const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
+export const FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+function readIdx(file: string): { dims: number[]; data: Uint8Array } {
+  const buf = zlib.gunzipSync(fs.readFileSync(file));
+  const magic = buf.readUInt32BE(0);
+  if (magic >> 8 !== 0x08) throw new Error(`${file}: not an unsigned-byte idx file`);
+  const nd = magic & 0xff;
+  const dims: number[] = [];
+  for (let i = 0; i < nd; i++) dims.push(buf.readUInt32BE(4 + 4 * i));
+  return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + 4 + 4 * nd, dims.reduce((a, b) => a * b, 1)) };
+}
+
+export interface FashionSet {
+  root: string;
+  /** Relative file names (train/xxxxx.png, test/xxxxx.png) → label. */
+  labels: Record<string, number>;
+  prepareSeconds: number;
+}
+
+/** Writes the first nTrain / nTest images as RGB PNGs into <root>/train and <root>/test. */
+export function prepareFashion(root: string, nTrain: number, nTest: number): FashionSet {
+  const settings = { kind: "fashion", nTrain, nTest, version: 1 };
+  if (!fs.existsSync(FASHION_DIR)) throw new Error(`${FASHION_DIR} missing: apt-get install -y dataset-fashion-mnist`);
+  const labelsFile = path.join(root, "labels.json");
+  if (markerOk(root, settings)) return { root, labels: JSON.parse(fs.readFileSync(labelsFile, "utf8")) as Record<string, number>, prepareSeconds: 0 };
+  const t0 = performance.now();
+  fs.rmSync(root, { recursive: true, force: true });
+  const labels: Record<string, number> = {};
+  for (const [split, prefix, n] of [["train", "train", nTrain], ["test", "t10k", nTest]] as const) {
+    const imgs = readIdx(path.join(FASHION_DIR, `${prefix}-images-idx3-ubyte.gz`));
+    const labs = readIdx(path.join(FASHION_DIR, `${prefix}-labels-idx1-ubyte.gz`));
+    const [count, h, w] = imgs.dims as [number, number, number];
+    if (n > count) throw new Error(`${split}: ${n} requested, ${count} available`);
+    fs.mkdirSync(path.join(root, split), { recursive: true });
+    const rgb = new Uint8Array(h * w * 3);
+    for (let i = 0; i < n; i++) {
+      const g = imgs.data.subarray(i * h * w, (i + 1) * h * w);
+      for (let p = 0; p < h * w; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = g[p]!;
+      const name = `${split}/${String(i).padStart(5, "0")}.png`;
+      fs.writeFileSync(path.join(root, name), encodePngRgb(rgb, w, h));
+      labels[name] = labs.data[i]!;
+    }
+  }
+  fs.writeFileSync(labelsFile, JSON.stringify(labels));
+  writeMarker(root, settings);
+  return { root, labels, prepareSeconds: (performance.now() - t0) / 1000 };
+}
+
+// ---- synthetic small PNGs -------------------------------------------------------------------------------
+
+/**
+ * N distinct RGB PNGs of side `size` (smooth random colour fields plus the index in the first pixels,
+ * so no two files share bytes), 1,000 per sub-folder. Returns seconds spent (0 when reused).
+ */
+export function prepareSynthetic(root: string, n: number, size: number): number {
+  const settings = { kind: "synthetic", n, size, version: 1 };
+  if (markerOk(root, settings)) return 0;
+  const t0 = performance.now();
+  fs.rmSync(root, { recursive: true, force: true });
+  let s = 12345;
+  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rgb = new Uint8Array(size * size * 3);
+  for (let i = 0; i < n; i++) {
+    const dir = path.join(root, String(Math.floor(i / 1000)).padStart(4, "0"));
+    if (i % 1000 === 0) fs.mkdirSync(dir, { recursive: true });
+    const c = [rnd(), rnd(), rnd(), rnd(), rnd(), rnd()];
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const p = 3 * (y * size + x);
+        rgb[p] = (255 * (c[0]! * x + c[1]! * y)) / (2 * size);
+        rgb[p + 1] = 128 + 100 * Math.sin((x * c[2]! + y * c[3]!) / 3);
+        rgb[p + 2] = (255 * c[4]! + 40 * rnd()) & 255;
+      }
+    }
+    rgb[0] = i & 255;
+    rgb[1] = (i >> 8) & 255;
+    rgb[2] = (i >> 16) & 255;
+    fs.writeFileSync(path.join(dir, `${String(i).padStart(7, "0")}.png`), encodePngRgb(rgb, size, size));
+  }
+  writeMarker(root, settings);
+  return (performance.now() - t0) / 1000;
+}
+
+// ---- features and evaluation --------------------------------------------------------------------------
+
+/** Raw pixels: each file resized to side×side RGB (sharp, squash), as float vectors [N, side*side*3], L2-normalised. */
+export async function rawPixelFeatures(root: string, files: string[], side: number): Promise<Float32Array> {
+  const d = side * side * 3;
+  const out = new Float32Array(files.length * d);
+  const batch = 64;
+  for (let i = 0; i < files.length; i += batch) {
+    await Promise.all(
+      files.slice(i, i + batch).map(async (f, k) => {
+        const px = await sharp(path.join(root, f)).removeAlpha().toColourspace("srgb").resize(side, side, { fit: "fill" }).raw().toBuffer();
+        if (px.length !== d) throw new Error(`${f}: ${px.length} bytes, expected ${d}`);
+        for (let j = 0; j < d; j++) out[(i + k) * d + j] = px[j]! / 255;
+      }),
+    );
+  }
+  return l2normalize(out, d);
+}
+
+export function l2normalize(v: Float32Array, d: number): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let r = 0; r * d < v.length; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += v[r * d + j]! ** 2;
+    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let j = 0; j < d; j++) out[r * d + j] = v[r * d + j]! * inv;
+  }
+  return out;
+}
+
+/** Rows of `v` [N, d] in a new order `rows`. */
+export function pickRows(v: Float32Array, d: number, rows: number[]): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => out.set(v.subarray(r * d, (r + 1) * d), i * d));
+  return out;
+}
+
+/**
+ * Cosine top-k neighbours of each query row among the key rows (both [*, d]; normalised here),
+ * with `exclude(q, k)` masking candidates. Returns [nq, k] key indices, best first.
+ */
+export function cosineTopK(
+  queries: Float32Array, keys: Float32Array, d: number, k: number, exclude?: (q: number, key: number) => boolean,
+): Int32Array {
+  const nq = queries.length / d;
+  const nk = keys.length / d;
+  return torch.noGrad(() =>
+    torch.scope(() => {
+      const q = torch.F.normalize(torch.tensor(queries, { shape: [nq, d] }), 2, 1);
+      const kk = torch.F.normalize(torch.tensor(keys, { shape: [nk, d] }), 2, 1);
+      let sim = q.mm(kk.t());
+      if (exclude) {
+        const mask = new Uint8Array(nq * nk);
+        for (let a = 0; a < nq; a++) for (let b = 0; b < nk; b++) if (exclude(a, b)) mask[a * nk + b] = 1;
+        sim = sim.maskedFill(torch.tensor(mask, { shape: [nq, nk] }).ne(0), -Infinity);
+      }
+      const [, idx] = sim.topk(k, 1);
+      return Int32Array.from(idx.data() as BigInt64Array, (x) => Number(x));
+    }),
+  );
+}
+
+/** Cross-vendor retrieval: for each image, its nearest neighbours among the other vendors' images. */
+export function crossVendorRetrieval(
+  feats: Float32Array, d: number, emojiOf: number[], vendorOf: number[],
+): { top1: number; top5: number; hit1: boolean[] } {
+  const n = emojiOf.length;
+  const nn = cosineTopK(feats, feats, d, 5, (a, b) => vendorOf[a] === vendorOf[b]);
+  let t1 = 0;
+  let t5 = 0;
+  const hit1: boolean[] = [];
+  for (let i = 0; i < n; i++) {
+    hit1.push(emojiOf[nn[i * 5]!] === emojiOf[i]);
+    if (hit1[i]) t1++;
+    for (let j = 0; j < 5; j++) {
+      if (emojiOf[nn[i * 5 + j]!] === emojiOf[i]) {
+        t5++;
+        break;
+      }
+    }
+  }
+  return { top1: t1 / n, top5: t5 / n, hit1 };
+}
+
+/** kNN classification (cosine, majority vote of k, ties to the nearer neighbour's class). */
+export function knnAccuracy(train: Float32Array, trainLabels: number[], test: Float32Array, testLabels: number[], d: number, k: number): number {
+  const nn = cosineTopK(test, train, d, k);
+  let ok = 0;
+  for (let i = 0; i < testLabels.length; i++) {
+    const votes = new Map<number, number>();
+    let best = -1;
+    let bestVotes = 0;
+    for (let j = 0; j < k; j++) {
+      const c = trainLabels[nn[i * k + j]!]!;
+      const v = (votes.get(c) ?? 0) + 1;
+      votes.set(c, v);
+      if (v > bestVotes) {
+        best = c;
+        bestVotes = v;
+      }
+    }
+    if (best === testLabels[i]) ok++;
+  }
+  return ok / testLabels.length;
+}
+
+// ---- reporting ------------------------------------------------------------------------------------------
+
+export const loadavg = (): string => os.loadavg().map((x) => x.toFixed(2)).join("/");
+
+export function machineLine(): string {
+  const cpu = os.cpus()[0]?.model.replace(/\s+/g, " ").trim() ?? "?";
+  return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, libtorch ${torch.buildInfo().torchVersion}`;
+}
+
+export function pythonTorchVersion(): string {
+  try {
+    return execFileSync("/usr/bin/python3", ["-c", "import torch, torchvision; print(torch.__version__, torchvision.__version__)"], { encoding: "utf8" }).trim();
+  } catch {
+    return "unavailable";
+  }
+}
+
+export const today = (): string => new Date().toISOString().slice(0, 10);
+
+export function appendSection(markdown: string): void {
+  const file = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "docs", "benchmarks.md");
+  fs.appendFileSync(file, `\n${markdown.trim()}\n`);
+}
+
+export function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+export function argStr(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+}
+export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
+
+// ---- training and embedding with the product's APIs -----------------------------------------------------
+
+export interface BudgetTrainResult {
+  model: import("../src/models/index.js").SimCLR;
+  result: import("../src/ssl/trainer.js").TrainResult;
+  wallSeconds: number;
+  stoppedByBudget: boolean;
+}
+
+/** train() until max_epochs or until `budgetSeconds` of wall time (checked after every step). */
+export async function trainWithBudget(
+  cache: import("../src/data/index.js").ImageCache, config: import("../src/config/lightly-config.js").LightlyConfig,
+  outDir: string, budgetSeconds: number, log: (m: string) => void = () => {},
+): Promise<BudgetTrainResult> {
+  const { train } = await import("../src/ssl/trainer.js");
+  fs.rmSync(outDir, { recursive: true, force: true });
+  const t0 = performance.now();
+  let stoppedByBudget = false;
+  const result = await train({
+    cache, config, outDir, device: "cpu", keepModel: true,
+    onEpochEnd: (e) => log(`  epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${e.imagesPerSecond.toFixed(0)} img/s, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
+    shouldStop: () => {
+      if (performance.now() - t0 >= budgetSeconds * 1000) stoppedByBudget = true;
+      return stoppedByBudget;
+    },
+  });
+  return { model: result.model!, result, wallSeconds: (performance.now() - t0) / 1000, stoppedByBudget };
+}
+
+export interface EmbedOut {
+  values: Float32Array;
+  d: number;
+  filenames: string[];
+  seconds: number;
+  weights: string;
+}
+
+/** embedImages() into `outDir` and read the binary back. */
+export async function embedWith(
+  cache: import("../src/data/index.js").ImageCache, config: import("../src/config/lightly-config.js").LightlyConfig,
+  outDir: string, model?: import("../src/models/index.js").SimCLR,
+): Promise<EmbedOut> {
+  const { embedImages, readEmbeddings } = await import("../src/pipeline/embed.js");
+  fs.rmSync(outDir, { recursive: true, force: true });
+  const r = embedImages({ cache, config, outDir, model, device: "cpu", csv: false });
+  const { meta, values } = readEmbeddings(r.metaPath!);
+  return { values, d: meta.d, filenames: meta.filenames, seconds: r.durationMs / 1000, weights: r.weights };
+}
+
+export interface TorchRefResult {
+  values: Float32Array;
+  d: number;
+  trainSeconds: number;
+  embedSeconds: number;
+  steps: number;
+  lossFirst: number;
+  lossLast: number;
+}
+
+/**
+ * bench/quality_ref.py: the same SimCLR recipe in plain PyTorch (lightly's collate in torchvision,
+ * DataLoader with `numWorkers`) for `steps` steps, then embeddings of `embedFiles` (relative to root).
+ */
+export function torchRefEmbeddings(o: {
+  root: string; trainFiles: string[]; embedFiles: string[]; steps: number; threads: number; numWorkers: number; out: string;
+  config: import("../src/config/lightly-config.js").LightlyConfig;
+}): TorchRefResult {
+  const c = o.config;
+  const input = JSON.stringify({
+    root: o.root, train_files: o.trainFiles, embed_files: o.embedFiles, steps: o.steps, threads: o.threads, num_workers: o.numWorkers, out: o.out,
+    batch: Math.min(c.loader.batch_size, o.trainFiles.length), input_size: c.collate.input_size, collate: c.collate, model: c.model.name,
+    width: c.model.width, num_ftrs: c.model.num_ftrs, out_dim: c.model.out_dim, lr: c.optimizer.lr, wd: c.optimizer.weight_decay,
+    momentum: c.optimizer.momentum, temperature: c.criterion.temperature, seed: c.seed,
+  });
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const stdout = execFileSync("/usr/bin/python3", [path.join(here, "quality_ref.py")], {
+    input, encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", PYTHONWARNINGS: "ignore" },
+  });
+  const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as { train_s: number; embed_s: number; steps: number; loss_first: number; loss_last: number };
+  const buf = fs.readFileSync(o.out);
+  const values = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  return {
+    values, d: c.model.num_ftrs, trainSeconds: r.train_s, embedSeconds: r.embed_s, steps: r.steps, lossFirst: r.loss_first, lossLast: r.loss_last,
+  };
+}
