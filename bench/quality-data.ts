@@ -95,7 +95,14 @@ interface EmojiEntry {
   has_img_facebook: boolean;
 }
 
-const vendorDir = (v: Vendor): string => path.join(path.dirname(require.resolve(`emoji-datasource-${v}/package.json`)), "img", v, "64");
+// The emoji packages (~370 MB) are not dependencies: `npm run bench:quality:setup` installs them.
+const vendorDir = (v: Vendor): string => {
+  try {
+    return path.join(path.dirname(require.resolve(`emoji-datasource-${v}/package.json`)), "img", v, "64");
+  } catch {
+    throw new Error(`emoji-datasource-${v} is not installed: run \`npm run bench:quality:setup\` first`);
+  }
+};
 
 /** The emoji all four vendors draw (base code points only: no skin-tone variants), evenly spaced in Unicode's order. */
 export function pickEmoji(count: number): string[] {

@@ -10,7 +10,7 @@ say() { printf '\n==> %s\n' "$*"; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PKGS=(libtorch-dev libopenblas0-pthread python3-torch build-essential python3 pkg-config)
+PKGS=(libtorch-dev libopenblas0-pthread python3-torch python3-torchvision python3-pil build-essential python3 pkg-config)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
