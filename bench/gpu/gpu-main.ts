@@ -114,7 +114,7 @@ function trainSteps(dev: string, steps: number): { losses: number[]; params: Flo
   }
   const params = torch.scope(() => torch.cat(model.parameters().map((p) => p.detach().flatten())).cpu().data() as Float32Array);
   model.dispose();
-  opt.dispose?.();
+  opt.dispose();
   return { losses, params };
 }
 if (want("train")) {
@@ -148,10 +148,12 @@ if (want("ckpt")) {
   const { model: back } = loadCheckpoint(join(dir, "torch-written.ckpt"));
   back.to(device).eval();
   const embBack = torch.noGrad(() => torch.scope(() => (back as SimCLR).embed(xd).cpu().data() as Float32Array));
+  const errTo = maxDiff(emb, loaded);
+  const errBack = maxDiff(embBack, readF32(join(dir, "torch-written.f32")));
   report.checkpoints = {
     torch: py.torch,
-    winnowToTorch: { maxAbsErr: maxDiff(emb, loaded), ok: maxDiff(emb, loaded) <= 1e-4 },
-    torchToWinnow: { maxAbsErr: maxDiff(embBack, readF32(join(dir, "torch-written.f32"))), ok: maxDiff(embBack, readF32(join(dir, "torch-written.f32"))) <= 1e-4 },
+    winnowToTorch: { maxAbsErr: errTo, ok: errTo <= 1e-4 },
+    torchToWinnow: { maxAbsErr: errBack, ok: errBack <= 1e-4 },
     torchRecords: py.records,
   };
   log("checkpoints:", report.checkpoints);
@@ -218,6 +220,7 @@ function winnowTask(t: any): Record<string, number> {
         opt.step();
       });
     const ms = timed(step, t.warmup ?? 3, t.iters ?? 10);
+    opt.dispose();
     model.dispose();
     x0.dispose();
     x1.dispose();
@@ -253,7 +256,7 @@ if (want("bench")) {
     { kind: "train_step", batch: big ? 512 : 16, size: 32, width: big ? 1 : 0.25, channels_last: true, iters: big ? 15 : 2, warmup: big ? 5 : 1 },
     { kind: "train_step", batch: big ? 512 : 16, size: 32, width: big ? 1 : 0.25, channels_last: true, autocast: "bfloat16", iters: big ? 15 : 2, warmup: big ? 5 : 1 },
     { kind: "embed", batch: big ? 1024 : 32, size: 64, width: big ? 1 : 0.25, iters: big ? 15 : 2 },
-    { kind: "embed", batch: big ? 1024 : 32, size: 64, width: big ? 1 : 0.25, channels_last: true, autocast: undefined, iters: big ? 15 : 2 },
+    { kind: "embed", batch: big ? 1024 : 32, size: 64, width: big ? 1 : 0.25, channels_last: true, iters: big ? 15 : 2 },
     { kind: "diversity", n: big ? 1_000_000 : 20_000, dim: 32, k: big ? 10_000 : 200 },
   ];
   const refPath = "bench/torch_ref.py";

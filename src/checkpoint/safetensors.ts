@@ -5,6 +5,7 @@ import { CheckpointError, guard, show } from "./errors.js";
 import { withSource, type ByteSource } from "./source.js";
 import { RawStorageImpl, RawTensorImpl, checkedNumel, contiguousStride, isDType, isRawTensor, itemSize, rawTensorToContiguousBytes, type DType, type RawTensor, type TensorToWrite } from "./tensor.js";
 import { writeFileAtomic } from "./atomic.js";
+import { concatChunks } from "./zip.js";
 
 const TO_ST: Record<DType, string> = {
   float32: "F32", float64: "F64", float16: "F16", bfloat16: "BF16", int64: "I64", int32: "I32", int16: "I16", int8: "I8", uint8: "U8", bool: "BOOL",
@@ -167,16 +168,7 @@ export function encodeSafetensors(
   metadata?: Record<string, string>,
 ): Uint8Array {
   return guard(undefined, () => {
-    const chunks = buildSt(tensors, metadata);
-    let n = 0;
-    for (const c of chunks) n += c.length;
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    return concatChunks(buildSt(tensors, metadata));
   });
 }
 

@@ -5,6 +5,15 @@ import { Module } from "./module.js";
 import { kaimingUniform_, uniform_, calculateFanInAndFanOut, ones_, zeros_ } from "./init.js";
 import { pyRepr } from "./repr.js";
 
+/** PyTorch's Conv/Linear init: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias. */
+function resetWeightAndBias(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, Math.sqrt(5));
+  if (!bias) return;
+  const [fanIn] = calculateFanInAndFanOut(weight);
+  if (fanIn > 0) uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+  else zeros_(bias); // an empty input: PyTorch's Linear uses bound 0 here
+}
+
 type Pair = number | [number, number];
 const pair = (v: Pair): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
@@ -45,17 +54,8 @@ export class Conv2d extends Module {
     return this.param("bias");
   }
 
-  /** PyTorch's init: kaiming_uniform_(a=√5) for the weight, U(±1/√fan_in) for the bias. */
   resetParameters(): void {
-    kaimingUniform_(this.weight, Math.sqrt(5));
-    const b = this.bias;
-    if (b) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      if (fanIn !== 0) {
-        const bound = 1 / Math.sqrt(fanIn);
-        uniform_(b, -bound, bound);
-      }
-    }
+    resetWeightAndBias(this.weight, this.bias);
   }
 
   override forward(x: Tensor): Tensor {
@@ -87,13 +87,7 @@ export class Linear extends Module {
     return this.param("bias");
   }
   resetParameters(): void {
-    kaimingUniform_(this.weight, Math.sqrt(5));
-    const b = this.bias;
-    if (b) {
-      const [fanIn] = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      uniform_(b, -bound, bound);
-    }
+    resetWeightAndBias(this.weight, this.bias);
   }
   override forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);

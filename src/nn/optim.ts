@@ -162,12 +162,39 @@ function isGroupList<O>(l: (Tensor | ParamGroupSpec<O>)[]): l is ParamGroupSpec<
 /** A new state tensor owned by the optimizer. */
 const own = (t: Tensor): Tensor => torch.keep(t);
 
-// ---- SGD ------------------------------------------------------------------------------------------
-export interface SGDOptions extends GroupOptions {
+/** The hyper-parameters SGD and LARS share. */
+interface MomentumOptions extends GroupOptions {
   momentum: number;
   dampening: number;
   weightDecay: number;
   nesterov: boolean;
+}
+
+function checkMomentumOptions(o: MomentumOptions): void {
+  if (o.lr < 0) throw new Error(`Invalid learning rate: ${o.lr}`);
+  if (o.momentum < 0) throw new Error(`Invalid momentum value: ${o.momentum}`);
+  if (o.weightDecay < 0) throw new Error(`Invalid weight_decay value: ${o.weightDecay}`);
+  if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
+    throw new Error("Nesterov momentum requires a momentum and zero dampening");
+  }
+}
+
+/**
+ * PyTorch's SGD momentum on update `dp`: the buffer starts as a copy of the first update, then
+ * buf = momentum·buf + (1 − dampening)·dp; returns the step direction (Nesterov or plain).
+ */
+function momentumStep(st: ParamState, dp: Tensor, g: MomentumOptions): Tensor {
+  let buf = st.momentum_buffer as Tensor | undefined;
+  if (!buf) {
+    buf = st.momentum_buffer = own(dp.clone());
+  } else {
+    buf.mul_(g.momentum).add_(dp, 1 - g.dampening);
+  }
+  return g.nesterov ? dp.add(buf, g.momentum) : buf;
+}
+
+// ---- SGD ------------------------------------------------------------------------------------------
+export interface SGDOptions extends MomentumOptions {
   maximize: boolean;
 }
 
@@ -175,12 +202,7 @@ export interface SGDOptions extends GroupOptions {
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ParamsArg<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
     const defaults: SGDOptions = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...opts };
-    if (defaults.lr < 0) throw new Error(`Invalid learning rate: ${defaults.lr}`);
-    if (defaults.momentum < 0) throw new Error(`Invalid momentum value: ${defaults.momentum}`);
-    if (defaults.weightDecay < 0) throw new Error(`Invalid weight_decay value: ${defaults.weightDecay}`);
-    if (defaults.nesterov && (defaults.momentum <= 0 || defaults.dampening !== 0)) {
-      throw new Error("Nesterov momentum requires a momentum and zero dampening");
-    }
+    checkMomentumOptions(defaults);
     super(params, defaults);
   }
 
@@ -191,16 +213,7 @@ export class SGD extends Optimizer<SGDOptions> {
         if (!grad) continue;
         let dp = g.maximize ? grad.neg() : grad;
         if (g.weightDecay !== 0) dp = dp.add(p, g.weightDecay);
-        if (g.momentum !== 0) {
-          const st = this.stateOf(p);
-          let buf = st.momentum_buffer as Tensor | undefined;
-          if (!buf) {
-            buf = st.momentum_buffer = own(dp.clone());
-          } else {
-            buf.mul_(g.momentum).add_(dp, 1 - g.dampening);
-          }
-          dp = g.nesterov ? dp.add(buf, g.momentum) : buf;
-        }
+        if (g.momentum !== 0) dp = momentumStep(this.stateOf(p), dp, g);
         p.add_(dp, -g.lr);
       }
     }
@@ -208,11 +221,7 @@ export class SGD extends Optimizer<SGDOptions> {
 }
 
 // ---- LARS (lightly.utils.lars.LARS) --------------------------------------------------------------
-export interface LARSOptions extends GroupOptions {
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
+export interface LARSOptions extends MomentumOptions {
   trustCoefficient: number;
   eps: number;
 }
@@ -229,12 +238,7 @@ export class LARS extends Optimizer<LARSOptions> {
     const defaults: LARSOptions = {
       momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, trustCoefficient: 0.001, eps: 1e-8, ...opts,
     };
-    if (defaults.lr < 0) throw new Error(`Invalid learning rate: ${defaults.lr}`);
-    if (defaults.momentum < 0) throw new Error(`Invalid momentum value: ${defaults.momentum}`);
-    if (defaults.weightDecay < 0) throw new Error(`Invalid weight_decay value: ${defaults.weightDecay}`);
-    if (defaults.nesterov && (defaults.momentum <= 0 || defaults.dampening !== 0)) {
-      throw new Error("Nesterov momentum requires a momentum and zero dampening");
-    }
+    checkMomentumOptions(defaults);
     super(params, defaults);
   }
 
@@ -254,16 +258,7 @@ export class LARS extends Optimizer<LARSOptions> {
             dp.mul_(larsLr);
           }
         }
-        if (g.momentum !== 0) {
-          const st = this.stateOf(p);
-          let buf = st.momentum_buffer as Tensor | undefined;
-          if (!buf) {
-            buf = st.momentum_buffer = own(dp.clone());
-          } else {
-            buf.mul_(g.momentum).add_(dp, 1 - g.dampening);
-          }
-          dp = g.nesterov ? dp.add(buf, g.momentum) : buf;
-        }
+        if (g.momentum !== 0) dp = momentumStep(this.stateOf(p), dp, g);
         p.add_(dp, -g.lr);
       }
     }
