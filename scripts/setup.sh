@@ -29,7 +29,8 @@ if ! command -v node >/dev/null; then
 fi
 
 say "npm ci"
-npm ci --no-audit --no-fund
+# onnxruntime-node ships its CPU binary in the package; its postinstall would download CUDA parts.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 
 say "building the native addon (node-gyp, against $(node scripts/torch-config.mjs libdir))"
 npm run build:native --silent
