@@ -110,8 +110,8 @@ test("historic key forms load: 'features' for 'backbone', heads without 'layers'
       assert.ok(err.backbone <= 1e-4 && err.model <= 1e-4, `${label}: ${JSON.stringify(err)}`);
       model.dispose();
     }
-    // loadCheckpoint builds the model the file fits by itself
-    const { model, config } = M.loadCheckpoint(join(tmp, "historic.ckpt"));
+    // loadModelCheckpoint builds the model the file fits by itself
+    const { model, config } = M.loadModelCheckpoint(join(tmp, "historic.ckpt"));
     assert.deepEqual(config, cfgOf(c));
     model.eval();
     assert.ok(compare(model as M.SimCLR, c).model <= 1e-4);

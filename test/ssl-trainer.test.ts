@@ -10,7 +10,7 @@ import * as torch from "../src/torch/index.js";
 import { buildImageCache, type ImageCache } from "../src/data/index.js";
 import { parseLightlyConfig, type LightlyConfigInput } from "../src/config/lightly-config.js";
 import { train, readTrainingCheckpoint, deriveSeed, epochOrder, MOMENTUM_PREFIX, type TrainResult } from "../src/ssl/trainer.js";
-import { CheckpointMismatchError, loadCheckpoint } from "../src/models/index.js";
+import { CheckpointMismatchError, loadModelCheckpoint } from "../src/models/index.js";
 import { loadStateDictFile, rawTensorToContiguousBytes } from "../src/checkpoint/index.js";
 import { tempDir } from "./helpers/data-images.js";
 import { writePatternFolder } from "./helpers/ssl-images.js";
@@ -154,7 +154,7 @@ test("checkpoints load in lightly's layout; the worker's plain head; top-k files
   assert.ok(keys.every((k) => k.startsWith("model.")));
   assert.ok(keys.includes("model.projection_head.layers.2.weight") && !keys.includes("model.projection_head.layers.1.running_mean"));
   // The models layer infers the same settings back from the file.
-  const { model, config } = loadCheckpoint(r.lastCheckpoint!);
+  const { model, config } = loadModelCheckpoint(r.lastCheckpoint!);
   model.dispose();
   assert.deepEqual(config, { name: "resnet-9", width: 0.125, numFtrs: 16, outDim: 16, projectionHeadBatchNorm: false });
 });

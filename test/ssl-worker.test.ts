@@ -9,7 +9,7 @@ import * as torch from "../src/torch/index.js";
 import { buildImageCache } from "../src/data/index.js";
 import { parseLightlyConfig } from "../src/config/lightly-config.js";
 import { trainInWorker, readTrainingCheckpoint, type TrainProgress, type EpochSummary } from "../src/ssl/index.js";
-import { loadCheckpoint } from "../src/models/index.js";
+import { loadModelCheckpoint } from "../src/models/index.js";
 import { rawTensorToContiguousBytes } from "../src/checkpoint/index.js";
 import { tempDir } from "./helpers/data-images.js";
 import { writePatternFolder } from "./helpers/ssl-images.js";
@@ -76,7 +76,7 @@ test("the worker reports progress; abort() stops after the current step with a v
   // The checkpoint is complete and loadable, and says where to continue.
   const c = readTrainingCheckpoint(r.lastCheckpoint!);
   assert.deepEqual([c.resume!.epoch, c.resume!.step, c.resume!.globalStep, c.resume!.complete], [1, r.globalStep - 3, r.globalStep, false]);
-  const { model } = loadCheckpoint(r.lastCheckpoint!);
+  const { model } = loadModelCheckpoint(r.lastCheckpoint!);
   model.dispose();
 
   const rest = await trainInWorker({ cacheDir, config: cfg, outDir: path.join(root, "run"), numThreads: 1, resumeFrom: r.lastCheckpoint! }).result;

@@ -11,7 +11,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as torch from "../../src/torch/index.js";
 import type { Tensor } from "../../src/torch/index.js";
-import { buildModel, loadCheckpoint, saveCheckpoint, type SimCLR } from "../../src/models/index.js";
+import { buildModel, loadModelCheckpoint, saveCheckpoint, type SimCLR } from "../../src/models/index.js";
 import { SGD } from "../../src/nn/index.js";
 import { ntXentLoss } from "../../src/ssl/index.js";
 import { selectDiverse } from "../../src/select/diversity.js";
@@ -72,7 +72,7 @@ if (want("fixtures")) {
   const manifest = JSON.parse(readFileSync(join(fixtures, "manifest.json"), "utf8"));
   const rows: unknown[] = [];
   for (const c of manifest.cases) {
-    const { model } = loadCheckpoint(join(fixtures, c.checkpoint));
+    const { model } = loadModelCheckpoint(join(fixtures, c.checkpoint));
     model.to(device).eval();
     const m = model as SimCLR;
     let worst = 0;
@@ -145,7 +145,7 @@ if (want("ckpt")) {
   saveCheckpoint(m, join(dir, "winnow.ckpt"));
   const py = pyScript("bench/gpu/ckpt_check.py", { dir, ref: "bench/torch_ref.py" });
   const loaded = readF32(join(dir, "torch-from-winnow.f32"));
-  const { model: back } = loadCheckpoint(join(dir, "torch-written.ckpt"));
+  const { model: back } = loadModelCheckpoint(join(dir, "torch-written.ckpt"));
   back.to(device).eval();
   const embBack = torch.noGrad(() => torch.scope(() => (back as SimCLR).embed(xd).cpu().data() as Float32Array));
   const errTo = maxDiff(emb, loaded);

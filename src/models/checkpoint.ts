@@ -226,9 +226,12 @@ export function loadCheckpointInto(
   return { missingKeys, unexpectedKeys };
 }
 
-/** Builds the model a checkpoint fits (settings inferred from its shapes) and loads it strictly. */
-export function loadCheckpoint(src: string | Uint8Array, method = "simclr"): { model: Module; config: ModelConfig } {
-  const dict = readCheckpointStateDict(src);
+/**
+ * Builds the whole model a checkpoint fits (settings inferred from its shapes) and loads it strictly.
+ * (The public `loadModelCheckpoint` of the documentation returns the embedding model: see embedding.ts.)
+ */
+export function loadModelCheckpoint(src: string | Uint8Array | Map<string, RawTensor>, method = "simclr"): { model: Module; config: ModelConfig } {
+  const dict = src instanceof Map ? normalizeLightlyKeys(src) : readCheckpointStateDict(src);
   const config = inferModelConfig(dict);
   const model = buildModel(config, method);
   try {

@@ -9,6 +9,7 @@ export {
   type ModelConfig, type BackboneParts, type BackboneEntry, type ModelBuilder, type ShapeMap,
 } from "./registry.js";
 export {
-  rawToTensor, tensorToWrite, saveCheckpoint, loadCheckpointInto, loadCheckpoint, readCheckpointStateDict,
+  rawToTensor, tensorToWrite, saveCheckpoint, loadCheckpointInto, loadModelCheckpoint, readCheckpointStateDict,
   normalizeLightlyKeys, detectHeadVariant, inferModelConfig, CheckpointMismatchError, formatModelConfig,
 } from "./checkpoint.js";
+export { loadCheckpoint, buildEmbeddingModel, ResNetEmbedding, type LoadCheckpointOptions } from "./embedding.js";
