@@ -1,0 +1,102 @@
+// The records the API returns, named as Lightly's API names them (DockerRunData, DockerRunScheduledData,
+// DockerWorkerRegistryEntryData…: snake_case fields, millisecond timestamps), plus the enums.
+
+/** Lightly's DockerRunState values, in pipeline order, then the end states. */
+export const RUN_STATES = [
+  "INITIALIZING", "LOADING_DATASET", "LOADING_METADATA", "CHECKING_CORRUPTNESS", "INITIALIZING_OBJECT_CROPS",
+  "COMPUTING_METADATA", "TRAINING", "EMBEDDING", "EMBEDDING_OBJECT_CROPS", "PRETAGGING",
+  "COMPUTING_ACTIVE_LEARNING_SCORES", "SAMPLING", "GENERATING_REPORT", "UPLOADING_DATASET", "UPLOADING_ARTIFACTS",
+  "COMPLETED", "ABORTED", "FAILED", "CRASHED",
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+export const RUN_END_STATES: ReadonlySet<RunState> = new Set(["COMPLETED", "ABORTED", "FAILED", "CRASHED"]);
+
+export const SCHEDULED_STATES = ["OPEN", "LOCKED", "DONE", "CANCELED"] as const;
+export type ScheduledState = (typeof SCHEDULED_STATES)[number];
+
+/** Lightly's DockerRunScheduledPriority; the rank orders the queue. */
+export const PRIORITIES = ["LOW", "MID", "HIGH", "CRITICAL"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const priorityRank = (p: Priority): number => PRIORITIES.indexOf(p);
+
+/** Lightly's DockerRunArtifactType values Winnow writes, plus its own outputs. */
+export const ARTIFACT_TYPES = [
+  "CHECKPOINT", "LOG", "REPORT_JSON", "REPORT_PDF", "REPORT_HTML", "EMBEDDINGS", "SELECTED_FILENAMES",
+  "CORRUPTNESS_CHECK_INFORMATION", "CONFIG", "OTHER",
+] as const;
+export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
+
+export interface DatasetData {
+  id: string;
+  name: string;
+  datasource: string;
+  created_at: number;
+}
+
+export interface WorkerData {
+  id: string;
+  name: string;
+  labels: string[];
+  created_at: number;
+  last_heartbeat: number;
+}
+
+export interface ConfigData {
+  id: string;
+  worker_config: Record<string, unknown>;
+  selection_config: Record<string, unknown> | null;
+  lightly_config: Record<string, unknown>;
+  created_at: number;
+}
+
+export interface ScheduledRunData {
+  id: string;
+  dataset_id: string;
+  config_id: string;
+  priority: Priority;
+  runs_on: string[];
+  state: ScheduledState;
+  worker_id: string | null;
+  run_id: string | null;
+  cancel_requested: boolean;
+  created_at: number;
+  last_modified_at: number;
+}
+
+export interface ArtifactData {
+  id: string;
+  run_id: string;
+  file_name: string;
+  type: ArtifactType;
+  size: number;
+  sha256: string;
+  created_at: number;
+}
+
+export interface RunProgress {
+  /** 0..1 over the whole run where known. */
+  fraction?: number;
+  epoch?: number;
+  epochs?: number;
+  step?: number;
+  steps?: number;
+  loss?: number;
+  [k: string]: unknown;
+}
+
+export interface RunData {
+  id: string;
+  dataset_id: string;
+  scheduled_id: string;
+  config_id: string;
+  worker_id: string;
+  state: RunState;
+  message: string;
+  progress: RunProgress | null;
+  /** Where the run's starting checkpoint came from (`run:<id>`, a URL, `datapool:<run id>`), if any. */
+  checkpoint_source: string | null;
+  artifacts: ArtifactData[];
+  created_at: number;
+  last_modified_at: number;
+  ended_at: number | null;
+}

@@ -1,0 +1,396 @@
+// Every read and write of service records, owner-scoped: each method takes the owner of the calling
+// token and never returns another owner's row (a foreign id reads as "not found", so ids do not
+// leak which records exist). Plain SQL through the Db seam; atomic changes are single conditional
+// UPDATEs (see driver.ts).
+import { createHash, randomBytes } from "node:crypto";
+import type { Db, SqlValue } from "./driver.js";
+import {
+  RUN_END_STATES, priorityRank,
+  type ArtifactData, type ArtifactType, type ConfigData, type DatasetData, type Priority, type RunData,
+  type RunProgress, type RunState, type ScheduledRunData, type ScheduledState, type WorkerData,
+} from "./records.js";
+
+/** A 24-hex-digit id, the shape of Lightly's ids. */
+export const newId = (): string => randomBytes(12).toString("hex");
+
+export const TOKEN_PREFIX = "wnw_";
+export const hashToken = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex");
+
+type Row = Record<string, unknown>;
+const num = (v: unknown): number => Number(v);
+const json = <T>(v: unknown): T => JSON.parse(String(v)) as T;
+
+function datasetOf(r: Row): DatasetData {
+  return { id: String(r.id), name: String(r.name), datasource: String(r.datasource), created_at: num(r.created_at) };
+}
+function workerOf(r: Row): WorkerData {
+  return { id: String(r.id), name: String(r.name), labels: json<string[]>(r.labels), created_at: num(r.created_at), last_heartbeat: num(r.last_heartbeat) };
+}
+function configOf(r: Row): ConfigData {
+  return {
+    id: String(r.id), worker_config: json(r.worker_config), lightly_config: json(r.lightly_config),
+    selection_config: r.selection_config == null ? null : json(r.selection_config), created_at: num(r.created_at),
+  };
+}
+function scheduledOf(r: Row): ScheduledRunData {
+  return {
+    id: String(r.id), dataset_id: String(r.dataset_id), config_id: String(r.config_id), priority: r.priority as Priority,
+    runs_on: json<string[]>(r.runs_on), state: r.state as ScheduledState, worker_id: (r.worker_id as string) ?? null,
+    run_id: (r.run_id as string) ?? null, cancel_requested: num(r.cancel_requested) === 1,
+    created_at: num(r.created_at), last_modified_at: num(r.modified_at),
+  };
+}
+function artifactOf(r: Row): ArtifactData {
+  return {
+    id: String(r.id), run_id: String(r.run_id), file_name: String(r.name), type: r.type as ArtifactType,
+    size: num(r.size), sha256: String(r.sha256), created_at: num(r.created_at),
+  };
+}
+function runOf(r: Row, artifacts: ArtifactData[]): RunData {
+  return {
+    id: String(r.id), dataset_id: String(r.dataset_id), scheduled_id: String(r.scheduled_run_id), config_id: String(r.config_id),
+    worker_id: String(r.worker_id), state: r.state as RunState, message: String(r.message),
+    progress: r.progress == null ? null : json<RunProgress>(r.progress), checkpoint_source: (r.checkpoint_source as string) ?? null,
+    artifacts, created_at: num(r.created_at), last_modified_at: num(r.modified_at), ended_at: r.ended_at == null ? null : num(r.ended_at),
+  };
+}
+
+const END_LIST = [...RUN_END_STATES].map((s) => `'${s}'`).join(", ");
+
+export interface Principal {
+  tokenId: string;
+  owner: string;
+}
+
+export class Store {
+  constructor(readonly db: Db, private readonly clock: () => number = Date.now) {}
+
+  // ---- settings (the URL-signing secret lives here so restarts and replicas share it) ---------
+
+  async setting(key: string, init: () => string): Promise<string> {
+    const have = await this.db.get<Row>(`SELECT value FROM settings WHERE key = ?`, [key]);
+    if (have) return String(have.value);
+    // Two replicas starting at once: the loser's INSERT is ignored and both read the winner's value.
+    await this.db.run(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, [key, init()]);
+    return String((await this.db.get<Row>(`SELECT value FROM settings WHERE key = ?`, [key]))!.value);
+  }
+
+  // ---- tokens -----------------------------------------------------------------------------------
+
+  /** Creates a token; the secret is returned once and only its hash is stored. */
+  async createToken(name: string, owner?: string): Promise<{ id: string; owner: string; token: string }> {
+    const id = newId();
+    const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
+    const o = owner ?? newId();
+    await this.db.run(`INSERT INTO tokens (id, owner, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`, [id, o, name, hashToken(token), this.clock()]);
+    return { id, owner: o, token };
+  }
+
+  async authenticate(token: string): Promise<Principal | null> {
+    const r = await this.db.get<Row>(`SELECT id, owner FROM tokens WHERE hash = ? AND revoked_at IS NULL`, [hashToken(token)]);
+    return r ? { tokenId: String(r.id), owner: String(r.owner) } : null;
+  }
+
+  async listTokens(): Promise<{ id: string; owner: string; name: string; created_at: number; revoked: boolean }[]> {
+    const rows = await this.db.all<Row>(`SELECT id, owner, name, created_at, revoked_at FROM tokens ORDER BY created_at, id`);
+    return rows.map((r) => ({ id: String(r.id), owner: String(r.owner), name: String(r.name), created_at: num(r.created_at), revoked: r.revoked_at != null }));
+  }
+
+  async revokeToken(id: string): Promise<boolean> {
+    return (await this.db.run(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, [this.clock(), id])).changes === 1;
+  }
+
+  // ---- datasets -----------------------------------------------------------------------------------
+
+  async createDataset(owner: string, name: string, datasource: string): Promise<DatasetData> {
+    const id = newId();
+    const now = this.clock();
+    const res = await this.db.run(
+      `INSERT INTO datasets (id, owner, name, datasource, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, name) DO NOTHING`,
+      [id, owner, name, datasource, now],
+    );
+    if (res.changes === 0) throw new ConflictError(`a dataset named ${JSON.stringify(name)} exists already`);
+    return { id, name, datasource, created_at: now };
+  }
+
+  async getDataset(owner: string, id: string): Promise<DatasetData | null> {
+    const r = await this.db.get<Row>(`SELECT * FROM datasets WHERE id = ? AND owner = ?`, [id, owner]);
+    return r ? datasetOf(r) : null;
+  }
+
+  async listDatasets(owner: string): Promise<DatasetData[]> {
+    return (await this.db.all<Row>(`SELECT * FROM datasets WHERE owner = ? ORDER BY created_at, id`, [owner])).map(datasetOf);
+  }
+
+  // ---- workers ------------------------------------------------------------------------------------
+
+  async registerWorker(owner: string, name: string, labels: string[]): Promise<WorkerData> {
+    const id = newId();
+    const now = this.clock();
+    await this.db.run(
+      `INSERT INTO workers (id, owner, name, labels, created_at, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?)`,
+      [id, owner, name, JSON.stringify(labels), now, now],
+    );
+    return { id, name, labels, created_at: now, last_heartbeat: now };
+  }
+
+  async getWorker(owner: string, id: string): Promise<WorkerData | null> {
+    const r = await this.db.get<Row>(`SELECT * FROM workers WHERE id = ? AND owner = ? AND deleted = 0`, [id, owner]);
+    return r ? workerOf(r) : null;
+  }
+
+  async listWorkers(owner: string): Promise<WorkerData[]> {
+    return (await this.db.all<Row>(`SELECT * FROM workers WHERE owner = ? AND deleted = 0 ORDER BY created_at, id`, [owner])).map(workerOf);
+  }
+
+  async deleteWorker(owner: string, id: string): Promise<boolean> {
+    return (await this.db.run(`UPDATE workers SET deleted = 1 WHERE id = ? AND owner = ? AND deleted = 0`, [id, owner])).changes === 1;
+  }
+
+  async heartbeat(owner: string, id: string): Promise<boolean> {
+    return (await this.db.run(`UPDATE workers SET last_heartbeat = ? WHERE id = ? AND owner = ? AND deleted = 0`, [this.clock(), id, owner])).changes === 1;
+  }
+
+  // ---- configs ------------------------------------------------------------------------------------
+
+  async createConfig(owner: string, c: { worker_config: object; selection_config: object | null; lightly_config: object }): Promise<ConfigData> {
+    const id = newId();
+    const now = this.clock();
+    await this.db.run(
+      `INSERT INTO configs (id, owner, worker_config, selection_config, lightly_config, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      [id, owner, JSON.stringify(c.worker_config), c.selection_config == null ? null : JSON.stringify(c.selection_config), JSON.stringify(c.lightly_config), now],
+    );
+    return { id, ...c, created_at: now } as ConfigData;
+  }
+
+  async getConfig(owner: string, id: string): Promise<ConfigData | null> {
+    const r = await this.db.get<Row>(`SELECT * FROM configs WHERE id = ? AND owner = ?`, [id, owner]);
+    return r ? configOf(r) : null;
+  }
+
+  // ---- scheduled runs -------------------------------------------------------------------------------
+
+  async schedule(owner: string, datasetId: string, configId: string, priority: Priority, runsOn: string[]): Promise<ScheduledRunData> {
+    const id = newId();
+    const now = this.clock();
+    await this.db.run(
+      `INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?)`,
+      [id, owner, datasetId, configId, priority, priorityRank(priority), JSON.stringify(runsOn), now, now],
+    );
+    return (await this.getScheduled(owner, id))!;
+  }
+
+  async getScheduled(owner: string, id: string): Promise<ScheduledRunData | null> {
+    const r = await this.db.get<Row>(`SELECT * FROM scheduled_runs WHERE id = ? AND owner = ?`, [id, owner]);
+    return r ? scheduledOf(r) : null;
+  }
+
+  async listScheduled(owner: string, opts: { datasetId?: string; state?: ScheduledState } = {}): Promise<ScheduledRunData[]> {
+    const where = ["owner = ?"];
+    const params: SqlValue[] = [owner];
+    if (opts.datasetId) (where.push("dataset_id = ?"), params.push(opts.datasetId));
+    if (opts.state) (where.push("state = ?"), params.push(opts.state));
+    return (await this.db.all<Row>(`SELECT * FROM scheduled_runs WHERE ${where.join(" AND ")} ORDER BY created_at, id`, params)).map(scheduledOf);
+  }
+
+  /**
+   * Cancels a scheduled run: an OPEN one becomes CANCELED at once; a LOCKED one is flagged and its
+   * worker aborts it (the run ends ABORTED, the scheduled run CANCELED). Returns the new record.
+   */
+  async cancelScheduled(owner: string, id: string): Promise<ScheduledRunData | null> {
+    const now = this.clock();
+    await this.db.run(`UPDATE scheduled_runs SET state = 'CANCELED', modified_at = ? WHERE id = ? AND owner = ? AND state = 'OPEN'`, [now, id, owner]);
+    await this.db.run(`UPDATE scheduled_runs SET cancel_requested = 1, modified_at = ? WHERE id = ? AND owner = ? AND state = 'LOCKED'`, [now, id, owner]);
+    return this.getScheduled(owner, id);
+  }
+
+  /**
+   * Claims the highest-priority (then oldest) OPEN scheduled run whose `runs_on` labels the worker
+   * all has, and creates its run. Exactly-once: the UPDATE only succeeds while the row is still
+   * OPEN, so of two workers racing for one row, one gets changes = 1 and the other tries the next.
+   */
+  async claim(owner: string, worker: WorkerData): Promise<{ scheduled: ScheduledRunData; run: RunData } | null> {
+    const labels = new Set(worker.labels);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const open = (await this.db.all<Row>(
+        `SELECT * FROM scheduled_runs WHERE owner = ? AND state = 'OPEN' ORDER BY priority_rank DESC, created_at, id LIMIT 200`, [owner],
+      )).map(scheduledOf);
+      const fits = open.filter((s) => s.runs_on.every((l) => labels.has(l)));
+      if (fits.length === 0) return null;
+      for (const s of fits) {
+        const runId = newId();
+        const now = this.clock();
+        const won = await this.db.run(
+          `UPDATE scheduled_runs SET state = 'LOCKED', worker_id = ?, run_id = ?, modified_at = ? WHERE id = ? AND state = 'OPEN'`,
+          [worker.id, runId, now, s.id],
+        );
+        if (won.changes !== 1) continue;
+        await this.db.run(
+          `INSERT INTO runs (id, owner, dataset_id, scheduled_run_id, config_id, worker_id, state, message, created_at, modified_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'INITIALIZING', '', ?, ?)`,
+          [runId, owner, s.dataset_id, s.id, s.config_id, worker.id, now, now],
+        );
+        return { scheduled: (await this.getScheduled(owner, s.id))!, run: (await this.getRun(owner, runId))! };
+      }
+    }
+    return null;
+  }
+
+  // ---- runs -------------------------------------------------------------------------------------------
+
+  private async artifactsOf(runIds: string[]): Promise<Map<string, ArtifactData[]>> {
+    const out = new Map<string, ArtifactData[]>(runIds.map((id) => [id, []]));
+    if (runIds.length === 0) return out;
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM artifacts WHERE run_id IN (${runIds.map(() => "?").join(", ")}) ORDER BY created_at, name`, runIds,
+    );
+    for (const r of rows) out.get(String(r.run_id))!.push(artifactOf(r));
+    return out;
+  }
+
+  async getRun(owner: string, id: string): Promise<RunData | null> {
+    const r = await this.db.get<Row>(`SELECT * FROM runs WHERE id = ? AND owner = ?`, [id, owner]);
+    if (!r) return null;
+    return runOf(r, (await this.artifactsOf([id])).get(id)!);
+  }
+
+  async getRunOfScheduled(owner: string, scheduledId: string): Promise<RunData | null> {
+    const r = await this.db.get<Row>(`SELECT id FROM runs WHERE scheduled_run_id = ? AND owner = ?`, [scheduledId, owner]);
+    return r ? this.getRun(owner, String(r.id)) : null;
+  }
+
+  /** Runs, oldest first (Lightly's order), optionally of one dataset. */
+  async listRuns(owner: string, datasetId?: string): Promise<RunData[]> {
+    const rows = datasetId
+      ? await this.db.all<Row>(`SELECT * FROM runs WHERE owner = ? AND dataset_id = ? ORDER BY created_at, id`, [owner, datasetId])
+      : await this.db.all<Row>(`SELECT * FROM runs WHERE owner = ? ORDER BY created_at, id`, [owner]);
+    const arts = await this.artifactsOf(rows.map((r) => String(r.id)));
+    return rows.map((r) => runOf(r, arts.get(String(r.id))!));
+  }
+
+  /**
+   * A worker's update of its own run. Refused (false) once the run has ended: a worker that was
+   * declared dead cannot bring its run back. Ending states also close the scheduled run.
+   */
+  async updateRun(owner: string, runId: string, workerId: string, u: { state?: RunState; message?: string; progress?: RunProgress | null; checkpointSource?: string | null }): Promise<boolean> {
+    const now = this.clock();
+    const sets = ["modified_at = ?"];
+    const params: SqlValue[] = [now];
+    if (u.state) (sets.push("state = ?"), params.push(u.state));
+    if (u.message !== undefined) (sets.push("message = ?"), params.push(u.message));
+    if (u.progress !== undefined) (sets.push("progress = ?"), params.push(u.progress == null ? null : JSON.stringify(u.progress)));
+    if (u.checkpointSource !== undefined) (sets.push("checkpoint_source = ?"), params.push(u.checkpointSource));
+    const ending = u.state !== undefined && RUN_END_STATES.has(u.state);
+    if (ending) (sets.push("ended_at = ?"), params.push(now));
+    const res = await this.db.run(
+      `UPDATE runs SET ${sets.join(", ")} WHERE id = ? AND owner = ? AND worker_id = ? AND state NOT IN (${END_LIST})`,
+      [...params, runId, owner, workerId],
+    );
+    if (res.changes !== 1) return false;
+    if (ending) await this.closeScheduled(runId, u.state === "ABORTED");
+    return true;
+  }
+
+  private async closeScheduled(runId: string, aborted: boolean): Promise<void> {
+    // A run aborted because its scheduled run was canceled leaves that one CANCELED, otherwise DONE.
+    await this.db.run(
+      `UPDATE scheduled_runs SET state = CASE WHEN cancel_requested = 1 AND ? = 1 THEN 'CANCELED' ELSE 'DONE' END, modified_at = ?
+       WHERE run_id = ? AND state = 'LOCKED'`,
+      [aborted ? 1 : 0, this.clock(), runId],
+    );
+  }
+
+  /**
+   * The dead-worker policy: every run still going on a worker whose last heartbeat is older than
+   * `timeoutMs` ends CRASHED (its artifacts stay). Returns the ids of the runs ended now.
+   */
+  async reapDeadWorkers(timeoutMs: number): Promise<string[]> {
+    const cutoff = this.clock() - timeoutMs;
+    const stale = await this.db.all<Row>(
+      `SELECT r.id, r.owner, r.worker_id, w.last_heartbeat FROM runs r JOIN workers w ON w.id = r.worker_id
+       WHERE r.state NOT IN (${END_LIST}) AND w.last_heartbeat < ?`, [cutoff],
+    );
+    const ended: string[] = [];
+    for (const r of stale) {
+      const secs = ((this.clock() - num(r.last_heartbeat)) / 1000).toFixed(1);
+      const ok = await this.updateRun(String(r.owner), String(r.id), String(r.worker_id), {
+        state: "CRASHED",
+        message: `worker ${r.worker_id} sent no heartbeat for ${secs} s (timeout ${timeoutMs / 1000} s); artifacts uploaded before are kept, and checkpoint_run_id=${r.id} resumes from its last checkpoint`,
+      });
+      if (ok) ended.push(String(r.id));
+    }
+    return ended;
+  }
+
+  async appendLog(owner: string, runId: string, lines: string[]): Promise<void> {
+    const r = await this.db.get<Row>(`SELECT COALESCE(MAX(seq), -1) AS m FROM run_log_lines WHERE run_id = ?`, [runId]);
+    let seq = num(r?.m ?? -1) + 1;
+    const now = this.clock();
+    for (const line of lines) await this.db.run(`INSERT INTO run_log_lines (run_id, seq, at, line) VALUES (?, ?, ?, ?)`, [runId, seq++, now, line]);
+  }
+
+  async readLog(runId: string, after = -1): Promise<{ seq: number; at: number; line: string }[]> {
+    const rows = await this.db.all<Row>(`SELECT seq, at, line FROM run_log_lines WHERE run_id = ? AND seq > ? ORDER BY seq`, [runId, after]);
+    return rows.map((r) => ({ seq: num(r.seq), at: num(r.at), line: String(r.line) }));
+  }
+
+  // ---- artifacts ----------------------------------------------------------------------------------------
+
+  /** Records an artifact (replacing one of the same name of the run: the newest epoch checkpoint). */
+  async putArtifact(owner: string, runId: string, a: { name: string; type: ArtifactType; size: number; sha256: string; storageKey: string }): Promise<ArtifactData> {
+    const now = this.clock();
+    const id = newId();
+    await this.db.run(
+      `INSERT INTO artifacts (id, owner, run_id, name, type, size, sha256, storage_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, name) DO UPDATE SET type = excluded.type, size = excluded.size, sha256 = excluded.sha256,
+         storage_key = excluded.storage_key, created_at = excluded.created_at`,
+      [id, owner, runId, a.name, a.type, a.size, a.sha256, a.storageKey, now],
+    );
+    return (await this.getArtifactByName(owner, runId, a.name))!.data;
+  }
+
+  async getArtifactByName(owner: string, runId: string, name: string): Promise<{ data: ArtifactData; storageKey: string } | null> {
+    const r = await this.db.get<Row>(`SELECT * FROM artifacts WHERE run_id = ? AND name = ? AND owner = ?`, [runId, name, owner]);
+    return r ? { data: artifactOf(r), storageKey: String(r.storage_key) } : null;
+  }
+
+  /** By id without an owner: only for signed URLs, whose signature is the authorization. */
+  async getArtifactById(id: string): Promise<{ data: ArtifactData; storageKey: string } | null> {
+    const r = await this.db.get<Row>(`SELECT * FROM artifacts WHERE id = ?`, [id]);
+    return r ? { data: artifactOf(r), storageKey: String(r.storage_key) } : null;
+  }
+
+  /** The newest CHECKPOINT of the dataset's earlier runs (any end state), and that run. */
+  async newestDatasetCheckpoint(owner: string, datasetId: string, exceptRunId: string): Promise<{ run: RunData; artifact: ArtifactData } | null> {
+    const r = await this.db.get<Row>(
+      `SELECT a.run_id FROM artifacts a JOIN runs r ON r.id = a.run_id
+       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'CHECKPOINT' AND r.id <> ?
+       ORDER BY a.created_at DESC, a.id DESC LIMIT 1`,
+      [owner, datasetId, exceptRunId],
+    );
+    if (!r) return null;
+    const run = (await this.getRun(owner, String(r.run_id)))!;
+    return { run, artifact: run.artifacts.find((a) => a.type === "CHECKPOINT")! };
+  }
+
+  /** The newest earlier run of the dataset that COMPLETED with a selection (the datapool). */
+  async newestDatasetSelection(owner: string, datasetId: string, exceptRunId: string): Promise<{ run: RunData; artifact: ArtifactData } | null> {
+    const r = await this.db.get<Row>(
+      `SELECT a.run_id FROM artifacts a JOIN runs r ON r.id = a.run_id
+       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'SELECTED_FILENAMES' AND r.state = 'COMPLETED' AND r.id <> ?
+       ORDER BY r.created_at DESC, r.id DESC LIMIT 1`,
+      [owner, datasetId, exceptRunId],
+    );
+    if (!r) return null;
+    const run = (await this.getRun(owner, String(r.run_id)))!;
+    return { run, artifact: run.artifacts.find((a) => a.type === "SELECTED_FILENAMES")! };
+  }
+}
+
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}

@@ -1,0 +1,376 @@
+// The HTTP API (fastify). Every route under /v1 needs `Authorization: Bearer <token>` except the
+// health check and signed artifact URLs (their HMAC is the authorization); /openapi.json is public.
+// Records of another token's owner answer 404 exactly as ids that do not exist.
+import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { Store, Principal } from "../db/store.js";
+import { ConflictError } from "../db/store.js";
+import type { ArtifactType, ConfigData, DatasetData, RunData, WorkerData } from "../db/records.js";
+import { resolveInside, PathRefused } from "../data/folder.js";
+import { checkScheduledConfig } from "./configs.js";
+import { openApiDocument } from "./openapi.js";
+import {
+  artifactTypeQuery, claimBody, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
+  scheduleBody, scheduledStateQuery, signedUrlBody,
+} from "./schemas.js";
+import { checkArtifactName, TooLarge, type ArtifactStorage } from "./storage.js";
+import { checkSignature, signArtifact } from "./signing.js";
+
+export interface AppOptions {
+  store: Store;
+  storage: ArtifactStorage;
+  /** Folder every dataset's datasource is relative to. */
+  datasourceRoot: string;
+  /** HMAC key for signed URLs (hex). */
+  signingSecret: string;
+  /** Base of the URLs the server hands out (signed URLs), e.g. http://host:port. */
+  publicUrl: () => string;
+  /** Largest JSON body (bytes). */
+  bodyLimit?: number;
+  /** Largest artifact upload (bytes). */
+  artifactLimit?: number;
+  /** Seconds a signed URL handed to a worker for a checkpoint stays valid. */
+  workerUrlTtl?: number;
+  logger?: boolean;
+}
+
+/** An error the API answers with its status, message and (400) the offending field. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
+const notFound = (what: string, id: string): HttpError => new HttpError(404, `${what} ${JSON.stringify(id)} not found`);
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  const field = i.path.map(String).join(".");
+  throw new HttpError(400, `${where}${field ? `.${field}` : ""}: ${i.message}`, field || undefined);
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmitter } {
+  const { store, storage } = o;
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 1 << 20 });
+  const wake = new EventEmitter();
+  wake.setMaxListeners(0);
+  const artifactLimit = o.artifactLimit ?? 8 * 1024 ** 3;
+  const realRoot = fs.realpathSync(o.datasourceRoot);
+
+  // Artifact bodies are streamed to storage as they arrive, never buffered.
+  app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
+  app.decorateRequest("principal", null);
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.status, message: err.message, ...(err.field ? { field: err.field } : {}) });
+    if (err instanceof ConflictError) return reply.code(409).send({ error: 409, message: err.message });
+    if (err instanceof TooLarge || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: 413, message: err.message });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    return reply.code(status).send({ error: status, message: status === 500 ? `internal error: ${err.message}` : err.message });
+  });
+
+  const PUBLIC = new Set(["/openapi.json", "/v1/health"]);
+  app.addHook("onRequest", async (req) => {
+    const url = req.routeOptions.url ?? req.url;
+    if (PUBLIC.has(url) || url.startsWith("/v1/signed/")) return;
+    const h = req.headers.authorization;
+    const m = typeof h === "string" ? /^Bearer\s+(\S+)$/i.exec(h) : null;
+    if (!m) throw new HttpError(401, "missing API token: send `Authorization: Bearer <token>` (create one with `winnow token create`)");
+    const p = await store.authenticate(m[1]!);
+    if (!p) throw new HttpError(401, "API token not recognised (wrong, or revoked)");
+    req.principal = p;
+  });
+
+  const owner = (req: FastifyRequest): string => req.principal!.owner;
+  const params = (req: FastifyRequest): Record<string, string> => req.params as Record<string, string>;
+  const query = (req: FastifyRequest): Record<string, string | undefined> => req.query as Record<string, string | undefined>;
+
+  async function dataset(req: FastifyRequest, id: string): Promise<DatasetData> {
+    const d = await store.getDataset(owner(req), id);
+    if (!d) throw notFound("dataset", id);
+    return d;
+  }
+  async function run(req: FastifyRequest, id: string): Promise<RunData> {
+    const r = await store.getRun(owner(req), id);
+    if (!r) throw notFound("run", id);
+    return r;
+  }
+  async function worker(req: FastifyRequest, id: string): Promise<WorkerData> {
+    const w = await store.getWorker(owner(req), id);
+    if (!w) throw notFound("worker", id);
+    return w;
+  }
+  /** The calling worker (header X-Winnow-Worker) must be the one that holds the run. */
+  async function workerRun(req: FastifyRequest, id: string): Promise<{ run: RunData; workerId: string }> {
+    const r = await run(req, id);
+    const wid = req.headers["x-winnow-worker"];
+    if (typeof wid !== "string" || wid !== r.worker_id) throw new HttpError(403, `run ${id} is held by worker ${r.worker_id}; send its id in X-Winnow-Worker`);
+    return { run: r, workerId: wid };
+  }
+
+  function signedUrl(artifactId: string, ttlSec: number): { url: string; expires_at: number } {
+    const exp = Math.floor(Date.now() / 1000) + ttlSec;
+    const sig = signArtifact(o.signingSecret, artifactId, exp);
+    return { url: `${o.publicUrl()}/v1/signed/artifacts/${artifactId}?expires=${exp}&signature=${sig}`, expires_at: exp * 1000 };
+  }
+
+  function checkDatasource(ds: string): string {
+    let abs: string;
+    try {
+      abs = resolveInside(realRoot, ds.replace(/\/+$/, ""));
+    } catch (e) {
+      if (e instanceof PathRefused) throw new HttpError(400, `datasource: ${e.reason} (a folder relative to the datasource root)`, "datasource");
+      throw e;
+    }
+    // Where the server can see the folder, it must not lead out of the root through a symlink.
+    if (fs.existsSync(abs)) {
+      const real = fs.realpathSync(abs);
+      if (real !== abs) throw new HttpError(400, `datasource ${JSON.stringify(ds)}: symbolic link in the path (it may lead outside the datasource root)`, "datasource");
+      if (!fs.statSync(real).isDirectory()) throw new HttpError(400, `datasource ${JSON.stringify(ds)} is not a folder`, "datasource");
+    }
+    return path.relative(realRoot, abs);
+  }
+
+  async function stream(reply: FastifyReply, key: string, fileName: string, size: number): Promise<FastifyReply> {
+    let body: Readable;
+    try {
+      body = await storage.get(key);
+    } catch {
+      throw new HttpError(404, `artifact ${JSON.stringify(fileName)}: stored bytes are missing`);
+    }
+    reply.header("content-type", "application/octet-stream");
+    reply.header("content-length", String(size));
+    reply.header("content-disposition", `attachment; filename="${fileName}"`);
+    return reply.send(body);
+  }
+
+  // ---- public ---------------------------------------------------------------------------------------
+
+  app.get("/openapi.json", async () => openApiDocument());
+  app.get("/v1/health", async () => ({ ok: true }));
+
+  // ---- datasets -------------------------------------------------------------------------------------
+
+  app.post("/v1/datasets", async (req, reply) => {
+    const b = parse(createDatasetBody, req.body, "body");
+    const d = await store.createDataset(owner(req), b.name, checkDatasource(b.datasource));
+    return reply.code(201).send(d);
+  });
+  app.get("/v1/datasets", async (req) => store.listDatasets(owner(req)));
+  app.get("/v1/datasets/:id", async (req) => dataset(req, params(req).id!));
+
+  // ---- workers --------------------------------------------------------------------------------------
+
+  app.post("/v1/workers", async (req, reply) => {
+    const b = parse(registerWorkerBody, req.body, "body");
+    return reply.code(201).send(await store.registerWorker(owner(req), b.name, [...new Set(b.labels)]));
+  });
+  app.get("/v1/workers", async (req) => store.listWorkers(owner(req)));
+  app.delete("/v1/workers/:id", async (req, reply) => {
+    if (!(await store.deleteWorker(owner(req), params(req).id!))) throw notFound("worker", params(req).id!);
+    return reply.code(204).send();
+  });
+  app.post("/v1/workers/:id/heartbeat", async (req) => {
+    if (!(await store.heartbeat(owner(req), params(req).id!))) throw notFound("worker", params(req).id!);
+    return { ok: true };
+  });
+
+  // Long-poll: answers a claimed run as soon as one fits, or 204 after wait_ms.
+  app.post("/v1/workers/:id/claim", async (req, reply) => {
+    const w = await worker(req, params(req).id!);
+    const { wait_ms } = parse(claimBody, req.body, "body");
+    const deadline = Date.now() + wait_ms;
+    let gone = false;
+    req.raw.on("close", () => (gone = true));
+    for (;;) {
+      await store.heartbeat(owner(req), w.id);
+      const got = await store.claim(owner(req), w);
+      if (got) return claimAnswer(req, got.run, got.scheduled.config_id);
+      const left = deadline - Date.now();
+      if (left <= 0 || gone) return reply.code(204).send();
+      // Woken by a schedule on this server; the timer catches schedules made through other replicas.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.min(left, 1000));
+        function done(): void {
+          clearTimeout(t);
+          wake.off("scheduled", done);
+          resolve();
+        }
+        wake.on("scheduled", done);
+      });
+    }
+  });
+
+  /** What a worker needs to run a claimed run: configs, datasource, and resolved checkpoint inputs. */
+  async function claimAnswer(req: FastifyRequest, r: RunData, configId: string) {
+    const cfg = (await store.getConfig(owner(req), configId))!;
+    const ds = (await store.getDataset(owner(req), r.dataset_id))!;
+    const wc = (cfg.worker_config ?? {}) as Record<string, unknown>;
+    const ttl = o.workerUrlTtl ?? 24 * 3600;
+    let checkpoint: { source: string; url: string } | { error: string } | null = null;
+    let datapool: { run_id: string; url: string } | null = null;
+    if (typeof wc.checkpoint_run_id === "string" && wc.checkpoint_run_id) {
+      const src = await store.getRun(owner(req), wc.checkpoint_run_id);
+      const art = src?.artifacts.find((a) => a.type === "CHECKPOINT");
+      checkpoint = !src
+        ? { error: `worker_config.checkpoint_run_id: run ${JSON.stringify(wc.checkpoint_run_id)} not found` }
+        : !art
+          ? { error: `worker_config.checkpoint_run_id: run ${src.id} (${src.state}) has no CHECKPOINT artifact` }
+          : { source: `run:${src.id}`, url: signedUrl(art.id, ttl).url };
+    } else if (wc.use_datapool === true && !(typeof wc.checkpoint === "string" && wc.checkpoint)) {
+      const c = await store.newestDatasetCheckpoint(owner(req), r.dataset_id, r.id);
+      if (c) checkpoint = { source: `datapool:${c.run.id}`, url: signedUrl(c.artifact.id, ttl).url };
+    }
+    if (wc.use_datapool === true) {
+      const s = await store.newestDatasetSelection(owner(req), r.dataset_id, r.id);
+      if (s) datapool = { run_id: s.run.id, url: signedUrl(s.artifact.id, ttl).url };
+    }
+    return { run: r, config: cfg satisfies ConfigData, dataset: ds, checkpoint, datapool };
+  }
+
+  // ---- configs and scheduled runs -------------------------------------------------------------------
+
+  async function createConfig(req: FastifyRequest, b: { worker_config?: Record<string, unknown> | null; selection_config?: Record<string, unknown> | null; lightly_config?: Record<string, unknown> | null }): Promise<ConfigData> {
+    const issues = checkScheduledConfig(b);
+    if (issues) throw new HttpError(400, issues.map((i) => `${i.path}: ${i.message}`).join("; "), issues[0]!.path);
+    const wc = b.worker_config ?? {};
+    if (typeof wc.checkpoint_run_id === "string" && wc.checkpoint_run_id && !(await store.getRun(owner(req), wc.checkpoint_run_id))) {
+      throw new HttpError(400, `worker_config.checkpoint_run_id: run ${JSON.stringify(wc.checkpoint_run_id)} not found`, "worker_config.checkpoint_run_id");
+    }
+    return store.createConfig(owner(req), { worker_config: wc, selection_config: b.selection_config ?? null, lightly_config: b.lightly_config ?? {} });
+  }
+
+  app.post("/v1/configs", async (req, reply) => reply.code(201).send(await createConfig(req, parse(createConfigBody, req.body, "body"))));
+  app.get("/v1/configs/:id", async (req) => {
+    const c = await store.getConfig(owner(req), params(req).id!);
+    if (!c) throw notFound("config", params(req).id!);
+    return c;
+  });
+
+  app.post("/v1/datasets/:id/scheduled-runs", async (req, reply) => {
+    const ds = await dataset(req, params(req).id!);
+    const b = parse(scheduleBody, req.body, "body");
+    let configId: string;
+    if (b.config_id) {
+      if (b.worker_config || b.selection_config || b.lightly_config) throw new HttpError(400, "give config_id or the config sections, not both", "config_id");
+      if (!(await store.getConfig(owner(req), b.config_id))) throw new HttpError(400, `config_id: config ${JSON.stringify(b.config_id)} not found`, "config_id");
+      configId = b.config_id;
+    } else {
+      configId = (await createConfig(req, b)).id;
+    }
+    const s = await store.schedule(owner(req), ds.id, configId, b.priority, [...new Set(b.runs_on)]);
+    wake.emit("scheduled");
+    return reply.code(201).send(s);
+  });
+  app.get("/v1/datasets/:id/scheduled-runs", async (req) => {
+    const ds = await dataset(req, params(req).id!);
+    const st = query(req).state;
+    return store.listScheduled(owner(req), { datasetId: ds.id, state: st ? parse(scheduledStateQuery, st, "query.state") : undefined });
+  });
+  app.get("/v1/scheduled-runs", async (req) => {
+    const st = query(req).state;
+    return store.listScheduled(owner(req), { state: st ? parse(scheduledStateQuery, st, "query.state") : undefined });
+  });
+  app.get("/v1/scheduled-runs/:id", async (req) => {
+    const s = await store.getScheduled(owner(req), params(req).id!);
+    if (!s) throw notFound("scheduled run", params(req).id!);
+    return s;
+  });
+  app.get("/v1/scheduled-runs/:id/run", async (req) => {
+    const s = await store.getScheduled(owner(req), params(req).id!);
+    if (!s) throw notFound("scheduled run", params(req).id!);
+    const r = await store.getRunOfScheduled(owner(req), s.id);
+    if (!r) throw new HttpError(404, `scheduled run ${s.id} has no run yet (state ${s.state})`);
+    return r;
+  });
+  app.post("/v1/scheduled-runs/:id/cancel", async (req) => {
+    const s = await store.cancelScheduled(owner(req), params(req).id!);
+    if (!s) throw notFound("scheduled run", params(req).id!);
+    if (s.state === "DONE") throw new HttpError(409, `scheduled run ${s.id} has already finished`);
+    return s;
+  });
+
+  // ---- runs -----------------------------------------------------------------------------------------
+
+  app.get("/v1/runs", async (req) => {
+    const dsId = query(req).dataset_id;
+    if (dsId) await dataset(req, dsId);
+    return store.listRuns(owner(req), dsId);
+  });
+  app.get("/v1/runs/:id", async (req) => run(req, params(req).id!));
+  app.patch("/v1/runs/:id", async (req) => {
+    const { run: r, workerId } = await workerRun(req, params(req).id!);
+    const b = parse(runUpdateBody, req.body, "body");
+    const ok = await store.updateRun(owner(req), r.id, workerId, { state: b.state, message: b.message, progress: b.progress as never, checkpointSource: b.checkpoint_source });
+    if (!ok) {
+      const now = (await store.getRun(owner(req), r.id))!;
+      throw new HttpError(409, `run ${r.id} has ended (${now.state}: ${now.message}); no further updates`);
+    }
+    await store.heartbeat(owner(req), workerId);
+    const s = await store.getScheduled(owner(req), r.scheduled_id);
+    return { ok: true, cancel_requested: s?.cancel_requested ?? false };
+  });
+  app.post("/v1/runs/:id/log", async (req) => {
+    const { run: r } = await workerRun(req, params(req).id!);
+    const b = parse(logBody, req.body, "body");
+    await store.appendLog(owner(req), r.id, b.lines);
+    return { ok: true };
+  });
+  app.get("/v1/runs/:id/log", async (req) => {
+    const r = await run(req, params(req).id!);
+    const after = Number(query(req).after ?? -1);
+    return store.readLog(r.id, Number.isFinite(after) ? after : -1);
+  });
+
+  // ---- artifacts ------------------------------------------------------------------------------------
+
+  app.put("/v1/runs/:id/artifacts/:name", async (req, reply) => {
+    const { run: r } = await workerRun(req, params(req).id!);
+    const name = params(req).name!;
+    const bad = checkArtifactName(name);
+    if (bad) throw new HttpError(400, bad, "name");
+    const type = parse(artifactTypeQuery, query(req).type ?? "OTHER", "query.type") as ArtifactType;
+    if (!req.body || typeof (req.body as Readable).pipe !== "function") throw new HttpError(400, "artifact body must be sent as application/octet-stream");
+    const key = `${owner(req)}/${r.id}/${name}`;
+    const stored = await storage.put(key, req.body as Readable, artifactLimit);
+    const a = await store.putArtifact(owner(req), r.id, { name, type, size: stored.size, sha256: stored.sha256, storageKey: key });
+    return reply.code(201).send(a);
+  });
+  app.get("/v1/runs/:id/artifacts", async (req) => (await run(req, params(req).id!)).artifacts);
+  app.get("/v1/runs/:id/artifacts/:name", async (req, reply) => {
+    const r = await run(req, params(req).id!);
+    const a = await store.getArtifactByName(owner(req), r.id, params(req).name!);
+    if (!a) throw notFound("artifact", params(req).name!);
+    return stream(reply, a.storageKey, a.data.file_name, a.data.size);
+  });
+  app.post("/v1/runs/:id/artifacts/:name/signed-url", async (req) => {
+    const r = await run(req, params(req).id!);
+    const a = await store.getArtifactByName(owner(req), r.id, params(req).name!);
+    if (!a) throw notFound("artifact", params(req).name!);
+    const b = parse(signedUrlBody, req.body, "body");
+    return signedUrl(a.data.id, b.expires_in);
+  });
+  app.get("/v1/signed/artifacts/:artifactId", async (req, reply) => {
+    const id = params(req).artifactId!;
+    const q = query(req);
+    const check = checkSignature(o.signingSecret, id, q.expires, q.signature, Date.now());
+    if (!check.ok) throw new HttpError(403, `signed URL refused: ${check.reason}`);
+    const a = await store.getArtifactById(id);
+    if (!a) throw notFound("artifact", id);
+    return stream(reply, a.storageKey, a.data.file_name, a.data.size);
+  });
+
+  return { app, wake };
+}

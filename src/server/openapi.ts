@@ -1,0 +1,87 @@
+// The OpenAPI 3.1 document served at /openapi.json (a stable path). Request bodies come from the
+// zod schemas the server validates with; the three config sections from src/config's schemas.
+import { z } from "zod";
+import { lightlyConfigSchema } from "../config/lightly-config.js";
+import { workerConfigSchema } from "../config/worker-config.js";
+import { selectionConfigSchema } from "../config/selection-config.js";
+import { BODY_SCHEMAS } from "./schemas.js";
+import { ARTIFACT_TYPES, PRIORITIES, RUN_STATES, SCHEDULED_STATES } from "../db/records.js";
+
+function jsonSchema(s: z.ZodType): Record<string, unknown> {
+  try {
+    const j = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+    delete j.$schema;
+    return j;
+  } catch {
+    return { type: "object" };
+  }
+}
+
+type Op = { summary: string; body?: string; ok?: number; auth?: false; params?: string[]; query?: string[] };
+const ROUTES: Record<string, Record<string, Op>> = {
+  "/v1/health": { get: { summary: "Liveness", auth: false } },
+  "/v1/datasets": { post: { summary: "Create a dataset (createDataset)", body: "CreateDataset", ok: 201 }, get: { summary: "List datasets" } },
+  "/v1/datasets/{id}": { get: { summary: "Get a dataset" } },
+  "/v1/workers": { post: { summary: "Register a worker (registerComputeWorker)", body: "RegisterWorker", ok: 201 }, get: { summary: "List workers (getComputeWorkers)" } },
+  "/v1/workers/{id}": { delete: { summary: "Delete a worker (deleteComputeWorker)", ok: 204 } },
+  "/v1/workers/{id}/heartbeat": { post: { summary: "Worker heartbeat" } },
+  "/v1/workers/{id}/claim": { post: { summary: "Long-poll for and claim the highest-priority fitting OPEN scheduled run (204: none)", body: "Claim" } },
+  "/v1/configs": { post: { summary: "Create a config (createComputeWorkerConfig)", body: "CreateConfig", ok: 201 } },
+  "/v1/configs/{id}": { get: { summary: "Get a config" } },
+  "/v1/datasets/{id}/scheduled-runs": { post: { summary: "Schedule a run (scheduleComputeWorkerRun)", body: "ScheduleRun", ok: 201 }, get: { summary: "Scheduled runs of a dataset", query: ["state"] } },
+  "/v1/scheduled-runs": { get: { summary: "Scheduled runs (getScheduledComputeWorkerRuns)", query: ["state"] } },
+  "/v1/scheduled-runs/{id}": { get: { summary: "Get a scheduled run" } },
+  "/v1/scheduled-runs/{id}/run": { get: { summary: "The run of a scheduled run (getComputeWorkerRunFromScheduledRun)" } },
+  "/v1/scheduled-runs/{id}/cancel": { post: { summary: "Cancel (OPEN → CANCELED; LOCKED → the worker aborts)" } },
+  "/v1/runs": { get: { summary: "Runs, oldest first (getComputeWorkerRuns)", query: ["dataset_id"] } },
+  "/v1/runs/{id}": { get: { summary: "Get a run (getComputeWorkerRun)" }, patch: { summary: "Worker: state, message, progress (header X-Winnow-Worker)", body: "RunUpdate" } },
+  "/v1/runs/{id}/log": { post: { summary: "Worker: append log lines", body: "LogLines" }, get: { summary: "Log lines", query: ["after"] } },
+  "/v1/runs/{id}/artifacts": { get: { summary: "Artifacts of a run" } },
+  "/v1/runs/{id}/artifacts/{name}": { put: { summary: "Worker: upload an artifact (application/octet-stream)", query: ["type"], ok: 201 }, get: { summary: "Download an artifact" } },
+  "/v1/runs/{id}/artifacts/{name}/signed-url": { post: { summary: "A signed, expiring read URL (getComputeWorkerRunCheckpointUrl)", body: "SignedUrlRequest" } },
+  "/v1/signed/artifacts/{artifactId}": { get: { summary: "Download through a signed URL (no token)", auth: false, query: ["expires", "signature"] } },
+};
+
+let cached: Record<string, unknown> | null = null;
+
+export function openApiDocument(): Record<string, unknown> {
+  if (cached) return cached;
+  const schemas: Record<string, unknown> = {
+    WorkerConfig: jsonSchema(workerConfigSchema),
+    SelectionConfig: jsonSchema(selectionConfigSchema),
+    LightlyConfig: jsonSchema(lightlyConfigSchema),
+    RunState: { type: "string", enum: [...RUN_STATES] },
+    ScheduledState: { type: "string", enum: [...SCHEDULED_STATES] },
+    Priority: { type: "string", enum: [...PRIORITIES] },
+    ArtifactType: { type: "string", enum: [...ARTIFACT_TYPES] },
+    Error: { type: "object", properties: { error: { type: "integer" }, message: { type: "string" }, field: { type: "string" } }, required: ["error", "message"] },
+  };
+  for (const [name, s] of Object.entries(BODY_SCHEMAS)) schemas[name] = jsonSchema(s);
+  const paths: Record<string, unknown> = { "/openapi.json": { get: { summary: "This document", security: [], responses: { 200: { description: "OK" } } } } };
+  for (const [p, ops] of Object.entries(ROUTES)) {
+    const item: Record<string, unknown> = {};
+    for (const [method, op] of Object.entries(ops)) {
+      const parameters = [
+        ...[...p.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } })),
+        ...(op.query ?? []).map((q) => ({ name: q, in: "query", required: false, schema: { type: "string" } })),
+      ];
+      const err = (d: string) => ({ description: d, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
+      item[method] = {
+        summary: op.summary,
+        ...(op.auth === false ? { security: [] } : {}),
+        ...(parameters.length ? { parameters } : {}),
+        ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${op.body}` } } } } } : {}),
+        responses: { [op.ok ?? 200]: { description: "OK" }, 400: err("Invalid input (`field` names it)"), 401: err("Missing or wrong token"), 404: err("Not found, or another token's"), 409: err("Conflict") },
+      };
+    }
+    paths[p] = item;
+  }
+  cached = {
+    openapi: "3.1.0",
+    info: { title: "Winnow service API", version: "1" },
+    components: { securitySchemes: { token: { type: "http", scheme: "bearer" } }, schemas },
+    security: [{ token: [] }],
+    paths,
+  };
+  return cached;
+}

@@ -1,0 +1,70 @@
+// Request bodies of the API as zod schemas: the server validates with them and the OpenAPI document
+// is generated from them, so the two cannot disagree.
+import { z } from "zod";
+import { ARTIFACT_TYPES, PRIORITIES, RUN_STATES, SCHEDULED_STATES } from "../db/records.js";
+
+const label = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "a label is 1–64 characters of A-Z a-z 0-9 _ . : -");
+const name = z.string().min(1).max(200);
+const configSection = z.record(z.string(), z.unknown()).nullable().optional();
+
+export const createDatasetBody = z.strictObject({
+  name,
+  /** A folder relative to the datasource root that servers and workers share. */
+  datasource: z.string().min(1).max(4096),
+});
+
+export const registerWorkerBody = z.strictObject({
+  name: name.default("Default"),
+  labels: z.array(label).max(64).default([]),
+});
+
+export const createConfigBody = z.strictObject({
+  worker_config: configSection,
+  selection_config: configSection,
+  lightly_config: configSection,
+});
+
+export const scheduleBody = z.strictObject({
+  /** An existing config, or the three sections inline (then a config is created). */
+  config_id: z.string().optional(),
+  worker_config: configSection,
+  selection_config: configSection,
+  lightly_config: configSection,
+  priority: z.enum(PRIORITIES).default("MID"),
+  runs_on: z.array(label).max(64).default([]),
+});
+
+export const claimBody = z.strictObject({
+  /** How long to wait for a run before answering 204 (long-poll), milliseconds. */
+  wait_ms: z.number().int().min(0).max(60_000).default(20_000),
+});
+
+export const runUpdateBody = z.strictObject({
+  state: z.enum(RUN_STATES).optional(),
+  message: z.string().max(10_000).optional(),
+  progress: z.record(z.string(), z.unknown()).nullable().optional(),
+  checkpoint_source: z.string().max(4096).nullable().optional(),
+});
+
+export const logBody = z.strictObject({
+  lines: z.array(z.string().max(10_000)).max(1000),
+});
+
+export const signedUrlBody = z.strictObject({
+  /** Seconds the URL stays valid (default one hour, at most seven days). */
+  expires_in: z.number().int().min(1).max(7 * 24 * 3600).default(3600),
+});
+
+export const artifactTypeQuery = z.enum(ARTIFACT_TYPES);
+export const scheduledStateQuery = z.enum(SCHEDULED_STATES);
+
+export const BODY_SCHEMAS = {
+  CreateDataset: createDatasetBody,
+  RegisterWorker: registerWorkerBody,
+  CreateConfig: createConfigBody,
+  ScheduleRun: scheduleBody,
+  Claim: claimBody,
+  RunUpdate: runUpdateBody,
+  LogLines: logBody,
+  SignedUrlRequest: signedUrlBody,
+} as const;

@@ -1,0 +1,65 @@
+// `winnow serve` as a function: opens the database (migrating it), the artifact storage, builds the
+// API and listens; a timer applies the dead-worker policy (see docs/service.md).
+import * as path from "node:path";
+import { openDb } from "../db/driver.js";
+import { migrate } from "../db/migrations.js";
+import { Store } from "../db/store.js";
+import { buildApp } from "./app.js";
+import { newSigningSecret } from "./signing.js";
+import { LocalStorage } from "./storage.js";
+
+export interface ServeOptions {
+  /** SQLite file (default ./winnow-service/winnow.db) or, with issue 9, a postgres:// URL. */
+  database?: string;
+  /** Artifact directory (default ./winnow-service/artifacts). */
+  storage?: string;
+  /** Folder datasets' datasources are relative to (default: the current directory). */
+  datasourceRoot?: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Base URL put into signed URLs (default http://host:port as listened). */
+  publicUrl?: string;
+  /** A worker silent this long has its runs ended CRASHED (ms, default 60 000). */
+  heartbeatTimeoutMs?: number;
+  bodyLimit?: number;
+  artifactLimit?: number;
+  logger?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
+  const base = path.resolve("winnow-service");
+  const db = await openDb(o.database ?? path.join(base, "winnow.db"));
+  await migrate(db);
+  const store = new Store(db);
+  const secret = await store.setting("url_signing_secret", newSigningSecret);
+  const storage = new LocalStorage(o.storage ?? path.join(base, "artifacts"));
+  let url = "";
+  const { app } = buildApp({
+    store, storage, signingSecret: secret, datasourceRoot: path.resolve(o.datasourceRoot ?? "."),
+    publicUrl: () => o.publicUrl?.replace(/\/+$/, "") ?? url, bodyLimit: o.bodyLimit, artifactLimit: o.artifactLimit, logger: o.logger,
+  });
+  const host = o.host ?? "127.0.0.1";
+  await app.listen({ host, port: o.port ?? 8470 });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : o.port;
+  url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const timeout = o.heartbeatTimeoutMs ?? 60_000;
+  const reaper = setInterval(() => {
+    store.reapDeadWorkers(timeout).catch((e) => console.error(`dead-worker check failed: ${(e as Error).message}`));
+  }, Math.max(200, Math.min(5000, timeout / 4)));
+  reaper.unref();
+  return {
+    url,
+    async close() {
+      clearInterval(reaper);
+      await app.close();
+      await db.close();
+    },
+  };
+}

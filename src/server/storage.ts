@@ -1,0 +1,85 @@
+// Where artifact bytes live. The server only speaks to this interface, so S3-compatible storage
+// (issue 9) is a second implementation; the local one keeps files under one root directory.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Transform, type Readable } from "node:stream";
+
+export interface StoredObject {
+  size: number;
+  sha256: string;
+}
+
+export interface ArtifactStorage {
+  /** Stores the stream under `key` (replacing), refusing more than `maxBytes`. */
+  put(key: string, body: Readable, maxBytes: number): Promise<StoredObject>;
+  get(key: string): Promise<Readable>;
+  delete(key: string): Promise<void>;
+}
+
+/** Artifact names: one path segment of safe characters (no "..", no slashes, no leading dot). */
+export const ARTIFACT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
+
+export function checkArtifactName(name: string): string | null {
+  if (!ARTIFACT_NAME.test(name)) return `artifact name ${JSON.stringify(name)} is not allowed: expected 1–200 characters of A-Z a-z 0-9 _ . - not starting with "." or "-"`;
+  if (name.includes("..")) return `artifact name ${JSON.stringify(name)} contains ".."`;
+  return null;
+}
+
+export class TooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`body larger than the limit of ${limit} bytes`);
+    this.name = "TooLarge";
+  }
+}
+
+export class LocalStorage implements ArtifactStorage {
+  readonly root: string;
+
+  constructor(root: string) {
+    fs.mkdirSync(root, { recursive: true });
+    this.root = fs.realpathSync(root);
+  }
+
+  private file(key: string): string {
+    // Keys are built by the server from ids and checked names; this is defence in depth.
+    const segs = key.split("/");
+    if (segs.some((s) => s === "" || s === "." || s === ".." || s.includes("\\"))) throw new Error(`bad storage key ${JSON.stringify(key)}`);
+    return path.join(this.root, ...segs);
+  }
+
+  async put(key: string, body: Readable, maxBytes: number): Promise<StoredObject> {
+    const dest = this.file(key);
+    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.${process.pid}.${Date.now()}.part`;
+    const hash = createHash("sha256");
+    let size = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > maxBytes) return cb(new TooLarge(maxBytes));
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, count, fs.createWriteStream(tmp));
+      await fs.promises.rename(tmp, dest);
+    } catch (e) {
+      await fs.promises.rm(tmp, { force: true });
+      throw e;
+    }
+    return { size, sha256: hash.digest("hex") };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const f = this.file(key);
+    await fs.promises.access(f);
+    return fs.createReadStream(f);
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.promises.rm(this.file(key), { force: true });
+  }
+}
