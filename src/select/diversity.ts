@@ -11,6 +11,8 @@ export interface DiversityOptions {
   minDistance?: number;
   /** L2-normalise embeddings first (worker_config.normalize_embeddings). */
   normalize?: boolean;
+  /** 0 = never pick this row (filtered out by a THRESHOLD); it is no centre either. */
+  eligible?: Uint8Array;
   /** Rows per chunk when initialising distances to many already-selected samples. */
   chunk?: number;
 }
@@ -19,13 +21,17 @@ export interface DiversityResult {
   indices: number[];
   /** Distance of each pick to the nearest earlier selection at the time it was picked. */
   distances: number[];
+  /** Why fewer than `n` came back: nothing eligible left, or the minimum distance; null when `n` did. */
+  stopped: "no_candidates_left" | "stopping_condition_minimum_distance" | null;
 }
 
 /** Selects up to `n` rows of `embeddings` [N, D] by farthest-point sampling. */
 export function selectDiverse(embeddings: Tensor, n: number, opts: DiversityOptions = {}): DiversityResult {
   const [N] = embeddings.shape;
-  const count = Math.min(n, N - (opts.alreadySelected?.length ?? 0));
-  if (count <= 0) return { indices: [], distances: [] };
+  const eligibleCount = opts.eligible ? opts.eligible.reduce((a, b) => a + b, 0) : N;
+  const poolCount = opts.eligible ? (opts.alreadySelected ?? []).filter((p) => opts.eligible![p]).length : (opts.alreadySelected?.length ?? 0);
+  const count = Math.min(n, eligibleCount - poolCount);
+  if (count <= 0) return { indices: [], distances: [], stopped: n > 0 ? "no_candidates_left" : null };
   const [idxT, valT] = torch.noGrad(() =>
     torch.scope(() => {
       const x = opts.normalize ? torch.F.normalize(embeddings.to("float32"), 2, 1) : embeddings.to("float32");
@@ -34,6 +40,7 @@ export function selectDiverse(embeddings: Tensor, n: number, opts: DiversityOpti
       // minD[j] = squared distance from j to its nearest selected sample (+inf: none yet,
       // -inf: j itself is selected, so it is never picked again).
       const minD = torch.full([N], Infinity, { device });
+      if (opts.eligible) minD.maskedFill_(torch.tensor(opts.eligible, { device }).eq(0), -Infinity);
       const pool = opts.alreadySelected ?? [];
       const chunk = opts.chunk ?? 4096;
       for (let s = 0; s < pool.length; s += chunk) {
@@ -51,8 +58,9 @@ export function selectDiverse(embeddings: Tensor, n: number, opts: DiversityOpti
         torch.scope(() => {
           // With nothing selected yet every distance is +inf and the first pick is sample 0
           // (Lightly starts from a random sample; a fixed start keeps runs reproducible).
-          const [v, i] = minD.max(0);
+          const i = minD.argmax(0); // the first index among equal maxima
           const iv = i.view(1);
+          const v = minD.indexSelect(0, iv).view([]);
           // ||x - c||² = ||x||² - 2 x·c + ||c||²: one matrix-vector product with the bias fused in.
           const d = sq.addmv(x, x.indexSelect(0, iv).view(-1), 1, -2).add_(sq.indexSelect(0, iv));
           minD.minimum_(d);
@@ -63,18 +71,21 @@ export function selectDiverse(embeddings: Tensor, n: number, opts: DiversityOpti
         });
       }
       const idx = torch.stack(picks);
-      const val = torch.stack(vals).clampMin(0).sqrt(); // rounding can leave tiny negatives
+      const val = torch.stack(vals);
       for (const t of [...picks, ...vals]) t.dispose();
       return [idx.cpu(), val.cpu()];
     }),
   );
   const indices = idxT.toArray();
-  const distances = valT.toArray();
+  // squared → distance (rounding can leave tiny negatives); -inf: nothing eligible was left (NaN).
+  const distances = valT.toArray().map((v) => (v === -Infinity ? NaN : Math.sqrt(Math.max(0, v))));
   idxT.dispose();
   valT.dispose();
-  if (opts.minDistance !== undefined) {
-    const stop = distances.findIndex((d) => d < opts.minDistance!);
-    if (stop >= 0) return { indices: indices.slice(0, stop), distances: distances.slice(0, stop) };
+  // Picks are computed blindly on the device; cut them where they stopped being real.
+  const stop = distances.findIndex((d) => Number.isNaN(d) || (opts.minDistance !== undefined && d < opts.minDistance));
+  if (stop >= 0) {
+    const why = Number.isNaN(distances[stop]) ? "no_candidates_left" : "stopping_condition_minimum_distance";
+    return { indices: indices.slice(0, stop), distances: distances.slice(0, stop), stopped: why };
   }
-  return { indices, distances };
+  return { indices, distances, stopped: count < n ? "no_candidates_left" : null };
 }
