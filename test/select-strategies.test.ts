@@ -189,7 +189,7 @@ test("BALANCE follows the target (metadata classes, detection class distribution
   // The data has few fog/snow; a balanced selection of 40 holds all it can of the rare classes.
   const w = items.metadata!.weather;
   const count = (sel: number[], c: string) => sel.filter((j) => w[j] === c).length;
-  const avail = (c: string) => w.filter((v) => v === c).length;
+  const avail = (c: string) => Array.from(w).filter((v) => v === c).length;
   for (const c of ["fog", "snow"]) assert.equal(count(got, c), Math.min(10, avail(c)), c);
   assert.ok(avail("sunny") > 30 && count(got, "sunny") < 20, "the majority class is not over-picked");
   // fractions summing to < 1: the rest goes to every other class together
