@@ -33,5 +33,10 @@ fi
 if [ -d .gpu-e2e ] && [ -f .gpu/bundle/e2e.mjs ]; then
   node .gpu/bundle/e2e.mjs --data .gpu-e2e --out "$OUT" --python "$PY" --device "${DEVICE:-cuda}" ${E2E_ARGS:-} || rc=1
 fi
+# SSL quality with a GPU budget (needs .gpu/quality.tar.xz from `QUALITY=1 scripts/gpu-prepare.sh`).
+if [ -f .gpu/quality.tar.xz ] && [ -z "${SKIP_QUALITY:-}" ]; then
+  mkdir -p /tmp/wquality && xz -dc .gpu/quality.tar.xz | tar -C /tmp/wquality -xf -
+  node .gpu/bundle/quality-gpu.mjs --data /tmp/wquality --out "$OUT" --device "${DEVICE:-cuda}" ${QUALITY_ARGS:-} || rc=1
+fi
 echo "total $(( $(date +%s) - t0 )) s, rc=$rc"
 exit $rc
