@@ -22,6 +22,8 @@ export const priorityRank = (p: Priority): number => PRIORITIES.indexOf(p);
 /** Lightly's DockerRunArtifactType values Winnow writes, plus its own outputs. */
 export const ARTIFACT_TYPES = [
   "CHECKPOINT", "LOG", "REPORT_JSON", "REPORT_PDF", "REPORT_HTML", "EMBEDDINGS", "SELECTED_FILENAMES",
+  /** The dataset's datapool after a use_datapool run: earlier selections plus this run's. */
+  "DATAPOOL_FILENAMES",
   "CORRUPTNESS_CHECK_INFORMATION", "CONFIG", "OTHER",
 ] as const;
 export type ArtifactType = (typeof ARTIFACT_TYPES)[number];

@@ -374,17 +374,17 @@ export class Store {
     return { run, artifact: run.artifacts.find((a) => a.type === "CHECKPOINT")! };
   }
 
-  /** The newest earlier run of the dataset that COMPLETED with a selection (the datapool). */
+  /** The newest earlier COMPLETED run of the dataset that recorded the datapool (use_datapool, datapool update on). */
   async newestDatasetSelection(owner: string, datasetId: string, exceptRunId: string): Promise<{ run: RunData; artifact: ArtifactData } | null> {
     const r = await this.db.get<Row>(
       `SELECT a.run_id FROM artifacts a JOIN runs r ON r.id = a.run_id
-       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'SELECTED_FILENAMES' AND r.state = 'COMPLETED' AND r.id <> ?
+       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'DATAPOOL_FILENAMES' AND r.state = 'COMPLETED' AND r.id <> ?
        ORDER BY r.created_at DESC, r.id DESC LIMIT 1`,
       [owner, datasetId, exceptRunId],
     );
     if (!r) return null;
     const run = (await this.getRun(owner, String(r.run_id)))!;
-    return { run, artifact: run.artifacts.find((a) => a.type === "SELECTED_FILENAMES")! };
+    return { run, artifact: run.artifacts.find((a) => a.type === "DATAPOOL_FILENAMES")! };
   }
 }
 

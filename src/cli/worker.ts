@@ -1,0 +1,42 @@
+// `winnow worker`: picks up scheduled runs from a server and runs them (docs/service.md).
+import type { Command } from "commander";
+
+export function register(program: Command): void {
+  program
+    .command("worker")
+    .description("Run scheduled runs from a Winnow server: register, long-poll, claim, run, upload, heartbeat.")
+    .option("--server <url>", "server URL (default $WINNOW_SERVER_URL or http://127.0.0.1:8470)")
+    .option("--token <token>", "API token (default $WINNOW_TOKEN)")
+    .option("--labels <a,b>", "labels of this worker (a scheduled run's runs_on must all be among them)")
+    .option("--name <name>", "worker name shown by getComputeWorkers", "Default")
+    .option("--worker-id <id>", "reuse a registered worker id instead of registering a new worker")
+    .option("--device <device>", "cpu or cuda (default: lightly_config.trainer.gpus of each run)")
+    .option("--work-dir <dir>", "run outputs and the decode cache", "winnow-worker")
+    .option("--datasource-root <dir>", "folder that datasets' datasources are relative to on this machine", ".")
+    .option("--heartbeat <seconds>", "heartbeat period", "10")
+    .option("--shutdown-when-job-finished", "exit after one run")
+    .addHelpText("after", "\nCtrl-C: a running job finishes its step, keeps its checkpoint, uploads it and is marked ABORTED.")
+    .action(async (o: { server?: string; token?: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean }) => {
+      const { CliError, EXIT } = await import("./index.js");
+      const token = o.token ?? process.env.WINNOW_TOKEN;
+      if (!token) throw new CliError("--token: an API token is required (or set $WINNOW_TOKEN); create one with `winnow token create`", EXIT.usage);
+      if (o.device && o.device !== "cpu" && o.device !== "cuda") throw new CliError(`--device: expected cpu or cuda, got ${JSON.stringify(o.device)}`, EXIT.usage);
+      const hb = Number(o.heartbeat);
+      if (!(hb > 0)) throw new CliError(`--heartbeat: expected seconds > 0, got ${JSON.stringify(o.heartbeat)}`, EXIT.usage);
+      const { runWorker } = await import("../worker/worker.js");
+      const ctl = new AbortController();
+      const onSig = (): void => {
+        if (ctl.signal.aborted) process.exit(EXIT.aborted); // second Ctrl-C: leave now
+        ctl.abort();
+      };
+      process.on("SIGINT", onSig);
+      process.on("SIGTERM", onSig);
+      await runWorker({
+        server: o.server ?? process.env.WINNOW_SERVER_URL ?? "http://127.0.0.1:8470", token,
+        labels: o.labels ? o.labels.split(",").map((s) => s.trim()).filter(Boolean) : [], name: o.name, workerId: o.workerId,
+        device: o.device as "cpu" | "cuda" | undefined, workDir: o.workDir, datasourceRoot: o.datasourceRoot, heartbeatMs: hb * 1000,
+        shutdownWhenJobFinished: o.shutdownWhenJobFinished, signal: ctl.signal,
+      });
+      if (ctl.signal.aborted) process.exitCode = EXIT.aborted;
+    });
+}

@@ -1,0 +1,241 @@
+// ApiWorkflowClient: the TypeScript twin of Lightly's Python ApiWorkflowClient for the Winnow
+// service. Method names are camelCase twins of Lightly's; the configs keep Lightly's snake_case keys
+// and the records Lightly's field names, so a Python example translates line by line.
+import * as path from "node:path";
+import type { WorkerConfigInput } from "../config/worker-config.js";
+import type { SelectionConfigInput } from "../config/selection-config.js";
+import type { LightlyConfigInput } from "../config/lightly-config.js";
+import {
+  RUN_END_STATES,
+  type ArtifactData, type DatasetData, type Priority, type RunData, type RunState, type ScheduledRunData,
+  type ScheduledState, type WorkerData,
+} from "../db/records.js";
+import { ApiHttp } from "./http.js";
+import { ApiNotFoundError } from "./errors.js";
+
+export interface ApiWorkflowClientOptions {
+  /** The server, e.g. http://127.0.0.1:8470 (default $WINNOW_SERVER_URL). */
+  url?: string;
+  /** API token (default $WINNOW_TOKEN). */
+  token?: string;
+  datasetId?: string;
+}
+
+export interface ComputeWorkerConfigs {
+  workerConfig?: WorkerConfigInput | Record<string, unknown> | null;
+  selectionConfig?: SelectionConfigInput | Record<string, unknown> | null;
+  lightlyConfig?: LightlyConfigInput | Record<string, unknown> | null;
+}
+
+export interface ScheduleOptions extends ComputeWorkerConfigs {
+  priority?: Priority;
+  runsOn?: string[];
+}
+
+/** Lightly's ComputeWorkerRunInfo: the run's state, or the scheduled run's before a worker took it. */
+export class ComputeWorkerRunInfo {
+  constructor(readonly state: RunState | "OPEN" | "CANCELED_OR_NOT_EXISTING", readonly message: string) {}
+
+  inEndState(): boolean {
+    return this.state === "CANCELED_OR_NOT_EXISTING" || RUN_END_STATES.has(this.state as RunState);
+  }
+
+  endedSuccessfully(): boolean {
+    return this.state === "COMPLETED";
+  }
+}
+
+type RunRef = RunData | string;
+
+export class ApiWorkflowClient {
+  private readonly http: ApiHttp;
+  private _datasetId: string | null;
+
+  constructor(o: ApiWorkflowClientOptions = {}) {
+    this.http = new ApiHttp({ url: o.url ?? process.env.WINNOW_SERVER_URL ?? "http://127.0.0.1:8470", token: o.token ?? process.env.WINNOW_TOKEN ?? "" });
+    this._datasetId = o.datasetId ?? null;
+  }
+
+  // ---- datasets -------------------------------------------------------------------------------------
+
+  get datasetId(): string {
+    if (!this._datasetId) throw new Error("no dataset set: call createDataset(name, datasource) or setDatasetId(id) first");
+    return this._datasetId;
+  }
+
+  set datasetId(id: string) {
+    this._datasetId = id;
+  }
+
+  /** Selects a dataset by id (checked: it must exist and be this token's). */
+  async setDatasetId(id: string): Promise<void> {
+    await this.http.json<DatasetData>("GET", `/v1/datasets/${encodeURIComponent(id)}`);
+    this._datasetId = id;
+  }
+
+  async setDatasetIdByName(name: string): Promise<void> {
+    const d = (await this.getDatasets()).find((x) => x.name === name);
+    if (!d) throw new ApiNotFoundError(404, `dataset named ${JSON.stringify(name)} not found`);
+    this._datasetId = d.id;
+  }
+
+  /** Creates a dataset over `datasource` (a folder relative to the datasource root) and selects it. */
+  async createDataset(name: string, datasource: string): Promise<string> {
+    const d = await this.http.json<DatasetData>("POST", "/v1/datasets", { name, datasource });
+    this._datasetId = d.id;
+    return d.id;
+  }
+
+  async getDatasets(): Promise<DatasetData[]> {
+    return this.http.json("GET", "/v1/datasets");
+  }
+
+  // ---- workers --------------------------------------------------------------------------------------
+
+  async registerComputeWorker(name = "Default", labels: string[] = []): Promise<string> {
+    return (await this.http.json<WorkerData>("POST", "/v1/workers", { name, labels })).id;
+  }
+
+  async getComputeWorkers(): Promise<WorkerData[]> {
+    return this.http.json("GET", "/v1/workers");
+  }
+
+  async getComputeWorkerIds(): Promise<string[]> {
+    return (await this.getComputeWorkers()).map((w) => w.id);
+  }
+
+  async deleteComputeWorker(workerId: string): Promise<void> {
+    await this.http.json("DELETE", `/v1/workers/${encodeURIComponent(workerId)}`);
+  }
+
+  // ---- configs and scheduling -------------------------------------------------------------------------
+
+  async createComputeWorkerConfig(c: ComputeWorkerConfigs = {}): Promise<string> {
+    return (await this.http.json<{ id: string }>("POST", "/v1/configs", sections(c))).id;
+  }
+
+  /** Schedules a run on the current dataset; returns the scheduled run's id. */
+  async scheduleComputeWorkerRun(o: ScheduleOptions = {}): Promise<string> {
+    const s = await this.http.json<ScheduledRunData>("POST", `/v1/datasets/${this.datasetId}/scheduled-runs`, {
+      ...sections(o), priority: o.priority ?? "MID", runs_on: o.runsOn ?? [],
+    });
+    return s.id;
+  }
+
+  /** Scheduled runs of the current dataset (optionally in one state). */
+  async getScheduledComputeWorkerRuns(state?: ScheduledState): Promise<ScheduledRunData[]> {
+    return this.http.json("GET", `/v1/datasets/${this.datasetId}/scheduled-runs${state ? `?state=${state}` : ""}`);
+  }
+
+  async cancelScheduledComputeWorkerRun(scheduledRunId: string): Promise<ScheduledRunData> {
+    return this.http.json("POST", `/v1/scheduled-runs/${encodeURIComponent(scheduledRunId)}/cancel`);
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------------
+
+  /** Runs, oldest first; of one dataset when `datasetId` is given, else all the token's. */
+  async getComputeWorkerRuns(o: { datasetId?: string } = {}): Promise<RunData[]> {
+    return this.http.json("GET", `/v1/runs${o.datasetId ? `?dataset_id=${encodeURIComponent(o.datasetId)}` : ""}`);
+  }
+
+  async getComputeWorkerRun(runId: string): Promise<RunData> {
+    return this.http.json("GET", `/v1/runs/${encodeURIComponent(runId)}`);
+  }
+
+  async getComputeWorkerRunFromScheduledRun(scheduledRunId: string): Promise<RunData> {
+    return this.http.json("GET", `/v1/scheduled-runs/${encodeURIComponent(scheduledRunId)}/run`);
+  }
+
+  async getComputeWorkerRunInfo(scheduledRunId: string): Promise<ComputeWorkerRunInfo> {
+    let s: ScheduledRunData;
+    try {
+      s = await this.http.json<ScheduledRunData>("GET", `/v1/scheduled-runs/${encodeURIComponent(scheduledRunId)}`);
+    } catch (e) {
+      if (e instanceof ApiNotFoundError) return new ComputeWorkerRunInfo("CANCELED_OR_NOT_EXISTING", `scheduled run ${scheduledRunId} does not exist`);
+      throw e;
+    }
+    if (s.run_id) {
+      const r = await this.getComputeWorkerRun(s.run_id);
+      return new ComputeWorkerRunInfo(r.state, r.message);
+    }
+    if (s.state === "CANCELED") return new ComputeWorkerRunInfo("CANCELED_OR_NOT_EXISTING", "the scheduled run was canceled");
+    return new ComputeWorkerRunInfo("OPEN", "waiting for a worker");
+  }
+
+  /** Yields the run info each time state or message changes, ending after an end state. */
+  async *computeWorkerRunInfoGenerator(scheduledRunId: string, o: { pollMs?: number } = {}): AsyncGenerator<ComputeWorkerRunInfo> {
+    let last = "";
+    for (;;) {
+      const info = await this.getComputeWorkerRunInfo(scheduledRunId);
+      const key = `${info.state}\n${info.message}`;
+      if (key !== last) {
+        last = key;
+        yield info;
+      }
+      if (info.inEndState()) return;
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
+    }
+  }
+
+  // ---- artifacts ------------------------------------------------------------------------------------
+
+  private async runOf(run: RunRef): Promise<RunData> {
+    return typeof run === "string" ? this.getComputeWorkerRun(run) : this.getComputeWorkerRun(run.id);
+  }
+
+  private artifactOf(run: RunData, type: ArtifactData["type"]): ArtifactData {
+    const a = run.artifacts.find((x) => x.type === type);
+    if (!a) throw new ApiNotFoundError(404, `run ${run.id} (${run.state}) has no ${type} artifact`);
+    return a;
+  }
+
+  /** A signed read URL of the run's checkpoint (default validity one hour); usable as worker_config.checkpoint. */
+  async getComputeWorkerRunCheckpointUrl(run: RunRef, o: { expiresIn?: number } = {}): Promise<string> {
+    return this.getArtifactUrl(run, "CHECKPOINT", o);
+  }
+
+  async getArtifactUrl(run: RunRef, type: ArtifactData["type"], o: { expiresIn?: number } = {}): Promise<string> {
+    const r = await this.runOf(run);
+    const a = this.artifactOf(r, type);
+    const res = await this.http.json<{ url: string }>("POST", `/v1/runs/${r.id}/artifacts/${encodeURIComponent(a.file_name)}/signed-url`, { expires_in: o.expiresIn ?? 3600 });
+    return res.url;
+  }
+
+  async downloadComputeWorkerRunCheckpoint(run: RunRef, outputPath: string): Promise<void> {
+    await this.downloadArtifact(run, "CHECKPOINT", outputPath);
+  }
+
+  async downloadComputeWorkerRunLog(run: RunRef, outputPath: string): Promise<void> {
+    await this.downloadArtifact(run, "LOG", outputPath);
+  }
+
+  async downloadComputeWorkerRunReportJson(run: RunRef, outputPath: string): Promise<void> {
+    await this.downloadArtifact(run, "REPORT_JSON", outputPath);
+  }
+
+  async downloadComputeWorkerRunCorruptnessCheckInformation(run: RunRef, outputPath: string): Promise<void> {
+    await this.downloadArtifact(run, "CORRUPTNESS_CHECK_INFORMATION", outputPath);
+  }
+
+  async downloadArtifact(run: RunRef, type: ArtifactData["type"], outputPath: string): Promise<void> {
+    const r = await this.runOf(run);
+    const a = this.artifactOf(r, type);
+    await this.http.download(`/v1/runs/${r.id}/artifacts/${encodeURIComponent(a.file_name)}`, outputPath);
+  }
+
+  /** Downloads every artifact of the run into `outputDir`, under its file name; returns the paths. */
+  async downloadComputeWorkerRunArtifacts(run: RunRef, outputDir: string): Promise<string[]> {
+    const r = await this.runOf(run);
+    const out: string[] = [];
+    for (const a of r.artifacts) {
+      const dest = path.join(outputDir, a.file_name);
+      await this.http.download(`/v1/runs/${r.id}/artifacts/${encodeURIComponent(a.file_name)}`, dest);
+      out.push(dest);
+    }
+    return out;
+  }
+}
+
+function sections(c: ComputeWorkerConfigs): Record<string, unknown> {
+  return { worker_config: c.workerConfig ?? null, selection_config: c.selectionConfig ?? null, lightly_config: c.lightlyConfig ?? null };
+}

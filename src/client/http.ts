@@ -1,0 +1,85 @@
+// The HTTP transport under the client and the worker: JSON requests with the token, typed errors,
+// streamed downloads and uploads (no artifact is held in memory whole).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { apiError } from "./errors.js";
+
+export interface HttpOptions {
+  url: string;
+  token: string;
+  /** Extra headers on every request (the worker sends its id). */
+  headers?: Record<string, string>;
+  /** Per-request timeout for JSON calls, ms (default 60 000). */
+  timeoutMs?: number;
+}
+
+export class ApiHttp {
+  readonly base: string;
+
+  constructor(private readonly o: HttpOptions) {
+    if (!/^https?:\/\//.test(o.url)) throw new Error(`url: expected http(s)://host:port, got ${JSON.stringify(o.url)}`);
+    if (!o.token) throw new Error("token: an API token is required (create one with `winnow token create`)");
+    this.base = o.url.replace(/\/+$/, "");
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.o.token}`, ...this.o.headers, ...extra };
+  }
+
+  private async fail(res: Response, method: string, p: string): Promise<never> {
+    let message = `${method} ${p}: HTTP ${res.status}`;
+    let field: string | null = null;
+    try {
+      const b = (await res.json()) as { message?: string; field?: string };
+      if (b.message) message = b.message;
+      field = b.field ?? null;
+    } catch {
+      /* not JSON */
+    }
+    throw apiError(res.status, message, field, method, p);
+  }
+
+  /** A JSON call; 204 answers null. */
+  async json<T>(method: string, p: string, body?: unknown, opts: { timeoutMs?: number } = {}): Promise<T> {
+    const res = await fetch(this.base + p, {
+      method,
+      headers: this.headers(body === undefined ? {} : { "content-type": "application/json" }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? this.o.timeoutMs ?? 60_000),
+    });
+    if (!res.ok) return this.fail(res, method, p);
+    if (res.status === 204) return null as T;
+    return (await res.json()) as T;
+  }
+
+  /** Streams a response body to `dest` (written to a temp name, then renamed). */
+  async download(p: string | URL, dest: string, opts: { auth?: boolean; timeoutMs?: number } = {}): Promise<number> {
+    const url = typeof p === "string" && !/^https?:/.test(p) ? this.base + p : String(p);
+    const res = await fetch(url, {
+      headers: opts.auth === false ? {} : this.headers(),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10 * 60_000),
+    });
+    if (!res.ok || !res.body) return this.fail(res, "GET", url.replace(/signature=[^&]+/, "signature=…"));
+    await fs.promises.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
+    const tmp = `${dest}.part`;
+    await pipeline(Readable.fromWeb(res.body as never), fs.createWriteStream(tmp));
+    await fs.promises.rename(tmp, dest);
+    return (await fs.promises.stat(dest)).size;
+  }
+
+  /** Streams a file as the body of a PUT. */
+  async upload<T>(p: string, file: string): Promise<T> {
+    const size = (await fs.promises.stat(file)).size;
+    const res = await fetch(this.base + p, {
+      method: "PUT",
+      headers: this.headers({ "content-type": "application/octet-stream", "content-length": String(size) }),
+      body: Readable.toWeb(fs.createReadStream(file)) as never,
+      duplex: "half",
+      signal: AbortSignal.timeout(30 * 60_000),
+    } as RequestInit);
+    if (!res.ok) return this.fail(res, "PUT", p);
+    return (await res.json()) as T;
+  }
+}

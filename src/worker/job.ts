@@ -1,0 +1,128 @@
+// The child process that runs one claimed run: `run()` of `winnow run` on the dataset's folder, in
+// its own process so a crash, a leak or libtorch's threads never take the worker (and its
+// heartbeats) down. It talks to the worker over IPC only: state changes (read from the run's
+// run.json, which run() rewrites at every state change), progress/log lines, and the final result.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ProgressStream } from "../util/progress.js";
+
+export interface JobSpec {
+  /** Real path of the dataset's folder on this machine. */
+  input: string;
+  /** The scheduled config as the client sent it (Lightly's keys). */
+  config: { worker_config?: Record<string, unknown> | null; selection_config?: Record<string, unknown> | null; lightly_config?: Record<string, unknown> | null };
+  /** Empty folder for the run's outputs. */
+  output: string;
+  /** $WINNOW_HOME of this job (its runs index holds only what the server said counts). */
+  home: string;
+  /** The worker's decode cache, shared by its jobs. */
+  cacheDir: string;
+  /** A URL (signed, from the server) or path of the checkpoint to start from; replaces checkpoint_run_id. */
+  checkpoint?: string | null;
+  /** The dataset's datapool before this run (file of filenames) and the run it came from. */
+  datapool?: { runId: string; file: string } | null;
+  /** "cuda" or "cpu" forces the device. */
+  device?: "cpu" | "cuda";
+}
+
+export type JobMessage =
+  | { type: "state"; state: string }
+  | { type: "log"; lines: string[] }
+  | { type: "done"; ok: boolean; aborted: boolean; message: string; record: Record<string, unknown> | null };
+
+function send(m: JobMessage): void {
+  process.send?.(m);
+}
+
+async function main(spec: JobSpec): Promise<void> {
+  process.env.WINNOW_HOME = spec.home;
+  fs.mkdirSync(spec.home, { recursive: true });
+  const { run, RunError, runPaths } = await import("../run/run.js");
+  const { saveRunRecord, RUN_RECORD_FORMAT } = await import("../run/store.js");
+
+  const config = structuredClone(spec.config);
+  const wc = (config.worker_config ??= {}) as Record<string, unknown>;
+  if (spec.checkpoint) {
+    wc.checkpoint = spec.checkpoint;
+    delete wc.checkpoint_run_id;
+  }
+  if (spec.datapool) {
+    // run() finds the datapool in its local runs index: give it one record holding the dataset's
+    // datapool as the server knows it.
+    const out = path.join(spec.home, "datapool", spec.datapool.runId);
+    fs.mkdirSync(path.join(out, "filenames"), { recursive: true });
+    fs.copyFileSync(spec.datapool.file, runPaths(out).selectedFilenames);
+    const now = new Date().toISOString();
+    saveRunRecord({
+      format: RUN_RECORD_FORMAT, id: spec.datapool.runId, state: "COMPLETED", input: spec.input, output: out, configFile: null,
+      startedAt: now, endedAt: now, durationMs: 0, stages: [], checkpoint: null, trained: false, weights: null,
+      useDatapool: true, datapoolUpdate: true, selectedCount: null, datapoolCount: null, error: null, pid: process.pid,
+    });
+  }
+
+  const abort = new AbortController();
+  process.on("message", (m: { type?: string }) => {
+    if (m?.type === "abort") abort.abort();
+  });
+  process.on("SIGINT", () => abort.abort()); // Ctrl-C reaches the whole process group
+  // The worker died (kill -9): nobody will upload or report what this process computes.
+  process.on("disconnect", () => process.exit(1));
+
+  // Lines the run prints (progress, notes) go to the worker, batched.
+  let pending: string[] = [];
+  let partial = "";
+  const stream: ProgressStream = {
+    write(s: string) {
+      const parts = (partial + s).split(/\r|\n/);
+      partial = parts.pop() ?? "";
+      for (const p of parts) if (p.trim()) pending.push(p);
+      return true;
+    },
+  };
+  const recordFile = runPaths(spec.output).record;
+  let lastState = "";
+  const poll = (): void => {
+    try {
+      const st = JSON.parse(fs.readFileSync(recordFile, "utf8")).state as string;
+      if (st && st !== lastState) {
+        lastState = st;
+        send({ type: "state", state: st });
+      }
+    } catch {
+      /* not written yet, or being replaced */
+    }
+    if (pending.length) {
+      send({ type: "log", lines: pending });
+      pending = [];
+    }
+  };
+  const timer = setInterval(poll, 250);
+  try {
+    const res = await run({
+      input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir,
+      overrides: spec.device ? { device: spec.device } : {},
+    });
+    poll();
+    send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
+  } catch (e) {
+    poll();
+    const rec = e instanceof RunError ? (e.record as unknown as Record<string, unknown>) : null;
+    const aborted = rec?.state === "ABORTED" || abort.signal.aborted;
+    send({ type: "done", ok: false, aborted, message: (e as Error)?.message ?? String(e), record: rec });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const specFile = process.argv[2];
+if (!specFile) {
+  process.stderr.write("usage: job.ts <spec.json> (started by `winnow worker`)\n");
+  process.exit(2);
+}
+main(JSON.parse(fs.readFileSync(specFile, "utf8")) as JobSpec).then(
+  () => process.disconnect?.(),
+  (e) => {
+    send({ type: "done", ok: false, aborted: false, message: `job failed to start: ${(e as Error)?.message ?? e}`, record: null });
+    process.disconnect?.();
+  },
+);

@@ -1,0 +1,273 @@
+// `winnow worker`: registers with the server, long-polls for the highest-priority OPEN scheduled run
+// its labels fit, runs it in a child process (job.ts), streams state and log lines, uploads the
+// newest epoch checkpoint while training and every artifact at the end, and heartbeats throughout.
+// Calls to the server are retried while it is unreachable (a restarted server is picked up again);
+// a 409 on an update means the server ended the run (dead-worker policy or cancel): the job stops.
+import { fork, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveInside, PathRefused } from "../data/folder.js";
+import { ApiHttp } from "../client/http.js";
+import { ApiConflictError, ApiError } from "../client/errors.js";
+import { RUN_STATES, type ArtifactData, type ArtifactType, type ConfigData, type DatasetData, type RunData, type RunState, type WorkerData } from "../db/records.js";
+import type { JobMessage, JobSpec } from "./job.js";
+import { artifactsOfRun } from "./artifacts.js";
+
+export interface WorkerOptions {
+  server: string;
+  token: string;
+  name?: string;
+  labels?: string[];
+  /** Reuse a registered worker id instead of registering a new one. */
+  workerId?: string;
+  device?: "cpu" | "cuda";
+  /** Jobs' outputs and the decode cache (default ./winnow-worker). */
+  workDir?: string;
+  /** Folder datasets' datasources are relative to (default: the current directory). */
+  datasourceRoot?: string;
+  /** Heartbeat period, ms (default 10 000; the server's timeout should be several periods). */
+  heartbeatMs?: number;
+  /** Long-poll wait per claim request, ms (default 20 000). */
+  pollWaitMs?: number;
+  /** Exit after one run (Lightly's shutdown_when_job_finished). */
+  shutdownWhenJobFinished?: boolean;
+  /** Stops the worker: a running job is aborted (after its step, checkpoint kept) and marked ABORTED. */
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+interface Claim {
+  run: RunData;
+  config: ConfigData;
+  dataset: DatasetData;
+  checkpoint: { source: string; url: string } | { error: string } | null;
+  datapool: { run_id: string; url: string } | null;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+/** A network failure or a 5xx: worth retrying. 4xx answers are final. */
+const transient = (e: unknown): boolean => !(e instanceof ApiError) || e.status >= 500;
+
+/** run()'s states that are not Lightly's are reported as the Lightly state they belong to. */
+function lightlyState(s: string): RunState | null {
+  if (s === "SAVING_RESULTS") return "SAMPLING";
+  return (RUN_STATES as readonly string[]).includes(s) ? (s as RunState) : null;
+}
+
+export async function runWorker(o: WorkerOptions): Promise<void> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const stop = o.signal;
+  const workDir = path.resolve(o.workDir ?? "winnow-worker");
+  fs.mkdirSync(workDir, { recursive: true });
+  const realRoot = fs.realpathSync(o.datasourceRoot ?? ".");
+  const heartbeatMs = o.heartbeatMs ?? 10_000;
+
+  let http = new ApiHttp({ url: o.server, token: o.token });
+  /** Retries `fn` while the server is unreachable, until it answers or the worker stops. */
+  async function retrying<T>(what: string, fn: () => Promise<T>, opts: { untilStopped?: boolean } = {}): Promise<T> {
+    let delay = 250;
+    let warned = false;
+    for (;;) {
+      try {
+        const v = await fn();
+        if (warned) log(`server reachable again (${what})`);
+        return v;
+      } catch (e) {
+        if (!transient(e)) throw e;
+        if (opts.untilStopped !== false && stop?.aborted) throw e;
+        if (!warned) log(`server unreachable (${what}: ${(e as Error).message}); retrying`);
+        warned = true;
+        await sleep(delay);
+        delay = Math.min(5000, delay * 2);
+      }
+    }
+  }
+
+  let workerId = o.workerId;
+  if (!workerId) {
+    const w = await retrying("register", () => http.json<WorkerData>("POST", "/v1/workers", { name: o.name ?? "Default", labels: o.labels ?? [] }));
+    workerId = w.id;
+  }
+  log(`worker ${workerId} registered at ${http.base} (labels: ${(o.labels ?? []).join(", ") || "none"})`);
+  http = new ApiHttp({ url: o.server, token: o.token, headers: { "x-winnow-worker": workerId } });
+
+  const beat = setInterval(() => {
+    http.json("POST", `/v1/workers/${workerId}/heartbeat`, {}, { timeoutMs: heartbeatMs * 2 }).catch(() => {});
+  }, heartbeatMs);
+  try {
+    while (!stop?.aborted) {
+      let claim: Claim | null;
+      try {
+        claim = await retrying("claim", () => http.json<Claim | null>("POST", `/v1/workers/${workerId}/claim`, { wait_ms: o.pollWaitMs ?? 20_000 }, { timeoutMs: (o.pollWaitMs ?? 20_000) + 30_000 }));
+      } catch (e) {
+        if (stop?.aborted) break;
+        throw e;
+      }
+      if (!claim) continue;
+      log(`claimed run ${claim.run.id} (scheduled ${claim.run.scheduled_id}, dataset ${claim.dataset.name})`);
+      await runJob(claim);
+      if (o.shutdownWhenJobFinished) break;
+    }
+  } finally {
+    clearInterval(beat);
+  }
+
+  async function runJob(c: Claim): Promise<void> {
+    const runId = c.run.id;
+    const jobDir = path.join(workDir, "runs", runId);
+    let ended = false;
+    let cancelSeen = false;
+    let child: ChildProcess | null = null;
+    // Updates and log lines go out in order, one at a time.
+    let chain: Promise<unknown> = Promise.resolve();
+    const enqueue = (what: string, fn: () => Promise<unknown>): Promise<unknown> => {
+      chain = chain.then(() => (ended ? null : retrying(what, fn, { untilStopped: false }))).catch((e) => {
+        if (e instanceof ApiConflictError) {
+          ended = true;
+          log(`run ${runId} was ended by the server: ${e.message}`);
+          child?.send({ type: "abort" });
+        } else log(`run ${runId}: ${what} failed: ${(e as Error).message}`);
+      });
+      return chain;
+    };
+    const update = (body: { state?: RunState; message?: string; progress?: Record<string, unknown> | null; checkpoint_source?: string | null }) =>
+      enqueue(`update ${body.state ?? ""}`, async () => {
+        const r = await http.json<{ cancel_requested: boolean }>("PATCH", `/v1/runs/${runId}`, body);
+        if (r.cancel_requested && !cancelSeen) {
+          cancelSeen = true;
+          log(`run ${runId}: canceled by the client; aborting`);
+          child?.send({ type: "abort" });
+        }
+      });
+    const logLines = (lines: string[]) => enqueue("log", () => http.json("POST", `/v1/runs/${runId}/log`, { lines }));
+    const upload = async (file: string, name: string, type: ArtifactType): Promise<void> => {
+      await retrying(`upload ${name}`, () => http.upload<ArtifactData>(`/v1/runs/${runId}/artifacts/${encodeURIComponent(name)}?type=${type}`, file), { untilStopped: false });
+    };
+    const finish = async (state: RunState, message: string): Promise<void> => {
+      await update({ state, message });
+      await chain;
+      ended = true;
+      log(`run ${runId}: ${state}${message ? ` (${message})` : ""}`);
+    };
+
+    // ---- inputs: datasource inside the root, checkpoint and datapool from the server ----
+    let input: string;
+    try {
+      input = resolveInside(realRoot, c.dataset.datasource);
+      const real = fs.realpathSync(input);
+      if (real !== input) throw new PathRefused(c.dataset.datasource, "symbolic link in the path (it may lead outside the datasource root)");
+    } catch (e) {
+      const why = e instanceof PathRefused ? e.reason : (e as Error).message;
+      return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be used on worker ${workerId} (root ${realRoot}): ${why}`);
+    }
+    if (c.checkpoint && "error" in c.checkpoint) return finish("FAILED", c.checkpoint.error);
+    fs.rmSync(jobDir, { recursive: true, force: true });
+    fs.mkdirSync(jobDir, { recursive: true });
+    let datapool: JobSpec["datapool"] = null;
+    if (c.datapool) {
+      const f = path.join(jobDir, "datapool.txt");
+      try {
+        await retrying("datapool download", () => http.download(c.datapool!.url, f, { auth: false }), { untilStopped: false });
+      } catch (e) {
+        return finish("FAILED", `use_datapool: the datapool of run ${c.datapool.run_id} cannot be downloaded: ${(e as Error).message}`);
+      }
+      datapool = { runId: c.datapool.run_id, file: f };
+    }
+    if (c.checkpoint) await update({ checkpoint_source: c.checkpoint.source });
+
+    const spec: JobSpec = {
+      input, output: path.join(jobDir, "output"), home: path.join(jobDir, "home"), cacheDir: path.join(workDir, "cache"),
+      config: { worker_config: c.config.worker_config, selection_config: c.config.selection_config, lightly_config: c.config.lightly_config },
+      checkpoint: c.checkpoint && "url" in c.checkpoint ? c.checkpoint.url : null, datapool, device: o.device,
+    };
+    const specFile = path.join(jobDir, "spec.json");
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+
+    // ---- the child ----
+    const jobScript = fileURLToPath(new URL("./job.ts", import.meta.url));
+    child = fork(jobScript, [specFile], { execArgv: ["--import", import.meta.resolve("tsx")], stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const tail: string[] = [];
+    const onOutput = (buf: Buffer): void => {
+      const lines = buf.toString("utf8").split(/\r?\n/).filter((l) => l.trim());
+      tail.push(...lines);
+      tail.splice(0, Math.max(0, tail.length - 20));
+      if (lines.length) logLines(lines);
+    };
+    child.stdout!.on("data", onOutput);
+    child.stderr!.on("data", onOutput);
+    const onStop = (): void => {
+      log(`stopping: run ${runId} finishes its step, keeps its checkpoint and ends ABORTED`);
+      child?.send({ type: "abort" });
+    };
+    stop?.addEventListener("abort", onStop, { once: true });
+
+    // The newest epoch checkpoint is uploaded while training, so a crash loses at most one epoch.
+    const ckptDir = path.join(spec.output, "checkpoints");
+    let lastCkpt = "";
+    const uploadNewestCheckpoint = async (): Promise<void> => {
+      let files: string[];
+      try {
+        files = fs.readdirSync(ckptDir).filter((f) => f.endsWith(".ckpt"));
+      } catch {
+        return;
+      }
+      const newest = files.map((f) => ({ f, st: fs.statSync(path.join(ckptDir, f)) })).sort((a, b) => b.st.mtimeMs - a.st.mtimeMs)[0];
+      if (!newest) return;
+      const key = `${newest.f}:${newest.st.mtimeMs}:${newest.st.size}`;
+      if (key === lastCkpt) return;
+      lastCkpt = key;
+      await upload(path.join(ckptDir, newest.f), "checkpoint.ckpt", "CHECKPOINT").catch((e) => log(`run ${runId}: checkpoint upload failed: ${(e as Error).message}`));
+    };
+    let uploading = false;
+    const ckptTimer = setInterval(() => {
+      if (uploading) return;
+      uploading = true;
+      uploadNewestCheckpoint().finally(() => (uploading = false));
+    }, 1000);
+
+    const done = await new Promise<Extract<JobMessage, { type: "done" }> | null>((resolve) => {
+      let result: Extract<JobMessage, { type: "done" }> | null = null;
+      child!.on("message", (m: JobMessage) => {
+        if (m.type === "state") {
+          const s = lightlyState(m.state);
+          if (s && !["COMPLETED", "FAILED", "ABORTED"].includes(s)) update({ state: s, progress: { stage: m.state } });
+        } else if (m.type === "log") logLines(m.lines);
+        else if (m.type === "done") result = m;
+      });
+      child!.on("exit", (code, sig) => {
+        if (!result) tail.push(`job process exited with ${sig ? `signal ${sig}` : `code ${code}`}`);
+        resolve(result);
+      });
+    });
+    clearInterval(ckptTimer);
+    stop?.removeEventListener("abort", onStop);
+    while (uploading) await sleep(50);
+    if (ended) return; // the server ended the run (dead-worker policy or cancel); nothing more to say
+
+    // ---- artifacts, then the end state ----
+    await update({ state: "UPLOADING_ARTIFACTS" });
+    const record = done?.record ?? null;
+    for (const a of artifactsOfRun(spec.output, record, c.config.worker_config ?? {})) {
+      try {
+        await upload(a.file, a.name, a.type);
+      } catch (e) {
+        log(`run ${runId}: upload of ${a.name} failed: ${(e as Error).message}`);
+      }
+    }
+    if (!done) return finish("FAILED", `the job process died: ${tail.slice(-5).join(" | ")}`);
+    if (done.ok) return finish("COMPLETED", "");
+    if (done.aborted || cancelSeen || stop?.aborted) return finish("ABORTED", cancelSeen ? "canceled by the client" : done.message);
+    return finish("FAILED", done.message);
+  }
+}
