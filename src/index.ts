@@ -8,3 +8,16 @@ export {
 } from "./models/index.js";
 // Export to PyTorch checkpoint / safetensors / ONNX.
 export { exportModel, type ExportOptions, type ExportResult, type ExportFormat, type ExportPart } from "./export/index.js";
+// `winnow run` as a function: run({ input, config | configFile, overrides, output }) → { record, paths, report }.
+export {
+  run, RunError, runPaths, listRunRecords, readRunRecord, winnowHome, inspectCheckpoint, RUN_STATES,
+  type RunOptions, type RunResult, type RunPaths, type RunRecord, type RunState, type RunReport,
+} from "./run/index.js";
+// Configs with Lightly's keys and defaults (strict, with "did you mean" errors).
+export { parseLightlyConfig, LightlyConfigError, type LightlyConfig } from "./config/lightly-config.js";
+export { parseWorkerConfig, WorkerConfigError, type WorkerConfig } from "./config/worker-config.js";
+export { parseSelectionConfig, type SelectionConfig } from "./config/selection-config.js";
+export { resolveRunConfig, loadRunConfig, readRunConfigFile, RunConfigError, type RunConfig, type RunOverrides } from "./config/run-config.js";
+// Pipeline steps and selection, for custom flows.
+export { prepareImages, embedImages, readEmbeddings } from "./pipeline/index.js";
+export { runSelection, type SelectionItems, type SelectionOptions, type SelectionResult } from "./select/index.js";

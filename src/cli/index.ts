@@ -1,0 +1,57 @@
+// The `winnow` command line (commander). Each command lives in its own file and exports
+// `register(program)`, which adds the command (with its options and --help text) to the program.
+//
+// Adding a command (e.g. `winnow export`): write src/cli/export.ts exporting
+//   export function register(program: Command): void { program.command("export")…action(…); }
+// and add its module to COMMANDS below. Keep heavy imports (the engine, sharp) inside the action
+// (`await import(...)`), so `winnow --help` and the other commands stay fast. Throw CliError for
+// a clean message with an exit code; other errors print their message and exit 1.
+import { Command, CommanderError } from "commander";
+import * as runCommand from "./run.js";
+import * as runsCommand from "./runs.js";
+import * as checkpointCommand from "./checkpoint.js";
+
+export type CommandModule = { register(program: Command): void };
+
+/** Commands in the order `winnow --help` lists them. */
+export const COMMANDS: CommandModule[] = [runCommand, runsCommand, checkpointCommand];
+
+/** An error the CLI prints as is (no stack) and exits with `exitCode`. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+/** Exit codes: 0 ok, 1 the run failed or a file cannot be used, 2 bad config or usage, 130 aborted. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, aborted: 130 } as const;
+
+export function buildProgram(extra: CommandModule[] = []): Command {
+  const program = new Command("winnow")
+    .description("Curate image datasets with self-supervised learning (Lightly-compatible configs and checkpoints).")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride();
+  for (const c of [...COMMANDS, ...extra]) c.register(program);
+  return program;
+}
+
+/** Parses argv and runs the command; returns the process exit code. */
+export async function main(argv: string[], extra: CommandModule[] = []): Promise<number> {
+  const program = buildProgram(extra);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help/--version exit 0; usage errors have already been printed by commander.
+      return e.exitCode === 0 ? 0 : EXIT.usage;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`winnow: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`winnow: ${(e as Error)?.message ?? String(e)}\n`);
+    return EXIT.failed;
+  }
+}

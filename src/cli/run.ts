@@ -1,0 +1,77 @@
+// `winnow run <input>`: the whole job on one machine (src/run/run.ts).
+import { Command, InvalidArgumentError, Option } from "commander";
+import { CliError, EXIT } from "./index.js";
+
+const intArg = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} takes an integer, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+export function register(program: Command): void {
+  program
+    .command("run")
+    .description("Train (optionally), embed and select from a folder of images; writes a run folder with a report.")
+    .argument("<input>", "folder of images (searched recursively)")
+    .option("-c, --config <file>", "run file (YAML or JSON) with worker_config, selection_config, lightly_config as sent to Lightly")
+    .option("-n, --n-samples <N>", "selection_config.n_samples", intArg("--n-samples"))
+    .option("--train", "worker_config.enable_training = true")
+    .option("--epochs <N>", "lightly_config.trainer.max_epochs", intArg("--epochs"))
+    .option("--batch-size <N>", "lightly_config.loader.batch_size", intArg("--batch-size"))
+    .option("--checkpoint <path|url>", "worker_config.checkpoint: a file or an http(s) URL")
+    .option("--checkpoint-run-id <id>", "worker_config.checkpoint_run_id: reuse the checkpoint of an earlier run (see `winnow runs`)")
+    .option("-o, --output <dir>", "output folder (new or empty; default ./winnow-runs/<run id>)")
+    .addOption(new Option("--device <device>", "compute device (sets lightly_config.trainer.gpus)").choices(["cpu", "cuda"]))
+    .option("-q, --quiet", "no progress output (log.txt is still written)")
+    .addHelpText("after", `
+Output folder: config/ (resolved config), data/embeddings.csv, data/selected_embeddings.csv,
+filenames/{selected,corrupt,duplicate}_filenames.txt, checkpoints/*.ckpt (training), log.txt,
+report.html + report.json, run.json. Runs are recorded in $WINNOW_HOME/runs (default ~/.winnow/runs).
+
+Exit codes: 0 completed, 1 failed, 2 bad config or usage, 130 aborted (Ctrl-C).
+
+Example:
+  winnow run samples/shapes --config samples/run.yaml
+  winnow run ./images --n-samples 50 --train --epochs 20`)
+    .action(async (input: string, o: Record<string, unknown>) => {
+      const { run, RunError } = await import("../run/run.js");
+      const { RunConfigError } = await import("../config/run-config.js");
+      const ctl = new AbortController();
+      let signals = 0;
+      const onSig = (): void => {
+        signals++;
+        if (signals === 1) {
+          process.stderr.write("\nstopping (training keeps a checkpoint); Ctrl-C again to quit at once\n");
+          ctl.abort();
+        } else process.exit(EXIT.aborted);
+      };
+      process.on("SIGINT", onSig);
+      process.on("SIGTERM", onSig);
+      try {
+        const r = await run({
+          input,
+          configFile: o.config as string | undefined,
+          output: o.output as string | undefined,
+          overrides: {
+            nSamples: o.nSamples as number | undefined,
+            train: o.train ? true : undefined,
+            epochs: o.epochs as number | undefined,
+            batchSize: o.batchSize as number | undefined,
+            checkpoint: o.checkpoint as string | undefined,
+            checkpointRunId: o.checkpointRunId as string | undefined,
+            device: o.device as "cpu" | "cuda" | undefined,
+          },
+          stream: o.quiet ? null : process.stderr,
+          signal: ctl.signal,
+        });
+        process.stdout.write(`run ${r.record.id} COMPLETED: ${r.record.selectedCount} selected\n  output: ${r.paths.output}\n  report: ${r.paths.reportHtml}\n`);
+      } catch (e) {
+        if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
+        if (e instanceof RunError) throw new CliError(`${e.message}\n  log: ${e.paths.log}`, e.record.state === "ABORTED" ? EXIT.aborted : EXIT.failed);
+        throw e;
+      } finally {
+        process.off("SIGINT", onSig);
+        process.off("SIGTERM", onSig);
+      }
+    });
+}

@@ -1,0 +1,189 @@
+// Where a run's starting checkpoint comes from: worker_config.checkpoint (a local path or an http(s)
+// URL, e.g. a pre-signed one), worker_config.checkpoint_run_id (an earlier local run), or, with
+// use_datapool, the newest checkpoint of earlier runs over the same input. Downloads are bounded
+// (timeout, size limit) and land atomically in the run's checkpoints/ folder; HTTP failures say
+// what probably happened (403: no permission or an expired link; 404: wrong URL).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import { readRunRecord, listRunRecords, type RunRecord } from "./store.js";
+
+export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024 ** 3;
+
+export class CheckpointSourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CheckpointSourceError";
+  }
+}
+
+export interface ResolvedCheckpoint {
+  /** Local file to load. */
+  path: string;
+  /** How it was given: "path", "url", "run:<id>", "datapool:<id>". */
+  origin: string;
+  /** The URL, path or run id as given. */
+  given: string;
+}
+
+const envInt = (name: string, def: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : def;
+};
+
+export interface DownloadOptions {
+  timeoutMs?: number;
+  maxBytes?: number;
+  log?: (m: string) => void;
+}
+
+/** Shows a URL without its query string (pre-signed URLs carry credentials there). */
+export function redactUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    return `${url.origin}${url.pathname}${url.search ? "?…" : ""}`;
+  } catch {
+    return u;
+  }
+}
+
+/** Downloads `url` to `dest` (atomic: a temporary file renamed into place). */
+export async function downloadCheckpoint(url: string, dest: string, opts: DownloadOptions = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? envInt("WINNOW_DOWNLOAD_TIMEOUT_MS", DEFAULT_DOWNLOAD_TIMEOUT_MS);
+  const maxBytes = opts.maxBytes ?? envInt("WINNOW_DOWNLOAD_MAX_BYTES", DEFAULT_DOWNLOAD_MAX_BYTES);
+  const shown = redactUrl(url);
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.part-${process.pid}-${randomBytes(4).toString("hex")}`);
+  let fd = -1;
+  try {
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: ctl.signal, redirect: "follow" });
+    } catch (e) {
+      if (ctl.signal.aborted) throw new CheckpointSourceError(`worker_config.checkpoint: no answer from ${shown} within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new CheckpointSourceError(`worker_config.checkpoint: cannot download ${shown}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+    }
+    if (!res.ok) {
+      let body = "";
+      try {
+        body = (await res.text()).slice(0, 2000);
+      } catch {
+        /* no body */
+      }
+      const expired = /expired|ExpiredToken|Request has expired/i.test(body);
+      let why: string;
+      if (expired) why = "the link has expired (pre-signed URLs are valid for a limited time): create a new one";
+      else if (res.status === 403) why = "access denied: the URL lacks permission or has expired (pre-signed URLs are valid for a limited time)";
+      else if (res.status === 401) why = "authentication required: use a pre-signed URL or download the file and pass its path";
+      else if (res.status === 404) why = "not found: check the URL (bucket, key, file name)";
+      else if (res.status === 410) why = "gone: the file was removed or the link has expired";
+      else why = res.statusText || "request failed";
+      throw new CheckpointSourceError(`worker_config.checkpoint: HTTP ${res.status} from ${shown}: ${why}`);
+    }
+    const declared = Number(res.headers.get("content-length"));
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      ctl.abort();
+      throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} is ${declared} bytes, over the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
+    }
+    if (!res.body) throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} sent no body`);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fd = fs.openSync(tmp, "wx", 0o644);
+    let total = 0;
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        total += chunk.byteLength;
+        if (total > maxBytes) {
+          ctl.abort();
+          throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} sent more than the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
+        }
+        let off = 0;
+        while (off < chunk.byteLength) off += fs.writeSync(fd, chunk, off, chunk.byteLength - off);
+      }
+    } catch (e) {
+      if (e instanceof CheckpointSourceError) throw e;
+      if (ctl.signal.aborted) throw new CheckpointSourceError(`worker_config.checkpoint: the download of ${shown} did not finish within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
+      throw new CheckpointSourceError(`worker_config.checkpoint: the download of ${shown} broke off: ${(e as Error).message}`);
+    }
+    if (Number.isFinite(declared) && declared > 0 && total !== declared) {
+      throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} announced ${declared} bytes and sent ${total}`);
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, dest);
+    opts.log?.(`downloaded ${shown}: ${total} bytes → ${dest}`);
+  } finally {
+    clearTimeout(timer);
+    if (fd >= 0) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** The checkpoint file of an earlier run, checked to exist. */
+export function checkpointOfRun(id: string, field = "worker_config.checkpoint_run_id"): { path: string; record: RunRecord } {
+  let rec: RunRecord;
+  try {
+    rec = readRunRecord(id);
+  } catch (e) {
+    throw new CheckpointSourceError(`${field}: ${(e as Error).message}`);
+  }
+  if (!rec.checkpoint) {
+    throw new CheckpointSourceError(`${field}: run ${id} (${rec.state}) has no checkpoint${rec.state === "FAILED" ? " (it failed before writing one)" : " (it did not train and used no checkpoint)"}`);
+  }
+  if (!fs.existsSync(rec.checkpoint)) throw new CheckpointSourceError(`${field}: the checkpoint of run ${id} is gone: ${rec.checkpoint} does not exist`);
+  return { path: rec.checkpoint, record: rec };
+}
+
+/** Earlier COMPLETED runs over the same input that count for the datapool, newest first. */
+export function datapoolRuns(inputRealPath: string): RunRecord[] {
+  return listRunRecords().filter((r) => r.state === "COMPLETED" && r.input === inputRealPath && r.useDatapool && r.datapoolUpdate);
+}
+
+/**
+ * The checkpoint a run starts from, or null. `checkpoint` (path/URL) and `checkpointRunId` are
+ * mutually exclusive (worker_config checks it); with neither, `datapool` runs may provide one.
+ */
+export async function resolveCheckpoint(
+  spec: { checkpoint: string; checkpointRunId: string; datapool?: RunRecord[] },
+  downloadDir: string,
+  opts: DownloadOptions = {},
+): Promise<ResolvedCheckpoint | null> {
+  const c = spec.checkpoint;
+  if (c) {
+    if (/^https?:\/\//i.test(c)) {
+      let name = "downloaded.ckpt";
+      try {
+        const base = path.posix.basename(new URL(c).pathname);
+        if (/^[A-Za-z0-9._-]{1,100}$/.test(base) && !base.startsWith(".")) name = base;
+      } catch {
+        throw new CheckpointSourceError(`worker_config.checkpoint: not a valid URL: ${redactUrl(c)}`);
+      }
+      const dest = path.join(downloadDir, name);
+      await downloadCheckpoint(c, dest, opts);
+      return { path: dest, origin: "url", given: redactUrl(c) };
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c)) {
+      throw new CheckpointSourceError(`worker_config.checkpoint: ${c.split("://")[0]}:// URLs are not supported; give a local path or an http(s) URL (e.g. a pre-signed URL)`);
+    }
+    const p = path.resolve(c);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      throw new CheckpointSourceError(`worker_config.checkpoint: ${p} does not exist`);
+    }
+    if (!st.isFile()) throw new CheckpointSourceError(`worker_config.checkpoint: ${p} is not a file`);
+    return { path: p, origin: "path", given: c };
+  }
+  if (spec.checkpointRunId) {
+    const { path: p } = checkpointOfRun(spec.checkpointRunId);
+    return { path: p, origin: `run:${spec.checkpointRunId}`, given: spec.checkpointRunId };
+  }
+  for (const r of spec.datapool ?? []) {
+    if (r.checkpoint && fs.existsSync(r.checkpoint)) return { path: r.checkpoint, origin: `datapool:${r.id}`, given: r.id };
+  }
+  return null;
+}

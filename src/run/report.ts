@@ -1,0 +1,230 @@
+// The run's report: report.json (everything the HTML shows, as data) and report.html, one
+// self-contained file that opens offline: inline SVG plots (training loss, a 2-D PCA map of the
+// embeddings with the selection highlighted, nearest-neighbour distance histograms before/after
+// selection), a grid of selected images as inline thumbnails, the corrupt/duplicate lists, stage
+// timings and the resolved config. No scripts, no external resources.
+import * as path from "node:path";
+import * as fs from "node:fs";
+import sharp from "sharp";
+import type { RunConfig } from "../config/run-config.js";
+import type { CorruptFile, DuplicateFile } from "../data/index.js";
+import type { StageTiming } from "./store.js";
+import { pca2, nearestNeighbourDistances, histogram, capIndices, type Histogram } from "./report-math.js";
+import { writeTextAtomic } from "./files.js";
+
+export const REPORT_FORMAT = "winnow-report/1";
+/** Points on the map and rows in the nearest-neighbour statistics (O(n²) in plain JavaScript). */
+export const REPORT_MAX_POINTS = 3000;
+export const REPORT_MAX_THUMBNAILS = 120;
+
+export interface ReportInput {
+  runId: string;
+  input: string;
+  output: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  stages: StageTiming[];
+  config: RunConfig;
+  counts: { files: number; images: number; corrupt: number; duplicates: number; embedded: number; selected: number; datapoolBefore: number; datapoolAfter: number };
+  training: null | { epochs: number; epochLosses: number[]; stepLosses: number[]; checkpoint: string | null; startedFrom: string | null; imagesPerSecond: number; device: string; durationMs: number };
+  embedding: { n: number; d: number; weights: string; checkpoint: string | null; source: string };
+  selection: { filenames: string[]; stoppedBy: string; datapoolFilenames: string[] };
+  corrupt: CorruptFile[];
+  duplicates: DuplicateFile[];
+  notes: string[];
+  /** Embeddings as selection saw them (normalised when normalize_embeddings), row i = filenames[i]. */
+  filenames: string[];
+  values: Float32Array;
+  d: number;
+  /** Indices of the new picks and of the earlier datapool samples. */
+  selectedIdx: number[];
+  datapoolIdx: number[];
+}
+
+export interface RunReport {
+  format: string;
+  runId: string;
+  state: "COMPLETED";
+  input: string;
+  output: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  stages: StageTiming[];
+  config: RunConfig;
+  counts: ReportInput["counts"];
+  training: ReportInput["training"];
+  embedding: ReportInput["embedding"];
+  selection: ReportInput["selection"];
+  corrupt: CorruptFile[];
+  duplicates: DuplicateFile[];
+  nearestNeighbour: { before: Histogram; after: Histogram; sampled: number };
+  map: { method: "pca"; points: number; selected: number };
+  thumbnails: number;
+  notes: string[];
+}
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const num = (v: number, digits = 4): string => (Number.isFinite(v) ? Number(v.toPrecision(digits)).toString() : String(v));
+
+function lossSvg(step: number[], epoch: number[], stepsPerEpoch: number): string {
+  const W = 640;
+  const H = 240;
+  const m = { l: 56, r: 12, t: 12, b: 32 };
+  const all = [...step, ...epoch].filter(Number.isFinite);
+  if (!all.length) return "<p>No training steps.</p>";
+  let lo = Math.min(...all);
+  let hi = Math.max(...all);
+  if (hi - lo < 1e-9) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  const nx = Math.max(1, step.length - 1);
+  const X = (i: number): number => m.l + ((W - m.l - m.r) * i) / nx;
+  const Y = (v: number): number => m.t + ((H - m.t - m.b) * (hi - v)) / (hi - lo);
+  const pts = step.map((v, i) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).join(" ");
+  const ep = epoch.map((v, e) => `<circle class="epoch-point" cx="${X(Math.min(nx, (e + 1) * stepsPerEpoch - 1)).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="4"><title>epoch ${e + 1}: ${num(v)}</title></circle>`).join("");
+  return `<svg id="loss-curve" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="training loss">
+<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="#fafafa" stroke="#ccc"/>
+<text x="${m.l - 6}" y="${Y(hi) + 4}" text-anchor="end" font-size="11">${num(hi)}</text><text x="${m.l - 6}" y="${Y(lo)}" text-anchor="end" font-size="11">${num(lo)}</text>
+<text x="${(W + m.l) / 2}" y="${H - 6}" text-anchor="middle" font-size="11">step (${step.length} steps; dots: epoch means)</text>
+<polyline class="loss-line" fill="none" stroke="#1f77b4" stroke-width="1.5" points="${pts}"/>${ep}</svg>`;
+}
+
+function mapSvg(xy: Float64Array, idx: number[], sel: Set<number>, pool: Set<number>, names: string[]): string {
+  const W = 520;
+  const H = 520;
+  const pad = 16;
+  if (!idx.length) return "<p>No embeddings.</p>";
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let k = 0; k < idx.length; k++) {
+    x0 = Math.min(x0, xy[k * 2]!); x1 = Math.max(x1, xy[k * 2]!);
+    y0 = Math.min(y0, xy[k * 2 + 1]!); y1 = Math.max(y1, xy[k * 2 + 1]!);
+  }
+  const sx = x1 - x0 > 1e-12 ? (W - 2 * pad) / (x1 - x0) : 1;
+  const sy = y1 - y0 > 1e-12 ? (H - 2 * pad) / (y1 - y0) : 1;
+  const dots: string[] = [];
+  const top: string[] = [];
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k]!;
+    const cx = (pad + (xy[k * 2]! - x0) * sx).toFixed(1);
+    const cy = (H - pad - (xy[k * 2 + 1]! - y0) * sy).toFixed(1);
+    const title = `<title>${esc(names[i]!)}</title>`;
+    if (sel.has(i)) top.push(`<circle class="pt selected" cx="${cx}" cy="${cy}" r="5" fill="#d62728" stroke="#000" stroke-width="0.6">${title}</circle>`);
+    else if (pool.has(i)) top.push(`<circle class="pt datapool" cx="${cx}" cy="${cy}" r="4.5" fill="#ff7f0e" stroke="#000" stroke-width="0.5">${title}</circle>`);
+    else dots.push(`<circle class="pt" cx="${cx}" cy="${cy}" r="3" fill="#9aa9b8">${title}</circle>`);
+  }
+  return `<svg id="embedding-map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="PCA map of the embeddings">
+<rect x="0" y="0" width="${W}" height="${H}" fill="#fff" stroke="#ccc"/>${dots.join("")}${top.join("")}</svg>`;
+}
+
+function histSvg(id: string, h: Histogram, color: string, maxCount: number): string {
+  const W = 320;
+  const H = 160;
+  const m = { l: 8, r: 8, t: 8, b: 28 };
+  const bw = (W - m.l - m.r) / h.counts.length;
+  const bars = h.counts.map((c, k) => {
+    const bh = maxCount > 0 ? ((H - m.t - m.b) * c) / maxCount : 0;
+    return `<rect class="bar" x="${(m.l + k * bw).toFixed(1)}" y="${(H - m.b - bh).toFixed(1)}" width="${Math.max(0.5, bw - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${color}"><title>[${num(h.edges[k]!)}, ${num(h.edges[k + 1]!)}): ${c}</title></rect>`;
+  }).join("");
+  return `<svg id="${id}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">
+<rect x="0" y="0" width="${W}" height="${H}" fill="#fafafa" stroke="#ccc"/>${bars}
+<text x="${m.l}" y="${H - 8}" font-size="11">${num(h.edges[0]!)}</text><text x="${W - m.r}" y="${H - 8}" font-size="11" text-anchor="end">${num(h.edges[h.edges.length - 1]!)}</text>
+<text x="${W / 2}" y="${H - 8}" font-size="11" text-anchor="middle">n ${h.n}, median ${h.median === null ? "–" : num(h.median)}</text></svg>`;
+}
+
+async function thumbnails(inputDir: string, names: string[]): Promise<Array<{ name: string; uri: string | null }>> {
+  const out: Array<{ name: string; uri: string | null }> = [];
+  for (const name of names) {
+    try {
+      const buf = await sharp(path.join(inputDir, name), { failOn: "none" }).resize(96, 96, { fit: "inside" }).png().toBuffer();
+      out.push({ name, uri: `data:image/png;base64,${buf.toString("base64")}` });
+    } catch {
+      out.push({ name, uri: null }); // e.g. BMP (sharp has no BMP loader): the name is still shown
+    }
+  }
+  return out;
+}
+
+const table = (head: string[], rows: string[][]): string =>
+  `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+
+/** Computes the report's statistics and writes report.json and report.html into the run folder. */
+export async function writeReport(r: ReportInput): Promise<RunReport> {
+  const n = r.filenames.length;
+  const sel = new Set(r.selectedIdx);
+  const pool = new Set(r.datapoolIdx);
+  const chosen = [...r.datapoolIdx, ...r.selectedIdx];
+  const idx = capIndices(n, REPORT_MAX_POINTS, chosen);
+  const sub = new Float32Array(idx.length * r.d);
+  idx.forEach((i, k) => sub.set(r.values.subarray(i * r.d, (i + 1) * r.d), k * r.d));
+  const xy = pca2(sub, idx.length, r.d);
+  const before = nearestNeighbourDistances(r.values, r.d, idx);
+  const after = nearestNeighbourDistances(r.values, r.d, chosen.slice(0, REPORT_MAX_POINTS));
+  const hi = Math.max(1e-9, ...before, ...after);
+  const hb = histogram(before, 20, 0, hi);
+  const ha = histogram(after, 20, 0, hi);
+  const thumbs = await thumbnails(r.input, r.selection.filenames.slice(0, REPORT_MAX_THUMBNAILS));
+
+  const report: RunReport = {
+    format: REPORT_FORMAT, runId: r.runId, state: "COMPLETED", input: r.input, output: r.output,
+    startedAt: r.startedAt, endedAt: r.endedAt, durationMs: r.durationMs, stages: r.stages, config: r.config,
+    counts: r.counts, training: r.training, embedding: r.embedding, selection: r.selection,
+    corrupt: r.corrupt, duplicates: r.duplicates,
+    nearestNeighbour: { before: hb, after: ha, sampled: idx.length },
+    map: { method: "pca", points: idx.length, selected: idx.filter((i) => sel.has(i)).length },
+    thumbnails: thumbs.filter((t) => t.uri).length, notes: r.notes,
+  };
+
+  const t = r.training;
+  const stepsPerEpoch = t && t.epochs > 0 ? Math.max(1, Math.round(t.stepLosses.length / Math.max(1, t.epochLosses.length))) : 1;
+  const maxCount = Math.max(1, ...hb.counts, ...ha.counts);
+  const c = r.counts;
+  const html = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Winnow run ${esc(r.runId)}</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;font-size:13px}
+.grid{display:flex;flex-wrap:wrap;gap:8px}.thumb{width:104px;text-align:center;font-size:11px;word-break:break-all}.thumb img{width:96px;height:96px;object-fit:contain;background:#eee;display:block;margin:0 auto}
+.counts td:first-child{font-weight:600}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}.legend span{display:inline-block;margin-right:14px}
+.sw{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}</style></head>
+<body>
+<h1>Winnow run <code>${esc(r.runId)}</code> — COMPLETED</h1>
+<p>Input <code>${esc(r.input)}</code> · output <code>${esc(r.output)}</code> · started ${esc(r.startedAt)} · ${(r.durationMs / 1000).toFixed(1)} s</p>
+<h2>Counts</h2>
+<table class="counts" id="counts"><tbody>
+<tr><td>image files</td><td>${c.files}</td></tr><tr><td>usable images</td><td>${c.images}</td></tr>
+<tr><td>corrupt</td><td>${c.corrupt}</td></tr><tr><td>exact duplicates</td><td>${c.duplicates}</td></tr>
+<tr><td>embedded</td><td>${c.embedded}</td></tr><tr><td>selected (this run)</td><td id="selected-count">${c.selected}</td></tr>
+<tr><td>datapool before / after</td><td>${c.datapoolBefore} / ${c.datapoolAfter}</td></tr></tbody></table>
+<p>Embeddings: ${r.embedding.n} × ${r.embedding.d} from ${esc(r.embedding.source)}${r.embedding.checkpoint ? ` (<code>${esc(r.embedding.checkpoint)}</code>)` : ""}. Selection stopped by: ${esc(r.selection.stoppedBy)}.</p>
+<h2>Training loss</h2>
+${t ? `<p>${t.epochs} epoch(s) on ${esc(t.device)}, ${t.imagesPerSecond.toFixed(1)} img/s${t.startedFrom ? `, from ${esc(t.startedFrom)}` : ""}; checkpoint <code>${esc(t.checkpoint ?? "none")}</code></p>${lossSvg(t.stepLosses, t.epochLosses, stepsPerEpoch)}` : "<p>No training in this run.</p>"}
+<h2>Embedding map (PCA)</h2>
+<p class="legend"><span><i class="sw" style="background:#9aa9b8"></i>not selected</span><span><i class="sw" style="background:#d62728"></i>selected in this run</span><span><i class="sw" style="background:#ff7f0e"></i>datapool (earlier runs)</span>${idx.length < n ? ` ${idx.length} of ${n} points shown.` : ""}</p>
+${mapSvg(xy, idx, sel, pool, r.filenames)}
+<h2>Nearest-neighbour distance</h2>
+<p>Distance from each sample to its nearest other sample: all samples (left), the selection incl. datapool (right). Diverse selections move this to the right.</p>
+<div class="grid">${histSvg("nn-before", hb, "#9aa9b8", maxCount)}${histSvg("nn-after", ha, "#d62728", maxCount)}</div>
+<h2>Selected images (${r.selection.filenames.length}${thumbs.length < r.selection.filenames.length ? `, first ${thumbs.length} shown` : ""})</h2>
+<div class="grid" id="selected-grid">${thumbs.map((th) => `<div class="thumb">${th.uri ? `<img src="${th.uri}" alt="${esc(th.name)}">` : `<div style="width:96px;height:96px;background:#eee;margin:0 auto"></div>`}${esc(th.name)}</div>`).join("")}</div>
+<h2>Corrupt files (${r.corrupt.length})</h2>
+${r.corrupt.length ? table(["file", "code", "reason"], r.corrupt.map((x) => [x.filename, x.code, x.reason])) : "<p>None.</p>"}
+<h2>Exact duplicates (${r.duplicates.length})</h2>
+${r.duplicates.length ? table(["file", "same bytes as"], r.duplicates.map((x) => [x.filename, x.duplicateOf])) : "<p>None.</p>"}
+<h2>Stage timings</h2>
+${table(["state", "started", "seconds"], r.stages.map((s) => [s.state, s.startedAt, s.durationMs === null ? "" : (s.durationMs / 1000).toFixed(2)]))}
+${r.notes.length ? `<h2>Notes</h2><ul>${r.notes.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : ""}
+<h2>Resolved config</h2>
+<pre id="config">${esc(JSON.stringify(r.config, null, 2))}</pre>
+</body></html>
+`;
+  writeTextAtomic(path.join(r.output, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeTextAtomic(path.join(r.output, "report.html"), html);
+  return report;
+}
+
+/** Reads a run folder's report.json. */
+export function readReport(outputDir: string): RunReport {
+  return JSON.parse(fs.readFileSync(path.join(outputDir, "report.json"), "utf8")) as RunReport;
+}

@@ -1,0 +1,378 @@
+// `winnow run`: the whole job on one machine, as a Lightly worker run does it. A folder of images in;
+// the resolved config, the corrupt/duplicate lists, a checkpoint (training runs), the embeddings,
+// the selection and a report out, in one output folder, with a record in the local runs index.
+//
+// States (Lightly's): INITIALIZING → LOADING_DATASET → CHECKING_CORRUPTNESS → [TRAINING] → EMBEDDING
+// → SAMPLING → SAVING_RESULTS → GENERATING_REPORT → COMPLETED | FAILED | ABORTED. The record is
+// rewritten at every change. Every file is written atomically, and report.json/report.html are
+// written only once everything else is in place, so a FAILED or ABORTED folder never looks complete.
+//
+// Training runs in a worker thread (src/ssl/train-worker.ts) so progress output and Ctrl-C stay
+// live; embedding and selection run on this thread afterwards.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import YAML from "yaml";
+import { loadRunConfig, resolveRunConfig, type RunConfig, type RunOverrides } from "../config/run-config.js";
+import { prepareImages, embedImages, readEmbeddings, embeddingsCsvHeader, embeddingsCsvRows, l2NormalizeRows } from "../pipeline/index.js";
+import { trainInWorker, type WorkerTrainResult } from "../ssl/index.js";
+import * as torch from "../torch/index.js";
+import { ProgressPrinter, formatDuration, type ProgressStream } from "../util/progress.js";
+import type { ImageCache } from "../data/index.js";
+import { RUN_STATES, type RunState } from "./states.js";
+import { saveRunRecord, newRunId, winnowHome, RUN_RECORD_FORMAT, type RunRecord } from "./store.js";
+import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
+import { readEmbeddingsCsv } from "./embeddings-csv.js";
+import { selectStep } from "./select-step.js";
+import { writeReport, type RunReport } from "./report.js";
+import { writeTextAtomic, linesText } from "./files.js";
+import { CountProgress } from "./progress.js";
+
+export interface RunOptions {
+  /** Folder of images. */
+  input: string;
+  /** A run config object as in the run file ({ worker_config, selection_config, lightly_config }); checked here. */
+  config?: unknown;
+  /** Or a run file (YAML or JSON). */
+  configFile?: string;
+  /** Flags on top of the config. */
+  overrides?: RunOverrides;
+  /** Output folder (must not exist or be empty). Default ./winnow-runs/<run id>. */
+  output?: string;
+  /** Human-readable progress (default process.stderr; null = silent; the log file is always written). */
+  stream?: ProgressStream | null;
+  /** Aborts the run (training stops after its current step and keeps a checkpoint). */
+  signal?: AbortSignal;
+  /** Folder of the decode cache. Default $WINNOW_HOME/cache. */
+  cacheDir?: string;
+}
+
+/** Where a run's files are. */
+export interface RunPaths {
+  output: string;
+  config: string;
+  log: string;
+  embeddings: string;
+  selectedEmbeddings: string;
+  selectedFilenames: string;
+  corruptFilenames: string;
+  duplicateFilenames: string;
+  checkpoints: string;
+  reportHtml: string;
+  reportJson: string;
+  record: string;
+}
+
+export interface RunResult {
+  record: RunRecord;
+  paths: RunPaths;
+  report: RunReport;
+}
+
+/** A run that ended FAILED or ABORTED; `record` is what the index holds. */
+export class RunError extends Error {
+  constructor(message: string, readonly record: RunRecord, readonly paths: RunPaths, override readonly cause?: unknown) {
+    super(message);
+    this.name = "RunError";
+  }
+}
+
+class Aborted extends Error {}
+
+export function runPaths(output: string): RunPaths {
+  return {
+    output,
+    config: path.join(output, "config"),
+    log: path.join(output, "log.txt"),
+    embeddings: path.join(output, "data", "embeddings.csv"),
+    selectedEmbeddings: path.join(output, "data", "selected_embeddings.csv"),
+    selectedFilenames: path.join(output, "filenames", "selected_filenames.txt"),
+    corruptFilenames: path.join(output, "filenames", "corrupt_filenames.txt"),
+    duplicateFilenames: path.join(output, "filenames", "duplicate_filenames.txt"),
+    checkpoints: path.join(output, "checkpoints"),
+    reportHtml: path.join(output, "report.html"),
+    reportJson: path.join(output, "report.json"),
+    record: path.join(output, "run.json"),
+  };
+}
+
+function readLines(file: string): string[] {
+  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0);
+}
+
+/** Runs the whole job. Config problems throw RunConfigError before anything is written. */
+export async function run(opts: RunOptions): Promise<RunResult> {
+  // Config first: a bad config never becomes a run.
+  const config: RunConfig = opts.configFile
+    ? loadRunConfig(opts.configFile, opts.overrides)
+    : resolveRunConfig(opts.config ?? {}, opts.overrides ?? {});
+  const wc = config.worker_config;
+  const lc = config.lightly_config;
+
+  const id = newRunId();
+  const output = path.resolve(opts.output ?? path.join("winnow-runs", id));
+  if (fs.existsSync(output) && fs.readdirSync(output).length > 0) {
+    throw new Error(`output folder ${output} exists and is not empty: give a new or empty folder (--output)`);
+  }
+  fs.mkdirSync(output, { recursive: true });
+  const paths = runPaths(output);
+  let inputReal = path.resolve(opts.input);
+  try {
+    inputReal = fs.realpathSync(opts.input);
+  } catch {
+    /* reported below, as the run's failure */
+  }
+
+  // ---- log and record ----
+  const stream = opts.stream === undefined ? process.stderr : opts.stream;
+  const printer = stream ? new ProgressPrinter({ stream }) : null;
+  const logFd = fs.openSync(paths.log, "a");
+  const t0 = Date.now();
+  const log = (msg: string, echo = true): void => {
+    const stamp = new Date().toISOString();
+    for (const line of msg.split("\n")) fs.writeSync(logFd, `${stamp} ${line}\n`);
+    if (echo) printer?.line(msg);
+  };
+  const notes: string[] = [];
+  const note = (m: string): void => {
+    notes.push(m);
+    log(`note: ${m}`);
+  };
+  const record: RunRecord = {
+    format: RUN_RECORD_FORMAT, id, state: "INITIALIZING", input: inputReal, output, configFile: opts.configFile ? path.resolve(opts.configFile) : null,
+    startedAt: new Date(t0).toISOString(), endedAt: null, durationMs: null, stages: [], checkpoint: null, trained: false, weights: null,
+    useDatapool: wc.use_datapool, datapoolUpdate: wc.use_datapool && wc.datasource.enable_datapool_update,
+    selectedCount: null, datapoolCount: null, error: null, pid: process.pid,
+  };
+  let stageT0 = performance.now();
+  const enter = (state: RunState): void => {
+    if (opts.signal?.aborted) throw new Aborted("aborted");
+    const now = performance.now();
+    const prev = record.stages[record.stages.length - 1];
+    if (prev) prev.durationMs = Math.round(now - stageT0);
+    stageT0 = now;
+    record.state = state;
+    if (!["COMPLETED", "FAILED", "ABORTED"].includes(state)) record.stages.push({ state, startedAt: new Date().toISOString(), durationMs: null });
+    saveRunRecord(record);
+    log(`[${RUN_STATES.indexOf(state) + 1}/${RUN_STATES.length - 2}] ${state}`);
+  };
+
+  let cache: ImageCache | null = null;
+  let trainHandle: ReturnType<typeof trainInWorker> | null = null;
+  const onAbort = (): void => trainHandle?.abort();
+  opts.signal?.addEventListener("abort", onAbort);
+  try {
+    enter("INITIALIZING");
+    log(`run ${id}: input ${inputReal}, output ${output}`);
+    fs.mkdirSync(paths.config, { recursive: true });
+    writeTextAtomic(path.join(paths.config, "run.yaml"), YAML.stringify(config));
+    writeTextAtomic(path.join(paths.config, "worker_config.json"), `${JSON.stringify(wc, null, 2)}\n`);
+    writeTextAtomic(path.join(paths.config, "selection_config.json"), `${JSON.stringify(config.selection_config, null, 2)}\n`);
+    writeTextAtomic(path.join(paths.config, "lightly_config.json"), `${JSON.stringify(lc, null, 2)}\n`);
+    if (wc.num_threads >= 1) torch.setNumThreads(wc.num_threads);
+    const device = opts.overrides?.device;
+
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.statSync(inputReal);
+    } catch {
+      st = null;
+    }
+    if (!st?.isDirectory()) throw new Error(`input ${opts.input}: ${st ? "not a folder" : "no such folder"}`);
+
+    // Earlier datapool runs and the checkpoint to start from (resolved before the slow stages, so
+    // a bad URL or run id fails at once).
+    const pool = wc.use_datapool ? datapoolRuns(inputReal) : [];
+    const ckpt = await resolveCheckpoint(
+      { checkpoint: wc.checkpoint, checkpointRunId: wc.checkpoint_run_id, datapool: wc.embeddings ? [] : pool },
+      paths.checkpoints, { log },
+    );
+    if (ckpt) log(`checkpoint: ${ckpt.path} (${ckpt.origin})`);
+
+    // ---- LOADING_DATASET ----
+    enter("LOADING_DATASET");
+    const decodeBar = new CountProgress("decoding", stream);
+    cache = await prepareImages(inputReal, {
+      cacheDir: opts.cacheDir ?? path.join(winnowHome(), "cache"), config: lc, removeExactDuplicates: wc.remove_exact_duplicates,
+      onProgress: (d, t) => decodeBar.update(d, t), log,
+    });
+    decodeBar.done();
+
+    // ---- CHECKING_CORRUPTNESS ----
+    enter("CHECKING_CORRUPTNESS");
+    const corrupt = cache.corruptFilenames;
+    const duplicates = cache.duplicates;
+    writeTextAtomic(paths.corruptFilenames, linesText(corrupt.map((c) => c.filename)));
+    writeTextAtomic(paths.duplicateFilenames, linesText(duplicates.map((d) => d.filename)));
+    writeTextAtomic(path.join(output, "data", "corruptness_check_information.json"),
+      `${JSON.stringify({ corrupt_samples: Object.fromEntries(corrupt.map((c) => [c.filename, `${c.code}: ${c.reason}`])) }, null, 2)}\n`);
+    log(`${cache.length} usable images, ${corrupt.length} corrupt, ${duplicates.length} exact duplicate(s)`);
+    if (cache.refused.length) note(`${cache.refused.length} entr${cache.refused.length === 1 ? "y" : "ies"} refused by the folder listing (symlinks, special files, bad names): ${cache.refused.slice(0, 3).map((r) => r.filename).join(", ")}`);
+    if (cache.length === 0) throw new Error(`input ${inputReal}: no usable images (${cache.stats.files} image file(s), ${corrupt.length} corrupt)`);
+
+    // ---- TRAINING ----
+    let training: WorkerTrainResult | null = null;
+    let embedCheckpoint: string | null = ckpt?.path ?? null;
+    record.weights = wc.embeddings ? "custom-embeddings" : ckpt ? (ckpt.origin === "path" ? "checkpoint" : ckpt.origin) : "random-init";
+    if (wc.enable_training) {
+      enter("TRAINING");
+      const handle = trainInWorker({
+        cacheDir: cache.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: lc, outDir: paths.checkpoints,
+        device, startFrom: ckpt?.path, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
+        onProgress: (p) => printer?.update(p),
+        onEpochEnd: (e) => {
+          printer?.epoch(e);
+          log(`epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, ${e.imagesPerSecond.toFixed(1)} img/s, ${formatDuration(e.seconds)}`, false);
+        },
+        log,
+      });
+      trainHandle = handle;
+      if (opts.signal?.aborted) handle.abort();
+      training = await handle.result;
+      trainHandle = null;
+      printer?.done();
+      if (training.aborted || opts.signal?.aborted) {
+        record.checkpoint = training.lastCheckpoint;
+        throw new Aborted(`aborted during training (checkpoint ${training.lastCheckpoint ?? "none"})`);
+      }
+      for (const n of training.notes) notes.push(n);
+      if (!training.checkpoint) {
+        throw new Error("training kept no checkpoint (lightly_config.checkpoint_callback: save_last false and save_top_k 0): the run needs one to embed with");
+      }
+      embedCheckpoint = training.checkpoint;
+      record.checkpoint = training.checkpoint;
+      record.trained = true;
+      record.weights = ckpt ? `trained from ${ckpt.origin === "path" ? "checkpoint" : ckpt.origin}` : "trained";
+      saveRunRecord(record);
+    } else if (ckpt) {
+      record.checkpoint = ckpt.path;
+    }
+
+    // ---- EMBEDDING ----
+    enter("EMBEDDING");
+    let filenames = cache.filenames;
+    let values: Float32Array;
+    let d: number;
+    let embedSource: string;
+    if (wc.embeddings) {
+      const custom = readEmbeddingsCsv(path.resolve(wc.embeddings));
+      const row = new Map(custom.filenames.map((f, i) => [f, i]));
+      const missing = filenames.filter((f) => !row.has(f));
+      if (missing.length) {
+        throw new Error(`worker_config.embeddings: ${wc.embeddings} has no row for ${missing.length} of the ${filenames.length} usable images (e.g. ${missing.slice(0, 3).map((m) => JSON.stringify(m)).join(", ")}); every usable image needs one`);
+      }
+      const extra = custom.filenames.length - filenames.length;
+      if (extra > 0) note(`worker_config.embeddings: ${extra} row(s) for files that are not usable images of the input (ignored)`);
+      d = custom.d;
+      values = new Float32Array(filenames.length * d);
+      filenames.forEach((f, i) => values.set(custom.values.subarray(row.get(f)! * d, (row.get(f)! + 1) * d), i * d));
+      writeTextAtomic(paths.embeddings, embeddingsCsvHeader(d) + embeddingsCsvRows(filenames, values, d));
+      embedSource = `custom embeddings ${path.resolve(wc.embeddings)}`;
+      log(`embeddings: ${filenames.length} × ${d} from ${wc.embeddings}`);
+    } else {
+      const bar = new CountProgress("embedding", stream);
+      const e = embedImages({
+        cache, config: lc, outDir: path.dirname(paths.embeddings), checkpoint: embedCheckpoint ?? undefined, device,
+        onProgress: (dn, t) => bar.update(dn, t), log,
+      });
+      bar.done();
+      for (const n of e.notes) if (!notes.includes(n)) notes.push(n);
+      const read = readEmbeddings(e.metaPath!);
+      values = read.values;
+      d = read.meta.d;
+      filenames = read.meta.filenames;
+      embedSource = e.weights === "random-init" ? "randomly initialised weights" : training ? "the model trained in this run" : `checkpoint (${record.weights})`;
+    }
+
+    // ---- SAMPLING ----
+    enter("SAMPLING");
+    const present = new Set(filenames);
+    let datapoolBefore: string[] = [];
+    if (wc.use_datapool) {
+      const seen = new Set<string>();
+      for (const r of pool) {
+        const f = runPaths(r.output).selectedFilenames;
+        if (!fs.existsSync(f)) {
+          note(`datapool: the selection of run ${r.id} is gone (${f}); its samples are not counted`);
+          continue;
+        }
+        for (const name of readLines(f)) seen.add(name);
+      }
+      datapoolBefore = [...seen].filter((f) => present.has(f));
+      if (seen.size > datapoolBefore.length) note(`datapool: ${seen.size - datapoolBefore.length} earlier selected file(s) are no longer usable images of the input`);
+      log(`datapool: ${datapoolBefore.length} sample(s) selected by ${pool.length} earlier run(s)`);
+    }
+    const sel = selectStep(config.selection_config, filenames, values, d, { normalize: wc.normalize_embeddings, datapool: datapoolBefore, device });
+    const index = new Map(filenames.map((f, i) => [f, i]));
+    const poolSet = new Set(datapoolBefore);
+    const picked = sel.selected.filter((i) => !poolSet.has(filenames[i]!));
+    if (picked.length !== sel.selected.length) throw new Error("selection returned datapool samples as new picks (internal error)");
+    log(`selected ${picked.length} sample(s) (stopped by: ${sel.stoppedBy})`);
+
+    // ---- SAVING_RESULTS ----
+    enter("SAVING_RESULTS");
+    const pickedNames = picked.map((i) => filenames[i]!);
+    writeTextAtomic(paths.selectedFilenames, linesText(pickedNames));
+    const rowsOf = (idx: number[]): string => {
+      const v = new Float32Array(idx.length * d);
+      idx.forEach((i, k) => v.set(values.subarray(i * d, (i + 1) * d), k * d));
+      return embeddingsCsvRows(idx.map((i) => filenames[i]!), v, d);
+    };
+    writeTextAtomic(paths.selectedEmbeddings, embeddingsCsvHeader(d) + rowsOf(picked));
+    const poolIdx = datapoolBefore.map((f) => index.get(f)!);
+    if (wc.use_datapool) {
+      writeTextAtomic(path.join(output, "filenames", "selected_filenames_including_datapool.txt"), linesText([...datapoolBefore, ...pickedNames]));
+      writeTextAtomic(path.join(output, "data", "selected_embeddings_including_datapool.csv"), embeddingsCsvHeader(d) + rowsOf([...poolIdx, ...picked]));
+    }
+    record.selectedCount = picked.length;
+    record.datapoolCount = wc.use_datapool ? datapoolBefore.length + picked.length : null;
+
+    // ---- GENERATING_REPORT ----
+    enter("GENERATING_REPORT");
+    const endedAt = new Date().toISOString();
+    const last = record.stages[record.stages.length - 1];
+    const stages = record.stages.map((s) => (s === last ? { ...s, durationMs: Math.round(performance.now() - stageT0) } : s));
+    const report = await writeReport({
+      runId: id, input: inputReal, output, startedAt: record.startedAt, endedAt, durationMs: Date.now() - t0, stages, config,
+      counts: {
+        files: cache.stats.files, images: cache.length, corrupt: corrupt.length, duplicates: duplicates.length, embedded: filenames.length,
+        selected: picked.length, datapoolBefore: datapoolBefore.length, datapoolAfter: datapoolBefore.length + picked.length,
+      },
+      training: training ? {
+        epochs: training.epochsCompleted, epochLosses: training.epochLosses, stepLosses: training.stepLosses, checkpoint: training.checkpoint,
+        startedFrom: training.startedFrom, imagesPerSecond: training.imagesPerSecond, device: training.device, durationMs: training.durationMs,
+      } : null,
+      embedding: { n: filenames.length, d, weights: record.weights ?? "", checkpoint: wc.embeddings ? null : embedCheckpoint, source: embedSource },
+      selection: { filenames: pickedNames, stoppedBy: sel.stoppedBy, datapoolFilenames: datapoolBefore },
+      corrupt, duplicates, notes, filenames, values: wc.normalize_embeddings ? l2NormalizeRows(values, d) : values, d,
+      selectedIdx: picked, datapoolIdx: poolIdx,
+    });
+
+    enter("COMPLETED");
+    record.endedAt = new Date().toISOString();
+    record.durationMs = Date.now() - t0;
+    saveRunRecord(record);
+    log(`COMPLETED in ${formatDuration(record.durationMs / 1000)}: ${picked.length} selected → ${paths.selectedFilenames}\nreport: ${paths.reportHtml}`);
+    return { record, paths, report };
+  } catch (e) {
+    const aborted = e instanceof Aborted || Boolean(opts.signal?.aborted);
+    const now = performance.now();
+    const prev = record.stages[record.stages.length - 1];
+    if (prev && prev.durationMs === null) prev.durationMs = Math.round(now - stageT0);
+    record.state = aborted ? "ABORTED" : "FAILED";
+    record.error = (e as Error).message;
+    record.endedAt = new Date().toISOString();
+    record.durationMs = Date.now() - t0;
+    // Nothing that looks complete may stay behind.
+    fs.rmSync(paths.reportJson, { force: true });
+    fs.rmSync(paths.reportHtml, { force: true });
+    printer?.done();
+    log(`${record.state}: ${record.error}`);
+    saveRunRecord(record);
+    throw new RunError(`run ${id} ${record.state}: ${record.error}`, record, paths, e);
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    trainHandle?.abort();
+    cache?.close();
+    fs.closeSync(logFd);
+  }
+}
