@@ -20,7 +20,8 @@ export type DecodeFailure =
   | "unsupported" // not one of the supported formats, or an unsupported variant
   | "truncated" // data ends early
   | "corrupt" // the decoder failed
-  | "unreadable"; // I/O error, symlink found at open time, not a regular file
+  | "unreadable" // I/O error, symlink found at open time, not a regular file
+  | "bad_box"; // object crops: the box does not overlap the image
 
 export interface RawRGB {
   data: Buffer; // height*width*3, rows top-down

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import * as torch from "../torch/index.js";
 import type { Tensor, Device } from "../torch/index.js";
 import { checkRealInside, compareCodePoints, listImageFolder, PathRefused, resolveInside, type Listing, type Refused } from "./folder.js";
-import { decodeToSquare, ImageDecodeError, type DecodeFailure, type DecodeOptions } from "./decode.js";
+import { decodeToSquare, decodeFull, cropToSquare, ImageDecodeError, type DecodeFailure, type DecodeOptions, type DecodedFull } from "./decode.js";
 
 /** Changing anything the pixels depend on bumps this (old caches are then ignored). */
 const FORMAT_VERSION = 1;
@@ -84,6 +84,39 @@ export interface BuildOptions {
   checkpointEvery?: number;
   /** How long to wait for another process building the same cache. Default 10 min. */
   lockTimeoutMs?: number;
+  /**
+   * Object crops instead of whole images: each listed file's boxes become entries named
+   * `<file>#<index>` (its own cache folder). See CropRequests.
+   */
+  crops?: CropRequests;
+}
+
+/** One object box of a source image: `bbox` [x, y, w, h] in pixels (top-left origin), as in the predictions. */
+export interface CropBox {
+  /** The prediction's index in its file: the entry is named `<file>#<index>`. */
+  index: number;
+  bbox: [number, number, number, number];
+}
+
+export interface CropRequests {
+  /** Source image (relative filename, as listed) → its boxes. Files without boxes give no entries. */
+  boxes: Map<string, CropBox[]>;
+  /** Each side grows by this fraction of the box's width (left/right) and height (top/bottom), then the box is clipped to the image. Lightly's default 0.1. */
+  padding: number;
+}
+
+/** Separates the source filename from the crop index in crop entry names. */
+export const CROP_SEPARATOR = "#";
+
+/** The padded box clipped to a w×h image, in whole pixels [x0, y0, x1, y1); null when the box does not overlap the image. */
+export function paddedCropBox(bbox: readonly number[], padding: number, w: number, h: number): [number, number, number, number] | null {
+  const [x, y, bw, bh] = bbox as [number, number, number, number];
+  if (!(x < w && y < h && x + bw > 0 && y + bh > 0)) return null; // the object itself is outside the image
+  const x0 = Math.max(0, Math.floor(x - padding * bw));
+  const y0 = Math.max(0, Math.floor(y - padding * bh));
+  const x1 = Math.min(w, Math.ceil(x + bw + padding * bw));
+  const y1 = Math.min(h, Math.ceil(y + bh + padding * bh));
+  return x1 > x0 && y1 > y0 ? [x0, y0, x1, y1] : null;
 }
 
 export interface Batch {
@@ -104,6 +137,8 @@ interface Settings {
   autoOrient: boolean;
   failOn: string;
   kernel: string;
+  /** Crop caches only: padding and a digest of every box (changed predictions give a new cache). */
+  crops?: string;
 }
 
 interface Limits {
@@ -328,7 +363,9 @@ export async function buildImageCache(root: string, opts: BuildOptions): Promise
   const t0 = performance.now();
   const S = opts.resolution;
   if (!Number.isInteger(S) || S < 1 || S > 4096) throw new RangeError(`resolution must be an integer in [1, 4096], got ${S}`);
-  const listing = opts.listing ?? listImageFolder(root);
+  const sourceListing = opts.listing ?? listImageFolder(root);
+  const crops = opts.crops ? cropListing(sourceListing, opts.crops) : null;
+  const listing = crops?.listing ?? sourceListing;
   const limits: Limits = {
     maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
     maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
@@ -346,6 +383,7 @@ export async function buildImageCache(root: string, opts: BuildOptions): Promise
     autoOrient: dopts.autoOrient,
     failOn: dopts.failOn,
     kernel: dopts.kernel,
+    ...(crops ? { crops: crops.digest } : {}),
   };
   const stride = S * S * 3;
   const dir = settingsDir(opts.cacheDir, settings);
@@ -434,9 +472,63 @@ export async function buildImageCache(root: string, opts: BuildOptions): Promise
     let next = 0;
     const concurrency = Math.max(1, Math.floor(opts.concurrency ?? defaultConcurrency()));
 
+    // Crops: each source image is read and decoded once for all its boxes (entries of one file
+    // are next to each other in the todo order, so the decoded image lives only while they run).
+    const sources = new Map<string, { pending: number; image: Promise<{ hash: Buffer; img: DecodedFull; size: number; mtimeNs: bigint }> | null }>();
+    if (crops) for (const i of todo) {
+      const src = crops.of.get(e.filenames[i]!)!.source;
+      const s = sources.get(src);
+      if (s) s.pending++;
+      else sources.set(src, { pending: 1, image: null });
+    }
+    const processCrop = async (i: number): Promise<void> => {
+      const { source, box } = crops!.of.get(e.filenames[i]!)!;
+      const s = sources.get(source)!;
+      if (s.image === null) {
+        s.image = (async () => {
+          const bytes = await readInside(listing.root, source, i, e, limits.maxFileBytes);
+          return { hash: crypto.createHash("sha256").update(bytes).digest(), img: await decodeFull(bytes, dopts), size: e.sizes[i]!, mtimeNs: e.mtimesNs[i]! };
+        })();
+      }
+      try {
+        const src = await s.image;
+        e.sizes[i] = src.size;
+        e.mtimesNs[i] = src.mtimeNs;
+        const b = paddedCropBox(box.bbox, opts.crops!.padding, src.img.width, src.img.height);
+        if (!b) throw new ImageDecodeError("bad_box", `box [${box.bbox.join(", ")}] (x, y, w, h) does not overlap the ${src.img.width}x${src.img.height} image`);
+        const pixels = await cropToSquare(src.img, b, S, dopts.kernel);
+        if (fatal) return;
+        const slot = slotCount++;
+        writeFully(fd, pixels, slot * stride);
+        e.slots[i] = slot;
+        e.widths[i] = b[2] - b[0];
+        e.heights[i] = b[3] - b[1];
+        // Per-crop identity: the file's bytes and the crop box (exact-duplicate files still pair up crop by crop).
+        e.sha256.set(crypto.createHash("sha256").update(src.hash).update(JSON.stringify(b)).digest(), i * 32);
+      } finally {
+        if (--s.pending === 0) sources.delete(source);
+      }
+    };
+
     const processOne = async (i: number): Promise<void> => {
       const rel = e.filenames[i]!;
       decoded++;
+      if (crops) {
+        try {
+          await processCrop(i);
+        } catch (err) {
+          if (err instanceof ImageDecodeError) fail(e, i, err.code, err.message);
+          else if (err instanceof PathRefused) fail(e, i, "unreadable", err.reason);
+          else throw err;
+        }
+        if (++sinceCheckpoint >= checkpointEvery) {
+          sinceCheckpoint = 0;
+          fs.fsyncSync(fd);
+          writeIndex(dir, index(false));
+        }
+        opts.onProgress?.(++done, total);
+        return;
+      }
       try {
         const bytes = await readInside(listing.root, rel, i, e, limits.maxFileBytes);
         const hash = crypto.createHash("sha256").update(bytes).digest();
@@ -506,6 +598,33 @@ export async function buildImageCache(root: string, opts: BuildOptions): Promise
     if (fd >= 0) fs.closeSync(fd);
     release();
   }
+}
+
+/** The crop entries of a listing: `<file>#<index>` for every box, sorted by code point, with the source file's size and mtime. */
+function cropListing(src: Listing, req: CropRequests): { listing: Listing; of: Map<string, { source: string; box: CropBox }>; digest: string } {
+  if (!(req.padding >= 0 && Number.isFinite(req.padding))) throw new RangeError(`crops.padding must be a finite number >= 0, got ${req.padding}`);
+  const of = new Map<string, { source: string; box: CropBox }>();
+  const rows: { name: string; k: number }[] = [];
+  const h = crypto.createHash("sha256").update(`padding ${req.padding}\n`);
+  src.filenames.forEach((f, k) => {
+    for (const box of req.boxes.get(f) ?? []) {
+      const name = `${f}${CROP_SEPARATOR}${box.index}`;
+      if (of.has(name)) throw new Error(`crops: ${f} has two boxes with index ${box.index}`);
+      of.set(name, { source: f, box });
+      rows.push({ name, k });
+      h.update(`${name} ${box.bbox.join(" ")}\n`);
+    }
+  });
+  rows.sort((a, b) => compareCodePoints(a.name, b.name));
+  const listing: Listing = {
+    root: src.root,
+    filenames: rows.map((r) => r.name),
+    sizes: Float64Array.from(rows, (r) => src.sizes[r.k]!),
+    mtimesNs: BigInt64Array.from(rows, (r) => src.mtimesNs[r.k]!),
+    refused: src.refused,
+    hiddenSkipped: src.hiddenSkipped,
+  };
+  return { listing, of, digest: `padding=${req.padding} boxes=${h.digest("hex").slice(0, 16)}` };
 }
 
 /**

@@ -49,12 +49,46 @@ export interface Decoded {
  * Alpha is dropped, grey/CMYK/16-bit become 8-bit sRGB. Throws ImageDecodeError.
  */
 export async function decodeToSquare(bytes: Buffer, size: number, opts: DecodeOptions): Promise<Decoded> {
+  return decodeWith(bytes, opts, (format) => runSharp(bytes, format, size, opts));
+}
+
+/** A whole image at its own size: RGB interleaved, rows top-down (for object crops). */
+export interface DecodedFull {
+  pixels: Buffer;
+  width: number;
+  height: number;
+  format: ImageFormat;
+}
+
+/** Decodes the image at full resolution (same conversions as decodeToSquare, no resize). */
+export async function decodeFull(bytes: Buffer, opts: DecodeOptions): Promise<DecodedFull> {
+  return decodeWith(bytes, opts, async (format) => {
+    const { img, width, height } = await openSharp(bytes, format, opts);
+    const { data, info } = await img.removeAlpha().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+    if (info.width !== width || info.height !== height || info.channels !== 3) throw new ImageDecodeError("corrupt", `decoder returned ${info.width}x${info.height}x${info.channels}`);
+    return { pixels: data, width, height, format };
+  });
+}
+
+/** The box [x0, y0, x1, y1) (integer pixels inside the image) of a decoded image, squashed to size×size. */
+export async function cropToSquare(img: DecodedFull, box: [number, number, number, number], size: number, kernel: DecodeOptions["kernel"]): Promise<Buffer> {
+  const [x0, y0, x1, y1] = box;
+  const { data, info } = await sharp(img.pixels, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
+    .resize(size, size, { fit: "fill", kernel })
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== size || info.height !== size || info.channels !== 3) throw new ImageDecodeError("corrupt", `crop returned ${info.width}x${info.height}x${info.channels}`);
+  return data;
+}
+
+async function decodeWith<T>(bytes: Buffer, opts: DecodeOptions, run: (format: ImageFormat) => Promise<T>): Promise<T> {
   if (bytes.length === 0) throw new ImageDecodeError("empty", "file is empty (0 bytes)");
   const format = sniffFormat(bytes);
   if (format === null) throw new ImageDecodeError("unsupported", "not a supported image (no JPEG/PNG/WebP/GIF/TIFF/BMP signature)");
   await lock.shared();
   try {
-    return await runSharp(bytes, format, size, opts);
+    return await run(format);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e; // our own checks: deterministic
   } finally {
@@ -65,7 +99,7 @@ export async function decodeToSquare(bytes: Buffer, size: number, opts: DecodeOp
   // the failing file is decoded again alone to get its own message (and code).
   await lock.exclusive();
   try {
-    return await runSharp(bytes, format, size, opts);
+    return await run(format);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     throw classify(e as Error, format, opts.maxPixels);
@@ -75,6 +109,21 @@ export async function decodeToSquare(bytes: Buffer, size: number, opts: DecodeOp
 }
 
 async function runSharp(bytes: Buffer, format: ImageFormat, size: number, opts: DecodeOptions): Promise<Decoded> {
+  const { img, width, height } = await openSharp(bytes, format, opts);
+  const { data, info } = await img
+    .resize(size, size, { fit: "fill", kernel: opts.kernel })
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== size || info.height !== size || info.channels !== 3 || data.length !== size * size * 3) {
+    throw new ImageDecodeError("corrupt", `decoder returned ${info.width}x${info.height}x${info.channels}`);
+  }
+  return { pixels: data, width, height, format };
+}
+
+/** The image as a sharp pipeline with its (oriented) size, limits checked. */
+async function openSharp(bytes: Buffer, format: ImageFormat, opts: DecodeOptions): Promise<{ img: sharp.Sharp; width: number; height: number }> {
   let img: sharp.Sharp;
   let width: number;
   let height: number;
@@ -96,16 +145,7 @@ async function runSharp(bytes: Buffer, format: ImageFormat, size: number, opts: 
       img = img.autoOrient();
     }
   }
-  const { data, info } = await img
-    .resize(size, size, { fit: "fill", kernel: opts.kernel })
-    .removeAlpha()
-    .toColourspace("srgb")
-    .raw({ depth: "uchar" })
-    .toBuffer({ resolveWithObject: true });
-  if (info.width !== size || info.height !== size || info.channels !== 3 || data.length !== size * size * 3) {
-    throw new ImageDecodeError("corrupt", `decoder returned ${info.width}x${info.height}x${info.channels}`);
-  }
-  return { pixels: data, width, height, format };
+  return { img, width, height };
 }
 
 /** Shared/exclusive lock over this module's sharp calls; a waiting exclusive blocks new shared. */

@@ -1,6 +1,7 @@
 // A folder of images → the decode-once image cache, with the settings lightly_config implies.
 import type { ImageCache } from "../data/index.js";
-import { buildImageCache, cacheSizeFor, defaultConcurrency } from "../data/index.js";
+import { buildImageCache, cacheSizeFor, defaultConcurrency, listImageFolder } from "../data/index.js";
+import { predictionsDirOf, readTaskPredictions, cropBoxes, OBJECT_DETECTION, type TaskPredictions } from "../predictions/index.js";
 import type { LightlyConfig } from "../config/lightly-config.js";
 
 export interface PrepareImagesOptions {
@@ -34,4 +35,47 @@ export async function prepareImages(inputDir: string, opts: PrepareImagesOptions
   );
   for (const c of cache.corruptFilenames) opts.log?.(`  skipped ${c.filename}: ${c.code} (${c.reason})`);
   return cache;
+}
+
+export interface PrepareCropsOptions extends PrepareImagesOptions {
+  /** The object-detection task whose boxes are cut. */
+  task: string;
+  /** Folder holding tasks.json and the task folders. Default <inputDir>/.lightly/predictions. */
+  predictionsDir?: string;
+  /** Box padding as a fraction of its width/height per side, clipped to the image. Default 0.1 (Lightly's). */
+  padding?: number;
+}
+
+/**
+ * Object crops of `inputDir` as a dataset: each box of the task's predictions, padded and clipped,
+ * decoded once into a crop cache whose items are named `<image>#<index>`. The cache is an
+ * ImageCache like prepareImages' (train, embedImages and openImageCache take it unchanged); its
+ * widths/heights are the crops' sizes in the original image. Prediction problems are in
+ * `predictions.issues` (per file), boxes that miss their image in `cache.corruptFilenames` (code
+ * bad_box); neither stops the run.
+ */
+export async function prepareCrops(inputDir: string, opts: PrepareCropsOptions): Promise<{ cache: ImageCache; predictions: TaskPredictions }> {
+  const listing = listImageFolder(inputDir);
+  const predictions = readTaskPredictions(opts.predictionsDir ?? predictionsDirOf(inputDir), opts.task, listing.filenames);
+  if (predictions.schema.taskType !== OBJECT_DETECTION) {
+    throw new Error(`task "${opts.task}" is a ${predictions.schema.taskType} task; object crops need an ${OBJECT_DETECTION} task`);
+  }
+  for (const i of predictions.issues) opts.log?.(`  predictions: ${i.message}`);
+  const nw = opts.config.loader.num_workers;
+  const cache = await buildImageCache(inputDir, {
+    cacheDir: opts.cacheDir,
+    resolution: opts.resolution ?? cacheSizeFor(opts.config.collate.input_size),
+    removeExactDuplicates: opts.removeExactDuplicates ?? true,
+    concurrency: nw < 0 ? defaultConcurrency() : Math.max(1, nw),
+    onProgress: opts.onProgress,
+    listing,
+    crops: { boxes: cropBoxes(predictions), padding: opts.padding ?? 0.1 },
+  });
+  opts.log?.(
+    `${cache.length} object crops of task "${opts.task}" from ${predictions.images.size} prediction files` +
+      `${predictions.issues.length ? ` (${predictions.issues.length} prediction issue(s))` : ""}` +
+      `${cache.corruptFilenames.length ? `, ${cache.corruptFilenames.length} crop(s) skipped` : ""}`,
+  );
+  for (const c of cache.corruptFilenames) opts.log?.(`  skipped ${c.filename}: ${c.code} (${c.reason})`);
+  return { cache, predictions };
 }
