@@ -100,6 +100,13 @@ test("reusing the checkpoint by run id and by path embeds with it (no training) 
     assert.deepEqual(lines(r.paths.selectedFilenames), lines(first.paths.selectedFilenames));
   }
   assert.equal(byId.record.weights, `run:${first.record.id}`);
+  // enable_training with a checkpoint continues training from it.
+  const cont = await run({ input: root, config: tinyConfig({ worker_config: { enable_training: true } }), overrides: { checkpointRunId: first.record.id, epochs: 1 }, output: path.join(out, "continue"), stream: null });
+  assert.equal(cont.record.trained, true);
+  assert.equal(cont.record.weights, `trained from run:${first.record.id}`);
+  assert.equal(cont.report.training!.startedFrom, first.record.checkpoint);
+  assert.equal(cont.report.training!.epochs, 1);
+  assert.ok(cont.record.checkpoint!.startsWith(cont.paths.checkpoints));
   assert.equal(byPath.record.weights, "checkpoint");
   // An unknown run id fails the run, naming it.
   await assert.rejects(

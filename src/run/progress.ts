@@ -15,7 +15,7 @@ export class CountProgress {
   ) {}
 
   update(done: number, total: number): void {
-    if (!this.stream) return;
+    if (!this.stream || (done === 0 && !this.tty)) return;
     const now = performance.now();
     const secs = (now - this.t0) / 1000;
     const rate = secs > 0 ? done / secs : 0;
