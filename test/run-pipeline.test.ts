@@ -139,3 +139,22 @@ test("use_datapool: a second run reuses the first's checkpoint and adds only new
   for (const r of [a, b, c]) assert.ok(listed.includes(r.record.id));
   assert.equal(torch.liveTensors(), baseline);
 });
+
+test("aborting during training ends the run ABORTED with its checkpoint kept and no report", async () => {
+  const ctl = new AbortController();
+  // The progress stream sees the first training step: abort then (as Ctrl-C does in the CLI).
+  const stream = { write: (t: string) => { if (/epoch 1\/\d+ (step|done)/.test(t)) ctl.abort(); return true; } };
+  const out = tempDir("winnow-run-out-");
+  await assert.rejects(
+    run({ input: root, config: tinyConfig({ worker_config: { enable_training: true }, lightly_config: { trainer: { gpus: 0, max_epochs: 50 } } }), output: path.join(out, "abort"), stream, signal: ctl.signal }),
+    (e: unknown) => {
+      assert.ok(e instanceof RunError);
+      assert.equal(e.record.state, "ABORTED");
+      assert.equal(readRunRecord(e.record.id).state, "ABORTED");
+      assert.ok(e.record.checkpoint && fs.existsSync(e.record.checkpoint), "the interrupted training's checkpoint is kept");
+      assert.ok(!fs.existsSync(e.paths.reportJson) && !fs.existsSync(e.paths.embeddings));
+      return true;
+    },
+  );
+  assert.equal(torch.liveTensors(), baseline);
+});
