@@ -10,8 +10,8 @@
 // Note: libtorch's default CPU random generator is process-wide, not per thread. The trainer reseeds
 // before every epoch and step, so runs stay reproducible, but do not draw random numbers on the main
 // thread while a worker trains if you rely on bit-exact results.
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
+import { type Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { startModuleWorker } from "../util/module-worker.js";
 import type { LightlyConfig } from "../config/lightly-config.js";
 import type { AugmentOptions } from "../transforms/index.js";
 import type { TrainProgress, EpochSummary } from "../util/progress.js";
@@ -33,6 +33,8 @@ export interface WorkerTrainOptions {
   augment?: Omit<AugmentOptions, "sourceSizes" | "profile">;
   /** Intra-op threads of the worker's engine (default: the engine's default). */
   numThreads?: number;
+  /** train()'s prefetch option (a second worker prepares the next step's views). */
+  prefetch?: boolean | { waitFromStep?: number };
 }
 
 export interface TrainInWorkerOptions extends WorkerTrainOptions {
@@ -65,24 +67,12 @@ interface WorkerData {
   stopFlag: Int32Array;
 }
 
-const HERE = fileURLToPath(import.meta.url);
-
 /** Starts training in a worker thread. */
 export function trainInWorker(opts: TrainInWorkerOptions): TrainHandle {
   const { onProgress, onEpochEnd, log, ...options } = opts;
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
-  // The worker's entry is a one-line script importing this module. When that fails because the
-  // .ts sources run under tsx, whose --import hook registers itself on the main thread only (Node
-  // 20), tsx's loader is registered in the worker and the import retried (under another URL: the
-  // failed import is memoised).
-  const load = `import(${JSON.stringify(import.meta.url)})`;
-  const tsx = HERE.endsWith(".ts") ? JSON.stringify(import.meta.resolve("tsx/esm/api")) : null;
-  const boot = tsx
-    ? `${load}.catch((e) => { if (e && e.code === "ERR_UNKNOWN_FILE_EXTENSION") return import(${tsx}).then((api) => { api.register(); return import(${JSON.stringify(`${import.meta.url}?tsx`)}); }); throw e; })`
-    : load;
-  const entry = `${boot}.catch((e) => { require("node:worker_threads").parentPort.postMessage({ type: "error", error: { name: (e && e.name) || "Error", message: String((e && e.message) || e), stack: e && e.stack } }); });`;
   const data: WorkerData = { __winnowTrainWorker: true, options, stopFlag };
-  const worker = new Worker(entry, { eval: true, workerData: data });
+  const worker = startModuleWorker(import.meta.url, data);
   const result = new Promise<WorkerTrainResult>((resolve, reject) => {
     let done: WorkerTrainResult | null = null;
     let failure: Error | null = null;
@@ -139,7 +129,7 @@ async function runInWorker(d: WorkerData): Promise<void> {
     cache = c;
     const r = await train({
       cache: c, config: o.config, outDir: o.outDir, device: o.device, startFrom: o.startFrom, resumeFrom: o.resumeFrom,
-      projectionHeadBatchNorm: o.projectionHeadBatchNorm, augment: o.augment, keepModel: false,
+      projectionHeadBatchNorm: o.projectionHeadBatchNorm, augment: o.augment, keepModel: false, prefetch: o.prefetch,
       onProgress: (progress) => post({ type: "progress", progress }),
       onEpochEnd: (summary) => post({ type: "epoch-done", summary }),
       log: (message) => post({ type: "log", message }),

@@ -13,6 +13,7 @@
 // momentum buffers and the position, so a resumed run computes exactly what the uninterrupted run
 // computes (on the CPU; CUDA kernels may differ in the last bits).
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as torch from "../torch/index.js";
 import type { Device, Tensor } from "../torch/index.js";
@@ -27,6 +28,8 @@ import { simclrViews, type AugmentOptions } from "../transforms/index.js";
 import { modelSettingsOf, precisionMode, type LightlyConfig } from "../config/lightly-config.js";
 import type { TrainProgress, EpochSummary } from "../util/progress.js";
 import { ntXentLoss } from "./ntxent.js";
+import { deriveSeed, epochOrder, batchLength } from "./seeds.js";
+import { ViewPrefetcher } from "./prefetch.js";
 
 export type { TrainProgress, EpochSummary };
 
@@ -62,6 +65,14 @@ export interface TrainOptions {
   log?: (msg: string) => void;
   /** Polled after every step: true stops training after that step and writes a checkpoint. */
   shouldStop?: () => boolean;
+  /**
+   * Prepare the next step's views on a second thread while this one runs the model step (as
+   * PyTorch's DataLoader workers do; src/ssl/prefetch.ts). Same results either way. Default: on for
+   * CPU training with 2+ cores; never on CUDA (there the training thread augments on the GPU).
+   * `{ waitFromStep: k }`: from this call's k-th step on, wait for the worker instead of preparing
+   * batches here while it starts up (tests, benchmarks).
+   */
+  prefetch?: boolean | { waitFromStep?: number };
 }
 
 export interface TrainResult {
@@ -76,6 +87,8 @@ export interface TrainResult {
   epochLosses: number[];
   imagesPerSecond: number;
   durationMs: number;
+  /** Steps whose views the prefetch thread prepared (0 without prefetch). */
+  prefetchedSteps: number;
   /** Checkpoint with the final weights, or null (none written). */
   lastCheckpoint: string | null;
   /** Best epoch checkpoint (lightly_epoch_{e}.ckpt), null when save_top_k = 0. */
@@ -123,34 +136,9 @@ export interface ResumeState {
   complete: boolean;
 }
 
-// ---- seeds ---------------------------------------------------------------------------------------------
+// ---- seeds (src/ssl/seeds.ts) ---------------------------------------------------------------------------
 
-const MASK64 = (1n << 64n) - 1n;
-function splitmix64(x: bigint): bigint {
-  let z = (x + 0x9e3779b97f4a7c15n) & MASK64;
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
-  return z ^ (z >> 31n);
-}
-
-/**
- * A seed for (seed, epoch, step) that does not depend on anything run before: step -1 is the
- * epoch's permutation. 48 bits, so it is exact as a JavaScript number.
- */
-export function deriveSeed(seed: number, epoch: number, step: number): number {
-  let h = splitmix64(BigInt(seed));
-  h = splitmix64(h ^ BigInt(epoch));
-  h = splitmix64(h ^ BigInt(step + 1));
-  return Number(h & ((1n << 48n) - 1n));
-}
-
-/** The image order of an epoch: a seeded permutation (shuffle) or 0..n-1. */
-export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean): number[] {
-  if (!shuffle) return Array.from({ length: n }, (_, i) => i);
-  torch.manualSeed(deriveSeed(seed, epoch, -1));
-  const p = torch.scope(() => torch.randperm(n).data() as BigInt64Array);
-  return Array.from(p, (v) => Number(v));
-}
+export { deriveSeed, epochOrder };
 
 // ---- checkpoints -----------------------------------------------------------------------------------------
 
@@ -289,7 +277,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const model = buildModel(modelConfig) as SimCLR;
   let opt: SGD | null = null;
   let keep = false;
+  let pf: ViewPrefetcher | null = null;
   try {
+    // Started first so that its start-up overlaps the model set-up; see prefetch.ts.
+    const usePrefetch = (opts.prefetch ?? os.availableParallelism() >= 2) !== false && !onCuda && !opts.augment?.profile;
+    const waitFromStep = typeof opts.prefetch === "object" ? opts.prefetch.waitFromStep ?? Infinity : Infinity;
+    if (usePrefetch) {
+      const dup = cache.duplicates[0];
+      pf = ViewPrefetcher.start({
+        cacheDir: cache.dir, removeExactDuplicates: dup !== undefined && !cache.filenames.includes(dup.filename), n,
+        seed: cfg.seed, shuffle: cfg.loader.shuffle, batchSize, stepsPerEpoch, maxEpochs: cfg.trainer.max_epochs,
+        collate: cfg.collate, augment: opts.augment ?? {},
+      });
+    }
     // channels_last: oneDNN (CPU) and cuDNN (GPU) convolutions are faster in it (measured here:
     // ~4x on this CPU for resnet-18 at 32 px, 0.9x the step time on an H200); values are unchanged.
     model.to({ device, memoryFormat: "channels_last" });
@@ -347,41 +347,74 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       opts.log?.(`resumed from ${opts.resumeFrom}: epoch ${epoch + 1}, step ${startStep}, ${globalStep} steps done`);
     }
 
+    // The views of step (epoch, step), channels_last: from the prefetch worker once it has begun,
+    // else made here (drawing the epoch's order and the step's parameters on this thread).
+    let prefetching = false;
+    let prefetchedSteps = 0;
+    let stepsRun = 0;
+    let order: { epoch: number; order: number[] } | null = null;
+    const viewsFor = async (epoch: number, step: number, count: number): Promise<[Tensor, Tensor]> => {
+      if (pf && !prefetching) {
+        if (stepsRun >= waitFromStep) while (!pf.ready && !pf.error) await new Promise((r) => setTimeout(r, 5));
+        if (pf.error) {
+          note(`prefetch worker failed to start (${pf.error.message}): views are prepared on the training thread`);
+          await pf.close();
+          pf = null;
+        } else if (pf.ready) {
+          pf.begin(epoch, step);
+          prefetching = true;
+        }
+      }
+      if (prefetching) {
+        prefetchedSteps++;
+        return pf!.next(epoch, step, count);
+      }
+      if (order?.epoch !== epoch) order = { epoch, order: epochOrder(n, cfg.seed, epoch, cfg.loader.shuffle) };
+      const idx = order.order.slice(step * batchSize, step * batchSize + count);
+      torch.manualSeed(deriveSeed(cfg.seed, epoch, step));
+      return torch.scope(() => {
+        const x = cache.batchTensor(idx, device);
+        const [a0, a1] = simclrViews(x, cfg.collate, { ...opts.augment, sourceSizes: idx.map((i) => sourceSizes[i]!) });
+        return [a0.contiguous("channels_last"), a1.contiguous("channels_last")] as [Tensor, Tensor];
+      });
+    };
+
     outer: for (; epoch < maxEpochs; epoch++) {
-      const order = epochOrder(n, cfg.seed, epoch, cfg.loader.shuffle);
       const epochT0 = performance.now();
       let epochImages = 0;
       for (let step = startStep; step < stepsPerEpoch; step++) {
-        const idx = order.slice(step * batchSize, (step + 1) * batchSize);
-        if (idx.length < 2) continue; // NT-Xent needs two images (a last batch of 1 without drop_last)
+        const count = batchLength(n, batchSize, step);
+        if (count < 2) continue; // NT-Xent needs two images (a last batch of 1 without drop_last)
         const ts = performance.now();
-        torch.manualSeed(deriveSeed(cfg.seed, epoch, step));
-        const loss = torch.scope(() => {
-          const x = cache.batchTensor(idx, device);
-          const [a0, a1] = simclrViews(x, cfg.collate, { ...opts.augment, sourceSizes: idx.map((i) => sourceSizes[i]!) });
-          x.dispose();
-          const v0 = a0.contiguous("channels_last");
-          const v1 = a1.contiguous("channels_last");
-          const forward = (): [Tensor, Tensor] => [model.forward(v0), model.forward(v1)];
-          const [z0, z1] = precision === "bf16-mixed" ? torch.autocast("cuda", "bfloat16", forward) : forward();
-          const l = precision === "bf16-mixed" ? ntXentLoss(z0.float(), z1.float(), cfg.criterion.temperature) : ntXentLoss(z0, z1, cfg.criterion.temperature);
-          opt!.zeroGrad();
-          l.backward();
-          opt!.step();
-          return l.item();
-        });
+        const [v0, v1] = await viewsFor(epoch, step, count);
+        stepsRun++;
+        let loss: number;
+        try {
+          loss = torch.scope(() => {
+            const forward = (): [Tensor, Tensor] => [model.forward(v0), model.forward(v1)];
+            const [z0, z1] = precision === "bf16-mixed" ? torch.autocast("cuda", "bfloat16", forward) : forward();
+            const l = precision === "bf16-mixed" ? ntXentLoss(z0.float(), z1.float(), cfg.criterion.temperature) : ntXentLoss(z0, z1, cfg.criterion.temperature);
+            opt!.zeroGrad();
+            l.backward();
+            opt!.step();
+            return l.item();
+          });
+        } finally {
+          v0.dispose();
+          v1.dispose();
+        }
         opt.zeroGrad(); // free the gradients between steps
         if (!Number.isFinite(loss)) {
           throw new Error(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + 1} (lower optimizer.lr; the last good checkpoint is ${lastWritten ?? "not written yet"})`);
         }
         const ms = performance.now() - ts;
         trainMs += ms;
-        imagesDone += idx.length;
-        epochImages += idx.length;
+        imagesDone += count;
+        epochImages += count;
         globalStep++;
         stepLosses.push(loss);
         partial.push(loss);
-        recent.push(ms / idx.length);
+        recent.push(ms / count);
         if (recent.length > 20) recent.shift();
         const perImage = mean(recent);
         const remainingSteps = (maxEpochs - epoch - 1) * stepsPerEpoch + (stepsPerEpoch - step - 1);
@@ -440,7 +473,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     keep = opts.keepModel ?? false;
     return {
       epochsCompleted: epochLosses.length, globalStep, aborted, stepLosses, epochLosses,
-      imagesPerSecond: trainMs > 0 ? (imagesDone * 1000) / trainMs : 0, durationMs: performance.now() - t0,
+      imagesPerSecond: trainMs > 0 ? (imagesDone * 1000) / trainMs : 0, durationMs: performance.now() - t0, prefetchedSteps,
       lastCheckpoint, bestCheckpoint, checkpoint: bestCheckpoint ?? lastCheckpoint, checkpoints,
       modelConfig, device, precision, numImages: n, batchSize, stepsPerEpoch,
       corruptFilenames: cache.corruptFilenames, notes,
@@ -449,6 +482,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       model: keep ? model.eval() : undefined,
     };
   } finally {
+    await pf?.close();
     opt?.dispose();
     if (!keep) model.dispose();
   }
