@@ -21,3 +21,8 @@ export { resolveRunConfig, loadRunConfig, readRunConfigFile, RunConfigError, typ
 // Pipeline steps and selection, for custom flows.
 export { prepareImages, embedImages, readEmbeddings } from "./pipeline/index.js";
 export { runSelection, type SelectionItems, type SelectionOptions, type SelectionResult } from "./select/index.js";
+// The service client (Lightly's ApiWorkflowClient methods in camelCase) and its typed errors.
+export {
+  ApiWorkflowClient, ComputeWorkerRunInfo, ApiError, ApiValidationError, ApiUnauthorizedError, ApiForbiddenError,
+  ApiNotFoundError, ApiConflictError, type ApiWorkflowClientOptions, type ScheduleOptions, type RunData, type ScheduledRunData,
+} from "./client/index.js";
