@@ -34,8 +34,24 @@ Example:
   winnow run samples/shapes --config samples/run.yaml
   winnow run ./images --n-samples 50 --train --epochs 20`)
     .action(async (input: string, o: Record<string, unknown>) => {
+      // The config is checked before the engine is loaded, so config errors come back at once.
+      const { loadRunConfig, RunConfigError } = await import("../config/run-config.js");
+      const overrides = {
+        nSamples: o.nSamples as number | undefined,
+        train: o.train ? true : undefined,
+        epochs: o.epochs as number | undefined,
+        batchSize: o.batchSize as number | undefined,
+        checkpoint: o.checkpoint as string | undefined,
+        checkpointRunId: o.checkpointRunId as string | undefined,
+        device: o.device as "cpu" | "cuda" | undefined,
+      };
+      try {
+        loadRunConfig((o.config as string | undefined) ?? null, overrides);
+      } catch (e) {
+        if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
+        throw e;
+      }
       const { run, RunError } = await import("../run/run.js");
-      const { RunConfigError } = await import("../config/run-config.js");
       const ctl = new AbortController();
       let signals = 0;
       const onSig = (): void => {
@@ -52,15 +68,7 @@ Example:
           input,
           configFile: o.config as string | undefined,
           output: o.output as string | undefined,
-          overrides: {
-            nSamples: o.nSamples as number | undefined,
-            train: o.train ? true : undefined,
-            epochs: o.epochs as number | undefined,
-            batchSize: o.batchSize as number | undefined,
-            checkpoint: o.checkpoint as string | undefined,
-            checkpointRunId: o.checkpointRunId as string | undefined,
-            device: o.device as "cpu" | "cuda" | undefined,
-          },
+          overrides,
           stream: o.quiet ? null : process.stderr,
           signal: ctl.signal,
         });
