@@ -20,13 +20,16 @@ export function register(program: Command): void {
     .option("--batch-size <N>", "lightly_config.loader.batch_size", intArg("--batch-size"))
     .option("--checkpoint <path|url>", "worker_config.checkpoint: a file or an http(s) URL")
     .option("--checkpoint-run-id <id>", "worker_config.checkpoint_run_id: reuse the checkpoint of an earlier run (see `winnow runs`)")
+    .option("--lightly-path <dir>", "where Lightly's predictions are: a folder holding .lightly/predictions/, or that folder itself (default: the input folder)")
     .option("-o, --output <dir>", "output folder (new or empty; default ./winnow-runs/<run id>)")
     .addOption(new Option("--device <device>", "compute device (sets lightly_config.trainer.gpus)").choices(["cpu", "cuda"]))
     .option("-q, --quiet", "no progress output (log.txt is still written)")
     .addHelpText("after", `
 Output folder: config/ (resolved config), data/embeddings.csv, data/selected_embeddings.csv,
 filenames/{selected,corrupt,duplicate}_filenames.txt, checkpoints/*.ckpt (training), log.txt,
-report.html + report.json, run.json. Runs are recorded in $WINNOW_HOME/runs (default ~/.winnow/runs).
+report.html + report.json, run.json. Crop selection (an EMBEDDINGS input with a task) adds
+data/selected_crops.{csv,json}; runs that read predictions add data/prediction_issues.json and
+filenames/malformed_prediction_files.txt. Runs are recorded in $WINNOW_HOME/runs (default ~/.winnow/runs).
 
 Exit codes: 0 completed, 1 failed, 2 bad config or usage, 130 aborted (Ctrl-C).
 
@@ -68,6 +71,7 @@ Example:
           input,
           configFile: o.config as string | undefined,
           output: o.output as string | undefined,
+          lightlyPath: o.lightlyPath as string | undefined,
           overrides,
           stream: o.quiet ? null : process.stderr,
           signal: ctl.signal,

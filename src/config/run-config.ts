@@ -8,6 +8,7 @@ import YAML from "yaml";
 import { parseLightlyConfig, LightlyConfigError, suggestKey, type ConfigIssue, type LightlyConfig } from "./lightly-config.js";
 import { parseWorkerConfig, WorkerConfigError, type WorkerConfig } from "./worker-config.js";
 import { parseSelectionConfig, type SelectionConfig } from "./selection-config.js";
+import { objectLevelPlan } from "./object-level.js";
 
 export const RUN_CONFIG_SECTIONS = ["worker_config", "selection_config", "lightly_config"] as const;
 
@@ -148,6 +149,8 @@ export function resolveRunConfig(raw: unknown, overrides: RunOverrides = {}, sou
     if (!(e instanceof LightlyConfigError)) throw e;
     collect(e, "lightly_config");
   }
+  // Across sections: the prediction tasks the run reads must agree (object level, src/config/object-level.ts).
+  if (worker_config && selection_config) issues.push(...objectLevelPlan(worker_config, selection_config).issues);
   if (issues.length || !worker_config || !selection_config || !lightly_config) throw new RunConfigError(issues, source);
   return { worker_config, selection_config, lightly_config };
 }

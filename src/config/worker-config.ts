@@ -16,6 +16,8 @@ function section<S extends z.ZodRawShape>(shape: S, description: string) {
   return z.strictObject(shape).prefault({} as never).meta({ section: true, description });
 }
 const str = () => z.string().max(4096);
+/** Lightly's pattern for prediction task names. */
+const TASK_NAME = /^[a-zA-Z0-9_+=,.@:/-]*$/;
 
 export const workerConfigSchema = z
   .strictObject({
@@ -26,12 +28,23 @@ export const workerConfigSchema = z
     }),
     training: section(
       {
-        task_name: leaf(z.literal(""), "", {
-          allowed: '"" (training on object crops is not supported yet)',
+        task_name: leaf(z.string().max(256).regex(TASK_NAME), "", {
+          allowed: '"" (whole images) or an object-detection task of the predictions folder (letters, digits and _+=,.@:/-)',
           description: "Prediction task whose object crops the model is trained on (\"\" = whole images).",
+          winnow: "Needs enable_training. The crops are cut as for crop selection (object_level.padding); predictions are read from <input>/.lightly/predictions or --lightly-path.",
         }),
       },
       "Training settings beyond lightly_config.",
+    ),
+    object_level: section(
+      {
+        padding: leaf(z.number().min(0).max(10), 0.1, {
+          allowed: "a number in [0, 10]",
+          description: "Padding around each object's box, relative to its size: 0.1 widens and heightens the box by 10% on each side (clipped to the image).",
+          winnow: "Lightly's object_level.padding; used for crop selection (an EMBEDDINGS input with a task) and for training on crops (training.task_name).",
+        }),
+      },
+      "Object crops (crop selection and training on crops).",
     ),
     checkpoint: leaf(z.union([str(), z.null().transform(() => "")]), "", {
       allowed: 'a file path, an http(s) URL, or "" (none)',

@@ -8,6 +8,9 @@ import * as fs from "node:fs";
 import sharp from "sharp";
 import type { RunConfig } from "../config/run-config.js";
 import type { CorruptFile, DuplicateFile } from "../data/index.js";
+import { paddedCropBox } from "../data/index.js";
+import type { CropInfo } from "../predictions/index.js";
+import type { TaskIssues } from "./object-level.js";
 import type { StageTiming } from "./store.js";
 import { pca2, nearestNeighbourDistances, histogram, capIndices, type Histogram } from "./report-math.js";
 import { writeTextAtomic } from "./files.js";
@@ -30,6 +33,8 @@ export interface ReportInput {
   training: null | { epochs: number; epochLosses: number[]; stepLosses: number[]; checkpoint: string | null; startedFrom: string | null; imagesPerSecond: number; device: string; durationMs: number };
   embedding: { n: number; d: number; weights: string; checkpoint: string | null; source: string };
   selection: { filenames: string[]; stoppedBy: string; datapoolFilenames: string[] };
+  /** Runs that read predictions (crop selection, training on crops, SCORES/PREDICTIONS inputs); null otherwise. */
+  objects?: ObjectsReport | null;
   corrupt: CorruptFile[];
   duplicates: DuplicateFile[];
   notes: string[];
@@ -40,6 +45,25 @@ export interface ReportInput {
   /** Indices of the new picks and of the earlier datapool samples. */
   selectedIdx: number[];
   datapoolIdx: number[];
+}
+
+export interface ObjectsReport {
+  predictionsDir: string;
+  /** Task whose crops were selected (null: whole images were). */
+  selectTask: string | null;
+  /** Task whose crops the model was trained on. */
+  trainTask: string | null;
+  /** Tasks whose scores/predictions selection inputs read. */
+  valueTasks: string[];
+  padding: number;
+  /** Crops embedded (crop selection). */
+  crops: number | null;
+  /** Crop selection: the new picks in order (file, box, category, score). */
+  selectedCrops: CropInfo[] | null;
+  /** The images in selected_filenames.txt (for crop selection: those holding a selected crop). */
+  selectedImages: string[];
+  /** Per task: malformed files, bad predictions, crops that could not be cut. */
+  issues: TaskIssues[];
 }
 
 export interface RunReport {
@@ -57,6 +81,7 @@ export interface RunReport {
   training: ReportInput["training"];
   embedding: ReportInput["embedding"];
   selection: ReportInput["selection"];
+  objects: ObjectsReport | null;
   corrupt: CorruptFile[];
   duplicates: DuplicateFile[];
   nearestNeighbour: { before: Histogram; after: Histogram; sampled: number };
@@ -134,11 +159,20 @@ function histSvg(id: string, h: Histogram, color: string, maxCount: number): str
 <text x="${W / 2}" y="${H - 8}" font-size="11" text-anchor="middle">n ${h.n}, median ${h.median === null ? "–" : num(h.median)}</text></svg>`;
 }
 
-async function thumbnails(inputDir: string, names: string[]): Promise<Array<{ name: string; uri: string | null }>> {
+/** Inline PNG thumbnails of images, or of crops (the padded box, as the model saw it) when `crops` is given. */
+async function thumbnails(inputDir: string, names: string[], crops?: { of: CropInfo[]; padding: number }): Promise<Array<{ name: string; uri: string | null }>> {
   const out: Array<{ name: string; uri: string | null }> = [];
-  for (const name of names) {
+  for (const [k, name] of names.entries()) {
     try {
-      const buf = await sharp(path.join(inputDir, name), { failOn: "none" }).resize(96, 96, { fit: "inside" }).png().toBuffer();
+      const c = crops?.of[k];
+      let img = sharp(path.join(inputDir, c ? c.image : name), { failOn: "none" });
+      if (c) {
+        const m = await img.metadata();
+        const b = paddedCropBox(c.bbox, crops!.padding, m.width ?? 0, m.height ?? 0);
+        if (!b) throw new Error("box outside the image");
+        img = sharp(await img.extract({ left: b[0], top: b[1], width: b[2] - b[0], height: b[3] - b[1] }).toBuffer());
+      }
+      const buf = await img.resize(96, 96, { fit: "inside" }).png().toBuffer();
       out.push({ name, uri: `data:image/png;base64,${buf.toString("base64")}` });
     } catch {
       out.push({ name, uri: null }); // e.g. BMP (sharp has no BMP loader): the name is still shown
@@ -149,6 +183,34 @@ async function thumbnails(inputDir: string, names: string[]): Promise<Array<{ na
 
 const table = (head: string[], rows: string[][]): string =>
   `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+
+const blank = `<div style="width:96px;height:96px;background:#eee;margin:0 auto"></div>`;
+
+/** Crop selection: the selected crops as thumbnails with their box, category and score, and the images that hold them. */
+function objectsHtml(o: ObjectsReport, thumbs: Array<{ name: string; uri: string | null }>): string {
+  const crops = o.selectedCrops ?? [];
+  const cells = thumbs.map((th, k) => {
+    const c = crops[k]!;
+    const cap = `${c.image} [${c.bbox.map((v) => num(v)).join(", ")}] ${c.category}${c.score === null ? "" : ` ${num(c.score, 3)}`}`;
+    return `<div class="thumb crop" data-crop="${esc(c.filename)}">${th.uri ? `<img src="${th.uri}" alt="${esc(c.filename)}">` : blank}${esc(cap)}</div>`;
+  }).join("");
+  return `<h2>Selected object crops of task ${esc(JSON.stringify(o.selectTask))} (${crops.length} of ${o.crops ?? 0}${thumbs.length < crops.length ? `, first ${thumbs.length} shown` : ""})</h2>
+<p>Boxes are the predictions' [x, y, w, h]; thumbnails show the box with padding ${num(o.padding)} per side, as embedded. ${o.selectedImages.length} image(s) hold them (filenames/selected_filenames.txt): ${esc(o.selectedImages.slice(0, 20).join(", "))}${o.selectedImages.length > 20 ? ", …" : ""}</p>
+<div class="grid" id="selected-crops-grid">${cells}</div>`;
+}
+
+/** Prediction problems per task: files skipped whole, predictions skipped, crops that could not be cut. */
+function predictionIssuesHtml(o: ObjectsReport): string {
+  const rows: string[][] = [];
+  for (const t of o.issues) {
+    for (const i of t.issues) rows.push([t.task, i.file, i.prediction === undefined ? "(file)" : String(i.prediction), i.code, i.message]);
+    for (const c of t.skippedCrops) rows.push([t.task, c.crop, "(crop)", c.code, c.reason]);
+  }
+  const summary = o.issues.map((t) => `${esc(t.task)}: ${t.predictionFiles} file(s) read, ${t.missing} image(s) without one`).join("; ");
+  return `<h2>Prediction issues (${rows.length})</h2>
+<p>Predictions from <code>${esc(o.predictionsDir)}</code>${o.trainTask ? `; model trained on the crops of task ${esc(JSON.stringify(o.trainTask))}` : ""}. ${summary}.</p>
+<div id="prediction-issues">${rows.length ? table(["task", "file", "prediction", "code", "message"], rows) : "<p>None.</p>"}</div>`;
+}
 
 /** Computes the report's statistics and writes report.json and report.html into the run folder. */
 export async function writeReport(r: ReportInput): Promise<RunReport> {
@@ -165,12 +227,14 @@ export async function writeReport(r: ReportInput): Promise<RunReport> {
   const hi = Math.max(1e-9, ...before, ...after);
   const hb = histogram(before, 20, 0, hi);
   const ha = histogram(after, 20, 0, hi);
-  const thumbs = await thumbnails(r.input, r.selection.filenames.slice(0, REPORT_MAX_THUMBNAILS));
+  const o = r.objects ?? null;
+  const thumbs = await thumbnails(r.input, r.selection.filenames.slice(0, REPORT_MAX_THUMBNAILS),
+    o?.selectedCrops ? { of: o.selectedCrops.slice(0, REPORT_MAX_THUMBNAILS), padding: o.padding } : undefined);
 
   const report: RunReport = {
     format: REPORT_FORMAT, runId: r.runId, state: "COMPLETED", input: r.input, output: r.output,
     startedAt: r.startedAt, endedAt: r.endedAt, durationMs: r.durationMs, stages: r.stages, config: r.config,
-    counts: r.counts, training: r.training, embedding: r.embedding, selection: r.selection,
+    counts: r.counts, training: r.training, embedding: r.embedding, selection: r.selection, objects: o,
     corrupt: r.corrupt, duplicates: r.duplicates,
     nearestNeighbour: { before: hb, after: ha, sampled: idx.length },
     map: { method: "pca", points: idx.length, selected: idx.filter((i) => sel.has(i)).length },
@@ -206,8 +270,9 @@ ${mapSvg(xy, idx, sel, pool, r.filenames)}
 <h2>Nearest-neighbour distance</h2>
 <p>Distance from each sample to its nearest other sample: all samples (left), the selection incl. datapool (right). Diverse selections move this to the right.</p>
 <div class="grid">${histSvg("nn-before", hb, "#9aa9b8", maxCount)}${histSvg("nn-after", ha, "#d62728", maxCount)}</div>
-<h2>Selected images (${r.selection.filenames.length}${thumbs.length < r.selection.filenames.length ? `, first ${thumbs.length} shown` : ""})</h2>
-<div class="grid" id="selected-grid">${thumbs.map((th) => `<div class="thumb">${th.uri ? `<img src="${th.uri}" alt="${esc(th.name)}">` : `<div style="width:96px;height:96px;background:#eee;margin:0 auto"></div>`}${esc(th.name)}</div>`).join("")}</div>
+${o?.selectedCrops ? objectsHtml(o, thumbs) : `<h2>Selected images (${r.selection.filenames.length}${thumbs.length < r.selection.filenames.length ? `, first ${thumbs.length} shown` : ""})</h2>
+<div class="grid" id="selected-grid">${thumbs.map((th) => `<div class="thumb">${th.uri ? `<img src="${th.uri}" alt="${esc(th.name)}">` : `<div style="width:96px;height:96px;background:#eee;margin:0 auto"></div>`}${esc(th.name)}</div>`).join("")}</div>`}
+${o ? predictionIssuesHtml(o) : ""}
 <h2>Corrupt files (${r.corrupt.length})</h2>
 ${r.corrupt.length ? table(["file", "code", "reason"], r.corrupt.map((x) => [x.filename, x.code, x.reason])) : "<p>None.</p>"}
 <h2>Exact duplicates (${r.duplicates.length})</h2>

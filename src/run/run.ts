@@ -26,6 +26,9 @@ import { selectStep } from "./select-step.js";
 import { writeReport, type RunReport } from "./report.js";
 import { writeTextAtomic, linesText } from "./files.js";
 import { CountProgress } from "./progress.js";
+import { objectLevelPlan } from "../config/object-level.js";
+import { predictionsDirFor, checkTasksListed, RunPredictions, writePredictionIssues, malformedFiles, imagesOfCrops, writeSelectedCrops, selectedCropsOf, type TaskIssues } from "./object-level.js";
+import type { CropInfo } from "../predictions/index.js";
 
 export interface RunOptions {
   /** Folder of images. */
@@ -44,6 +47,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Folder of the decode cache. Default $WINNOW_HOME/cache. */
   cacheDir?: string;
+  /**
+   * Where Lightly's predictions are: a folder holding `.lightly/predictions/` (Lightly's "Lightly
+   * datasource"), or the predictions folder itself (with tasks.json). Default: the input folder.
+   */
+  lightlyPath?: string;
 }
 
 /** Where a run's files are. */
@@ -54,6 +62,11 @@ export interface RunPaths {
   embeddings: string;
   selectedEmbeddings: string;
   selectedFilenames: string;
+  /** Crop selection only: the selected crops (csv; .json beside it). */
+  selectedCrops: string;
+  /** Runs that read predictions: problems per task (json) and the files skipped whole (txt). */
+  predictionIssues: string;
+  malformedPredictionFiles: string;
   corruptFilenames: string;
   duplicateFilenames: string;
   checkpoints: string;
@@ -86,6 +99,9 @@ export function runPaths(output: string): RunPaths {
     embeddings: path.join(output, "data", "embeddings.csv"),
     selectedEmbeddings: path.join(output, "data", "selected_embeddings.csv"),
     selectedFilenames: path.join(output, "filenames", "selected_filenames.txt"),
+    selectedCrops: path.join(output, "data", "selected_crops.csv"),
+    predictionIssues: path.join(output, "data", "prediction_issues.json"),
+    malformedPredictionFiles: path.join(output, "filenames", "malformed_prediction_files.txt"),
     corruptFilenames: path.join(output, "filenames", "corrupt_filenames.txt"),
     duplicateFilenames: path.join(output, "filenames", "duplicate_filenames.txt"),
     checkpoints: path.join(output, "checkpoints"),
@@ -107,6 +123,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     : resolveRunConfig(opts.config ?? {}, opts.overrides ?? {});
   const wc = config.worker_config;
   const lc = config.lightly_config;
+  // Checked by resolveRunConfig already: which tasks are read, and whether crops are selected/trained on.
+  const plan = objectLevelPlan(wc, config.selection_config).plan!;
 
   const id = newRunId();
   const output = path.resolve(opts.output ?? path.join("winnow-runs", id));
@@ -157,6 +175,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   };
 
   let cache: ImageCache | null = null;
+  let preds: RunPredictions | null = null;
   let trainHandle: ReturnType<typeof trainInWorker> | null = null;
   const onAbort = (): void => trainHandle?.abort();
   opts.signal?.addEventListener("abort", onAbort);
@@ -196,6 +215,31 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       onProgress: (d, t) => decodeBar.update(d, t), log,
     });
     decodeBar.done();
+    if (wc.training.task_name && !wc.enable_training) note(`worker_config.training.task_name ${JSON.stringify(wc.training.task_name)} has no effect: enable_training is false`);
+
+    // Predictions and object crops (src/run/object-level.ts): crop caches of the crop tasks, values of the others.
+    let itemCache: ImageCache = cache;
+    let trainCache: ImageCache = cache;
+    let predictionIssues: TaskIssues[] = [];
+    if (plan.tasks.length) {
+      const dir = predictionsDirFor(inputReal, opts.lightlyPath);
+      const why = (t: string): string =>
+        t === plan.selectTask ? "selection_config (crop selection)" : t === plan.trainTask ? "worker_config.training.task_name" : "selection_config (SCORES/PREDICTIONS input)";
+      checkTasksListed(dir, plan.tasks, why);
+      log(`predictions: ${dir} (task${plan.tasks.length === 1 ? "" : "s"} ${plan.tasks.join(", ")})`);
+      preds = new RunPredictions(dir, wc.object_level.padding);
+      const prepOpts = { cacheDir: opts.cacheDir ?? path.join(winnowHome(), "cache"), config: lc, removeExactDuplicates: wc.remove_exact_duplicates, log };
+      for (const task of [plan.selectTask, plan.trainTask]) {
+        if (!task || preds.crops.has(task)) continue;
+        const bar = new CountProgress(`cropping ${task}`, stream);
+        await preds.cropCache(inputReal, task, { ...prepOpts, onProgress: (dn, t) => bar.update(dn, t) });
+        bar.done();
+      }
+      for (const task of plan.valueTasks) preds.imagePredictions(task, cache.filenames, log);
+      if (plan.selectTask) itemCache = preds.crops.get(plan.selectTask)!;
+      if (plan.trainTask) trainCache = preds.crops.get(plan.trainTask)!;
+      predictionIssues = preds.issues(cache.filenames);
+    }
 
     // ---- CHECKING_CORRUPTNESS ----
     enter("CHECKING_CORRUPTNESS");
@@ -208,6 +252,19 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     log(`${cache.length} usable images, ${corrupt.length} corrupt, ${duplicates.length} exact duplicate(s)`);
     if (cache.refused.length) note(`${cache.refused.length} entr${cache.refused.length === 1 ? "y" : "ies"} refused by the folder listing (symlinks, special files, bad names): ${cache.refused.slice(0, 3).map((r) => r.filename).join(", ")}`);
     if (cache.length === 0) throw new Error(`input ${inputReal}: no usable images (${cache.stats.files} image file(s), ${corrupt.length} corrupt)`);
+    if (preds) {
+      writePredictionIssues(output, preds.dir, predictionIssues);
+      for (const t of predictionIssues) {
+        const bad = malformedFiles([t]).length;
+        log(`predictions "${t.task}": ${t.predictionFiles} file(s) read, ${t.missing} usable image(s) without one, ${t.issues.length} issue(s)${bad ? ` (${bad} malformed file(s) skipped)` : ""}` +
+          `${preds.crops.has(t.task) ? `; ${preds.crops.get(t.task)!.length} crop(s), ${t.skippedCrops.length} skipped` : ""}`);
+      }
+      const bad = malformedFiles(predictionIssues);
+      if (bad.length) note(`${bad.length} malformed prediction file(s) skipped (listed in filenames/malformed_prediction_files.txt): ${bad.slice(0, 3).join(", ")}${bad.length > 3 ? ", …" : ""}`);
+    }
+    for (const [task, c] of [[plan.selectTask, itemCache], [plan.trainTask, trainCache]] as const) {
+      if (task && c.length === 0) throw new Error(`task "${task}": no usable object crops (every prediction file missing, malformed or without boxes inside its image; see ${paths.predictionIssues})`);
+    }
 
     // ---- TRAINING ----
     let training: WorkerTrainResult | null = null;
@@ -216,7 +273,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (wc.enable_training) {
       enter("TRAINING");
       const handle = trainInWorker({
-        cacheDir: cache.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: lc, outDir: paths.checkpoints,
+        cacheDir: trainCache.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: lc, outDir: paths.checkpoints,
         device, startFrom: ckpt?.path, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
         onProgress: (p) => printer?.update(p),
         onEpochEnd: (e) => {
@@ -249,7 +306,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 
     // ---- EMBEDDING ----
     enter("EMBEDDING");
-    let filenames = cache.filenames;
+    if (plan.trainTask) log(`trained on ${trainCache.length} object crops of task "${plan.trainTask}"`);
+    let filenames = itemCache.filenames;
     let values: Float32Array;
     let d: number;
     let embedSource: string;
@@ -258,7 +316,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       const row = new Map(custom.filenames.map((f, i) => [f, i]));
       const missing = filenames.filter((f) => !row.has(f));
       if (missing.length) {
-        throw new Error(`worker_config.embeddings: ${wc.embeddings} has no row for ${missing.length} of the ${filenames.length} usable images (e.g. ${missing.slice(0, 3).map((m) => JSON.stringify(m)).join(", ")}); every usable image needs one`);
+        throw new Error(`worker_config.embeddings: ${wc.embeddings} has no row for ${missing.length} of the ${filenames.length} usable ${plan.selectTask ? `crops of task "${plan.selectTask}" (rows are named <image>#<prediction index>)` : "images"} (e.g. ${missing.slice(0, 3).map((m) => JSON.stringify(m)).join(", ")}); every usable image needs one`);
       }
       const extra = custom.filenames.length - filenames.length;
       if (extra > 0) note(`worker_config.embeddings: ${extra} row(s) for files that are not usable images of the input (ignored)`);
@@ -271,7 +329,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     } else {
       const bar = new CountProgress("embedding", stream);
       const e = embedImages({
-        cache, config: lc, outDir: path.dirname(paths.embeddings), checkpoint: embedCheckpoint ?? undefined, device,
+        cache: itemCache, config: lc, outDir: path.dirname(paths.embeddings), checkpoint: embedCheckpoint ?? undefined, device,
         onProgress: (dn, t) => bar.update(dn, t), log,
       });
       bar.done();
@@ -290,6 +348,13 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (wc.use_datapool) {
       const seen = new Set<string>();
       for (const r of pool) {
+        // Crop selection: the datapool is the crops earlier crop selections of this task picked.
+        if (plan.selectTask) {
+          const names = selectedCropsOf(r.output, plan.selectTask);
+          if (names) for (const name of names) seen.add(name);
+          else note(`datapool: run ${r.id} selected no crops of task "${plan.selectTask}"; its samples are not counted`);
+          continue;
+        }
         const f = runPaths(r.output).selectedFilenames;
         if (!fs.existsSync(f)) {
           note(`datapool: the selection of run ${r.id} is gone (${f}); its samples are not counted`);
@@ -301,17 +366,25 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       if (seen.size > datapoolBefore.length) note(`datapool: ${seen.size - datapoolBefore.length} earlier selected file(s) are no longer usable images of the input`);
       log(`datapool: ${datapoolBefore.length} sample(s) selected by ${pool.length} earlier run(s)`);
     }
-    const sel = selectStep(config.selection_config, filenames, values, d, { normalize: wc.normalize_embeddings, datapool: datapoolBefore, device });
+    const predValues = preds ? preds.selectionValues(plan.valueTasks, filenames, plan.selectTask, log) : null;
+    const sel = selectStep(config.selection_config, filenames, values, d, { normalize: wc.normalize_embeddings, datapool: datapoolBefore, device, values: predValues ?? undefined });
     const index = new Map(filenames.map((f, i) => [f, i]));
     const poolSet = new Set(datapoolBefore);
     const picked = sel.selected.filter((i) => !poolSet.has(filenames[i]!));
     if (picked.length !== sel.selected.length) throw new Error("selection returned datapool samples as new picks (internal error)");
-    log(`selected ${picked.length} sample(s) (stopped by: ${sel.stoppedBy})`);
+    // Crop selection: each pick is a crop; the images that hold them are the selected filenames.
+    const cropOf = predValues?.crops ? new Map(predValues.crops.map((c) => [c.filename, c])) : null;
+    const pickedCrops: CropInfo[] | null = cropOf ? picked.map((i) => cropOf.get(filenames[i]!)!) : null;
+    const pickedImages = pickedCrops ? imagesOfCrops(pickedCrops) : picked.map((i) => filenames[i]!);
+    log(pickedCrops
+      ? `selected ${picked.length} crop(s) of task "${plan.selectTask}" in ${pickedImages.length} image(s) (stopped by: ${sel.stoppedBy})`
+      : `selected ${picked.length} sample(s) (stopped by: ${sel.stoppedBy})`);
 
     // ---- SAVING_RESULTS ----
     enter("SAVING_RESULTS");
     const pickedNames = picked.map((i) => filenames[i]!);
-    writeTextAtomic(paths.selectedFilenames, linesText(pickedNames));
+    writeTextAtomic(paths.selectedFilenames, linesText(pickedImages));
+    if (pickedCrops) writeSelectedCrops(output, plan.selectTask!, wc.object_level.padding, pickedCrops);
     const rowsOf = (idx: number[]): string => {
       const v = new Float32Array(idx.length * d);
       idx.forEach((i, k) => v.set(values.subarray(i * d, (i + 1) * d), k * d));
@@ -320,7 +393,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     writeTextAtomic(paths.selectedEmbeddings, embeddingsCsvHeader(d) + rowsOf(picked));
     const poolIdx = datapoolBefore.map((f) => index.get(f)!);
     if (wc.use_datapool) {
-      writeTextAtomic(path.join(output, "filenames", "selected_filenames_including_datapool.txt"), linesText([...datapoolBefore, ...pickedNames]));
+      const poolImages = cropOf ? imagesOfCrops(datapoolBefore.map((f) => cropOf.get(f)!)) : datapoolBefore;
+      writeTextAtomic(path.join(output, "filenames", "selected_filenames_including_datapool.txt"), linesText([...new Set([...poolImages, ...pickedImages])]));
       writeTextAtomic(path.join(output, "data", "selected_embeddings_including_datapool.csv"), embeddingsCsvHeader(d) + rowsOf([...poolIdx, ...picked]));
     }
     record.selectedCount = picked.length;
@@ -343,6 +417,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       } : null,
       embedding: { n: filenames.length, d, weights: record.weights ?? "", checkpoint: wc.embeddings ? null : embedCheckpoint, source: embedSource },
       selection: { filenames: pickedNames, stoppedBy: sel.stoppedBy, datapoolFilenames: datapoolBefore },
+      objects: preds ? {
+        predictionsDir: preds.dir, selectTask: plan.selectTask, trainTask: plan.trainTask, valueTasks: plan.valueTasks, padding: wc.object_level.padding,
+        crops: plan.selectTask ? filenames.length : null, selectedCrops: pickedCrops, selectedImages: pickedImages, issues: predictionIssues,
+      } : null,
       corrupt, duplicates, notes, filenames, values: wc.normalize_embeddings ? l2NormalizeRows(values, d) : values, d,
       selectedIdx: picked, datapoolIdx: poolIdx,
     });
@@ -373,6 +451,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     opts.signal?.removeEventListener("abort", onAbort);
     trainHandle?.abort();
     cache?.close();
+    preds?.close();
     fs.closeSync(logFd);
   }
 }

@@ -1,7 +1,7 @@
-// The SAMPLING stage: selection_config applied to the run's embeddings, earlier datapool samples
-// counted as already selected (never picked again).
+// The SAMPLING stage: selection_config applied to the run's embeddings (and the prediction values
+// of SCORES/PREDICTIONS inputs), earlier datapool samples counted as already selected (never picked again).
 import type { SelectionConfig } from "../config/selection-config.js";
-import { runSelection } from "../select/index.js";
+import { runSelection, type SelectionItems } from "../select/index.js";
 
 export interface SelectStepResult {
   /** New picks (indices into filenames), in pick order. */
@@ -11,8 +11,8 @@ export interface SelectStepResult {
 
 export function selectStep(
   cfg: SelectionConfig, filenames: string[], values: Float32Array, d: number,
-  opts: { normalize: boolean; datapool: string[]; device?: "cpu" | "cuda" },
+  opts: { normalize: boolean; datapool: string[]; device?: "cpu" | "cuda"; values?: Pick<SelectionItems, "scores" | "predictions"> },
 ): SelectStepResult {
-  const r = runSelection(cfg, { filenames, embeddings: values, dim: d }, { normalizeEmbeddings: opts.normalize, datapool: opts.datapool, device: opts.device });
+  const r = runSelection(cfg, { filenames, embeddings: values, dim: d, ...opts.values }, { normalizeEmbeddings: opts.normalize, datapool: opts.datapool, device: opts.device });
   return { selected: [...r.selected], stoppedBy: r.stoppedBy };
 }
