@@ -429,7 +429,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     record.endedAt = new Date().toISOString();
     record.durationMs = Date.now() - t0;
     saveRunRecord(record);
-    log(`COMPLETED in ${formatDuration(record.durationMs / 1000)}: ${picked.length} selected → ${paths.selectedFilenames}\nreport: ${paths.reportHtml}`);
+    log(`COMPLETED in ${formatDuration(record.durationMs / 1000)}: ${pickedCrops ? `${picked.length} crop(s) selected → ${paths.selectedCrops}, their ${pickedImages.length} image(s)` : `${picked.length} selected`} → ${paths.selectedFilenames}\nreport: ${paths.reportHtml}`);
     return { record, paths, report };
   } catch (e) {
     const aborted = e instanceof Aborted || Boolean(opts.signal?.aborted);
