@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One-time, idempotent set-up of a Debian/Ubuntu machine for Winnow (run as root, or with sudo).
 # Installs libtorch (Debian's CPU build), OpenBLAS (Debian's libtorch multiplies matrices with
-# the reference BLAS otherwise), PyTorch for the oracle tests, build tools; then npm ci and the
-# native build.
+# the reference BLAS otherwise), PyTorch for the oracle tests, Chromium (the report's browser test,
+# driven by playwright-core: no browser download), build tools; then npm ci and the native build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ say() { printf '\n==> %s\n' "$*"; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PKGS=(libtorch-dev libopenblas0-pthread python3-torch python3-torchvision python3-pil build-essential python3 pkg-config)
+PKGS=(libtorch-dev libopenblas0-pthread python3-torch python3-torchvision python3-pil chromium build-essential python3 pkg-config)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
