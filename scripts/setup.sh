@@ -2,7 +2,8 @@
 # One-time, idempotent set-up of a Debian/Ubuntu machine for Winnow (run as root, or with sudo).
 # Installs libtorch (Debian's CPU build), OpenBLAS (Debian's libtorch multiplies matrices with
 # the reference BLAS otherwise), PyTorch for the oracle tests, Chromium (the report's browser test,
-# driven by playwright-core: no browser download), build tools; then npm ci and the native build.
+# driven by playwright-core: no browser download), build tools; then npm ci, the native build and
+# the web UI (web/dist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,9 @@ ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 
 say "building the native addon (node-gyp, against $(node scripts/torch-config.mjs libdir))"
 npm run build:native --silent
+
+say "building the web UI (web/dist, served by winnow serve under /ui/)"
+npm run build:web --silent
 
 say "checking the engine loads"
 node -e "const m=require('./build/Release/winnow_native.node'); const i=m.buildInfo(); console.log('libtorch', i.torchVersion, 'cuda', i.cuda, 'threads', m.getNumThreads())"

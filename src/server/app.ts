@@ -19,6 +19,8 @@ import {
 } from "./schemas.js";
 import { checkArtifactName, TooLarge, type ArtifactStorage } from "./storage.js";
 import { checkSignature, signArtifact } from "./signing.js";
+import { registerUiApi } from "./ui-api.js";
+import { registerUiStatic } from "./ui-static.js";
 
 export interface AppOptions {
   store: Store;
@@ -84,7 +86,8 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   const PUBLIC = new Set(["/openapi.json", "/v1/health"]);
   app.addHook("onRequest", async (req) => {
     const url = req.routeOptions.url ?? req.url;
-    if (PUBLIC.has(url) || url.startsWith("/v1/signed/")) return;
+    // Routes marked config.public: the web UI's static files (ui-static.ts).
+    if (PUBLIC.has(url) || url.startsWith("/v1/signed/") || (req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
     const h = req.headers.authorization;
     const m = typeof h === "string" ? /^Bearer\s+(\S+)$/i.exec(h) : null;
     if (!m) throw new HttpError(401, "missing API token: send `Authorization: Bearer <token>` (create one with `winnow token create`)");
@@ -371,6 +374,9 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     if (!a) throw notFound("artifact", id);
     return stream(reply, a.storageKey, a.data.file_name, a.data.size);
   });
+
+  registerUiApi(app, { store, storage, datasourceRoot: realRoot });
+  registerUiStatic(app);
 
   return { app, wake };
 }

@@ -1,0 +1,234 @@
+// API routes the web UI needs beyond Lightly's (all under /v1, behind the same token check, and
+// answering 404 for another owner's records like the rest of the API): a paginated, filtered run
+// list, a run's state timeline, loss curve, resolved config and 2-D embedding map, image thumbnails
+// read from the dataset's datasource (re-encoded by sharp, never a path outside it), a dataset's
+// datapool size, and config validation without scheduling.
+import type { Readable } from "node:stream";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import sharp from "sharp";
+import type { Store } from "../db/store.js";
+import { RUN_STATES, type ArtifactData, type ArtifactType, type RunData, type RunState } from "../db/records.js";
+import { resolveInside, checkRealInside, PathRefused, IMAGE_EXTENSIONS, extensionOf } from "../data/folder.js";
+import { resolveRunConfig } from "../config/run-config.js";
+import { checkScheduledConfig } from "./configs.js";
+import { createConfigBody } from "./schemas.js";
+import type { ArtifactStorage } from "./storage.js";
+import { embeddingMapOf, readEmbeddingsStream, LruCache, type EmbeddingMap } from "./ui-embedding-map.js";
+
+export interface UiApiOptions {
+  store: Store;
+  storage: ArtifactStorage;
+  /** Real path of the datasource root (datasets' datasources are relative to it). */
+  datasourceRoot: string;
+}
+
+/** An error the app's error handler answers with this status and message. */
+function httpError(status: number, message: string): Error {
+  return Object.assign(new Error(message), { statusCode: status });
+}
+
+const TEXT_LIMIT = 256 * 1024 * 1024;
+
+async function readText(body: Readable, limit = TEXT_LIMIT): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += (c as Buffer).length;
+    if (n > limit) throw httpError(413, `artifact larger than ${limit} bytes`);
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+const lines = (t: string): string[] => t.split(/\r?\n/).filter((l) => l.length > 0);
+
+export interface RunSummary {
+  id: string;
+  dataset_id: string;
+  dataset_name: string | null;
+  scheduled_id: string;
+  state: RunState;
+  message: string;
+  progress: RunData["progress"];
+  created_at: number;
+  ended_at: number | null;
+  last_modified_at: number;
+  duration_ms: number;
+  training: boolean;
+  checkpoint: boolean;
+}
+
+export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
+  const { store, storage } = o;
+  const owner = (req: FastifyRequest): string => req.principal!.owner;
+  const params = (req: FastifyRequest): Record<string, string> => req.params as Record<string, string>;
+  const query = (req: FastifyRequest): Record<string, string | undefined> => req.query as Record<string, string | undefined>;
+  const maps = new LruCache<EmbeddingMap>();
+  const datapoolSizes = new LruCache<number>(256);
+
+  async function run(req: FastifyRequest): Promise<RunData> {
+    const id = params(req).id!;
+    const r = await store.getRun(owner(req), id);
+    if (!r) throw httpError(404, `run ${JSON.stringify(id)} not found`);
+    return r;
+  }
+  async function artifactText(req: FastifyRequest, r: RunData, type: ArtifactType): Promise<{ artifact: ArtifactData; text: string } | null> {
+    const a = r.artifacts.find((x) => x.type === type);
+    if (!a) return null;
+    const s = await store.getArtifactByName(owner(req), r.id, a.file_name);
+    if (!s) return null;
+    return { artifact: a, text: await readText(await storage.get(s.storageKey)) };
+  }
+
+  // Runs newest first, filtered by dataset and state, one page at a time.
+  app.get("/v1/run-summaries", async (req) => {
+    const q = query(req);
+    const limit = Math.min(200, Math.max(1, Number(q.limit ?? 25) || 25));
+    const offset = Math.max(0, Number(q.offset ?? 0) || 0);
+    if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) throw httpError(400, `query.state: expected one of ${RUN_STATES.join(", ")}, got ${JSON.stringify(q.state)}`);
+    if (q.dataset_id && !(await store.getDataset(owner(req), q.dataset_id))) throw httpError(404, `dataset ${JSON.stringify(q.dataset_id)} not found`);
+    const all = (await store.listRuns(owner(req), q.dataset_id || undefined)).filter((r) => !q.state || r.state === q.state).reverse();
+    const page = all.slice(offset, offset + limit);
+    const names = new Map((await store.listDatasets(owner(req))).map((d) => [d.id, d.name]));
+    const training = new Map<string, boolean>();
+    for (const r of page) {
+      if (!training.has(r.config_id)) {
+        const c = await store.getConfig(owner(req), r.config_id);
+        training.set(r.config_id, (c?.worker_config as { enable_training?: unknown } | undefined)?.enable_training === true);
+      }
+    }
+    const now = Date.now();
+    const items: RunSummary[] = page.map((r) => ({
+      id: r.id, dataset_id: r.dataset_id, dataset_name: names.get(r.dataset_id) ?? null, scheduled_id: r.scheduled_id,
+      state: r.state, message: r.message, progress: r.progress, created_at: r.created_at, ended_at: r.ended_at,
+      last_modified_at: r.last_modified_at, duration_ms: (r.ended_at ?? now) - r.created_at,
+      training: training.get(r.config_id) ?? false, checkpoint: r.artifacts.some((a) => a.type === "CHECKPOINT"),
+    }));
+    return { total: all.length, offset, limit, items };
+  });
+
+  // States as the run's log announced them ("[k/N] STATE" lines, server time), then its end state.
+  app.get("/v1/runs/:id/timeline", async (req) => {
+    const r = await run(req);
+    const out: { state: string; at: number }[] = [];
+    for (const l of await store.readLog(r.id)) {
+      const m = /\[\d+\/\d+\] ([A-Z_]+)\s*$/.exec(l.line);
+      if (m && out[out.length - 1]?.state !== m[1]) out.push({ state: m[1]!, at: l.at });
+    }
+    if (r.ended_at !== null && out[out.length - 1]?.state !== r.state) out.push({ state: r.state, at: r.ended_at });
+    return { state: r.state, created_at: r.created_at, ended_at: r.ended_at, stages: out };
+  });
+
+  // Training loss: report.json's per-step and per-epoch losses once the run has one, else the
+  // "epoch k/N done: loss x" lines of the log so far (live).
+  app.get("/v1/runs/:id/loss", async (req) => {
+    const r = await run(req);
+    const rep = await artifactText(req, r, "REPORT_JSON");
+    if (rep) {
+      const t = (JSON.parse(rep.text) as { training?: { stepLosses?: number[]; epochLosses?: number[] } | null }).training;
+      if (t) return { source: "report", epoch_losses: t.epochLosses ?? [], step_losses: t.stepLosses ?? [] };
+      return { source: "report", epoch_losses: [], step_losses: [] };
+    }
+    const epochs: number[] = [];
+    for (const l of await store.readLog(r.id)) {
+      const m = /epoch (\d+)\/\d+(?: done)?: loss (-?[\d.]+(?:e[-+]?\d+)?|nan|inf)/i.exec(l.line);
+      if (m) epochs[Number(m[1]) - 1] = Number(m[2]);
+    }
+    return { source: "log", epoch_losses: epochs.filter((v) => v !== undefined), step_losses: [] };
+  });
+
+  // The config as scheduled and as the worker resolves it (every default filled in).
+  app.get("/v1/runs/:id/config", async (req) => {
+    const r = await run(req);
+    const c = await store.getConfig(owner(req), r.config_id);
+    if (!c) throw httpError(404, `config ${JSON.stringify(r.config_id)} not found`);
+    const scheduled = { worker_config: c.worker_config, selection_config: c.selection_config, lightly_config: c.lightly_config };
+    let resolved: unknown = null;
+    let error: string | null = null;
+    try {
+      resolved = resolveRunConfig({ worker_config: c.worker_config ?? {}, selection_config: c.selection_config ?? {}, lightly_config: c.lightly_config ?? {} });
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    return { config_id: c.id, scheduled, resolved, error };
+  });
+
+  app.get("/v1/runs/:id/embedding-map", async (req) => {
+    const r = await run(req);
+    const emb = r.artifacts.find((a) => a.type === "EMBEDDINGS");
+    if (!emb) throw httpError(404, `run ${r.id} (${r.state}) has no EMBEDDINGS artifact yet`);
+    const sel = r.artifacts.find((a) => a.type === "SELECTED_FILENAMES");
+    const pool = r.artifacts.find((a) => a.type === "DATAPOOL_FILENAMES");
+    const key = [emb, sel, pool].map((a) => (a ? `${a.id}:${a.sha256}` : "-")).join("|");
+    return maps.get(key, async () => {
+      const s = await store.getArtifactByName(owner(req), r.id, emb.file_name);
+      if (!s) throw httpError(404, `artifact ${emb.file_name} not found`);
+      const csv = await readEmbeddingsStream(await storage.get(s.storageKey), `run ${r.id} ${emb.file_name}`);
+      const selected = sel ? lines((await artifactText(req, r, "SELECTED_FILENAMES"))!.text) : [];
+      const datapool = pool ? lines((await artifactText(req, r, "DATAPOOL_FILENAMES"))!.text) : [];
+      return embeddingMapOf(csv, selected, datapool);
+    });
+  });
+
+  // A thumbnail of one image of the run's dataset: the name is resolved inside the datasource with
+  // the same checks as the data loader (no absolute paths, "..", or symlinks), only image
+  // extensions are read, and what goes out is sharp's re-encoding, never the file's own bytes.
+  app.get("/v1/runs/:id/thumbnail", async (req, reply) => {
+    const r = await run(req);
+    const q = query(req);
+    const file = q.file ?? "";
+    const size = Math.min(512, Math.max(16, Number(q.size ?? 128) || 128));
+    const ds = await store.getDataset(owner(req), r.dataset_id);
+    if (!ds) throw httpError(404, `dataset ${JSON.stringify(r.dataset_id)} not found`);
+    if (/^s3:\/\//i.test(ds.datasource)) throw httpError(404, `thumbnails are read from local datasources only; dataset ${ds.name} is at ${ds.datasource}`);
+    // Object crops are named "<image>#<index>": show their image.
+    const image = file.replace(/#\d+$/, "");
+    let abs: string;
+    try {
+      abs = resolveInside(resolveInside(o.datasourceRoot, ds.datasource), image);
+      if (!IMAGE_EXTENSIONS.has(extensionOf(image))) throw new PathRefused(image, "not an image file name");
+      await checkRealInside(abs, image);
+    } catch (e) {
+      if (e instanceof PathRefused) throw httpError(404, `file ${e.message}`);
+      throw e;
+    }
+    let out: Buffer;
+    try {
+      out = await sharp(abs, { limitInputPixels: 1e8 }).rotate().resize(size, size, { fit: "inside", withoutEnlargement: false }).webp({ quality: 80 }).toBuffer();
+    } catch (e) {
+      throw httpError(404, `file ${JSON.stringify(file)}: cannot be decoded (${(e as Error).message})`);
+    }
+    reply.header("content-type", "image/webp");
+    reply.header("cache-control", "private, max-age=3600");
+    return reply.send(out);
+  });
+
+  // The dataset's datapool: the DATAPOOL_FILENAMES of its newest COMPLETED datapool run.
+  app.get("/v1/datasets/:id/datapool", async (req) => {
+    const id = params(req).id!;
+    const ds = await store.getDataset(owner(req), id);
+    if (!ds) throw httpError(404, `dataset ${JSON.stringify(id)} not found`);
+    const s = await store.newestDatasetSelection(owner(req), ds.id, "");
+    if (!s) return { run_id: null, size: 0 };
+    const size = await datapoolSizes.get(`${s.artifact.id}:${s.artifact.sha256}`, async () => {
+      const a = await store.getArtifactByName(owner(req), s.run.id, s.artifact.file_name);
+      return a ? lines(await readText(await storage.get(a.storageKey))).length : 0;
+    });
+    return { run_id: s.run.id, size };
+  });
+
+  // The scheduling form's live check: the same schemas as scheduling, without creating anything.
+  app.post("/v1/configs/validate", async (req) => {
+    const parsed = createConfigBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      return { valid: false, issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join(".") || "body", message: i.message })) };
+    }
+    const b = parsed.data;
+    const issues = [...(checkScheduledConfig(b) ?? [])];
+    const rid = (b.worker_config as { checkpoint_run_id?: unknown } | null | undefined)?.checkpoint_run_id;
+    if (typeof rid === "string" && rid && !(await store.getRun(owner(req), rid))) {
+      issues.push({ path: "worker_config.checkpoint_run_id", message: `run ${JSON.stringify(rid)} not found` });
+    }
+    return { valid: issues.length === 0, issues: issues.map((i) => ({ path: i.path, message: i.message })) };
+  });
+}

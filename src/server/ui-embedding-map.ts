@@ -1,0 +1,142 @@
+// The run detail page's 2-D embedding map: PCA of the run's EMBEDDINGS artifact (Lightly's CSV),
+// computed once per artifact version and kept in a small in-process cache (the map of a finished
+// run never changes; a replica computes its own copy). The components are fitted on at most
+// FIT_ROWS rows (a fixed, evenly spaced subsample) and every row is projected, so tens of
+// thousands of points cost O(n·d) after the fit and the event loop is not held for long.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { readEmbeddingsCsv } from "../run/embeddings-csv.js";
+
+export const FIT_ROWS = 4000;
+const CACHE_ENTRIES = 16;
+
+export interface EmbeddingMap {
+  method: "pca";
+  n: number;
+  d: number;
+  /** Fraction of the variance each of the two axes explains (of the fitted rows). */
+  explained: [number, number];
+  filenames: string[];
+  /** Row-major [n, 2], 4 significant digits. */
+  xy: number[];
+  /** Row indices of this run's selection and of earlier datapool samples. */
+  selected: number[];
+  datapool: number[];
+}
+
+/** The two leading principal axes of the rows `fit` of `values` [n, d], by power iteration with deflation. */
+export function pcaAxes(values: Float32Array, n: number, d: number, fit: number[], iters = 80): { mean: Float64Array; axes: Float64Array[]; explained: [number, number] } {
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += values[i * d + j]!;
+  for (let j = 0; j < d; j++) mean[j]! /= Math.max(1, n);
+  const m = fit.length;
+  const x = new Float64Array(m * d);
+  let total = 0;
+  fit.forEach((r, i) => {
+    for (let j = 0; j < d; j++) {
+      const v = values[r * d + j]! - mean[j]!;
+      x[i * d + j] = v;
+      total += v * v;
+    }
+  });
+  const axes: Float64Array[] = [];
+  const variance: number[] = [];
+  const xv = new Float64Array(m);
+  for (let c = 0; c < 2; c++) {
+    let v = Float64Array.from({ length: d }, (_, j) => 1 + ((j * 7919) % 13) / 13); // fixed, non-degenerate start
+    let lambda = 0;
+    for (let it = 0; it < iters; it++) {
+      for (const a of axes) {
+        let dot = 0;
+        for (let j = 0; j < d; j++) dot += v[j]! * a[j]!;
+        for (let j = 0; j < d; j++) v[j]! -= dot * a[j]!;
+      }
+      for (let i = 0; i < m; i++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += x[i * d + j]! * v[j]!;
+        xv[i] = s;
+      }
+      const w = new Float64Array(d);
+      for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) w[j]! += x[i * d + j]! * xv[i]!;
+      for (const a of axes) {
+        let dot = 0;
+        for (let j = 0; j < d; j++) dot += w[j]! * a[j]!;
+        for (let j = 0; j < d; j++) w[j]! -= dot * a[j]!;
+      }
+      let norm = 0;
+      for (let j = 0; j < d; j++) norm += w[j]! * w[j]!;
+      norm = Math.sqrt(norm);
+      if (norm < 1e-30) {
+        v = new Float64Array(d); // rank < 2: this coordinate stays 0
+        lambda = 0;
+        break;
+      }
+      lambda = norm;
+      v = w.map((t) => t / norm);
+    }
+    axes.push(v);
+    variance.push(lambda);
+  }
+  const ex = (k: number): number => (total > 0 ? Number((variance[k]! / total).toPrecision(4)) : 0);
+  return { mean, axes, explained: [ex(0), ex(1)] };
+}
+
+/** Evenly spaced row indices, at most k of them. */
+function subsample(n: number, k: number): number[] {
+  if (n <= k) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: k }, (_, i) => Math.floor((i * n) / k));
+}
+
+export function embeddingMapOf(csv: { filenames: string[]; values: Float32Array; d: number }, selected: string[], datapool: string[]): EmbeddingMap {
+  const n = csv.filenames.length;
+  const d = csv.d;
+  const { mean, axes, explained } = pcaAxes(csv.values, n, d, subsample(n, FIT_ROWS));
+  const xy = new Array<number>(n * 2);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 2; c++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (csv.values[i * d + j]! - mean[j]!) * axes[c]![j]!;
+      xy[i * 2 + c] = Number(s.toPrecision(4));
+    }
+  }
+  const index = new Map(csv.filenames.map((f, i) => [f, i]));
+  const rows = (names: string[]): number[] => [...new Set(names.map((f) => index.get(f)).filter((i): i is number => i !== undefined))].sort((a, b) => a - b);
+  const sel = rows(selected);
+  const selSet = new Set(sel);
+  return { method: "pca", n, d, explained, filenames: csv.filenames, xy, selected: sel, datapool: rows(datapool).filter((i) => !selSet.has(i)), };
+}
+
+/** Reads Lightly's embeddings CSV from a stream (through a private temp file: the reader takes a path). */
+export async function readEmbeddingsStream(body: Readable, what: string): Promise<{ filenames: string[]; values: Float32Array; d: number }> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "winnow-map-"));
+  const f = path.join(dir, "embeddings.csv");
+  try {
+    await pipeline(body, fs.createWriteStream(f));
+    return readEmbeddingsCsv(f, what);
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Least-recently-used cache of computed values by key; concurrent requests share one computation. */
+export class LruCache<T> {
+  private readonly m = new Map<string, Promise<T>>();
+  constructor(private readonly size = CACHE_ENTRIES) {}
+
+  get(key: string, compute: () => Promise<T>): Promise<T> {
+    let p = this.m.get(key);
+    if (p) {
+      this.m.delete(key);
+      this.m.set(key, p);
+      return p;
+    }
+    p = compute();
+    this.m.set(key, p);
+    p.catch(() => this.m.delete(key)); // a failure is not cached
+    while (this.m.size > this.size) this.m.delete(this.m.keys().next().value!);
+    return p;
+  }
+}

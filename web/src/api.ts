@@ -1,0 +1,90 @@
+// The API from the browser: every call carries the token the user signed in with, kept in
+// sessionStorage only (gone when the tab closes). Errors keep the server's status and message.
+import type { ArtifactData, DatasetData, Priority, RunData, RunState, ScheduledRunData } from "../../src/db/records.ts";
+
+export type { ArtifactData, DatasetData, RunData, RunState, ScheduledRunData, Priority };
+
+const KEY = "winnow.token";
+export const getToken = (): string | null => sessionStorage.getItem(KEY);
+export const setToken = (t: string): void => sessionStorage.setItem(KEY, t);
+export const clearToken = (): void => sessionStorage.removeItem(KEY);
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly field: string | null = null) {
+    super(message);
+  }
+}
+
+/** Called on every 401 (the app drops the token and shows the sign-in page). */
+let onUnauthorized: (msg: string) => void = () => {};
+export const setUnauthorizedHandler = (f: (msg: string) => void): void => void (onUnauthorized = f);
+
+async function request(method: string, path: string, body?: unknown, token = getToken()): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) {
+    let message = `${method} ${path}: HTTP ${res.status}`;
+    let field: string | null = null;
+    try {
+      const b = (await res.json()) as { message?: string; field?: string };
+      if (b.message) message = b.message;
+      field = b.field ?? null;
+    } catch {
+      /* not JSON */
+    }
+    if (res.status === 401) onUnauthorized(message);
+    throw new ApiError(res.status, message, field);
+  }
+  return res;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+  const res = await request(method, path, body, token);
+  return (res.status === 204 ? null : await res.json()) as T;
+}
+
+/** An authorized image (thumbnails need the token, which an <img src> cannot send) as a blob: URL. */
+export async function blobUrl(path: string): Promise<string> {
+  const res = await request("GET", path);
+  return URL.createObjectURL(await res.blob());
+}
+
+export interface RunSummary {
+  id: string;
+  dataset_id: string;
+  dataset_name: string | null;
+  scheduled_id: string;
+  state: RunState;
+  message: string;
+  progress: RunData["progress"];
+  created_at: number;
+  ended_at: number | null;
+  last_modified_at: number;
+  duration_ms: number;
+  training: boolean;
+  checkpoint: boolean;
+}
+
+export interface EmbeddingMap {
+  method: "pca";
+  n: number;
+  d: number;
+  explained: [number, number];
+  filenames: string[];
+  xy: number[];
+  selected: number[];
+  datapool: number[];
+}
+
+export const thumbPath = (runId: string, file: string, size = 128): string =>
+  `/v1/runs/${encodeURIComponent(runId)}/thumbnail?file=${encodeURIComponent(file)}&size=${size}`;
+
+export const END_STATES: ReadonlySet<string> = new Set(["COMPLETED", "ABORTED", "FAILED", "CRASHED"]);
+
+/** A signed, expiring URL of a run's artifact (no token needed to fetch it). */
+export async function signedUrl(runId: string, fileName: string, expiresIn = 3600): Promise<string> {
+  const r = await api<{ url: string }>("POST", `/v1/runs/${encodeURIComponent(runId)}/artifacts/${encodeURIComponent(fileName)}/signed-url`, { expires_in: expiresIn });
+  return r.url;
+}
