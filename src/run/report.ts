@@ -243,7 +243,6 @@ export async function writeReport(r: ReportInput): Promise<RunReport> {
 
   const t = r.training;
   const stepsPerEpoch = t && t.epochs > 0 ? Math.max(1, Math.round(t.stepLosses.length / Math.max(1, t.epochLosses.length))) : 1;
-  const maxCount = Math.max(1, ...hb.counts, ...ha.counts);
   const c = r.counts;
   const html = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Winnow run ${esc(r.runId)}</title>
@@ -268,8 +267,8 @@ ${t ? `<p>${t.epochs} epoch(s) on ${esc(t.device)}, ${t.imagesPerSecond.toFixed(
 <p class="legend"><span><i class="sw" style="background:#9aa9b8"></i>not selected</span><span><i class="sw" style="background:#d62728"></i>selected in this run</span><span><i class="sw" style="background:#ff7f0e"></i>datapool (earlier runs)</span>${idx.length < n ? ` ${idx.length} of ${n} points shown.` : ""}</p>
 ${mapSvg(xy, idx, sel, pool, r.filenames)}
 <h2>Nearest-neighbour distance</h2>
-<p>Distance from each sample to its nearest other sample: all samples (left), the selection incl. datapool (right). Diverse selections move this to the right.</p>
-<div class="grid">${histSvg("nn-before", hb, "#9aa9b8", maxCount)}${histSvg("nn-after", ha, "#d62728", maxCount)}</div>
+<p>Distance from each sample to its nearest other sample: all samples (left), the selection incl. datapool (right), on the same distance axis, each scaled to its tallest bar. Diverse selections move this to the right.</p>
+<div class="grid">${histSvg("nn-before", hb, "#9aa9b8", Math.max(1, ...hb.counts))}${histSvg("nn-after", ha, "#d62728", Math.max(1, ...ha.counts))}</div>
 ${o?.selectedCrops ? objectsHtml(o, thumbs) : `<h2>Selected images (${r.selection.filenames.length}${thumbs.length < r.selection.filenames.length ? `, first ${thumbs.length} shown` : ""})</h2>
 <div class="grid" id="selected-grid">${thumbs.map((th) => `<div class="thumb">${th.uri ? `<img src="${th.uri}" alt="${esc(th.name)}">` : `<div style="width:96px;height:96px;background:#eee;margin:0 auto"></div>`}${esc(th.name)}</div>`).join("")}</div>`}
 ${o ? predictionIssuesHtml(o) : ""}
@@ -281,7 +280,7 @@ ${r.duplicates.length ? table(["file", "same bytes as"], r.duplicates.map((x) =>
 ${table(["state", "started", "seconds"], r.stages.map((s) => [s.state, s.startedAt, s.durationMs === null ? "" : (s.durationMs / 1000).toFixed(2)]))}
 ${r.notes.length ? `<h2>Notes</h2><ul>${r.notes.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : ""}
 <h2>Resolved config</h2>
-<pre id="config">${esc(JSON.stringify(r.config, null, 2))}</pre>
+<details><summary>worker_config, selection_config, lightly_config with every default filled in</summary><pre id="config">${esc(JSON.stringify(r.config, null, 2))}</pre></details>
 </body></html>
 `;
   writeTextAtomic(path.join(r.output, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
