@@ -110,7 +110,7 @@ test("the report renders its plots, thumbnails and counts in Chromium, self-cont
   }
 
   // Counts and lists as the reader sees them.
-  const counts = Object.fromEntries(await page.$$eval("#counts tr", (rows) => rows.map((r) => [r.cells[0]!.textContent, r.cells[1]!.textContent])));
+  const counts = Object.fromEntries(await page.$$eval("#counts tr", (rows) => rows.map((r) => { const c = (r as HTMLTableRowElement).cells; return [c[0]!.textContent, c[1]!.textContent]; })));
   assert.equal(counts["image files"], "163");
   assert.equal(counts["corrupt"], "2");
   assert.equal(counts["exact duplicates"], "1");
