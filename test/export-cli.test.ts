@@ -43,7 +43,7 @@ test("winnow export RUN resolves the run's checkpoint; torch/safetensors default
     format: "winnow-run/1", id: "run-x", state: "COMPLETED", input: tmp, output: tmp, configFile: null, startedAt: new Date().toISOString(),
     endedAt: null, durationMs: null, stages: [], checkpoint: CKPT, trained: true, weights: "trained", useDatapool: false,
     datapoolUpdate: false, selectedCount: null, datapoolCount: null, error: null, pid: process.pid,
-  } as unknown as Parameters<typeof saveRunRecord>[0]);
+  });
   const r = await exportCommand("run-x", { format: "safetensors", out: path.join(tmp, "m.safetensors") });
   assert.equal(r.part, "model");
   assert.equal(r.source, "run run-x");
