@@ -84,7 +84,7 @@ before(async () => {
   clientB = new ApiWorkflowClient({ url, token: tokenB });
   await clientA.createDataset("tiny", "imgs");
   const sid = await clientA.scheduleComputeWorkerRun({
-    workerConfig: { enable_training: true, num_threads: 1 },
+    workerConfig: { enable_training: true, num_threads: 1, use_datapool: true },
     selectionConfig: { n_samples: 4 },
     lightlyConfig: { ...TINY_LIGHTLY, trainer: { ...TINY_LIGHTLY.trainer, max_epochs: 3 } },
   });
@@ -203,6 +203,8 @@ test("run detail: loss chart and embedding map draw, thumbnails load, hover show
   }, undefined, { timeout: 10_000 });
   assert.match(await page.innerText("[data-testid=map-tip]"), /selected/);
   await shot(page, "run-detail");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the window`);
 
   // Timeline, config, log, snippet.
   assert.match(await page.innerText("[data-testid=timeline]"), /TRAINING[\s\S]*EMBEDDING[\s\S]*COMPLETED/);
@@ -224,6 +226,50 @@ test("run detail: loss chart and embedding map draw, thumbnails load, hover show
   const signed = await page.evaluate(() => navigator.clipboard.readText());
   assert.match(signed, /\/v1\/signed\/artifacts\/[0-9a-f]+\?expires=\d+&signature=/);
   assert.deepEqual(Buffer.from(await (await fetch(signed)).arrayBuffer()), bytes);
+  await page.close();
+});
+
+test("the embedding map draws 30 000 points and hover still finds them", async () => {
+  const page = await ctx.newPage();
+  const n = 30_000;
+  const xy: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = (i * 2.399963) % (2 * Math.PI), r = Math.sqrt(i / n);
+    xy.push(Number((r * Math.cos(a)).toPrecision(4)), Number((r * Math.sin(a)).toPrecision(4)));
+  }
+  const selected = Array.from({ length: 300 }, (_, k) => k * 100);
+  const body = JSON.stringify({ method: "pca", n, d: 64, explained: [0.5, 0.5], filenames: Array.from({ length: n }, (_, i) => (i % 2 ? "zz-copy.png" : `f${i}.png`)), xy, selected, datapool: [] });
+  // The API's answer replaced by a large synthetic map: the page's drawing is what is measured.
+  await page.route(`**/v1/runs/${run.id}/embedding-map`, (r) => r.fulfill({ status: 200, contentType: "application/json", body }));
+  await signIn(page, tokenA);
+  await page.waitForSelector("[data-testid=runs-table]");
+  const t0 = Date.now();
+  await page.goto(`${url}/ui/runs/${run.id}`);
+  await page.waitForSelector("[data-testid=embedding-map]");
+  await page.waitForFunction(() => document.querySelector(".legend")?.textContent?.includes("all 30000"));
+  const drawn = Date.now() - t0;
+  const map = await inkedPixels(page, "[data-testid=embedding-map]");
+  assert.ok(map.inked > 0.25 * map.total, `inked ${map.inked} of ${map.total} pixels`);
+  await page.$eval("[data-testid=embedding-map]", (el) => el.scrollIntoView({ block: "center" }));
+  const box = (await (await page.$("[data-testid=embedding-map]"))!.boundingBox())!;
+  const t1 = Date.now();
+  for (let k = 0; k < 20; k++) await page.mouse.move(box.x + box.width / 2 + k * 7, box.y + box.height / 2 + k * 3);
+  await page.waitForSelector("[data-testid=map-tip]");
+  const hover = (Date.now() - t1) / 20;
+  // Even rows name missing files, odd rows a real image: from one to the next the tooltip goes from
+  // the error to the image. Screen positions as the component lays them out (12 px padding).
+  const xs = xy.filter((_, k) => k % 2 === 0), ys = xy.filter((_, k) => k % 2 === 1);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const at = (i: number) => ({ x: box.x + 12 + ((xy[2 * i]! - x0) * (box.width - 24)) / (x1 - x0), y: box.y + box.height - 12 - ((xy[2 * i + 1]! - y0) * (box.height - 24)) / (y1 - y0) });
+  await page.mouse.move(at(20_000).x, at(20_000).y);
+  await page.waitForFunction(() => document.querySelector("[data-testid=map-tip] .mono")?.textContent === "f20000.png");
+  await page.waitForSelector("[data-testid=map-tip] .thumb.missing");
+  await page.mouse.move(at(20_001).x, at(20_001).y);
+  await page.waitForFunction(() => document.querySelector("[data-testid=map-tip] .mono")?.textContent === "zz-copy.png");
+  await page.waitForFunction(() => (document.querySelector<HTMLImageElement>("[data-testid=map-tip] img")?.naturalWidth ?? 0) > 0, undefined, { timeout: 5000 });
+  await shot(page, "map-30k");
+  console.log(`map of ${n} points: page to drawn ${drawn} ms, ${hover.toFixed(1)} ms per mouse move`);
+  assert.ok(drawn < 10_000, `drawn in ${drawn} ms`);
   await page.close();
 });
 
@@ -294,6 +340,7 @@ test("datasets: list with run count, create through the form", async () => {
   const row = await page.waitForSelector("tr[data-dataset=tiny]");
   // Columns: name, datasource, created, runs, datapool size.
   await page.waitForFunction(() => document.querySelectorAll("tr[data-dataset=tiny] td")[3]?.textContent === "1");
+  await page.waitForFunction(() => document.querySelectorAll("tr[data-dataset=tiny] td")[4]?.textContent === "4", undefined, { timeout: 5000 });
   assert.match(await row.innerText(), /imgs/);
   await page.fill("input[name=name]", "second");
   await page.fill("input[name=datasource]", "../outside");

@@ -1,6 +1,6 @@
 // The 2-D embedding map on a canvas: every point one small square (tens of thousands draw in a few
 // ms), earlier datapool samples blue, this run's selection orange and on top. A grid over screen
-// cells finds the point under the mouse; hovering shows its image.
+// cells finds the point under the mouse; hovering shows its image (the canvas is not redrawn).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { EmbeddingMap as MapData } from "../api.ts";
 import { Thumb } from "./Thumb.tsx";
@@ -73,12 +73,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     draw(0, "rgba(90,90,90,0.55)", s);
     draw(1, "rgba(31,119,180,0.85)", s + 1);
     draw(2, "#ff7f0e", s + 3);
-    if (hover) {
-      g.strokeStyle = "#000";
-      g.lineWidth = 1.5;
-      g.strokeRect(layout.px[hover.i]! - 5, layout.py[hover.i]! - 5, 10, 10);
-    }
-  }, [layout, kind, hover?.i, width]);
+  }, [layout, kind, width]);
 
   const onMove = (e: MouseEvent): void => {
     const r = (e.currentTarget as HTMLCanvasElement).getBoundingClientRect();
@@ -106,8 +101,9 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
       </div>
       <div class="map-area" style={{ width: `${width}px`, height: `${H}px` }}>
         <canvas ref={canvas} data-testid="embedding-map" style={{ width: `${width}px`, height: `${H}px` }} onMouseMove={onMove} onMouseLeave={() => setHover(null)} />
+        {hover && <div class="hover-mark" style={{ left: `${hover.x - 6}px`, top: `${hover.y - 6}px` }} />}
         {hover && (
-          <div class="tip" data-testid="map-tip" style={{ left: `${Math.min(width - 180, hover.x + 12)}px`, top: `${Math.min(H - 170, Math.max(0, hover.y - 20))}px` }}>
+          <div class="tip" data-testid="map-tip" style={{ left: `${hover.x + 190 > width ? hover.x - 182 : hover.x + 12}px`, top: `${Math.min(H - 170, Math.max(0, hover.y - 20))}px` }}>
             <Thumb runId={p.runId} file={p.map.filenames[hover.i]!} size={128} />
             <div class="mono small">{p.map.filenames[hover.i]}</div>
             <div class="small">{kind[hover.i] === 2 ? "selected" : kind[hover.i] === 1 ? "earlier datapool" : "not selected"}</div>

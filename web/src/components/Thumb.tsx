@@ -8,6 +8,8 @@ export function Thumb(p: { runId: string; file: string; size?: number; class?: s
   useEffect(() => {
     let url: string | null = null;
     let stop = false;
+    setSrc(null);
+    setErr(null);
     blobUrl(thumbPath(p.runId, p.file, p.size ?? 128)).then(
       (u) => (stop ? URL.revokeObjectURL(u) : ((url = u), setSrc(u))),
       (e) => !stop && setErr((e as Error).message),

@@ -52,12 +52,13 @@ export function RunDetail(p: { id: string }) {
           <Loss id={run.id} version={version} ended={ended} />
         </div>
         <div>
-          <h2>Artifacts</h2>
-          <Artifacts run={run} />
           <h2>Reuse this run's checkpoint</h2>
           <Snippet run={run} />
         </div>
       </div>
+
+      <h2>Artifacts</h2>
+      <Artifacts run={run} />
 
       <h2>Embedding map</h2>
       <MapSection run={run} version={version} />
