@@ -19,7 +19,7 @@ export function register(program: Command): void {
   token
     .command("create")
     .description("Create a token and print it (once). Tokens of one owner see the same records; a new token gets a new owner unless --owner is given.")
-    .option("--database <file>", "SQLite database file of the server", "winnow-service/winnow.db")
+    .option("--database <file>", "the server's database: SQLite file or postgres:// URL", "winnow-service/winnow.db")
     .option("--name <name>", "a label for the token", "default")
     .option("--owner <id>", "share the records of this owner (see `winnow token list`)")
     .option("--json", "print {id, owner, token} as JSON")
@@ -31,7 +31,7 @@ export function register(program: Command): void {
   token
     .command("list")
     .description("List tokens (ids, owners, names; never the secrets).")
-    .option("--database <file>", "SQLite database file of the server", "winnow-service/winnow.db")
+    .option("--database <file>", "the server's database: SQLite file or postgres:// URL", "winnow-service/winnow.db")
     .action(async (o: { database: string }) => {
       const rows = await withDb(o.database, (s) => s.listTokens());
       for (const r of rows) process.stdout.write(`${r.id}  owner ${r.owner}  ${r.revoked ? "revoked" : "active "}  ${new Date(r.created_at).toISOString()}  ${r.name}\n`);
@@ -39,7 +39,7 @@ export function register(program: Command): void {
   token
     .command("revoke <id>")
     .description("Revoke a token: requests with it answer 401 from now on.")
-    .option("--database <file>", "SQLite database file of the server", "winnow-service/winnow.db")
+    .option("--database <file>", "the server's database: SQLite file or postgres:// URL", "winnow-service/winnow.db")
     .action(async (id: string, o: { database: string }) => {
       const { CliError } = await import("./index.js");
       if (!(await withDb(o.database, (s) => s.revokeToken(id)))) throw new CliError(`token ${id}: no such active token`);

@@ -25,13 +25,22 @@ export interface Db {
    * not at all.
    */
   migrate(statements: readonly string[], record: { id: number; name: string; appliedAt: number }): Promise<void>;
+  /**
+   * Runs `fn` exclusively across every process using this database (PostgreSQL: an advisory
+   * lock), so replicas starting at once migrate one after the other. Absent: `fn` runs as is.
+   */
+  withLock?<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-/** Opens a database by URL or file path: `sqlite:path`, a plain path, or `:memory:`. */
+/**
+ * Opens a database by URL or file path: `postgres://user:pass@host:port/db` (or `postgresql://`),
+ * `sqlite:path`, a plain path, or `:memory:`.
+ */
 export async function openDb(spec: string): Promise<Db> {
   if (/^postgres(ql)?:\/\//.test(spec)) {
-    throw new Error(`--database ${JSON.stringify(spec)}: PostgreSQL is not built yet (issue 9); use a SQLite file path`);
+    const { PostgresDb } = await import("./postgres.js");
+    return new PostgresDb(spec);
   }
   const { SqliteDb } = await import("./sqlite.js");
   return new SqliteDb(spec.startsWith("sqlite:") ? spec.slice("sqlite:".length) : spec);

@@ -54,6 +54,10 @@ export const MIGRATIONS: readonly Migration[] = [
 
 /** Applies the migrations not yet applied, in order; returns the ids applied now. */
 export async function migrate(db: Db, now = Date.now()): Promise<number[]> {
+  return db.withLock ? db.withLock(() => migrateNow(db, now)) : migrateNow(db, now);
+}
+
+async function migrateNow(db: Db, now: number): Promise<number[]> {
   await db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
   const done = new Set((await db.all<{ id: number }>(`SELECT id FROM schema_migrations`)).map((r) => Number(r.id)));
   const known = new Set(MIGRATIONS.map((m) => m.id));

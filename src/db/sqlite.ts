@@ -43,6 +43,8 @@ export class SqliteDb implements Db {
 
   async migrate(statements: readonly string[], record: { id: number; name: string; appliedAt: number }): Promise<void> {
     const apply = this.db.transaction(() => {
+      // Another process may have applied it between our read and this (write-locked) transaction.
+      if (this.db.prepare("SELECT 1 FROM schema_migrations WHERE id = ?").get(record.id)) return;
       for (const s of statements) this.db.exec(s);
       this.db.prepare("INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)").run(record.id, record.name, record.appliedAt);
     });

@@ -21,6 +21,7 @@ import { checkArtifactName, TooLarge, type ArtifactStorage } from "./storage.js"
 import { checkSignature, signArtifact } from "./signing.js";
 import { registerUiApi } from "./ui-api.js";
 import { registerUiStatic } from "./ui-static.js";
+import { isS3Url, parseS3Url, s3UrlOf } from "../s3/client.js";
 
 export interface AppOptions {
   store: Store;
@@ -37,6 +38,11 @@ export interface AppOptions {
   artifactLimit?: number;
   /** Seconds a signed URL handed to a worker for a checkpoint stays valid. */
   workerUrlTtl?: number;
+  /**
+   * Answer downloads with a redirect to the storage's own presigned URL where it has them (S3),
+   * so artifact bytes do not pass through the API (default true). Off: the server streams them.
+   */
+  storageRedirect?: boolean;
   logger?: boolean;
 }
 
@@ -75,7 +81,10 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
   app.decorateRequest("principal", null);
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    // An upload refused part-way leaves unread body bytes on the connection: close it, or the
+    // client's next request on that keep-alive connection would wait behind them.
+    if (!req.raw.complete) reply.header("connection", "close");
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.status, message: err.message, ...(err.field ? { field: err.field } : {}) });
     if (err instanceof ConflictError) return reply.code(409).send({ error: 409, message: err.message });
     if (err instanceof TooLarge || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: 413, message: err.message });
@@ -130,6 +139,14 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   }
 
   function checkDatasource(ds: string): string {
+    // An S3 prefix: workers list and mirror it themselves (src/data/s3-mirror.ts).
+    if (isS3Url(ds)) {
+      try {
+        return s3UrlOf(parseS3Url(ds, "datasource"));
+      } catch (e) {
+        throw new HttpError(400, (e as Error).message, "datasource");
+      }
+    }
     let abs: string;
     try {
       abs = resolveInside(realRoot, ds.replace(/\/+$/, ""));
@@ -146,7 +163,11 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     return path.relative(realRoot, abs);
   }
 
-  async function stream(reply: FastifyReply, key: string, fileName: string, size: number): Promise<FastifyReply> {
+  async function stream(reply: FastifyReply, key: string, fileName: string, size: number, ttlSec = 900): Promise<FastifyReply> {
+    if (storage.presignGet && o.storageRedirect !== false) {
+      // The presigned URL only has to outlive the start of the download (S3 checks it once).
+      return reply.redirect(await storage.presignGet(key, Math.min(ttlSec, 900), fileName), 302);
+    }
     let body: Readable;
     try {
       body = await storage.get(key);
@@ -372,7 +393,7 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     if (!check.ok) throw new HttpError(403, `signed URL refused: ${check.reason}`);
     const a = await store.getArtifactById(id);
     if (!a) throw notFound("artifact", id);
-    return stream(reply, a.storageKey, a.data.file_name, a.data.size);
+    return stream(reply, a.storageKey, a.data.file_name, a.data.size, Number(q.expires) - Date.now() / 1000);
   });
 
   registerUiApi(app, { store, storage, datasourceRoot: realRoot });

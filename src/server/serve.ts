@@ -6,13 +6,19 @@ import { migrate } from "../db/migrations.js";
 import { Store } from "../db/store.js";
 import { buildApp } from "./app.js";
 import { newSigningSecret } from "./signing.js";
-import { LocalStorage } from "./storage.js";
+import { LocalStorage, type ArtifactStorage } from "./storage.js";
+import { isS3Url, parseS3Url } from "../s3/client.js";
+import type { S3StorageOptions } from "./s3-storage.js";
 
 export interface ServeOptions {
-  /** SQLite file (default ./winnow-service/winnow.db) or, with issue 9, a postgres:// URL. */
+  /** SQLite file (default ./winnow-service/winnow.db) or a postgres:// URL. */
   database?: string;
-  /** Artifact directory (default ./winnow-service/artifacts). */
+  /** Artifact directory (default ./winnow-service/artifacts) or s3://bucket/prefix. */
   storage?: string;
+  /** Endpoint, path style, region, multipart sizes of s3:// storage (else from the environment). */
+  s3?: S3StorageOptions;
+  /** Redirect downloads to presigned storage URLs where the storage has them (default true). */
+  storageRedirect?: boolean;
   /** Folder datasets' datasources are relative to (default: the current directory). */
   datasourceRoot?: string;
   host?: string;
@@ -34,15 +40,16 @@ export interface RunningServer {
 
 export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
   const base = path.resolve("winnow-service");
+  const storage = await openStorage(o.storage ?? path.join(base, "artifacts"), o.s3);
   const db = await openDb(o.database ?? path.join(base, "winnow.db"));
   await migrate(db);
   const store = new Store(db);
   const secret = await store.setting("url_signing_secret", newSigningSecret);
-  const storage = new LocalStorage(o.storage ?? path.join(base, "artifacts"));
   let url = "";
   const { app } = buildApp({
     store, storage, signingSecret: secret, datasourceRoot: path.resolve(o.datasourceRoot ?? "."),
     publicUrl: () => o.publicUrl?.replace(/\/+$/, "") ?? url, bodyLimit: o.bodyLimit, artifactLimit: o.artifactLimit, logger: o.logger,
+    storageRedirect: o.storageRedirect,
   });
   const host = o.host ?? "127.0.0.1";
   await app.listen({ host, port: o.port ?? 8470 });
@@ -62,4 +69,12 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
       await db.close();
     },
   };
+}
+
+async function openStorage(spec: string, s3?: S3StorageOptions): Promise<ArtifactStorage> {
+  if (!isS3Url(spec)) return new LocalStorage(spec);
+  const { S3Storage } = await import("./s3-storage.js");
+  const st = new S3Storage(parseS3Url(spec, "--storage"), s3);
+  await st.check();
+  return st;
 }

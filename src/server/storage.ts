@@ -1,5 +1,5 @@
-// Where artifact bytes live. The server only speaks to this interface, so S3-compatible storage
-// (issue 9) is a second implementation; the local one keeps files under one root directory.
+// Where artifact bytes live. The server only speaks to this interface: the local implementation
+// keeps files under one root directory, S3Storage (s3-storage.ts) in a bucket.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -16,6 +16,11 @@ export interface ArtifactStorage {
   put(key: string, body: Readable, maxBytes: number): Promise<StoredObject>;
   get(key: string): Promise<Readable>;
   delete(key: string): Promise<void>;
+  /**
+   * A URL that reads the object without the server for `ttlSec` seconds (S3: a presigned GET);
+   * where present, downloads are answered with a redirect to it. Absent: the server streams.
+   */
+  presignGet?(key: string, ttlSec: number, fileName: string): Promise<string>;
 }
 
 /** Artifact names: one path segment of safe characters (no "..", no slashes, no leading dot). */

@@ -13,6 +13,7 @@ import { ApiConflictError, ApiError } from "../client/errors.js";
 import { RUN_STATES, type ArtifactData, type ArtifactType, type ConfigData, type DatasetData, type RunData, type RunState, type WorkerData } from "../db/records.js";
 import type { JobMessage, JobSpec } from "./job.js";
 import { artifactsOfRun } from "./artifacts.js";
+import { isS3Url, type S3Settings } from "../s3/client.js";
 
 export interface WorkerOptions {
   server: string;
@@ -26,6 +27,8 @@ export interface WorkerOptions {
   workDir?: string;
   /** Folder datasets' datasources are relative to (default: the current directory). */
   datasourceRoot?: string;
+  /** Endpoint, path style and region for datasources in S3 (else from the environment). */
+  s3?: S3Settings;
   /** Heartbeat period, ms (default 10 000; the server's timeout should be several periods). */
   heartbeatMs?: number;
   /** Long-poll wait per claim request, ms (default 20 000). */
@@ -163,13 +166,25 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
 
     // ---- inputs: datasource inside the root, checkpoint and datapool from the server ----
     let input: string;
-    try {
-      input = resolveInside(realRoot, c.dataset.datasource);
-      const real = fs.realpathSync(input);
-      if (real !== input) throw new PathRefused(c.dataset.datasource, "symbolic link in the path (it may lead outside the datasource root)");
-    } catch (e) {
-      const why = e instanceof PathRefused ? e.reason : (e as Error).message;
-      return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be used on worker ${workerId} (root ${realRoot}): ${why}`);
+    if (isS3Url(c.dataset.datasource)) {
+      // Mirrored into the work dir (only what changed is fetched), then read like a local folder.
+      try {
+        const { mirrorS3Prefix } = await import("../data/s3-mirror.js");
+        const m = await mirrorS3Prefix(c.dataset.datasource, path.join(workDir, "s3-mirror"), { settings: o.s3, log: (l) => logLines([l]) });
+        input = m.dir;
+        logLines([`datasource ${c.dataset.datasource}: ${m.objects} object(s), ${m.downloaded} downloaded (${m.bytesDownloaded} bytes), ${m.unchanged} unchanged, ${m.removed} removed${m.skipped.length ? `, ${m.skipped.length} skipped (keys that cannot be a local path, e.g. ${JSON.stringify(m.skipped[0])})` : ""}`]);
+      } catch (e) {
+        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be read on worker ${workerId}: ${(e as Error).message}`);
+      }
+    } else {
+      try {
+        input = resolveInside(realRoot, c.dataset.datasource);
+        const real = fs.realpathSync(input);
+        if (real !== input) throw new PathRefused(c.dataset.datasource, "symbolic link in the path (it may lead outside the datasource root)");
+      } catch (e) {
+        const why = e instanceof PathRefused ? e.reason : (e as Error).message;
+        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be used on worker ${workerId} (root ${realRoot}): ${why}`);
+      }
     }
     if (c.checkpoint && "error" in c.checkpoint) return finish("FAILED", c.checkpoint.error);
     fs.rmSync(jobDir, { recursive: true, force: true });

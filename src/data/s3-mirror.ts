@@ -1,0 +1,146 @@
+// Datasources in S3: a dataset whose datasource is `s3://bucket/prefix` is mirrored into a local
+// folder on the worker, and the run reads that folder exactly like a local datasource (listing,
+// decode cache, predictions). The mirror is incremental: an object is downloaded again only when
+// its ETag or size changed, files whose objects are gone are removed, and each file's mtime is the
+// object's LastModified so the decode cache (keyed by size + mtime) stays valid across syncs.
+// Downloads stream to a temp file and are retried with back-off (the SDK retries failed requests,
+// not a body cut off mid-stream).
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { parseS3Url, s3Client, type S3Settings } from "../s3/client.js";
+
+export interface MirrorOptions {
+  settings?: S3Settings;
+  client?: S3Client;
+  /** Attempts per object (default 5). */
+  attempts?: number;
+  /** Downloads in flight (default 4). */
+  concurrency?: number;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface MirrorResult {
+  /** The local folder to read. */
+  dir: string;
+  objects: number;
+  downloaded: number;
+  unchanged: number;
+  removed: number;
+  /** Keys that cannot be a local path (empty, "." or ".." segments…), left out. */
+  skipped: string[];
+  bytesDownloaded: number;
+}
+
+interface Manifest {
+  url: string;
+  files: Record<string, { etag: string; size: number; lastModified: number }>;
+}
+
+const MAX_PAGES = 100_000; // 100 M objects: a bound, not a limit anyone should meet
+
+/** Local relative path of a key below the prefix, or null when it cannot be one safely. */
+function localPath(rel: string): string | null {
+  if (rel === "" || rel.endsWith("/")) return null; // the prefix itself, or a "folder" marker
+  const segs = rel.split("/");
+  if (segs.some((s) => s === "" || s === "." || s === ".." || s.includes("\\") || s.includes("\0"))) return null;
+  return segs.join(path.sep);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Mirrors `url` (s3://bucket/prefix) under `mirrorRoot`; answers the folder to read. */
+export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorOptions = {}): Promise<MirrorResult> {
+  const loc = parseS3Url(url, "datasource");
+  const client = o.client ?? s3Client(o.settings);
+  const id = createHash("sha256").update(`${loc.bucket}\n${loc.prefix}`).digest("hex").slice(0, 16);
+  const base = path.join(mirrorRoot, `${loc.bucket}-${id}`);
+  const dir = path.join(base, "files");
+  const manifestFile = path.join(base, "manifest.json");
+  fs.mkdirSync(dir, { recursive: true });
+  let manifest: Manifest = { url, files: {} };
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest;
+  } catch {
+    /* first sync, or an unreadable manifest: everything is fetched again */
+  }
+
+  // ---- list ----
+  const listed: { key: string; rel: string; etag: string; size: number; lastModified: number }[] = [];
+  const skipped: string[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    if (o.signal?.aborted) throw new Error(`mirroring ${url}: aborted`);
+    const r = await client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.prefix, ContinuationToken: token }));
+    for (const obj of r.Contents ?? []) {
+      const rel = obj.Key!.slice(loc.prefix.length);
+      const lp = localPath(rel);
+      if (lp === null) {
+        if (rel !== "" && !rel.endsWith("/")) skipped.push(obj.Key!);
+        continue;
+      }
+      listed.push({ key: obj.Key!, rel: lp, etag: obj.ETag ?? "", size: Number(obj.Size ?? 0), lastModified: obj.LastModified?.getTime() ?? 0 });
+    }
+    if (!r.IsTruncated || !r.NextContinuationToken) break;
+    token = r.NextContinuationToken;
+  }
+
+  // ---- fetch what changed ----
+  const want = new Map(listed.map((x) => [x.rel, x]));
+  const todo = listed.filter((x) => {
+    const m = manifest.files[x.rel];
+    if (!m || m.etag !== x.etag || m.size !== x.size) return true;
+    try {
+      return fs.statSync(path.join(dir, x.rel)).size !== x.size;
+    } catch {
+      return true;
+    }
+  });
+  const attempts = o.attempts ?? 5;
+  let bytes = 0;
+  const fetchOne = async (x: (typeof listed)[number]): Promise<void> => {
+    const dest = path.join(dir, x.rel);
+    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.winnow-part`;
+    for (let a = 1; ; a++) {
+      try {
+        const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: x.key }), { abortSignal: o.signal });
+        await pipeline(r.Body as Readable, fs.createWriteStream(tmp));
+        const size = (await fs.promises.stat(tmp)).size;
+        if (size !== x.size) throw new Error(`got ${size} bytes, the listing said ${x.size}`);
+        await fs.promises.rename(tmp, dest);
+        const t = new Date(x.lastModified || Date.now());
+        await fs.promises.utimes(dest, t, t);
+        bytes += size;
+        return;
+      } catch (e) {
+        await fs.promises.rm(tmp, { force: true });
+        if (a >= attempts || o.signal?.aborted) throw new Error(`downloading s3://${loc.bucket}/${x.key} failed after ${a} attempt(s): ${(e as Error).message}`);
+        o.log?.(`s3://${loc.bucket}/${x.key}: ${(e as Error).message}; retrying`);
+        await sleep(Math.min(5000, 250 * 2 ** (a - 1)));
+      }
+    }
+  };
+  let next = 0;
+  const conc = Math.max(1, o.concurrency ?? 4);
+  await Promise.all(Array.from({ length: Math.min(conc, todo.length) }, async () => {
+    while (next < todo.length) await fetchOne(todo[next++]!);
+  }));
+
+  // ---- drop files whose objects are gone ----
+  let removed = 0;
+  for (const rel of Object.keys(manifest.files)) {
+    if (want.has(rel)) continue;
+    await fs.promises.rm(path.join(dir, rel), { force: true });
+    removed++;
+  }
+  const files: Manifest["files"] = {};
+  for (const x of listed) files[x.rel] = { etag: x.etag, size: x.size, lastModified: x.lastModified };
+  fs.writeFileSync(`${manifestFile}.tmp`, JSON.stringify({ url, files } satisfies Manifest));
+  fs.renameSync(`${manifestFile}.tmp`, manifestFile);
+  return { dir, objects: listed.length, downloaded: todo.length, unchanged: listed.length - todo.length, removed, skipped, bytesDownloaded: bytes };
+}
