@@ -273,7 +273,7 @@ test("the embedding map draws 30 000 points and hover still finds them", async (
   await page.close();
 });
 
-test("thumbnails never leave the datasource; another owner gets 404 from the UI routes", async () => {
+test("thumbnails never leave the datasource; another owner gets 404 from the UI routes; the same views through ApiWorkflowClient", async () => {
   const get = (p: string, token = tokenA) => fetch(`${url}${p}`, { headers: { authorization: `Bearer ${token}` } });
   const ok = await get(`/v1/runs/${run.id}/thumbnail?file=zz-copy.png&size=64`);
   assert.equal(ok.status, 200);
@@ -289,10 +289,35 @@ test("thumbnails never leave the datasource; another owner gets 404 from the UI 
     assert.equal((await get(p, tokenB)).status, 404, p);
     assert.equal((await fetch(`${url}${p}`)).status, 401, p);
   }
-  const map = (await (await get(`/v1/runs/${run.id}/embedding-map`)).json()) as { n: number; xy: number[]; selected: number[]; filenames: string[] };
+  // The same views through the client.
+  const map = await clientA.getComputeWorkerRunEmbeddingMap(run);
   assert.equal(map.xy.length, 2 * map.n);
+  assert.equal(map.n, 16, "16 usable images (one corrupt, one duplicate dropped)");
   assert.equal(map.selected.length, 4);
+  assert.deepEqual(map.datapool, [], "the datapool is this run's own selection");
   assert.ok(map.xy.some((v) => v !== 0));
+  const loss = await clientA.getComputeWorkerRunLoss(run);
+  assert.equal(loss.source, "report");
+  assert.equal(loss.epoch_losses.length, 3);
+  assert.equal(loss.step_losses.length, 3 * 2, "16 images, batch 8: 2 steps per epoch");
+  const tl = await clientA.getComputeWorkerRunTimeline(run);
+  assert.deepEqual(tl.stages.map((x) => x.state).slice(-2), ["GENERATING_REPORT", "COMPLETED"]);
+  assert.ok(tl.stages.some((x) => x.state === "TRAINING"));
+  const conf = await clientA.getComputeWorkerRunConfig(run);
+  assert.equal((conf.resolved as { lightly_config: { trainer: { max_epochs: number } } }).lightly_config.trainer.max_epochs, 3);
+  const sums = await clientA.getComputeWorkerRunSummaries({ state: "COMPLETED" });
+  assert.equal(sums.total, 1);
+  assert.equal(sums.items[0]!.training, true);
+  assert.equal(sums.items[0]!.checkpoint, true);
+  assert.equal((await clientA.getComputeWorkerRunSummaries({ state: "FAILED" })).total, 0);
+  assert.equal((await clientA.getDatapoolSize(run.dataset_id)).size, 4);
+  const v = await clientA.validateComputeWorkerConfig({ lightlyConfig: { trainer: { max_epoch: 2 } }, selectionConfig: { n_samples: 2 } });
+  assert.equal(v.valid, false);
+  assert.deepEqual(v.issues.map((i) => i.path), ["lightly_config.trainer.max_epoch"]);
+  assert.ok((await clientA.validateComputeWorkerConfig({ selectionConfig: { n_samples: 2 } })).valid);
+  const thumb = path.join(dir, "thumb.webp");
+  assert.ok((await clientA.downloadComputeWorkerRunThumbnail(run, map.filenames[0]!, thumb, { size: 32 })) > 0);
+  assert.equal(fs.readFileSync(thumb).subarray(8, 12).toString("latin1"), "WEBP");
   // The static UI is public, the API behind it is not.
   assert.equal((await fetch(`${url}/ui/runs/anything`)).status, 200);
   assert.equal((await fetch(`${url}/ui/assets/missing.js`)).status, 404);

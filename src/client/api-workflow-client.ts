@@ -10,6 +10,8 @@ import {
   type ArtifactData, type DatasetData, type Priority, type RunData, type RunState, type ScheduledRunData,
   type ScheduledState, type WorkerData,
 } from "../db/records.js";
+import type { RunSummary } from "../server/ui-api.js";
+import type { EmbeddingMap } from "../server/ui-embedding-map.js";
 import { ApiHttp } from "./http.js";
 import { ApiNotFoundError } from "./errors.js";
 
@@ -177,6 +179,51 @@ export class ApiWorkflowClient {
     }
   }
 
+  // ---- views (what the web UI shows; docs/ui.md) -----------------------------------------------------
+
+  /** Runs newest first, one page, optionally of one dataset and/or in one state. */
+  async getComputeWorkerRunSummaries(o: { datasetId?: string; state?: RunState; limit?: number; offset?: number } = {}): Promise<{ total: number; offset: number; limit: number; items: RunSummary[] }> {
+    const q = new URLSearchParams();
+    if (o.datasetId) q.set("dataset_id", o.datasetId);
+    if (o.state) q.set("state", o.state);
+    if (o.limit !== undefined) q.set("limit", String(o.limit));
+    if (o.offset !== undefined) q.set("offset", String(o.offset));
+    return this.http.json("GET", `/v1/run-summaries${q.size ? `?${q}` : ""}`);
+  }
+
+  async getComputeWorkerRunTimeline(run: RunRef): Promise<{ state: RunState; created_at: number; ended_at: number | null; stages: { state: string; at: number }[] }> {
+    return this.http.json("GET", `/v1/runs/${runId(run)}/timeline`);
+  }
+
+  async getComputeWorkerRunLoss(run: RunRef): Promise<{ source: "report" | "log"; epoch_losses: number[]; step_losses: number[] }> {
+    return this.http.json("GET", `/v1/runs/${runId(run)}/loss`);
+  }
+
+  /** The run's config as scheduled and resolved (every default filled in). */
+  async getComputeWorkerRunConfig(run: RunRef): Promise<{ config_id: string; scheduled: Record<string, unknown>; resolved: Record<string, unknown> | null; error: string | null }> {
+    return this.http.json("GET", `/v1/runs/${runId(run)}/config`);
+  }
+
+  /** 2-D PCA of the run's embeddings with the selected (and earlier datapool) rows. */
+  async getComputeWorkerRunEmbeddingMap(run: RunRef): Promise<EmbeddingMap> {
+    return this.http.json("GET", `/v1/runs/${runId(run)}/embedding-map`);
+  }
+
+  /** A WebP thumbnail of one image of the run's dataset (read from the datasource by the server). */
+  async downloadComputeWorkerRunThumbnail(run: RunRef, fileName: string, outputPath: string, o: { size?: number } = {}): Promise<number> {
+    return this.http.download(`/v1/runs/${runId(run)}/thumbnail?file=${encodeURIComponent(fileName)}&size=${o.size ?? 128}`, outputPath);
+  }
+
+  /** The dataset's datapool: how many samples, and the run that recorded it (null: empty). */
+  async getDatapoolSize(datasetId = this.datasetId): Promise<{ run_id: string | null; size: number }> {
+    return this.http.json("GET", `/v1/datasets/${datasetId}/datapool`);
+  }
+
+  /** Checks configs as scheduling would, without scheduling: every problem with its field path. */
+  async validateComputeWorkerConfig(c: ComputeWorkerConfigs): Promise<{ valid: boolean; issues: { path: string; message: string }[] }> {
+    return this.http.json("POST", "/v1/configs/validate", sections(c));
+  }
+
   // ---- artifacts ------------------------------------------------------------------------------------
 
   private async runOf(run: RunRef): Promise<RunData> {
@@ -239,3 +286,5 @@ export class ApiWorkflowClient {
 function sections(c: ComputeWorkerConfigs): Record<string, unknown> {
   return { worker_config: c.workerConfig ?? null, selection_config: c.selectionConfig ?? null, lightly_config: c.lightlyConfig ?? null };
 }
+
+const runId = (run: RunRef): string => encodeURIComponent(typeof run === "string" ? run : run.id);
