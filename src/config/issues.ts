@@ -1,9 +1,56 @@
 // Config errors for any strict zod schema whose leaves carry FieldMeta (`allowed`, `description`):
 // unknown keys get a "did you mean", bad values name the full dotted path, what was given and what
-// is allowed. lightly-config.ts does the same for its own schema; this is the schema-generic form
-// used by worker_config and the run file.
+// is allowed. Used by every config section: lightly_config, worker_config, selection_config, the run file.
 import type { z } from "zod";
-import { suggestKey, type ConfigIssue, type FieldMeta } from "./lightly-config.js";
+import type { FieldMeta } from "./lightly-config.js";
+
+export interface ConfigIssue {
+  /** Full dotted path, e.g. "lightly_config.collate.min_scale". */
+  path: string;
+  message: string;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+export function levenshtein(a: string, b: string): number {
+  if (a === b) return 0;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+const snake = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[-\s]+/g, "_").toLowerCase();
+
+/** The allowed key closest to `key` (case, camelCase and dashes forgiven), if it is close enough. */
+/** Names people reach for that Levenshtein would not find. */
+const ALIASES: Record<string, string> = {
+  learning_rate: "lr", wd: "weight_decay", epochs: "max_epochs", num_epochs: "max_epochs", temp: "temperature",
+  image_size: "input_size", img_size: "input_size", workers: "num_workers", backbone: "name", arch: "name",
+};
+
+export function suggestKey(key: string, allowed: readonly string[]): string | null {
+  const alias = ALIASES[snake(key)];
+  if (alias && allowed.includes(alias)) return alias;
+  let best: string | null = null;
+  let bestD = Infinity;
+  const k = snake(key);
+  for (const a of allowed) {
+    const d = Math.min(levenshtein(k, a), levenshtein(key.toLowerCase(), a));
+    if (d < bestD) {
+      bestD = d;
+      best = a;
+    }
+  }
+  if (best === null) return null;
+  const limit = Math.max(2, Math.ceil(Math.min(key.length, best.length) * 0.4));
+  return bestD <= limit ? best : null;
+}
+
 
 type AnyZ = z.ZodType & { _zod: { def: Record<string, unknown> } };
 

@@ -8,6 +8,10 @@
 // This module does not load the engine (no torch import), so configs are checked before anything starts.
 import { z } from "zod";
 import { COLLATE_DEFAULTS } from "../transforms/config.js";
+import { metaOfSchema, shapeOfSchema, showValue, zodConfigIssues, type ConfigIssue } from "./issues.js";
+
+// Re-exported: other modules import these from here.
+export { levenshtein, suggestKey, type ConfigIssue } from "./issues.js";
 
 // ---- leaf and section builders --------------------------------------------------------------------
 
@@ -258,12 +262,6 @@ export type LightlyConfigInput = z.input<typeof lightlyConfigSchema>;
 
 // ---- errors ---------------------------------------------------------------------------------------
 
-export interface ConfigIssue {
-  /** Full dotted path, e.g. "lightly_config.collate.min_scale". */
-  path: string;
-  message: string;
-}
-
 export class LightlyConfigError extends Error {
   constructor(readonly issues: ConfigIssue[]) {
     super(`invalid lightly_config:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
@@ -271,134 +269,10 @@ export class LightlyConfigError extends Error {
   }
 }
 
-/** Levenshtein distance (insertions, deletions, substitutions). */
-export function levenshtein(a: string, b: string): number {
-  if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
-const snake = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/[-\s]+/g, "_").toLowerCase();
-
-/** The allowed key closest to `key` (case, camelCase and dashes forgiven), if it is close enough. */
-/** Names people reach for that Levenshtein would not find. */
-const ALIASES: Record<string, string> = {
-  learning_rate: "lr", wd: "weight_decay", epochs: "max_epochs", num_epochs: "max_epochs", temp: "temperature",
-  image_size: "input_size", img_size: "input_size", workers: "num_workers", backbone: "name", arch: "name",
-};
-
-export function suggestKey(key: string, allowed: readonly string[]): string | null {
-  const alias = ALIASES[snake(key)];
-  if (alias && allowed.includes(alias)) return alias;
-  let best: string | null = null;
-  let bestD = Infinity;
-  const k = snake(key);
-  for (const a of allowed) {
-    const d = Math.min(levenshtein(k, a), levenshtein(key.toLowerCase(), a));
-    if (d < bestD) {
-      bestD = d;
-      best = a;
-    }
-  }
-  if (best === null) return null;
-  const limit = Math.max(2, Math.ceil(Math.min(key.length, best.length) * 0.4));
-  return bestD <= limit ? best : null;
-}
-
-// Schema walking: the ZodObject shape under a path, and the leaf at a path.
-type AnyZ = z.ZodType & { _zod: { def: Record<string, unknown> } };
-function unwrap(s: AnyZ): AnyZ {
-  let cur = s;
-  for (;;) {
-    const def = cur._zod.def as { type: string; innerType?: AnyZ; in?: AnyZ };
-    if ((def.type === "default" || def.type === "prefault" || def.type === "optional" || def.type === "nullable") && def.innerType) cur = def.innerType;
-    else if (def.type === "pipe" && def.in) cur = def.in;
-    else return cur;
-  }
-}
-function shapeOf(s: AnyZ): Record<string, AnyZ> | null {
-  const u = unwrap(s);
-  const def = u._zod.def as unknown as { type: string; shape?: Record<string, AnyZ> };
-  return def.type === "object" && def.shape ? def.shape : null;
-}
-function nodeAt(path: readonly PropertyKey[]): AnyZ | null {
-  let cur: AnyZ | null = lightlyConfigSchema as unknown as AnyZ;
-  for (const p of path) {
-    if (!cur) return null;
-    const sh = shapeOf(cur);
-    if (!sh || typeof p !== "string" || !(p in sh)) return cur; // into a tuple: stay on the leaf
-    cur = sh[p];
-  }
-  return cur;
-}
-const metaOf = (s: AnyZ | null): Partial<FieldMeta & SectionMeta> =>
-  ((s as unknown as { meta(): Record<string, unknown> | undefined } | null)?.meta?.() ?? {}) as Partial<FieldMeta & SectionMeta>;
-
-function show(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (typeof v === "string") return `the string ${JSON.stringify(v)}`;
-  if (Array.isArray(v)) return `[${v.map((x) => (typeof x === "string" ? JSON.stringify(x) : String(x))).join(", ")}]`;
-  if (v !== null && typeof v === "object") return "an object";
-  return String(v);
-}
-function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
-  let cur = obj;
-  for (const p of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[p];
-  }
-  return cur;
-}
-const dotted = (path: readonly PropertyKey[]): string =>
-  ["lightly_config", ...path.map((p) => (typeof p === "number" ? `[${p}]` : String(p)))].join(".").replace(/\.\[/g, "[");
-
-function toIssues(err: z.ZodError, input: unknown): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
-  for (const iss of err.issues) {
-    if (iss.code === "unrecognized_keys") {
-      const node = nodeAt(iss.path);
-      const allowed = Object.keys((node && shapeOf(node)) ?? {});
-      for (const key of iss.keys) {
-        const s = suggestKey(key, allowed);
-        out.push({
-          path: dotted([...iss.path, key]),
-          message: `unknown key${s ? ` — did you mean '${s}'?` : ""} (allowed at ${dotted(iss.path)}: ${allowed.join(", ")})`,
-        });
-      }
-      continue;
-    }
-    // Report at the leaf that has the metadata (a tuple element's error goes to its tuple).
-    let p = [...iss.path];
-    let node = nodeAt(p);
-    while (p.length && typeof p[p.length - 1] === "number") p = p.slice(0, -1);
-    node = nodeAt(p);
-    const meta = metaOf(node);
-    const got = valueAt(input, p);
-    if (meta.section) {
-      out.push({ path: dotted(p), message: `expected a mapping of keys (${Object.keys(shapeOf(node!) ?? {}).join(", ")}), got ${show(got)}` });
-    } else if (iss.code === "custom") {
-      out.push({ path: dotted(p), message: `${iss.message}; allowed: ${meta.allowed ?? "see the docs"}` });
-    } else {
-      const detail = got === undefined ? "got nothing" : `got ${show(got)}`;
-      out.push({ path: dotted(p), message: `${detail}; allowed: ${meta.allowed ?? iss.message}` });
-    }
-  }
-  // One line per path and message.
-  const seen = new Set<string>();
-  return out.filter((i) => {
-    const k = `${i.path}\u0000${i.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
+// Schema walking and error messages are shared with the other config sections (issues.ts).
+type AnyZ = z.ZodType;
+const shapeOf = (s: AnyZ): Record<string, AnyZ> | null => shapeOfSchema(s);
+const metaOf = (s: AnyZ | null): Partial<FieldMeta & SectionMeta> => metaOfSchema(s) as Partial<FieldMeta & SectionMeta>;
 
 // ---- API ----------------------------------------------------------------------------------------------
 
@@ -409,10 +283,10 @@ function toIssues(err: z.ZodError, input: unknown): ConfigIssue[] {
 export function parseLightlyConfig(obj: unknown): LightlyConfig {
   const input = obj === undefined || obj === null ? {} : obj;
   if (typeof input !== "object" || Array.isArray(input)) {
-    throw new LightlyConfigError([{ path: "lightly_config", message: `expected a mapping of keys, got ${show(input)}` }]);
+    throw new LightlyConfigError([{ path: "lightly_config", message: `expected a mapping of keys, got ${showValue(input)}` }]);
   }
   const r = lightlyConfigSchema.safeParse(input);
-  if (!r.success) throw new LightlyConfigError(toIssues(r.error, input));
+  if (!r.success) throw new LightlyConfigError(zodConfigIssues(lightlyConfigSchema, r.error, input, "lightly_config"));
   return r.data;
 }
 
