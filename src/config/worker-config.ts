@@ -125,6 +125,11 @@ export const workerConfigSchema = z
       allowed: "1 (sequence selection is not supported)",
       description: "Select sequences of this many consecutive frames.",
     }),
+    shutdown_when_job_finished: leaf(z.boolean(), false, {
+      allowed: "true or false",
+      description: "Stop the worker once this run has finished.",
+      winnow: "`winnow run` always ends with its run, so both values mean the same there. A `winnow worker` exits after one run when started with --shutdown-when-job-finished; it does not read this key from a scheduled run's config yet.",
+    }),
     upload_report: leaf(z.boolean(), false, { allowed: "true or false", description: "Upload the report to the Lightly Platform.", winnow: "Nothing is uploaded; the report is written into the run folder." }),
   })
   .superRefine((c, ctx) => {
