@@ -6,7 +6,7 @@ import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import type { SelectionConfig, SelectionInput } from "../config/selection-config.js";
 import { numericValues, classRows, SelectionInputError } from "./inputs.js";
-import { selectDiverse } from "./diversity.js";
+import { selectDiverseLazy } from "./diversity-lazy.js";
 
 export { SelectionInputError } from "./inputs.js";
 
@@ -216,9 +216,9 @@ export function runSelection(cfg: SelectionConfig, items: SelectionItems, opts: 
   }
 }
 
-/** Only DIVERSITY (and thresholds): the fused farthest-point kernel, no value read back per pick. */
+/** Only DIVERSITY (and thresholds): the lazy batched farthest-point kernel (same picks as the dense one). */
 function diversityOnly(x: Tensor, prep: Prepared, pool: number[], want: number): { selected: number[]; stoppedBy: StopReason; distances: number[] } {
-  const r = selectDiverse(x, want, { alreadySelected: pool, eligible: prep.eligible, minDistance: prep.diversity[0].minDistance });
+  const r = selectDiverseLazy(x, want, { alreadySelected: pool, eligible: prep.eligible, minDistance: prep.diversity[0].minDistance });
   // A pick at (near) zero distance may be an exact duplicate of a selected sample: Lightly never
   // selects duplicates, so the selection ends at the first one (checked exactly on the host).
   let end = r.indices.length;
