@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-time, idempotent set-up of a Debian/Ubuntu machine for Winnow (run as root, or with sudo).
+# One-time, idempotent set-up of a Debian/Ubuntu machine for Winnow. Run it as root, or as the user
+# who will run Winnow (apt-get then goes through sudo; node_modules and the build stay that user's).
 # Installs libtorch (Debian's CPU build), OpenBLAS (Debian's libtorch multiplies matrices with
 # the reference BLAS otherwise), PyTorch for the oracle tests, Chromium (the report's browser test,
 # driven by playwright-core: no browser download), build tools; then npm ci, the native build and
@@ -18,6 +19,10 @@ for p in "${PKGS[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   say "apt-get install ${missing[*]}"
+  if [ -n "$SUDO" ] && ! command -v sudo >/dev/null; then
+    echo "winnow: installing ${missing[*]} needs root: run this script as root, or install sudo" >&2
+    exit 1
+  fi
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
