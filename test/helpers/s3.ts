@@ -14,6 +14,8 @@ export interface LocalS3 {
   env: Record<string, string>;
   /** "METHOD /path?query" of every request so far. */
   requests: string[];
+  /** The next `n` object GETs send half their body, then drop the connection (a flaky network). */
+  cutNextBodies(n: number): void;
   stop(): Promise<void>;
 }
 
@@ -23,8 +25,25 @@ export async function startS3(buckets: string[]): Promise<LocalS3> {
   await s3.configureBuckets();
   const handle = s3.callback();
   const requests: string[] = [];
+  let cuts = 0;
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    const objectGet = req.method === "GET" && /^\/[^/?]+\/[^?]+/.test(req.url ?? "");
+    if (objectGet && cuts > 0) {
+      cuts--;
+      // Headers (with the full content-length) and half of the first chunk, then a dead socket.
+      const write = res.write.bind(res) as (b: Buffer, cb: () => void) => boolean;
+      let done = false;
+      const cut = (chunk: unknown): boolean => {
+        if (done) return false;
+        done = true;
+        const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk ?? ""));
+        write(b.subarray(0, Math.ceil(b.length / 2)), () => res.socket?.destroy());
+        return false;
+      };
+      res.write = cut as typeof res.write;
+      res.end = ((chunk?: unknown) => (cut(chunk), res)) as typeof res.end;
+    }
     handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
@@ -43,6 +62,7 @@ export async function startS3(buckets: string[]): Promise<LocalS3> {
   };
   return {
     endpoint, env, requests,
+    cutNextBodies: (n) => void (cuts = n),
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,0 +1,91 @@
+// Datasources in S3: the worker's mirror of s3://bucket/prefix (src/data/s3-mirror.ts) against a
+// local S3 server: same bytes and mtimes as the objects, incremental re-syncs (only changed objects
+// fetched again, deleted ones removed), bodies cut off mid-stream retried, a missing bucket named.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { mirrorS3Prefix } from "../src/data/s3-mirror.js";
+import { s3Client } from "../src/s3/client.js";
+import { parseS3Url } from "../src/s3/client.js";
+import { tempDir } from "./helpers/data-images.js";
+import { startS3, type LocalS3 } from "./helpers/s3.js";
+
+let s3: LocalS3;
+let c: S3Client;
+let dir: string;
+const objects: Record<string, Buffer> = {
+  "a.png": randomBytes(3000),
+  "sub/b.png": randomBytes(70_000),
+  "sub/deeper/c.jpg": randomBytes(10),
+  ".lightly/predictions/tasks.json": Buffer.from("[]"),
+};
+
+before(async () => {
+  s3 = await startS3(["mirror-data"]);
+  Object.assign(process.env, s3.env);
+  c = s3Client();
+  dir = tempDir("winnow-s3-mirror-");
+  for (const [k, v] of Object.entries(objects)) await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: `ds/one/${k}`, Body: v }));
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/other/x.png", Body: randomBytes(5) }));
+});
+after(async () => {
+  c.destroy();
+  await s3.stop();
+});
+
+const read = (root: string, rel: string): Buffer => fs.readFileSync(path.join(root, ...rel.split("/")));
+
+test("s3:// URLs: bucket and prefix parsed; bad ones refused naming the option", () => {
+  assert.deepEqual(parseS3Url("s3://mirror-data/ds/one", "datasource"), { bucket: "mirror-data", prefix: "ds/one/" });
+  assert.deepEqual(parseS3Url("s3://mirror-data", "datasource"), { bucket: "mirror-data", prefix: "" });
+  assert.throws(() => parseS3Url("s3://Bad_Bucket/x", "datasource"), /datasource: "Bad_Bucket" is not a valid bucket name/);
+  assert.throws(() => parseS3Url("s3://bucket/a/../b", "--storage"), /--storage: the prefix .* contains "\." or "\.\." segments/);
+  assert.throws(() => parseS3Url("http://x/y", "datasource"), /datasource: expected s3:\/\/bucket\/prefix/);
+});
+
+test("first sync mirrors every object under the prefix (only that prefix), bytes and LastModified as mtime", async () => {
+  const m = await mirrorS3Prefix("s3://mirror-data/ds/one", path.join(dir, "m"));
+  assert.equal(m.objects, 4);
+  assert.equal(m.downloaded, 4);
+  for (const [k, v] of Object.entries(objects)) assert.ok(read(m.dir, k).equals(v), k);
+  assert.equal(fs.existsSync(path.join(m.dir, "x.png")), false, "the other prefix is not mirrored");
+  const head = await c.send(new HeadObjectCommand({ Bucket: "mirror-data", Key: "ds/one/sub/b.png" }));
+  assert.equal(Math.round(fs.statSync(path.join(m.dir, "sub", "b.png")).mtimeMs / 1000), Math.round(head.LastModified!.getTime() / 1000));
+});
+
+test("re-sync fetches only what changed, removes what is gone, keeps untouched files as they were", async () => {
+  const root = path.join(dir, "m");
+  const m0 = await mirrorS3Prefix("s3://mirror-data/ds/one", root);
+  assert.equal(m0.downloaded, 0);
+  assert.equal(m0.unchanged, 4);
+  const keptStat = fs.statSync(path.join(m0.dir, "sub", "b.png"));
+  const changed = randomBytes(4000);
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/one/a.png", Body: changed }));
+  await c.send(new DeleteObjectCommand({ Bucket: "mirror-data", Key: "ds/one/sub/deeper/c.jpg" }));
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/one/new.png", Body: Buffer.from("new") }));
+  const before = s3.requests.length;
+  const m = await mirrorS3Prefix("s3://mirror-data/ds/one", root);
+  assert.deepEqual([m.objects, m.downloaded, m.unchanged, m.removed], [4, 2, 2, 1]);
+  const gets = s3.requests.slice(before).filter((r) => r.startsWith("GET /mirror-data/ds/one/"));
+  assert.deepEqual(gets.map((r) => r.split("?")[0]).sort(), ["GET /mirror-data/ds/one/a.png", "GET /mirror-data/ds/one/new.png"]);
+  assert.ok(read(m.dir, "a.png").equals(changed));
+  assert.equal(read(m.dir, "new.png").toString(), "new");
+  assert.equal(fs.existsSync(path.join(m.dir, "sub", "deeper", "c.jpg")), false);
+  assert.equal(fs.statSync(path.join(m.dir, "sub", "b.png")).mtimeMs, keptStat.mtimeMs, "an unchanged file is not rewritten");
+});
+
+test("a body cut off mid-stream is retried; too many failures name the object", async () => {
+  const logs: string[] = [];
+  s3.cutNextBodies(2);
+  const m = await mirrorS3Prefix("s3://mirror-data/ds/one", path.join(dir, "retry"), { concurrency: 1, log: (l) => logs.push(l) });
+  for (const [k, v] of Object.entries(objects)) if (k !== "sub/deeper/c.jpg" && k !== "a.png") assert.ok(read(m.dir, k).equals(v), k);
+  assert.equal(logs.filter((l) => /retrying/.test(l)).length, 2, logs.join("\n"));
+  assert.equal(fs.readdirSync(m.dir, { recursive: true }).filter((f) => String(f).endsWith(".winnow-part")).length, 0, "no partial files left");
+  s3.cutNextBodies(100);
+  await assert.rejects(mirrorS3Prefix("s3://mirror-data/ds/one", path.join(dir, "fail"), { attempts: 2, concurrency: 1 }), /downloading s3:\/\/mirror-data\/ds\/one\/\S+ failed after 2 attempt\(s\)/);
+  s3.cutNextBodies(0);
+  await assert.rejects(mirrorS3Prefix("s3://no-such-bucket/x", path.join(dir, "none")), /bucket/i);
+});
