@@ -13,7 +13,9 @@ import "./quality-env.js";
 // data share is visible; and the model-only embedding rate.
 //
 // The runners take turns (Winnow, PyTorch nw=0, PyTorch nw=2, rotating the order every round) so
-// that load from other jobs on this shared machine hits them alike; medians over rounds.
+// that load from other jobs on this shared machine hits them alike; medians over rounds. Winnow's
+// training epoch runs twice per round, with train()'s prefetch worker on and off (alternating which
+// goes first); "training epoch" is train()'s default setting.
 //
 //   npx tsx bench/speed-train.ts [--emoji 500] [--rounds 3] [--size 32] [--model resnet-18]
 //        [--width 0.25] [--batch 128] [--threads 2] [--model-steps 6] [--work /tmp/winnow-bench] [--no-write]
@@ -26,7 +28,7 @@ import * as torch from "../src/torch/index.js";
 import type { Tensor } from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import { parseLightlyConfig } from "../src/config/lightly-config.js";
-import { train, epochOrder, deriveSeed } from "../src/ssl/trainer.js";
+import { train, epochOrder, deriveSeed, prefetchByDefault } from "../src/ssl/trainer.js";
 import { ntXentLoss } from "../src/ssl/index.js";
 import { simclrViews } from "../src/transforms/index.js";
 import { buildModel, type SimCLR } from "../src/models/index.js";
@@ -47,6 +49,7 @@ const MODEL_STEPS = arg("model-steps", 6);
 const WORKERS = [0, 2];
 const WORK = argStr("work", "/tmp/winnow-bench");
 const WRITE = !flag("no-write");
+const PREFETCH_DEFAULT = prefetchByDefault("cpu", THREADS);
 
 torch.setNumThreads(THREADS);
 const log = (m: string): void => console.log(m);
@@ -117,14 +120,14 @@ interface Epoch {
   extra?: Record<string, number>;
 }
 let round = 0;
-async function winnowTrainEpoch(): Promise<Epoch> {
+async function winnowTrainEpoch(prefetch?: boolean): Promise<Epoch> {
   const out = path.join(WORK, "out-speed", "ckpt");
   fs.rmSync(out, { recursive: true, force: true });
   const cfg = { ...config, seed: 1 + round };
   const c0 = cpuMs();
   const t0 = performance.now();
   let epochS = 0;
-  const r = await train({ cache, config: cfg, outDir: out, device: "cpu", onEpochEnd: (e) => (epochS = e.seconds) });
+  const r = await train({ cache, config: cfg, outDir: out, device: "cpu", prefetch, onEpochEnd: (e) => (epochS = e.seconds) });
   const ms = performance.now() - t0;
   return { ms, cpu: cpuMs() - c0, images: r.globalStep * r.batchSize, extra: { epochMs: epochS * 1000, stepImgS: r.imagesPerSecond } };
 }
@@ -236,7 +239,11 @@ const profiles: Array<Record<string, number>> = [];
 for (round = 0; round < ROUNDS; round++) {
   const runners: Array<[string, () => Promise<void>]> = [
     ["winnow", async () => {
-      add("train winnow", await winnowTrainEpoch());
+      for (const pf of round % 2 ? [false, true] : [true, false]) {
+        const e = await winnowTrainEpoch(pf);
+        add(`train winnow prefetch ${pf ? "on" : "off"}`, e);
+        if (pf === PREFETCH_DEFAULT) add("train winnow", e);
+      }
       const d = winnowDataEpoch();
       profiles.push(d.profile);
       add("data winnow", d);
@@ -285,6 +292,10 @@ for (const [kind, label] of [["train", "training epoch (end to end)"], ["data", 
     `| ${label} | ${w.toFixed(0)} | ${ips(res[`${kind} pytorch nw=0`]!).toFixed(0)} | ${ips(res[`${kind} pytorch nw=2`]!).toFixed(0)} | **${(w / bv).toFixed(2)}×** (vs ${bn}) | ` +
       `${cpuPerImg(res[`${kind} winnow`]!).toFixed(2)} / ${cpuPerImg(res[`${kind} pytorch nw=0`]!).toFixed(2)} / ${cpuPerImg(res[`${kind} pytorch nw=2`]!).toFixed(2)} |`,
   );
+}
+for (const pf of ["on", "off"]) {
+  const e = res[`train winnow prefetch ${pf}`]!;
+  lines.push(`| training epoch, prefetch ${pf}${(pf === "on") === PREFETCH_DEFAULT ? " (train()'s default here)" : ""} | ${ips(e).toFixed(0)} | | | ${(ips(e) / bestPy("train")[1]).toFixed(2)}× | ${cpuPerImg(e).toFixed(2)} |`);
 }
 const mw = stepIps(modelW, BATCH);
 const mp = stepIps(modelP, BATCH);

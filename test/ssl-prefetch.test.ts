@@ -10,7 +10,8 @@ import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, type ImageCache } from "../src/data/index.js";
 import { parseLightlyConfig, type LightlyConfigInput } from "../src/config/lightly-config.js";
-import { train, readTrainingCheckpoint, MOMENTUM_PREFIX, type TrainResult } from "../src/ssl/trainer.js";
+import * as os from "node:os";
+import { train, readTrainingCheckpoint, prefetchByDefault, MOMENTUM_PREFIX, type TrainResult } from "../src/ssl/trainer.js";
 import { ViewPrefetcher } from "../src/ssl/prefetch.js";
 import { trainInWorker } from "../src/ssl/train-worker.js";
 import { rawTensorToContiguousBytes } from "../src/checkpoint/index.js";
@@ -124,6 +125,12 @@ test("an error in the worker or in the trainer rejects train() and stops the wor
     /progress callback failed/,
   );
   clean();
+});
+
+test("default: prefetch only on the CPU with two cores to spare", () => {
+  assert.equal(prefetchByDefault("cuda", 1), false);
+  assert.equal(prefetchByDefault("cpu", os.availableParallelism() - 1), false);
+  assert.equal(prefetchByDefault("cpu", Math.max(1, os.availableParallelism() - 2)), os.availableParallelism() >= 3);
 });
 
 test("a worker that cannot start: the trainer prepares the views itself, with a note, same results", async () => {

@@ -1,7 +1,8 @@
 // Self-supervised learning: losses (NT-Xent), the SimCLR trainer and its worker-thread runner.
 export { ntXentLoss, NTXentLoss } from "./ntxent.js";
 export {
-  train, deriveSeed, epochOrder, readTrainingCheckpoint, RESUME_FORMAT, RESUME_KEY, MOMENTUM_PREFIX,
+  train, deriveSeed, epochOrder, prefetchByDefault, readTrainingCheckpoint, RESUME_FORMAT, RESUME_KEY, MOMENTUM_PREFIX,
   type TrainOptions, type TrainResult, type ResumeState, type CheckpointContents, type TrainProgress, type EpochSummary,
 } from "./trainer.js";
 export { trainInWorker, type TrainHandle, type TrainInWorkerOptions, type WorkerTrainOptions, type WorkerTrainResult, type WorkerMessage } from "./train-worker.js";
+export { ViewPrefetcher, type PrefetchPlan } from "./prefetch.js";

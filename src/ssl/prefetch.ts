@@ -48,7 +48,6 @@ const START = 1; // trainer: 1 = begin at (START_EPOCH, START_STEP)
 const START_EPOCH = 2;
 const START_STEP = 3;
 const STOP = 4; // trainer: 1 = finish the batch in hand and exit
-const FAILED = 5; // worker: 1 after an error (the message follows on parentPort)
 const SLOT0 = 8; // per slot: state, epoch, step, count
 const SLOT_FIELDS = 4;
 const SLOTS = 2;
@@ -239,8 +238,8 @@ function runPrefetcher(d: PrefetchData): void {
       }
     }
   } catch (e) {
+    // The message reaches the trainer's event loop; the notify wakes a trainer waiting for a slot.
     const err = e instanceof Error ? e : new Error(String(e));
-    Atomics.store(control, FAILED, 1);
     for (let k = 0; k < SLOTS; k++) Atomics.notify(control, SLOT0 + k * SLOT_FIELDS);
     parentPort!.postMessage({ type: "error", error: { name: err.name, message: err.message, stack: err.stack } } satisfies WorkerErrorMessage);
   } finally {

@@ -67,8 +67,9 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /**
    * Prepare the next step's views on a second thread while this one runs the model step (as
-   * PyTorch's DataLoader workers do; src/ssl/prefetch.ts). Same results either way. Default: on for
-   * CPU training with 2+ cores; never on CUDA (there the training thread augments on the GPU).
+   * PyTorch's DataLoader workers do; src/ssl/prefetch.ts). Same results either way. Default
+   * (prefetchByDefault): on for CPU training when the machine has 2+ cores more than the training
+   * thread's intra-op threads; never on CUDA (there the training thread augments on the GPU).
    * `{ waitFromStep: k }`: from this call's k-th step on, wait for the worker instead of preparing
    * batches here while it starts up (tests, benchmarks).
    */
@@ -204,6 +205,19 @@ const onDevice = (t: Tensor, device: Device): Tensor => {
 const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/**
+ * Whether train() prefetches views on a second thread when not told: on the CPU only (on CUDA the
+ * training thread augments on the GPU), and only when the machine has at least two cores more than
+ * the training thread's intra-op threads. Without a spare core the worker takes CPU from the model
+ * step (OpenMP regions wait for their slowest thread): on the 2-core bench machine prefetch was
+ * slower with 2 training threads and with 1 (docs/benchmarks.md), as PyTorch's DataLoader workers
+ * there slow its model step more than they save. `os.availableParallelism()` does not see other
+ * processes' load, hence the margin of two cores.
+ */
+export function prefetchByDefault(device: Device, intraOpThreads: number): boolean {
+  return String(device) === "cpu" && os.availableParallelism() >= intraOpThreads + 2;
+}
+
 // ---- the trainer --------------------------------------------------------------------------------------------
 
 /**
@@ -280,7 +294,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let pf: ViewPrefetcher | null = null;
   try {
     // Started first so that its start-up overlaps the model set-up; see prefetch.ts.
-    const usePrefetch = (opts.prefetch ?? os.availableParallelism() >= 2) !== false && !onCuda && !opts.augment?.profile;
+    const usePrefetch = (opts.prefetch ?? prefetchByDefault(device, torch.getNumThreads())) !== false && !onCuda && !opts.augment?.profile;
     const waitFromStep = typeof opts.prefetch === "object" ? opts.prefetch.waitFromStep ?? Infinity : Infinity;
     if (usePrefetch) {
       const dup = cache.duplicates[0];
