@@ -281,6 +281,17 @@ print(len(sd), n)
     assert.ok(r.artifacts.some((a) => a.type === "CHECKPOINT") && r.artifacts.some((a) => a.type === "LOG"));
     assert.equal(await exited, 0);
   });
+
+  if (!multi) test("worker_config.shutdown_when_job_finished in a scheduled run: the worker that ran it exits", async () => {
+    startWorker("once", ["once"], 0);
+    const w = workers.once!.proc;
+    const exited = new Promise<number | null>((resolve) => w.on("exit", (c) => resolve(c)));
+    const s = await client.scheduleComputeWorkerRun({ ...cfg({ shutdown_when_job_finished: true }), runsOn: ["once"] });
+    const r = await ended(s);
+    assert.equal(r.state, "COMPLETED", r.message);
+    assert.equal(await exited, 0);
+    assert.ok(workers.once!.out.some((l) => /shutting down after run .*worker_config\.shutdown_when_job_finished/.test(l)), workers.once!.out.join("\n"));
+  });
 }
 
 for (const backend of BACKENDS) describe(`service end to end on ${backend}`, () => suite(backend));

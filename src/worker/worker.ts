@@ -120,7 +120,12 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       if (!claim) continue;
       log(`claimed run ${claim.run.id} (scheduled ${claim.run.scheduled_id}, dataset ${claim.dataset.name})`);
       await runJob(claim);
-      if (o.shutdownWhenJobFinished) break;
+      // Lightly's worker_config.shutdown_when_job_finished: the flag, or the run's own config.
+      const fromRun = (claim.config.worker_config as { shutdown_when_job_finished?: unknown } | null | undefined)?.shutdown_when_job_finished === true;
+      if (o.shutdownWhenJobFinished || fromRun) {
+        log(`shutting down after run ${claim.run.id} (${fromRun ? "worker_config.shutdown_when_job_finished" : "--shutdown-when-job-finished"})`);
+        break;
+      }
     }
   } finally {
     clearInterval(beat);
