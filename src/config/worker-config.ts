@@ -128,7 +128,7 @@ export const workerConfigSchema = z
     shutdown_when_job_finished: leaf(z.boolean(), false, {
       allowed: "true or false",
       description: "Stop the worker once this run has finished.",
-      winnow: "`winnow run` always ends with its run, so both values mean the same there. A `winnow worker` exits after one run when started with --shutdown-when-job-finished; it does not read this key from a scheduled run's config yet.",
+      winnow: "`winnow run` always ends with its run, so both values mean the same there. A `winnow worker` exits after a run whose worker_config sets it (or after its first run when started with --shutdown-when-job-finished).",
     }),
     upload_report: leaf(z.boolean(), false, { allowed: "true or false", description: "Upload the report to the Lightly Platform.", winnow: "Nothing is uploaded; the report is written into the run folder." }),
   })
