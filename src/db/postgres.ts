@@ -38,7 +38,7 @@ export function numberPlaceholders(sql: string): string {
 export class PostgresDb implements Db {
   readonly dialect = "postgres" as const;
   private readonly pool: pg.Pool;
-  private readonly sqlCache = new Map<string, string>();
+  private readonly sqlCache = new Map<string, { name: string; text: string }>();
 
   /** `url`: postgres://user:password@host:port/database; `max`: pool size (default 10, or ?pool_max= in the URL). */
   constructor(url: string, opts: { max?: number } = {}) {
@@ -51,17 +51,23 @@ export class PostgresDb implements Db {
     this.pool.on("error", () => {});
   }
 
-  private text(sql: string): string {
-    let t = this.sqlCache.get(sql);
-    if (t === undefined) {
-      t = numberPlaceholders(sql);
-      if (this.sqlCache.size < 1000) this.sqlCache.set(sql, t);
+  /**
+   * The query as a named prepared statement: each pooled connection parses and plans it once,
+   * later calls only bind and execute (the store's statements are a fixed set; the few built
+   * per call, like `IN (?, ?, …)`, stop being cached past 1000 shapes).
+   */
+  private query(sql: string, params: readonly SqlValue[]): pg.QueryConfig {
+    let q = this.sqlCache.get(sql);
+    if (q === undefined) {
+      q = { name: `w${this.sqlCache.size}`, text: numberPlaceholders(sql) };
+      if (this.sqlCache.size >= 1000) return { text: q.text, values: params as unknown[] };
+      this.sqlCache.set(sql, q);
     }
-    return t;
+    return { name: q.name, text: q.text, values: params as unknown[] };
   }
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    return (await this.pool.query(this.text(sql), params as unknown[])).rows as T[];
+    return (await this.pool.query(this.query(sql, params))).rows as T[];
   }
 
   async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
@@ -69,7 +75,7 @@ export class PostgresDb implements Db {
   }
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
-    return { changes: (await this.pool.query(this.text(sql), params as unknown[])).rowCount ?? 0 };
+    return { changes: (await this.pool.query(this.query(sql, params))).rowCount ?? 0 };
   }
 
   async migrate(statements: readonly string[], record: { id: number; name: string; appliedAt: number }): Promise<void> {
