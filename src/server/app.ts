@@ -69,10 +69,15 @@ declare module "fastify" {
   }
 }
 
-export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmitter } {
+export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmitter; routes: { method: string; url: string }[] } {
   const { store, storage } = o;
   const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 1 << 20 });
   const wake = new EventEmitter();
+  // Every route as registered (the OpenAPI test checks each /v1 route is documented).
+  const routes: { method: string; url: string }[] = [];
+  app.addHook("onRoute", (r) => {
+    for (const m of [r.method].flat()) if (m !== "HEAD") routes.push({ method: m, url: r.url });
+  });
   wake.setMaxListeners(0);
   const artifactLimit = o.artifactLimit ?? 8 * 1024 ** 3;
   const realRoot = fs.realpathSync(o.datasourceRoot);
@@ -399,5 +404,5 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   registerUiApi(app, { store, storage, datasourceRoot: realRoot });
   registerUiStatic(app);
 
-  return { app, wake };
+  return { app, wake, routes };
 }

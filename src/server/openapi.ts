@@ -40,7 +40,23 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/runs/{id}/artifacts/{name}": { put: { summary: "Worker: upload an artifact (application/octet-stream)", query: ["type"], ok: 201 }, get: { summary: "Download an artifact" } },
   "/v1/runs/{id}/artifacts/{name}/signed-url": { post: { summary: "A signed, expiring read URL (getComputeWorkerRunCheckpointUrl)", body: "SignedUrlRequest" } },
   "/v1/signed/artifacts/{artifactId}": { get: { summary: "Download through a signed URL (no token)", auth: false, query: ["expires", "signature"] } },
+  // The web UI's data (ui-api.ts); the UI uses nothing that ApiWorkflowClient lacks.
+  "/v1/run-summaries": { get: { summary: "Runs for the overview, newest first, paginated and filtered", query: ["limit", "offset", "state", "dataset_id"] } },
+  "/v1/runs/{id}/timeline": { get: { summary: "State timeline of a run (from its log)" } },
+  "/v1/runs/{id}/loss": { get: { summary: "Training loss per epoch and step" } },
+  "/v1/runs/{id}/config": { get: { summary: "The run's config as scheduled and as resolved" } },
+  "/v1/runs/{id}/embedding-map": { get: { summary: "2-D PCA map of the run's embeddings, selected samples flagged (cached)" } },
+  "/v1/runs/{id}/thumbnail": { get: { summary: "A thumbnail of one of the run's images, read inside the datasource", query: ["file", "size"] } },
+  "/v1/datasets/{id}/datapool": { get: { summary: "Datapool size of a dataset" } },
+  "/v1/configs/validate": { post: { summary: "Validate a run config against the shared schemas (no run is created)" } },
 };
+
+/** Every documented (method, path) pair, path in fastify's `:param` form: tests compare it with the registered routes. */
+export function documentedRoutes(): { method: string; url: string }[] {
+  const out = [{ method: "GET", url: "/openapi.json" }];
+  for (const [p, ops] of Object.entries(ROUTES)) for (const m of Object.keys(ops)) out.push({ method: m.toUpperCase(), url: p.replace(/\{(\w+)\}/g, ":$1") });
+  return out;
+}
 
 let cached: Record<string, unknown> | null = null;
 
