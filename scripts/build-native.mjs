@@ -27,7 +27,7 @@ if (process.argv.includes("--direct")) {
     process.exit(1);
   }
   const includes = [require("node-addon-api").include_dir.replace(/"/g, ""), nodeInclude, ...cfg("include").split(" ")];
-  const defines = ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "BUILDING_NODE_EXTENSION", ...cfg("defines").split(" ")];
+  const defines = ["NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NAPI_VERSION=8", "BUILDING_NODE_EXTENSION", ...cfg("defines").split(" ")];
   const flags = ["-std=c++17", "-fPIC", "-O2", "-fexceptions", "-frtti", "-Wno-deprecated-declarations",
     ...includes.map((i) => `-I${i}`), ...defines.map((d) => `-D${d}`)];
   mkdirSync("build/Release/obj", { recursive: true });
