@@ -60,7 +60,7 @@ function closeDistances(a: number[], b: number[]): void {
 }
 
 // Small candidate sets and batches force many failed certificates and flushes on tiny inputs.
-const settings = [{}, { candidates: 8, maxBatch: 4 }, { candidates: 32, maxBatch: 64 }, { candidates: 1, maxBatch: 2 }];
+const settings = [{}, { candidates: 8, maxBatch: 4, active: 40 }, { candidates: 32, maxBatch: 64, active: 100000 }, { candidates: 1, maxBatch: 2, active: 1 }, { candidates: 16, maxBatch: 16, active: 64 }];
 
 test("random and clustered rows: same picks as the dense kernel, distances within 1e-5", () => {
   const base = torch.liveTensors();
