@@ -123,7 +123,7 @@ test("datapool, eligibility mask and the minimum-distance stop match the dense k
   }
   // normalised rows, n = 0, and more asked than eligible
   assert.deepEqual(selectDiverseLazy(x, 40, { normalize: true, candidates: 16 }).indices, selectDiverse(x, 40, { normalize: true }).indices);
-  assert.deepEqual(selectDiverseLazy(x, 0), { indices: [], distances: [], stopped: null, batches: 0, picksPerBatch: 0 });
+  assert.deepEqual(selectDiverseLazy(x, 0), { indices: [], distances: [], stopped: null, batches: 0, refreshes: 0, picksPerBatch: 0 });
   const few = selectDiverseLazy(x, 500, { eligible, alreadySelected: pool });
   assert.equal(few.indices.length, eligible.reduce((a, b) => a + b, 0) - pool.filter((p) => eligible[p]).length);
   assert.equal(few.stopped, "no_candidates_left");

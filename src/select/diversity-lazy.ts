@@ -27,8 +27,10 @@ export interface LazyDiversityOptions extends DiversityOptions {
 }
 
 export interface LazyDiversityResult extends DiversityResult {
-  /** Batches run (= flushes of pending picks into every row), and picks accepted per batch on average. */
+  /** Batches run (= flushes of accepted picks into the active rows), picks accepted per batch on
+   * average, and refreshes (stale rows brought up to date, new active set). */
   batches: number;
+  refreshes: number;
   picksPerBatch: number;
 }
 
@@ -79,7 +81,7 @@ export function selectDiverseLazy(embeddings: Tensor, n: number, opts: LazyDiver
   const pool = opts.alreadySelected ?? [];
   const poolCount = opts.eligible ? pool.filter((p) => opts.eligible![p]).length : pool.length;
   const count = Math.min(n, eligibleCount - poolCount);
-  const empty = { indices: [], distances: [], batches: 0, picksPerBatch: 0 };
+  const empty = { indices: [], distances: [], batches: 0, refreshes: 0, picksPerBatch: 0 };
   if (count <= 0) return { ...empty, stopped: n > 0 ? "no_candidates_left" : null };
   const K = Math.max(1, Math.min(opts.candidates ?? 4096, N));
   const maxBatch = Math.max(1, opts.maxBatch ?? 256);
@@ -89,6 +91,7 @@ export function selectDiverseLazy(embeddings: Tensor, n: number, opts: LazyDiver
   const sqVals: number[] = [];
   let stopped: DiversityResult["stopped"] = null;
   let batches = 0;
+  let refreshes = 0;
   let act: Active | null = null;
   torch.noGrad(() =>
     torch.scope(() => {
@@ -118,6 +121,7 @@ export function selectDiverseLazy(embeddings: Tensor, n: number, opts: LazyDiver
       const live = (thr: number): Tensor => (thr === -Infinity ? U.gt(-Infinity) : U.ge(thr));
       const refresh = (): void => {
         const now = indices.length;
+        refreshes++;
         if (act) {
           U.indexPut_(act.idx, act.u);
           E.indexFill_(0, act.idx, now);
@@ -258,5 +262,5 @@ export function selectDiverseLazy(embeddings: Tensor, n: number, opts: LazyDiver
   // squared → distance (rounding can leave tiny negatives).
   const distances = sqVals.map((v) => Math.sqrt(Math.max(0, v)));
   if (!stopped && indices.length < n) stopped = "no_candidates_left";
-  return { indices, distances, stopped, batches, picksPerBatch: batches ? indices.length / batches : 0 };
+  return { indices, distances, stopped, batches, refreshes, picksPerBatch: batches ? indices.length / batches : 0 };
 }
