@@ -3,7 +3,8 @@
 // --interval ms, default 1 s) for --duration seconds, against SQLite with one server and against
 // PostgreSQL with two server processes (clients split between them); then claiming throughput
 // with --claim-workers workers racing through the API over --claims scheduled runs (every claim
-// checked to be unique). Latency is per poll (both requests), measured in this process, whose own
+// checked to be unique). --warmup seconds (default 5) of polling come first and are not counted.
+// Latency is per poll (both requests), measured in this process, whose own
 // event loop is part of what is measured: client, servers and PostgreSQL share the machine.
 //
 //   node --import tsx bench/service-load.ts [--clients 1000] [--duration 30] [--interval 1000]
@@ -30,6 +31,7 @@ const CLAIMS = Number(opt("claims", "2000"));
 const CLAIM_WORKERS = Number(opt("claim-workers", "20"));
 const BACKENDS = opt("backends", "sqlite,postgres").split(",");
 const PG_SERVERS = Number(opt("pg-servers", "2"));
+const WARMUP_S = Number(opt("warmup", "5"));
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + CLAIM_WORKERS + 10 });
 
@@ -71,10 +73,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function pollLoad(urls: string[], token: string, scheduled: string[]) {
   const lat: number[] = [];
+  /** p99 per 10-s window, to tell a warm-up or a stall from a steady tail. */
+  const windows: number[][] = [];
   let errors = 0;
   let requests = 0;
   const t0 = performance.now();
-  const warmEnd = t0 + 2000;
+  const warmEnd = t0 + WARMUP_S * 1000;
   const end = warmEnd + DURATION_S * 1000;
   await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
     const base = urls[i % urls.length]!;
@@ -88,7 +92,11 @@ async function pollLoad(urls: string[], token: string, scheduled: string[]) {
         const a = await request(base, "GET", `/v1/scheduled-runs/${sid}`, token);
         const b = a.status === 200 && a.json.run_id ? await request(base, "GET", `/v1/runs/${a.json.run_id}`, token) : a;
         if (a.status !== 200 || b.status !== 200) errors++;
-        else if (s >= warmEnd) lat.push(performance.now() - s);
+        else if (s >= warmEnd) {
+          const ms = performance.now() - s;
+          lat.push(ms);
+          (windows[Math.floor((s - warmEnd) / 10_000)] ??= []).push(ms);
+        }
         if (s >= warmEnd) requests += a === b ? 1 : 2;
       } catch {
         errors++;
@@ -97,7 +105,8 @@ async function pollLoad(urls: string[], token: string, scheduled: string[]) {
     }
   }));
   lat.sort((x, y) => x - y);
-  return { polls: lat.length, pollsPerS: lat.length / DURATION_S, requestsPerS: requests / DURATION_S, p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), max: lat[lat.length - 1] ?? NaN, errors };
+  const windowP99 = windows.map((w) => pct(w.sort((x, y) => x - y), 99));
+  return { polls: lat.length, pollsPerS: lat.length / DURATION_S, requestsPerS: requests / DURATION_S, p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), max: lat[lat.length - 1] ?? NaN, errors, windowP99 };
 }
 
 async function claimLoad(urls: string[], token: string, workerIds: string[]) {
@@ -149,6 +158,9 @@ async function bench(backend: string) {
   for (let i = 0; i < CLAIMS; i++) await store.schedule(tok.owner, ds.id, cfg.id, (["LOW", "MID", "HIGH"] as const)[i % 3], []);
   const claimers: string[] = [];
   for (let i = 0; i < CLAIM_WORKERS; i++) claimers.push((await store.registerWorker(tok.owner, `w${i}`, [])).id);
+  // A database in steady state has planner statistics; a freshly filled one gets them from
+  // autovacuum a minute later, mid-measurement. --no-analyze leaves that to autovacuum.
+  if (db.dialect === "postgres" && !args.includes("--no-analyze")) await db.run("VACUUM ANALYZE");
   await db.close();
 
   const servers = await Promise.all(Array.from({ length: backend === "sqlite" ? 1 : PG_SERVERS }).map(() => startServer(database, path.join(dir, "art"))));
@@ -175,7 +187,7 @@ const results = [];
 for (const b of BACKENDS) {
   const r = await bench(b);
   results.push(r);
-  console.log(`| ${r.backend} | ${r.servers} | ${f(r.poll.pollsPerS)} | ${f(r.poll.requestsPerS)} | ${f(r.poll.p50)} | ${f(r.poll.p99)} | ${f(r.poll.max)} | ${r.poll.errors} | ${f(r.claim.claimsPerS)} | ${f(r.claim.p50)} / ${f(r.claim.p99)} | ${r.loadBefore} |`);
+  console.log(`| ${r.backend} | ${r.servers} | ${f(r.poll.pollsPerS)} | ${f(r.poll.requestsPerS)} | ${f(r.poll.p50)} | ${f(r.poll.p99)} | ${f(r.poll.max)} | ${r.poll.errors} | ${r.poll.windowP99.map(f).join(" / ")} | ${f(r.claim.claimsPerS)} | ${f(r.claim.p50)} / ${f(r.claim.p99)} | ${r.loadBefore} |`);
 }
 console.log(JSON.stringify(results));
 agent.destroy();
