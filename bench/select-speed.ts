@@ -79,13 +79,25 @@ try {
         const dense = selectDiverse(x, refK);
         const denseSec = (performance.now() - t0) / 1000;
         const same = dense.indices.every((j, i) => lazy.indices[i] === j);
+        // Where the two part: the rows each took and their float64 squared distances to the common prefix.
+        const at = dense.indices.findIndex((j, i) => lazy.indices[i] !== j);
+        const exact = (j: number): number => {
+          let best = Infinity;
+          for (const c of dense.indices.slice(0, at)) {
+            let acc = 0;
+            for (let t = 0; t < D; t++) acc += (emb[j * D + t] - emb[c * D + t]) ** 2;
+            best = Math.min(best, acc);
+          }
+          return best;
+        };
+        const parted = at < 0 ? null : { pick: at, lazy_row: lazy.indices[at], dense_row: dense.indices[at], lazy_f64: exact(lazy.indices[at]), dense_f64: exact(dense.indices[at]) };
         const maxRel = Math.max(...dense.distances.slice(1).map((d, i) => Math.abs(lazy.distances[i + 1] - d) / d));
         const row: Record<string, unknown> = {
           data: kind, task: `DIVERSITY ${K} of ${N}×${D}`,
           lazy_s: +sec.toFixed(2), lazy_picks_per_s: Math.round(lazy.indices.length / sec), lazy_GB_per_s_dense_equiv: gbs(lazy.indices.length, D, sec),
           batches: lazy.batches, picks_per_batch: +lazy.picksPerBatch.toFixed(1), refreshes: lazy.refreshes,
           dense_s_for_ref_k: +denseSec.toFixed(2), dense_s_extrapolated: +((denseSec * K) / refK).toFixed(1), dense_GB_per_s: gbs(refK, D, denseSec),
-          [`same_first_${refK}_picks_as_dense`]: same, max_rel_distance_diff: +maxRel.toExponential(2),
+          [`same_first_${refK}_picks_as_dense`]: same, parted, max_rel_distance_diff: +maxRel.toExponential(2),
         };
         if (python) {
           const file = join(dir, "x.f32");
