@@ -181,6 +181,11 @@ function suite(backend: BackendName): void {
       assert.equal(hop.status, 302);
       assert.ok(hop.headers.get("location")!.startsWith(`${s3.endpoint}/winnow-art/e2e-${process.pid}/`), hop.headers.get("location")!);
       assert.ok(s3.requests.some((l) => l.startsWith(`PUT /winnow-art/e2e-${process.pid}/`) && l.includes(`/${r4!.id}/checkpoint.ckpt`)), "uploaded to the bucket");
+      // The signing key lives in the database: the other replica accepts the same signed URL.
+      const other = new URL(await client.getComputeWorkerRunCheckpointUrl(r4!));
+      other.port = String(servers[1]!.port);
+      const viaOther = Buffer.from(await (await fetch(other)).arrayBuffer());
+      assert.deepEqual(viaOther, fs.readFileSync(ck));
     }
     const py = spawnSync("/usr/bin/python3", ["-c", `
 import sys, torch
