@@ -60,7 +60,7 @@ function closeDistances(a: number[], b: number[]): void {
 }
 
 // Small candidate sets and batches force many failed certificates and flushes on tiny inputs.
-const settings = [{}, { candidates: 8, maxBatch: 4, active: 40 }, { candidates: 32, maxBatch: 64, active: 100000 }, { candidates: 1, maxBatch: 2, active: 1 }, { candidates: 16, maxBatch: 16, active: 64 }];
+const settings: { candidates?: number; maxBatch?: number; active?: number }[] = [{}, { candidates: 8, maxBatch: 4, active: 40 }, { candidates: 32, maxBatch: 64, active: 100000 }, { candidates: 1, maxBatch: 2, active: 1 }, { candidates: 16, maxBatch: 16, active: 64 }];
 
 test("random and clustered rows: same picks as the dense kernel, distances within 1e-5", () => {
   const base = torch.liveTensors();
@@ -72,6 +72,8 @@ test("random and clustered rows: same picks as the dense kernel, distances withi
       assert.deepEqual(lazy.indices, dense.indices, JSON.stringify(s));
       closeDistances(lazy.distances, dense.distances);
       assert.equal(lazy.stopped, null);
+      // a small active set really is refreshed (stale rows brought up to date) along the way
+      if (s.active !== undefined && s.active < rows.length) assert.ok(lazy.refreshes > 2, `refreshes ${lazy.refreshes}`);
     }
     x.dispose();
   }
@@ -79,6 +81,7 @@ test("random and clustered rows: same picks as the dense kernel, distances withi
 });
 
 test("integer grid (exact ties, duplicates): same picks as dense and the float64 reference, to the last sample", () => {
+  const base = torch.liveTensors();
   const rows = gridRows(200, 3, 7); // 64 distinct points among 200 rows
   const x = torch.tensor(rows);
   const want = reference(rows, 200);
@@ -94,9 +97,11 @@ test("integer grid (exact ties, duplicates): same picks as dense and the float64
   const r = selectDiverseLazy(x, 200);
   assert.ok(r.batches < 200 && r.picksPerBatch > 1, `batches ${r.batches}`);
   x.dispose();
+  assert.equal(torch.liveTensors(), base);
 });
 
 test("datapool, eligibility mask and the minimum-distance stop match the dense kernel", () => {
+  const base = torch.liveTensors();
   const rows = clusteredRows(10, 25, 5, 11);
   const x = torch.tensor(rows);
   const eligible = Uint8Array.from(rows, (_, j) => (j % 7 === 3 ? 0 : 1));
@@ -129,6 +134,7 @@ test("datapool, eligibility mask and the minimum-distance stop match the dense k
   assert.equal(few.stopped, "no_candidates_left");
   x.dispose();
   gx.dispose();
+  assert.equal(torch.liveTensors(), base);
 });
 
 test("runSelection with DIVERSITY alone gives the dense kernel's picks (datapool, THRESHOLD, duplicates)", () => {
