@@ -84,7 +84,14 @@ function suite(backend: BackendName): void {
   }
 
   async function ended(scheduledId: string): Promise<RunData> {
-    await waitFor(`scheduled run ${scheduledId} to end`, async () => (await client.getComputeWorkerRunInfo(scheduledId)).inEndState());
+    try {
+      await waitFor(`scheduled run ${scheduledId} to end`, async () => (await client.getComputeWorkerRunInfo(scheduledId)).inEndState());
+    } catch (e) {
+      // A run that never ends: say where it stands and what the workers last said.
+      const info = await client.getComputeWorkerRunInfo(scheduledId).then((i) => `${i.state}: ${i.message}`, (x) => `run info failed: ${(x as Error).message}`);
+      const tails = Object.entries(workers).map(([n, w]) => `--- worker ${n} (server ${w.server}):\n${w.out.slice(-25).join("\n")}`).join("\n");
+      throw new Error(`${(e as Error).message}; run ${info}\n${tails}`);
+    }
     return client.getComputeWorkerRunFromScheduledRun(scheduledId);
   }
 

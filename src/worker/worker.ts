@@ -60,7 +60,19 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 /** A network failure or a 5xx: worth retrying. 4xx answers are final. */
-const transient = (e: unknown): boolean => !(e instanceof ApiError) || e.status >= 500;
+/**
+ * Worth retrying: the server's 5xx, or the network (fetch's errors). Not a 4xx, and not a local file
+ * error (an epoch checkpoint that top-k rotation removed meanwhile is gone for good: retrying its
+ * upload forever once kept a run from ever ending).
+ */
+export const isTransientError = (e: unknown): boolean => {
+  if (e instanceof ApiError) return e.status >= 500;
+  return !(e && typeof e === "object" && "syscall" in e);
+};
+const describe = (e: unknown): string => {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return `${(e as Error).message}${cause ? ` (${cause.code ?? ""}${cause.code && cause.message ? " " : ""}${cause.message ?? ""})` : ""}`;
+};
 
 /** run()'s states that are not Lightly's are reported as the Lightly state they belong to. */
 function lightlyState(s: string): RunState | null {
@@ -81,15 +93,16 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   async function retrying<T>(what: string, fn: () => Promise<T>, opts: { untilStopped?: boolean } = {}): Promise<T> {
     let delay = 250;
     let warned = false;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         const v = await fn();
         if (warned) log(`server reachable again (${what})`);
         return v;
       } catch (e) {
-        if (!transient(e)) throw e;
+        if (!isTransientError(e)) throw e;
         if (opts.untilStopped !== false && stop?.aborted) throw e;
-        if (!warned) log(`server unreachable (${what}: ${(e as Error).message}); retrying`);
+        // The first failure and every 10th: with the underlying cause (fetch says only "fetch failed").
+        if (!warned || attempt % 10 === 0) log(`server unreachable (${what}, attempt ${attempt}: ${describe(e)}); retrying`);
         warned = true;
         await sleep(delay);
         delay = Math.min(5000, delay * 2);
