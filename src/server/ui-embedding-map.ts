@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { readEmbeddingsCsv } from "../run/embeddings-csv.js";
+import { pcaAxes } from "../run/report-math.js";
 
 export const FIT_ROWS = 4000;
 const CACHE_ENTRIES = 16;
@@ -25,63 +26,6 @@ export interface EmbeddingMap {
   /** Row indices of this run's selection and of earlier datapool samples. */
   selected: number[];
   datapool: number[];
-}
-
-/** The two leading principal axes of the rows `fit` of `values` [n, d], by power iteration with deflation. */
-export function pcaAxes(values: Float32Array, n: number, d: number, fit: number[], iters = 80): { mean: Float64Array; axes: Float64Array[]; explained: [number, number] } {
-  const mean = new Float64Array(d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j]! += values[i * d + j]!;
-  for (let j = 0; j < d; j++) mean[j]! /= Math.max(1, n);
-  const m = fit.length;
-  const x = new Float64Array(m * d);
-  let total = 0;
-  fit.forEach((r, i) => {
-    for (let j = 0; j < d; j++) {
-      const v = values[r * d + j]! - mean[j]!;
-      x[i * d + j] = v;
-      total += v * v;
-    }
-  });
-  const axes: Float64Array[] = [];
-  const variance: number[] = [];
-  const xv = new Float64Array(m);
-  for (let c = 0; c < 2; c++) {
-    let v = Float64Array.from({ length: d }, (_, j) => 1 + ((j * 7919) % 13) / 13); // fixed, non-degenerate start
-    let lambda = 0;
-    for (let it = 0; it < iters; it++) {
-      for (const a of axes) {
-        let dot = 0;
-        for (let j = 0; j < d; j++) dot += v[j]! * a[j]!;
-        for (let j = 0; j < d; j++) v[j]! -= dot * a[j]!;
-      }
-      for (let i = 0; i < m; i++) {
-        let s = 0;
-        for (let j = 0; j < d; j++) s += x[i * d + j]! * v[j]!;
-        xv[i] = s;
-      }
-      const w = new Float64Array(d);
-      for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) w[j]! += x[i * d + j]! * xv[i]!;
-      for (const a of axes) {
-        let dot = 0;
-        for (let j = 0; j < d; j++) dot += w[j]! * a[j]!;
-        for (let j = 0; j < d; j++) w[j]! -= dot * a[j]!;
-      }
-      let norm = 0;
-      for (let j = 0; j < d; j++) norm += w[j]! * w[j]!;
-      norm = Math.sqrt(norm);
-      if (norm < 1e-30) {
-        v = new Float64Array(d); // rank < 2: this coordinate stays 0
-        lambda = 0;
-        break;
-      }
-      lambda = norm;
-      v = w.map((t) => t / norm);
-    }
-    axes.push(v);
-    variance.push(lambda);
-  }
-  const ex = (k: number): number => (total > 0 ? Number((variance[k]! / total).toPrecision(4)) : 0);
-  return { mean, axes, explained: [ex(0), ex(1)] };
 }
 
 /** Evenly spaced row indices, at most k of them. */
