@@ -3,14 +3,13 @@
 // parts of `partSize`, a few in flight, a single PUT when the body is small), so an 8 GiB checkpoint
 // is never held in memory and a failed upload leaves no parts behind. Reads are presigned GET URLs
 // the server redirects clients to, so large downloads do not pass through the API processes.
-import { createHash } from "node:crypto";
-import { PassThrough, Transform, type Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { s3Client, type S3Location, type S3Settings } from "../s3/client.js";
-import { TooLarge, type ArtifactStorage, type StoredObject } from "./storage.js";
+import { keySegments, measuringStream, type ArtifactStorage, type StoredObject } from "./storage.js";
 
 export interface S3StorageOptions extends S3Settings {
   /** Multipart part size in bytes (default 16 MiB; S3 requires ≥ 5 MiB except the last part). */
@@ -41,22 +40,11 @@ export class S3Storage implements ArtifactStorage {
   }
 
   private key(key: string): string {
-    const segs = key.split("/");
-    if (segs.some((s) => s === "" || s === "." || s === "..")) throw new Error(`bad storage key ${JSON.stringify(key)}`);
-    return this.location.prefix + key;
+    return this.location.prefix + keySegments(key).join("/");
   }
 
   async put(key: string, body: Readable, maxBytes: number): Promise<StoredObject> {
-    const hash = createHash("sha256");
-    let size = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (size > maxBytes) return cb(new TooLarge(maxBytes));
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
+    const measured = measuringStream(maxBytes);
     const out = new PassThrough();
     const upload = new Upload({
       client: this.client, partSize: this.partSize, queueSize: this.queueSize, leavePartsOnError: false,
@@ -67,14 +55,14 @@ export class S3Storage implements ArtifactStorage {
     // waiting on back-pressure for ever. (Also keeps the rejection handled until awaited below.)
     uploaded.catch((e) => out.destroy(e as Error));
     try {
-      await pipeline(body, count, out);
+      await pipeline(body, measured.stream, out);
     } catch (e) {
       // The object is never completed: S3 keeps the previous version (or none) under this key.
       await upload.abort().catch(() => {});
       throw e;
     }
     await uploaded;
-    return { size, sha256: hash.digest("hex") };
+    return measured.result();
   }
 
   async get(key: string): Promise<Readable> {

@@ -39,6 +39,28 @@ export class TooLarge extends Error {
   }
 }
 
+/** Storage keys are built by the server from ids and checked names; refusing odd segments is defence in depth. */
+export function keySegments(key: string): string[] {
+  const segs = key.split("/");
+  if (segs.some((s) => s === "" || s === "." || s === ".." || s.includes("\\"))) throw new Error(`bad storage key ${JSON.stringify(key)}`);
+  return segs;
+}
+
+/** A pass-through that counts and hashes the bytes of an upload, failing with TooLarge past `maxBytes`. */
+export function measuringStream(maxBytes: number): { stream: Transform; result(): StoredObject } {
+  const hash = createHash("sha256");
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > maxBytes) return cb(new TooLarge(maxBytes));
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  return { stream, result: () => ({ size, sha256: hash.digest("hex") }) };
+}
+
 export class LocalStorage implements ArtifactStorage {
   readonly root: string;
 
@@ -48,34 +70,22 @@ export class LocalStorage implements ArtifactStorage {
   }
 
   private file(key: string): string {
-    // Keys are built by the server from ids and checked names; this is defence in depth.
-    const segs = key.split("/");
-    if (segs.some((s) => s === "" || s === "." || s === ".." || s.includes("\\"))) throw new Error(`bad storage key ${JSON.stringify(key)}`);
-    return path.join(this.root, ...segs);
+    return path.join(this.root, ...keySegments(key));
   }
 
   async put(key: string, body: Readable, maxBytes: number): Promise<StoredObject> {
     const dest = this.file(key);
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
     const tmp = `${dest}.${process.pid}.${Date.now()}.part`;
-    const hash = createHash("sha256");
-    let size = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (size > maxBytes) return cb(new TooLarge(maxBytes));
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
+    const measured = measuringStream(maxBytes);
     try {
-      await pipeline(body, count, fs.createWriteStream(tmp));
+      await pipeline(body, measured.stream, fs.createWriteStream(tmp));
       await fs.promises.rename(tmp, dest);
     } catch (e) {
       await fs.promises.rm(tmp, { force: true });
       throw e;
     }
-    return { size, sha256: hash.digest("hex") };
+    return measured.result();
   }
 
   async get(key: string): Promise<Readable> {
