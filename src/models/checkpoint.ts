@@ -59,6 +59,15 @@ export function detectHeadVariant(keys: Iterable<string>): "batchNorm" | "plain"
 type Shaped = number[] | { shape: number[] };
 const shapeOf = (v: Shaped): number[] => (Array.isArray(v) ? v : v.shape);
 
+/** inferModelConfig, with its failure as a message instead of an exception (for error reports and inspection). */
+export function tryInferModelConfig(dict: Map<string, Shaped>): { config: ModelConfig | null; error: string | null } {
+  try {
+    return { config: inferModelConfig(dict), error: null };
+  } catch (e) {
+    return { config: null, error: (e as Error).message };
+  }
+}
+
 /**
  * The model settings that reproduce a (normalized) state dict's keys and shapes: the backbone is
  * recognized by the registered backbones (ResNets: blocks per stage, bottleneck or not; width from
@@ -203,13 +212,7 @@ export function loadCheckpointInto(
     if (a.length !== r.shape.length || a.some((v, i) => v !== r.shape[i])) shapeMismatches.push({ key: k, checkpoint: [...r.shape], model: a });
   }
   if (shapeMismatches.length || (strict && (missingKeys.length || unexpectedKeys.length))) {
-    let fit: ModelConfig | null = null;
-    let fitError: string | null = null;
-    try {
-      fit = inferModelConfig(dict);
-    } catch (e) {
-      fitError = (e as Error).message;
-    }
+    const { config: fit, error: fitError } = tryInferModelConfig(dict);
     const modelCfg = (model as unknown as { config?: ModelConfig }).config ?? null;
     const source = typeof src === "string" ? src : "(in memory)";
     throw new CheckpointMismatchError(

@@ -8,11 +8,10 @@ import { Sequential, BatchNorm2d, AdaptiveAvgPool2d, Flatten } from "../nn/index
 import type { RawTensor } from "../checkpoint/index.js";
 import { getBackbone } from "./registry.js";
 import {
-  CheckpointMismatchError, formatModelConfig, inferModelConfig, normalizeLightlyKeys, rawToTensor, readCheckpointStateDict,
+  CheckpointMismatchError, formatModelConfig, normalizeLightlyKeys, tryInferModelConfig, rawToTensor, readCheckpointStateDict,
   type ShapeMismatch,
 } from "./checkpoint.js";
 import * as torch from "../torch/index.js";
-import type { ModelConfig } from "./registry.js";
 
 export interface LoadCheckpointOptions {
   /** lightly_config.model.name, e.g. "resnet-18". Default: the architecture the checkpoint has (checked when given). */
@@ -45,13 +44,7 @@ export function buildEmbeddingModel(modelName = "resnet-18", width = 1): ResNetE
  */
 export function loadCheckpoint(src: string | Uint8Array | Map<string, RawTensor>, opts: LoadCheckpointOptions = {}): ResNetEmbedding {
   const dict = src instanceof Map ? normalizeLightlyKeys(src) : readCheckpointStateDict(src);
-  let fit: ModelConfig | null = null;
-  let fitError: string | null = null;
-  try {
-    fit = inferModelConfig(dict);
-  } catch (e) {
-    fitError = (e as Error).message;
-  }
+  const { config: fit, error: fitError } = tryInferModelConfig(dict);
   const modelName = opts.modelName ?? fit?.name;
   const width = opts.width ?? fit?.width;
   if (modelName === undefined || width === undefined) throw new Error(`loadCheckpoint: cannot tell the architecture of ${typeof src === "string" ? src : "the checkpoint"} (${fitError}); pass { modelName, width }`);

@@ -10,6 +10,6 @@ export {
 } from "./registry.js";
 export {
   rawToTensor, tensorToWrite, saveCheckpoint, loadCheckpointInto, loadModelCheckpoint, readCheckpointStateDict,
-  normalizeLightlyKeys, detectHeadVariant, inferModelConfig, CheckpointMismatchError, formatModelConfig,
+  normalizeLightlyKeys, detectHeadVariant, inferModelConfig, tryInferModelConfig, CheckpointMismatchError, formatModelConfig,
 } from "./checkpoint.js";
 export { loadCheckpoint, buildEmbeddingModel, ResNetEmbedding, type LoadCheckpointOptions } from "./embedding.js";

@@ -2,7 +2,7 @@
 // shapes), the projection head variant, its keys grouped by module, and Winnow's training state.
 import * as fs from "node:fs";
 import { readTrainingCheckpoint } from "../ssl/trainer.js";
-import { normalizeLightlyKeys, detectHeadVariant, inferModelConfig, type ModelConfig } from "../models/index.js";
+import { normalizeLightlyKeys, detectHeadVariant, tryInferModelConfig, type ModelConfig } from "../models/index.js";
 
 export interface CheckpointInspection {
   file: string;
@@ -45,13 +45,7 @@ export function inspectCheckpoint(file: string): CheckpointInspection {
     g.numel += numelOf(k.shape);
     groups.set(prefix, g);
   }
-  let model: ModelConfig | null = null;
-  let modelError: string | null = null;
-  try {
-    model = inferModelConfig(sd);
-  } catch (e) {
-    modelError = (e as Error).message;
-  }
+  const { config: model, error: modelError } = tryInferModelConfig(sd);
   const r = contents.resume;
   return {
     file, bytes: st.size, tensors: keys.length, numel: keys.reduce((a, k) => a + numelOf(k.shape), 0),
