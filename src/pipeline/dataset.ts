@@ -18,16 +18,21 @@ export interface PrepareImagesOptions {
 }
 
 /** Decodes (or reuses) every image of `inputDir`; corrupt files are listed in cache.corruptFilenames, never fatal. */
-export async function prepareImages(inputDir: string, opts: PrepareImagesOptions): Promise<ImageCache> {
+/** The cache settings a lightly_config implies (shared by whole images and object crops). */
+function cacheOptions(opts: PrepareImagesOptions) {
   const nw = opts.config.loader.num_workers;
-  const cache = await buildImageCache(inputDir, {
+  return {
     cacheDir: opts.cacheDir,
     resolution: opts.resolution ?? cacheSizeFor(opts.config.collate.input_size),
     removeExactDuplicates: opts.removeExactDuplicates ?? true,
     // -1 (Lightly: one worker per core): libuv's pool size, which runs the reads and sharp; more only queues.
     concurrency: nw < 0 ? defaultConcurrency() : Math.max(1, nw),
     onProgress: opts.onProgress,
-  });
+  };
+}
+
+export async function prepareImages(inputDir: string, opts: PrepareImagesOptions): Promise<ImageCache> {
+  const cache = await buildImageCache(inputDir, cacheOptions(opts));
   const s = cache.stats;
   opts.log?.(
     `${cache.length} images (${s.decoded} decoded, ${s.reused} reused from the cache${cache.corruptFilenames.length ? `, ${cache.corruptFilenames.length} skipped` : ""}` +
@@ -61,13 +66,8 @@ export async function prepareCrops(inputDir: string, opts: PrepareCropsOptions):
     throw new Error(`task "${opts.task}" is a ${predictions.schema.taskType} task; object crops need an ${OBJECT_DETECTION} task`);
   }
   for (const i of predictions.issues) opts.log?.(`  predictions: ${i.message}`);
-  const nw = opts.config.loader.num_workers;
   const cache = await buildImageCache(inputDir, {
-    cacheDir: opts.cacheDir,
-    resolution: opts.resolution ?? cacheSizeFor(opts.config.collate.input_size),
-    removeExactDuplicates: opts.removeExactDuplicates ?? true,
-    concurrency: nw < 0 ? defaultConcurrency() : Math.max(1, nw),
-    onProgress: opts.onProgress,
+    ...cacheOptions(opts),
     listing,
     crops: { boxes: cropBoxes(predictions), padding: opts.padding ?? 0.1 },
   });
