@@ -10,8 +10,7 @@ import {
   type ArtifactData, type DatasetData, type Priority, type RunData, type RunState, type ScheduledRunData,
   type ScheduledState, type WorkerData,
 } from "../db/records.js";
-import type { RunSummary } from "../server/ui-api.js";
-import type { EmbeddingMap } from "../server/ui-embedding-map.js";
+import type { EmbeddingMap, RunSummary } from "../db/records.js";
 import { ApiHttp } from "./http.js";
 import { ApiNotFoundError } from "./errors.js";
 

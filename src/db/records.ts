@@ -102,3 +102,36 @@ export interface RunData {
   last_modified_at: number;
   ended_at: number | null;
 }
+
+// ---- views of the web UI (ui-api.ts) --------------------------------------------------------------
+
+/** A run as the runs overview lists it. */
+export interface RunSummary {
+  id: string;
+  dataset_id: string;
+  dataset_name: string | null;
+  scheduled_id: string;
+  state: RunState;
+  message: string;
+  progress: RunData["progress"];
+  created_at: number;
+  ended_at: number | null;
+  last_modified_at: number;
+  duration_ms: number;
+  training: boolean;
+  checkpoint: boolean;
+}
+
+export interface EmbeddingMap {
+  method: "pca";
+  n: number;
+  d: number;
+  /** Fraction of the variance each of the two axes explains (of the fitted rows). */
+  explained: [number, number];
+  filenames: string[];
+  /** Row-major [n, 2], 4 significant digits. */
+  xy: number[];
+  /** Row indices of this run's selection and of earlier datapool samples. */
+  selected: number[];
+  datapool: number[];
+}

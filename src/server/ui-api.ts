@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import sharp from "sharp";
 import type { Store } from "../db/store.js";
-import { RUN_STATES, type ArtifactData, type ArtifactType, type RunData, type RunState } from "../db/records.js";
+import { RUN_STATES, type ArtifactData, type ArtifactType, type RunData, type RunState, type RunSummary } from "../db/records.js";
 import { resolveInside, checkRealInside, PathRefused, IMAGE_EXTENSIONS, extensionOf } from "../data/folder.js";
 import { resolveRunConfig } from "../config/run-config.js";
 import { checkScheduledConfig } from "./configs.js";
@@ -42,21 +42,6 @@ async function readText(body: Readable, limit = TEXT_LIMIT): Promise<string> {
 
 const lines = (t: string): string[] => t.split(/\r?\n/).filter((l) => l.length > 0);
 
-export interface RunSummary {
-  id: string;
-  dataset_id: string;
-  dataset_name: string | null;
-  scheduled_id: string;
-  state: RunState;
-  message: string;
-  progress: RunData["progress"];
-  created_at: number;
-  ended_at: number | null;
-  last_modified_at: number;
-  duration_ms: number;
-  training: boolean;
-  checkpoint: boolean;
-}
 
 export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   const { store, storage } = o;

@@ -10,23 +10,13 @@ import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { readEmbeddingsCsv } from "../run/embeddings-csv.js";
 import { pcaAxes } from "../run/report-math.js";
+import type { EmbeddingMap } from "../db/records.js";
+
+export type { EmbeddingMap };
 
 export const FIT_ROWS = 4000;
 const CACHE_ENTRIES = 16;
 
-export interface EmbeddingMap {
-  method: "pca";
-  n: number;
-  d: number;
-  /** Fraction of the variance each of the two axes explains (of the fitted rows). */
-  explained: [number, number];
-  filenames: string[];
-  /** Row-major [n, 2], 4 significant digits. */
-  xy: number[];
-  /** Row indices of this run's selection and of earlier datapool samples. */
-  selected: number[];
-  datapool: number[];
-}
 
 /** Evenly spaced row indices, at most k of them. */
 function subsample(n: number, k: number): number[] {

@@ -1,8 +1,8 @@
 // The API from the browser: every call carries the token the user signed in with, kept in
 // sessionStorage only (gone when the tab closes). Errors keep the server's status and message.
-import type { ArtifactData, DatasetData, Priority, RunData, RunState, ScheduledRunData } from "../../src/db/records.ts";
+import type { ArtifactData, DatasetData, EmbeddingMap, Priority, RunData, RunState, RunSummary, ScheduledRunData } from "../../src/db/records.ts";
 
-export type { ArtifactData, DatasetData, RunData, RunState, ScheduledRunData, Priority };
+export type { ArtifactData, DatasetData, EmbeddingMap, RunData, RunState, RunSummary, ScheduledRunData, Priority };
 
 const KEY = "winnow.token";
 export const getToken = (): string | null => sessionStorage.getItem(KEY);
@@ -51,32 +51,7 @@ export async function blobUrl(path: string): Promise<string> {
   return URL.createObjectURL(await res.blob());
 }
 
-export interface RunSummary {
-  id: string;
-  dataset_id: string;
-  dataset_name: string | null;
-  scheduled_id: string;
-  state: RunState;
-  message: string;
-  progress: RunData["progress"];
-  created_at: number;
-  ended_at: number | null;
-  last_modified_at: number;
-  duration_ms: number;
-  training: boolean;
-  checkpoint: boolean;
-}
 
-export interface EmbeddingMap {
-  method: "pca";
-  n: number;
-  d: number;
-  explained: [number, number];
-  filenames: string[];
-  xy: number[];
-  selected: number[];
-  datapool: number[];
-}
 
 export const thumbPath = (runId: string, file: string, size = 128): string =>
   `/v1/runs/${encodeURIComponent(runId)}/thumbnail?file=${encodeURIComponent(file)}&size=${size}`;
