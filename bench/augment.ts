@@ -11,9 +11,8 @@
 // path is slow, so it runs on --tensor-images images per step and is scaled to views/s.
 // Prints the results; nothing is written.
 //
-// On a machine shared with other busy processes, libgomp's spinning waits make 2-thread libtorch
-// (ours and torchvision's tensor kernels alike) many times slower; OMP_WAIT_POLICY=PASSIVE in the
-// environment avoids that. The load average is printed with the results.
+// The OpenMP wait setting (src/torch/omp-env.ts) is applied when the engine loads, before the
+// Python side is spawned, so both run with the same one. The load average is printed with the results.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { loadavg } from "node:os";
@@ -108,7 +107,7 @@ async function main(): Promise<void> {
   console.log(`augment bench: B=${BATCH} images ${SIZE}x${SIZE} uint8 → 2 views ${OUT}x${OUT}, lightly_config.collate defaults`);
   console.log(
     `threads ${THREADS}, device ${DEVICE}, ${STEPS} steps (median / best); python torch ${info.torch}; ` +
-      `OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? "(unset)"}; load average ${loadavg().map((v) => v.toFixed(1)).join(" ")}`,
+      `OpenMP wait: OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? "(unset)"}, GOMP_SPINCOUNT=${process.env.GOMP_SPINCOUNT ?? "(unset)"}; load average ${loadavg().map((v) => v.toFixed(1)).join(" ")}`,
   );
   console.log(`  winnow (batched tensor ops, ${DEVICE})   ${rate(median(w))} views/s  (best ${rate(Math.min(...w))})   ${median(w).toFixed(1)} ms per ${views} views`);
   console.log(`  torchvision per image, PIL (lightly)   ${rate(median(pil))} views/s  (best ${rate(Math.min(...pil))})`);

@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { prepareSynthetic, loadavg, machineLine, today, appendSection, arg, argStr, flag } from "./quality-data.js";
-import { OMP_WAIT_POLICY } from "./quality-env.js";
+import { OMP_SETTING } from "./quality-env.js";
 
 const self = fileURLToPath(import.meta.url);
 const SIDE = arg("side", 32);
@@ -156,7 +156,7 @@ async function parent(): Promise<void> {
 ### Memory: peak RSS of cache build and embedding vs N (${today()})
 
 - Command: \`${cmd}\` (effective: N = ${sizes.join(", ")}; ${SIDE}×${SIDE} RGB PNGs; cache ${SIZE} px input → ${Math.round(SIZE * 1.125)} px slots; embedImages with csv + f32 output, random-init resnet-18 width ${WIDTH}, batch ${BATCH}, CPU, ${THREADS} threads).
-- Machine: ${machineLine()}; OMP_WAIT_POLICY=${OMP_WAIT_POLICY}; load average ${loads.join(" → ")} (start, after each N; shared machine). Total wall time ${totalS.toFixed(0)} s.
+- Machine: ${machineLine()}; OpenMP wait: ${OMP_SETTING}; load average ${loads.join(" → ")} (start, after each N; shared machine). Total wall time ${totalS.toFixed(0)} s.
 - Each phase is a fresh child process (\`node --import tsx bench/memory-embed.ts --child build|embed\`); peak = \`process.resourceUsage().maxRSS\` at its end, RSS samples from \`process.memoryUsage.rss()\` in the progress callback. The embed process opens the cache built by the build process (openImageCache) and embeds every image.
 
 ${table}

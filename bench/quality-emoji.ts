@@ -26,7 +26,7 @@ import {
   VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings,
   loadavg, machineLine, today, appendSection, arg, argStr, flag,
 } from "./quality-data.js";
-import { OMP_WAIT_POLICY } from "./quality-env.js";
+import { OMP_SETTING } from "./quality-env.js";
 
 const N_EMOJI = arg("emoji", 500);
 const BUDGET_S = arg("budget-s", 180);
@@ -175,7 +175,7 @@ if (WRITE) {
 ### Quality: cross-vendor emoji retrieval (${today()})
 
 - Command: \`${cmd}\` (effective: ${flat.emoji.length} emoji × 4 vendors = ${L.emojiOf.length} images, budget ${BUDGET_S} s, input ${SIZE}, ${MODEL} width ${WIDTH}, batch ${BATCH}, lr ${LR}, momentum ${MOMENTUM}, other lightly_config keys at Lightly's defaults: SGD weight decay 1e-5, NT-Xent temperature 0.5, num_ftrs 32, out_dim 128, collate defaults${Object.keys(COLLATE).length ? ` except ${JSON.stringify(COLLATE)}` : ""}; seed 1).
-- Machine: ${machineLine()}; ${THREADS} intra-op threads; OMP_WAIT_POLICY=${OMP_WAIT_POLICY}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
+- Machine: ${machineLine()}; ${THREADS} intra-op threads; OpenMP wait: ${OMP_SETTING}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
 - Data: emoji-datasource-{apple,google,twitter,facebook} 16.0.0, 64 px PNGs; ${flat.emoji.length} emoji that all four vendors draw (base code points, no skin-tone variants), evenly spaced in Unicode order; folder \`<vendor>/<code>.png\`. "white": alpha composited onto white with sharp in the bench's set-up (the folder SSL trains on); "alpha dropped": the original RGBA files, whose alpha the data layer drops as PIL's convert("RGB") does.
 - Task: for every image, its nearest neighbours (cosine) among the other three vendors' images (${3 * flat.emoji.length} candidates); top-1 = the nearest is the same emoji, top-5 = one of the 5 nearest is. Chance: top-1 ${pct(1 / flat.emoji.length)}.
 - Total wall time of the run: ${totalS.toFixed(0)} s (cache builds, training, embeddings, evaluation).

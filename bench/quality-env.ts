@@ -1,9 +1,7 @@
-// Imported first by the quality/speed/memory benches: settings that must be in the environment
-// before the engine (libtorch, libgomp) is loaded.
-//
-// OMP_WAIT_POLICY=PASSIVE: this machine is a 2-core VM shared with other jobs; libgomp's default
-// spin-waiting makes 2-thread libtorch many times slower whenever another process holds a core
-// (measured: a resnet-18 w0.25 SimCLR step at 32 px, batch 128, 6.2 s spinning vs 0.35 s passive).
-// The PyTorch side of every bench gets the same setting. Set OMP_WAIT_POLICY yourself to override.
-process.env.OMP_WAIT_POLICY ??= "PASSIVE";
-export const OMP_WAIT_POLICY = process.env.OMP_WAIT_POLICY;
+// Imported first by the quality/speed/memory benches: the OpenMP wait setting must be in the
+// environment before the engine (libtorch, libgomp) is loaded, and the PyTorch processes the
+// benches spawn inherit it, so both sides always run with the same one (src/torch/omp-env.ts:
+// Winnow's default unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set by the caller).
+import { applyOpenMPDefaults } from "../src/torch/omp-env.js";
+
+export const OMP_SETTING = applyOpenMPDefaults();

@@ -23,7 +23,7 @@ import {
   prepareFashion, rawPixelFeatures, knnAccuracy, trainWithBudget, embedWith, pickRows, torchRefEmbeddings,
   loadavg, machineLine, today, appendSection, arg, argStr, flag,
 } from "./quality-data.js";
-import { OMP_WAIT_POLICY } from "./quality-env.js";
+import { OMP_SETTING } from "./quality-env.js";
 
 const N_TRAIN = arg("train", 2000);
 const N_TEST = arg("test", 1000);
@@ -151,7 +151,7 @@ if (WRITE) {
 ### Quality: Fashion-MNIST kNN (${today()})
 
 - Command: \`${cmd}\` (effective: ${N_TRAIN} train + ${N_TEST} test images, budget ${BUDGET_S} s, input ${SIZE}, ${MODEL} width ${WIDTH}, batch ${BATCH}, lr ${LR}, momentum ${MOMENTUM}, other lightly_config keys at Lightly's defaults: SGD weight decay 1e-5, NT-Xent temperature 0.5, num_ftrs 32, out_dim 128, collate defaults; seed 1).
-- Machine: ${machineLine()}; ${THREADS} intra-op threads; OMP_WAIT_POLICY=${OMP_WAIT_POLICY}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
+- Machine: ${machineLine()}; ${THREADS} intra-op threads; OpenMP wait: ${OMP_SETTING}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
 - Data: Debian's dataset-fashion-mnist (idx files); the first ${N_TRAIN} training and the first ${N_TEST} test images, 28×28 grey written as RGB PNG (cache ${cacheSizeFor(SIZE)} px, upsampled). SSL sees the train images only, without labels; kNN: each test image gets the majority label of its k nearest train images (cosine). Chance ≈ 10%.
 - Total wall time of the run: ${totalS.toFixed(0)} s (set-up, cache builds, training, embeddings, evaluation).
 

@@ -35,7 +35,7 @@ import { buildModel, type SimCLR } from "../src/models/index.js";
 import { SGD } from "../src/nn/index.js";
 import { embedImages } from "../src/pipeline/embed.js";
 import { prepareEmoji, VENDORS, loadavg, machineLine, pythonTorchVersion, today, appendSection, arg, argStr, flag } from "./quality-data.js";
-import { OMP_WAIT_POLICY } from "./quality-env.js";
+import { OMP_SETTING } from "./quality-env.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N_EMOJI = arg("emoji", 500);
@@ -344,7 +344,7 @@ if (WRITE) {
 ### Speed: end-to-end SimCLR training and embedding from a folder, Winnow vs PyTorch (${today()})
 
 - Command: \`${cmd}\` (effective: ${n} PNG files, ${ROUNDS} rounds, ${MODEL} width ${WIDTH}, input ${SIZE}, batch ${BATCH}, ${stepsPerEpoch} steps per epoch (drop_last), ${MODEL_STEPS} model-only steps/batches per side).
-- Machine: ${machineLine()}; PyTorch, torchvision ${pythonTorchVersion()} (/usr/bin/python3, Debian); both on Debian's libtorch 1.13 (OpenMP, OpenBLAS, oneDNN); ${THREADS} intra-op threads on both sides (DataLoader workers: 1 each, PyTorch's default); OMP_WAIT_POLICY=${OMP_WAIT_POLICY} for both. Load average ${loads.join(" → ")} → ${loadEnd} (start, after each round, end; the machine is shared with other jobs). Total wall time ${totalS.toFixed(0)} s.
+- Machine: ${machineLine()}; PyTorch, torchvision ${pythonTorchVersion()} (/usr/bin/python3, Debian); both on Debian's libtorch 1.13 (OpenMP, OpenBLAS, oneDNN); ${THREADS} intra-op threads on both sides (DataLoader workers: 1 each, PyTorch's default); OpenMP wait: ${OMP_SETTING} for both. Load average ${loads.join(" → ")} → ${loadEnd} (start, after each round, end; the machine is shared with other jobs). Total wall time ${totalS.toFixed(0)} s.
 - Data: ${n} emoji PNGs (64×64 RGB, alpha flattened onto white; the emoji bench's folder). Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head, NCHW.
 - Winnow: the cache is built once first: ${(build.ms / 1000).toFixed(2)} s for ${n} files = **${((n * 1000) / build.ms).toFixed(0)} img/s** (${(build.cpu / n).toFixed(2)} ms CPU per image), not counted below. "training epoch" = one \`train()\` call with max_epochs 1 (model construction, ${stepsPerEpoch} steps, the end-of-epoch checkpoint write: ${trainEpochNote.toFixed(0)} ms outside the epoch loop). Counting the cache build into a first epoch: ${firstEpoch.toFixed(0)} img/s.
 - PyTorch: each epoch a fresh DataLoader iterator (Lightly's default: persistent_workers off, so worker start-up is in every epoch), shuffle, drop_last. CPU time includes the DataLoader workers.

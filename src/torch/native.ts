@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { applyOpenMPDefaults } from "./omp-env.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -29,10 +30,8 @@ export type Handle = { readonly __handle: unique symbol };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type NativeAddon = Record<string, (...args: any[]) => any>;
 
-// libgomp spin-waits between parallel regions by default; on a machine whose cores are shared
-// (other processes, or our own decode threads) that made training steps ~10x slower here. Read by
-// libgomp when libtorch loads, so it must be set before the addon is required. A user's value wins.
-process.env.OMP_WAIT_POLICY ??= "PASSIVE";
+// Before the addon loads libtorch (and libgomp, which reads these once): see omp-env.ts.
+applyOpenMPDefaults();
 
 const require = createRequire(import.meta.url);
 export const native: NativeAddon = require(findAddon());

@@ -65,9 +65,9 @@ function blend(a: Tensor, b: Tensor | null, ratio: number[]): Tensor {
   return torch.scope(() => {
     const r = column(ratio, a);
     const ra = a.mul(r);
-    if (b === null) return ra.clamp(0, 1); // blend with zeros: (1 - ratio) * 0 adds nothing
+    if (b === null) return ra.clamp_(0, 1); // blend with zeros: (1 - ratio) * 0 adds nothing
     const om = column(ratio.map((v) => 1 - v), a); // 1 - ratio in double, as Python computes it
-    return ra.add(b.mul(om)).clamp(0, 1);
+    return ra.add_(b.mul(om)).clamp_(0, 1);
   });
 }
 
@@ -108,20 +108,15 @@ export function adjustHue(x: Tensor, factor: PerSample): Tensor {
   const f = values(factor, n, "adjustHue");
   if (f.some((v) => !(v >= -0.5 && v <= 0.5))) throw new Error("adjustHue: factors must be in [-0.5, 0.5]");
   return torch.scope(() => {
-    const r = x.narrow(1, 0, 1);
-    const g = x.narrow(1, 1, 1);
-    const b = x.narrow(1, 2, 1);
-    const maxc = x.amax(1, true);
+    // max(dim) returns the first maximal channel on ties: red, then green, as torchvision decides.
+    const [maxc, argmax] = x.max(1, true);
     const c = maxc.sub(x.amin(1, true));
-    // Hue in sextants times c, by which channel is the max (red first, then green, as torchvision).
-    const hR = g.sub(b);
-    const hG = b.sub(r).add_(c.mul(2));
-    const hB = r.sub(g).add_(c.mul(4));
-    const hc = torch.where(maxc.eq(r), hR, torch.where(maxc.eq(g), hG, hB));
-    const shift = column(f.map((v) => 6 * v), x);
-    const hue = hc.div(c.clampMin(1e-30)).add_(shift).remainder(6); // c = 0 (gray): hc = 0, any hue works
+    // Hue in sextants times c for each choice of max channel: (g − b, b − r + 2c, r − g + 4c).
+    const hcAll = x.roll([-1], [1]).sub_(x.roll([-2], [1])).addcmul_(c, floatTensor([0, 2, 4], [1, 3, 1, 1], x));
+    // c = 0 (gray): hc = 0 and the output is v whatever the hue.
+    const hue = hcAll.gather(1, argmax).div_(c.clampMin(1e-30)).add_(column(f.map((v) => 6 * v), x));
     const k = hue.add(floatTensor([5, 3, 1], [1, 3, 1, 1], x)).remainder(6);
-    const ramp = k.minimum(k.rsub(4)).clamp_(0, 1);
+    const ramp = k.rsub(4).minimum_(k).clamp_(0, 1);
     return maxc.sub(ramp.mul_(c));
   });
 }
