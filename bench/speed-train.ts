@@ -6,13 +6,13 @@ import "./quality-env.js";
 // Winnow: buildImageCache (decode once; timed and reported separately), then train() epochs (cache
 // read + batched augmentation + model step + the end-of-epoch checkpoint) and embedImages().
 // PyTorch: a Dataset reading the files with PIL, lightly's collate recipe in torchvision
-// transforms (two views per image in the collate function), DataLoader with num_workers 0 and 2
+// transforms (two views per image in the collate function), DataLoader with num_workers 0, 1 and 2
 // (2 = Lightly's num_workers -1 on this 2-core machine), the model step; embedding with
 // Resize((s, s)) + ToTensor + Normalize and the backbone in eval mode.
 // Also: each side's data path alone (no model) and model step alone (fixed random views), so the
 // data share is visible; and the model-only embedding rate.
 //
-// The runners take turns (Winnow, PyTorch nw=0, PyTorch nw=2, rotating the order every round) so
+// The runners take turns (Winnow, PyTorch nw=0, 1, 2, rotating the order every round) so
 // that load from other jobs on this shared machine hits them alike; medians over rounds. Winnow's
 // training epoch runs twice per round, with train()'s prefetch worker on and off (alternating which
 // goes first); "training epoch" is train()'s default setting.
@@ -46,7 +46,7 @@ const WIDTH = arg("width", 0.25);
 const BATCH = arg("batch", 128);
 const THREADS = arg("threads", 2);
 const MODEL_STEPS = arg("model-steps", 6);
-const WORKERS = [0, 2];
+const WORKERS = [0, 1, 2];
 const WORK = argStr("work", "/tmp/winnow-bench");
 const WRITE = !flag("no-write");
 const PREFETCH_DEFAULT = prefetchByDefault("cpu", THREADS);
@@ -283,29 +283,32 @@ const bestPy = (kind: string): [string, number] =>
 const raw = (e: Epoch[]): string => e.map((x) => ((x.images * 1000) / x.ms).toFixed(0)).join(", ");
 
 const lines: string[] = [];
-lines.push("| what | Winnow img/s | PyTorch nw=0 img/s | PyTorch nw=2 img/s | **Winnow / best PyTorch** | CPU ms per image: Winnow / PyTorch nw=0 / nw=2 |");
-lines.push("|---|---:|---:|---:|---:|---|");
+const nwCols = WORKERS.map((nw) => `PyTorch nw=${nw} img/s`).join(" | ");
+lines.push(`| what | Winnow img/s | ${nwCols} | **Winnow / best PyTorch** | CPU ms per image: Winnow / ${WORKERS.map((nw) => `PyTorch nw=${nw}`).join(" / ")} |`);
+lines.push(`|---|---:|${WORKERS.map(() => "---:|").join("")}---:|---|`);
+const blanks = WORKERS.map(() => "").join(" | ");
+const sames = WORKERS.map((_, i) => (i === 0 ? "" : "(same)"));
 for (const [kind, label] of [["train", "training epoch (end to end)"], ["data", "training data path alone (read + decode/augment two views, no model)"], ["embed", "embedding, whole folder"]] as const) {
   const w = ips(res[`${kind} winnow`]!);
   const [bn, bv] = bestPy(kind);
   lines.push(
-    `| ${label} | ${w.toFixed(0)} | ${ips(res[`${kind} pytorch nw=0`]!).toFixed(0)} | ${ips(res[`${kind} pytorch nw=2`]!).toFixed(0)} | **${(w / bv).toFixed(2)}×** (vs ${bn}) | ` +
-      `${cpuPerImg(res[`${kind} winnow`]!).toFixed(2)} / ${cpuPerImg(res[`${kind} pytorch nw=0`]!).toFixed(2)} / ${cpuPerImg(res[`${kind} pytorch nw=2`]!).toFixed(2)} |`,
+    `| ${label} | ${w.toFixed(0)} | ${WORKERS.map((nw) => ips(res[`${kind} pytorch nw=${nw}`]!).toFixed(0)).join(" | ")} | **${(w / bv).toFixed(2)}×** (vs ${bn}) | ` +
+      `${[cpuPerImg(res[`${kind} winnow`]!), ...WORKERS.map((nw) => cpuPerImg(res[`${kind} pytorch nw=${nw}`]!))].map((v) => v.toFixed(2)).join(" / ")} |`,
   );
 }
 for (const pf of ["on", "off"]) {
   const e = res[`train winnow prefetch ${pf}`]!;
-  lines.push(`| training epoch, prefetch ${pf}${(pf === "on") === PREFETCH_DEFAULT ? " (train()'s default here)" : ""} | ${ips(e).toFixed(0)} | | | ${(ips(e) / bestPy("train")[1]).toFixed(2)}× | ${cpuPerImg(e).toFixed(2)} |`);
+  lines.push(`| training epoch, prefetch ${pf}${(pf === "on") === PREFETCH_DEFAULT ? " (train()'s default here)" : ""} | ${ips(e).toFixed(0)} | ${blanks} | ${(ips(e) / bestPy("train")[1]).toFixed(2)}× | ${cpuPerImg(e).toFixed(2)} |`);
 }
 const mw = stepIps(modelW, BATCH);
 const mp = stepIps(modelP, BATCH);
-lines.push(`| model step alone (fixed random views; images = ${BATCH} per step, 2 views each) | ${mw.toFixed(0)} | ${mp.toFixed(0)} | (same) | **${(mw / mp).toFixed(2)}×** | ${stepCpu(modelW, BATCH).toFixed(2)} / ${stepCpu(modelP, BATCH).toFixed(2)} |`);
+lines.push(`| model step alone (fixed random views; images = ${BATCH} per step, 2 views each) | ${mw.toFixed(0)} | ${mp.toFixed(0)} | ${sames.slice(1).join(" | ")} | **${(mw / mp).toFixed(2)}×** | ${stepCpu(modelW, BATCH).toFixed(2)} / ${stepCpu(modelP, BATCH).toFixed(2)} |`);
 const mwc = stepIps(modelWCL, BATCH);
 const mpc = stepIps(modelPCL, BATCH);
-lines.push(`| model step alone, channels_last (not what either trainer does; for comparison) | ${mwc.toFixed(0)} | ${mpc.toFixed(0)} | (same) | **${(mwc / mpc).toFixed(2)}×** | ${stepCpu(modelWCL, BATCH).toFixed(2)} / ${stepCpu(modelPCL, BATCH).toFixed(2)} |`);
+lines.push(`| model step alone, channels_last (not what either trainer does; for comparison) | ${mwc.toFixed(0)} | ${mpc.toFixed(0)} | ${sames.slice(1).join(" | ")} | **${(mwc / mpc).toFixed(2)}×** | ${stepCpu(modelWCL, BATCH).toFixed(2)} / ${stepCpu(modelPCL, BATCH).toFixed(2)} |`);
 const ew = stepIps(embW, BATCH);
 const ep = stepIps(embP, BATCH);
-lines.push(`| embedding model alone (backbone, eval, batch ${BATCH}) | ${ew.toFixed(0)} | ${ep.toFixed(0)} | (same) | **${(ew / ep).toFixed(2)}×** | ${stepCpu(embW, BATCH).toFixed(2)} / ${stepCpu(embP, BATCH).toFixed(2)} |`);
+lines.push(`| embedding model alone (backbone, eval, batch ${BATCH}) | ${ew.toFixed(0)} | ${ep.toFixed(0)} | ${sames.slice(1).join(" | ")} | **${(ew / ep).toFixed(2)}×** | ${stepCpu(embW, BATCH).toFixed(2)} / ${stepCpu(embP, BATCH).toFixed(2)} |`);
 const table = lines.join("\n");
 
 // Where Winnow's training time goes (per step, means over rounds).
@@ -336,7 +339,7 @@ const rawLines = [
   `embedding model Winnow: [${embW.map((s) => s.ms.toFixed(0)).join(", ")}] ms; PyTorch: [${embP.map((s) => s.ms.toFixed(0)).join(", ")}] ms`,
 ].join("; ");
 
-console.log(`\n${table}\n\n${profLines}\n\nPyTorch inside its training epoch: ${pyTrain(0)}; ${pyTrain(2)}\n${rawLines}\ntotal ${totalS.toFixed(0)} s, load ${loads.join(" → ")} → ${loadEnd}`);
+console.log(`\n${table}\n\n${profLines}\n\nPyTorch inside its training epoch: ${WORKERS.map(pyTrain).join("; ")}\n${rawLines}\ntotal ${totalS.toFixed(0)} s, load ${loads.join(" → ")} → ${loadEnd}`);
 
 if (WRITE) {
   const cmd = `npx tsx bench/speed-train.ts${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
@@ -356,7 +359,7 @@ Where Winnow's training step goes (data path measured alone over an epoch, per s
 
 ${profLines}
 
-PyTorch inside its training epoch: ${pyTrain(0)}; ${pyTrain(2)}.
+PyTorch inside its training epoch: ${WORKERS.map(pyTrain).join("; ")}.
 
 Raw values: ${rawLines}.
 `);
