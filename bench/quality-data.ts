@@ -370,6 +370,37 @@ export function argStr(name: string, def: string): string {
 }
 export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
+/** Deep merge of plain objects (arrays and scalars replace). */
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] = v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object" && !Array.isArray(prev)
+      ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+/** --config JSON: lightly_config keys merged over a bench's own settings, e.g. '{"model":{"num_ftrs":128}}'. */
+export const configOverrides = (): Record<string, unknown> => JSON.parse(argStr("config", "{}")) as Record<string, unknown>;
+
+/** --pixels 8,12,16: the raw-pixel baseline sides. */
+export const pixelSides = (def: number[]): number[] => argStr("pixels", def.join(",")).split(",").map(Number);
+
+/** The lightly_config keys of `config` that differ from Lightly's defaults (for the reports). */
+export function nonDefaultKeys(config: Record<string, unknown>, defaults: Record<string, unknown>, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(config)) {
+    const d = defaults[k];
+    if (v && typeof v === "object" && !Array.isArray(v) && d && typeof d === "object") {
+      out.push(...nonDefaultKeys(v as Record<string, unknown>, d as Record<string, unknown>, `${prefix}${k}.`));
+    } else if (JSON.stringify(v) !== JSON.stringify(d)) {
+      out.push(`${prefix}${k}: ${JSON.stringify(v)}`);
+    }
+  }
+  return out;
+}
+
 // ---- training and embedding with the product's APIs -----------------------------------------------------
 
 export interface BudgetTrainResult {

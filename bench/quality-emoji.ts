@@ -14,7 +14,9 @@ import "./quality-env.js";
 //
 //   npx tsx bench/quality-emoji.ts [--emoji 500] [--budget-s 180] [--epochs 1000] [--size 32]
 //        [--model resnet-18] [--width 0.25] [--batch 128] [--lr 1] [--momentum 0] [--threads 2]
-//        [--work /tmp/winnow-bench] [--collate JSON] [--torch-ref] [--no-write]
+//        [--work /tmp/winnow-bench] [--collate JSON] [--config JSON] [--pixels 8,12,16,24,32]
+//        [--torch-ref] [--no-write]
+// --config: any lightly_config keys, merged over the flags' settings (e.g. '{"model":{"num_ftrs":128}}').
 // --torch-ref: also train the same recipe for the same number of steps in plain PyTorch
 // (bench/quality_ref.py, DataLoader num_workers 2) and evaluate its embeddings the same way.
 import * as fs from "node:fs";
@@ -24,8 +26,9 @@ import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import { parseLightlyConfig } from "../src/config/lightly-config.js";
 import {
   VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings,
-  loadavg, machineLine, today, appendSection, arg, argStr, flag,
+  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys,
 } from "./quality-data.js";
+import { lightlyConfigDefaults } from "../src/config/lightly-config.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const N_EMOJI = arg("emoji", 500);
@@ -38,7 +41,8 @@ const BATCH = arg("batch", 128);
 const LR = arg("lr", 1);
 const MOMENTUM = arg("momentum", 0);
 const THREADS = arg("threads", 2);
-const PIXELS = arg("pixels", 16);
+const PIXEL_SIDES = pixelSides([8, 12, 16, 24, 32]);
+const PIXELS_ALPHA = 16; // the side of the alpha-dropped comparison
 const WORK = argStr("work", "/tmp/winnow-bench");
 const WRITE = !flag("no-write");
 const TORCH_REF = flag("torch-ref");
@@ -56,7 +60,7 @@ const flat = await prepareEmoji(path.join(WORK, `emoji-${N_EMOJI}-white`), N_EMO
 const alpha = await prepareEmoji(path.join(WORK, `emoji-${N_EMOJI}-alpha`), N_EMOJI, false);
 log(`${flat.emoji.length} emoji × ${VENDORS.length} vendors (prepared in ${flat.prepareSeconds.toFixed(1)} + ${alpha.prepareSeconds.toFixed(1)} s; 0 = reused) [${since()}]`);
 
-const config = parseLightlyConfig({
+const config = parseLightlyConfig(deepMerge({
   loader: { batch_size: BATCH, num_workers: -1 },
   model: { name: MODEL, width: WIDTH },
   trainer: { gpus: 0, max_epochs: EPOCHS, enable_model_summary: false },
@@ -64,7 +68,10 @@ const config = parseLightlyConfig({
   collate: { input_size: SIZE, ...COLLATE },
   checkpoint_callback: { save_top_k: 0 },
   seed: 1,
-});
+}, configOverrides()));
+/** The recipe, as the lightly_config keys that differ from Lightly's defaults (bench plumbing left out). */
+const recipe = nonDefaultKeys(config as unknown as Record<string, unknown>, lightlyConfigDefaults() as unknown as Record<string, unknown>)
+  .filter((k) => !/^(loader\.num_workers|trainer\.(gpus|max_epochs|enable_model_summary)|checkpoint_callback\.save_top_k|seed):/.test(k));
 
 interface Labels {
   emojiOf: number[];
@@ -107,10 +114,12 @@ const cache = await cacheOf(flat.root);
 log(`cache: ${cache.length} images at ${cache.resolution} px in ${(cache.stats.durationMs / 1000).toFixed(1)} s [${since()}]`);
 const L = labelsOf(cache.filenames, flat.emoji);
 
-const pix = await rawPixelFeatures(flat.root, cache.filenames, PIXELS);
-const rPix = crossVendorRetrieval(pix, PIXELS * PIXELS * 3, L.emojiOf, L.vendorOf);
-rows.push({ method: `raw pixels ${PIXELS}×${PIXELS} RGB`, folder: "white", dims: PIXELS * PIXELS * 3, top1: rPix.top1, top5: rPix.top5, seconds: 0, note: "" });
-log(`pixels: top-1 ${pct(rPix.top1)}, top-5 ${pct(rPix.top5)} [${since()}]`);
+for (const side of PIXEL_SIDES) {
+  const pix = await rawPixelFeatures(flat.root, cache.filenames, side);
+  const rPix = crossVendorRetrieval(pix, side * side * 3, L.emojiOf, L.vendorOf);
+  rows.push({ method: `raw pixels ${side}×${side} RGB`, folder: "white", dims: side * side * 3, top1: rPix.top1, top5: rPix.top5, seconds: 0, note: "" });
+  log(`pixels ${side}×${side}: top-1 ${pct(rPix.top1)}, top-5 ${pct(rPix.top5)} [${since()}]`);
+}
 
 const rnd = await embedWith(cache, config, path.join(WORK, "out-emoji", "random"));
 const rRnd = crossVendorRetrieval(rnd.values, rnd.d, L.emojiOf, L.vendorOf);
@@ -145,9 +154,9 @@ cache.close();
 // ---- unflattened folder (alpha dropped by the data layer): baselines only --------------------------
 const cacheA = await cacheOf(alpha.root);
 const LA = labelsOf(cacheA.filenames, alpha.emoji);
-const pixA = await rawPixelFeatures(alpha.root, cacheA.filenames, PIXELS);
-const rPixA = crossVendorRetrieval(pixA, PIXELS * PIXELS * 3, LA.emojiOf, LA.vendorOf);
-rows.push({ method: `raw pixels ${PIXELS}×${PIXELS} RGB`, folder: "alpha dropped", dims: PIXELS * PIXELS * 3, ...rPixA, seconds: 0, note: "" });
+const pixA = await rawPixelFeatures(alpha.root, cacheA.filenames, PIXELS_ALPHA);
+const rPixA = crossVendorRetrieval(pixA, PIXELS_ALPHA * PIXELS_ALPHA * 3, LA.emojiOf, LA.vendorOf);
+rows.push({ method: `raw pixels ${PIXELS_ALPHA}×${PIXELS_ALPHA} RGB`, folder: "alpha dropped", dims: PIXELS_ALPHA * PIXELS_ALPHA * 3, ...rPixA, seconds: 0, note: "" });
 const rndA = await embedWith(cacheA, config, path.join(WORK, "out-emoji", "random-alpha"));
 const rRndA = crossVendorRetrieval(rndA.values, rndA.d, LA.emojiOf, LA.vendorOf);
 rows.push({ method: "random init (embedImages, no model)", folder: "alpha dropped", dims: rndA.d, ...rRndA, seconds: rndA.seconds, note: "" });
@@ -174,7 +183,7 @@ if (WRITE) {
   appendSection(`
 ### Quality: cross-vendor emoji retrieval (${today()})
 
-- Command: \`${cmd}\` (effective: ${flat.emoji.length} emoji × 4 vendors = ${L.emojiOf.length} images, budget ${BUDGET_S} s, input ${SIZE}, ${MODEL} width ${WIDTH}, batch ${BATCH}, lr ${LR}, momentum ${MOMENTUM}, other lightly_config keys at Lightly's defaults: SGD weight decay 1e-5, NT-Xent temperature 0.5, num_ftrs 32, out_dim 128, collate defaults${Object.keys(COLLATE).length ? ` except ${JSON.stringify(COLLATE)}` : ""}; seed 1).
+- Command: \`${cmd}\` (effective: ${flat.emoji.length} emoji × 4 vendors = ${L.emojiOf.length} images, budget ${BUDGET_S} s; lightly_config differing from Lightly's defaults: ${recipe.join(", ")}; seed 1).
 - Machine: ${machineLine()}; ${THREADS} intra-op threads; OpenMP wait: ${OMP_SETTING}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
 - Data: emoji-datasource-{apple,google,twitter,facebook} 16.0.0, 64 px PNGs; ${flat.emoji.length} emoji that all four vendors draw (base code points, no skin-tone variants), evenly spaced in Unicode order; folder \`<vendor>/<code>.png\`. "white": alpha composited onto white with sharp in the bench's set-up (the folder SSL trains on); "alpha dropped": the original RGBA files, whose alpha the data layer drops as PIL's convert("RGB") does.
 - Task: for every image, its nearest neighbours (cosine) among the other three vendors' images (${3 * flat.emoji.length} candidates); top-1 = the nearest is the same emoji, top-5 = one of the 5 nearest is. Chance: top-1 ${pct(1 / flat.emoji.length)}.

@@ -7,11 +7,12 @@ import "./quality-env.js";
 // Compared, same images, same evaluation:
 //   SSL        Winnow's SimCLR trainer (train()) for a fixed wall-clock budget, then embedImages()
 //   random     embedImages() with no model: the same architecture, randomly initialised (same seed)
-//   pixels     the image as raw pixels (28×28 grey, and 16×16 RGB as in the emoji bench), L2-normalised
+//   pixels     the image as raw grey pixels, resized to each side of --pixels (sharp), L2-normalised
 //
 //   npx tsx bench/quality-fashion.ts [--train 2000] [--test 1000] [--budget-s 180] [--epochs 1000]
 //        [--size 32] [--model resnet-18] [--width 0.25] [--batch 128] [--lr 1] [--momentum 0]
-//        [--threads 2] [--work /tmp/winnow-bench] [--torch-ref] [--no-write]
+//        [--threads 2] [--work /tmp/winnow-bench] [--config JSON] [--pixels 8,12,16,28] [--torch-ref] [--no-write]
+// --config: any lightly_config keys, merged over the flags' settings (e.g. '{"model":{"num_ftrs":128}}').
 // --torch-ref: also train the same recipe for the same number of steps in plain PyTorch
 // (bench/quality_ref.py, DataLoader num_workers 2) on the train images and evaluate it the same way.
 import * as fs from "node:fs";
@@ -21,8 +22,9 @@ import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import { parseLightlyConfig } from "../src/config/lightly-config.js";
 import {
   prepareFashion, rawPixelFeatures, knnAccuracy, trainWithBudget, embedWith, pickRows, torchRefEmbeddings,
-  loadavg, machineLine, today, appendSection, arg, argStr, flag,
+  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys,
 } from "./quality-data.js";
+import { lightlyConfigDefaults } from "../src/config/lightly-config.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const N_TRAIN = arg("train", 2000);
@@ -50,7 +52,7 @@ const since = (): string => `${((performance.now() - tStart) / 1000).toFixed(0)}
 const set = prepareFashion(path.join(WORK, `fashion-${N_TRAIN}-${N_TEST}`), N_TRAIN, N_TEST);
 log(`Fashion-MNIST: ${N_TRAIN} train + ${N_TEST} test PNGs (prepared in ${set.prepareSeconds.toFixed(1)} s; 0 = reused) [${since()}]`);
 
-const config = parseLightlyConfig({
+const config = parseLightlyConfig(deepMerge({
   loader: { batch_size: BATCH, num_workers: -1 },
   model: { name: MODEL, width: WIDTH },
   trainer: { gpus: 0, max_epochs: EPOCHS, enable_model_summary: false },
@@ -58,7 +60,10 @@ const config = parseLightlyConfig({
   collate: { input_size: SIZE },
   checkpoint_callback: { save_top_k: 0 },
   seed: 1,
-});
+}, configOverrides()));
+/** The recipe, as the lightly_config keys that differ from Lightly's defaults (bench plumbing left out). */
+const recipe = nonDefaultKeys(config as unknown as Record<string, unknown>, lightlyConfigDefaults() as unknown as Record<string, unknown>)
+  .filter((k) => !/^(loader\.num_workers|trainer\.(gpus|max_epochs|enable_model_summary)|checkpoint_callback\.save_top_k|seed):/.test(k));
 
 async function cacheOf(root: string, name: string) {
   const dir = path.join(WORK, "cache", name);
@@ -98,16 +103,12 @@ function evaluate(method: string, feats: Float32Array, d: number, note: string):
   log(`${method}: ${KS.map((k) => `k=${k} ${pct(acc[k]!)}`).join(", ")} [${since()}]`);
 }
 
-for (const side of [28, 16]) {
+for (const side of pixelSides([8, 12, 16, 28])) {
+  // grey images: one channel carries everything (cosine is unchanged by repeating it 3×)
   const px = await rawPixelFeatures(set.root, files, side);
-  if (side === 28) {
-    // grey images: one channel carries everything (cosine is unchanged by repeating it 3×)
-    const g = new Float32Array(files.length * side * side);
-    for (let i = 0; i < files.length; i++) for (let p = 0; p < side * side; p++) g[i * side * side + p] = px[(i * side * side + p) * 3]!;
-    evaluate(`raw pixels ${side}×${side} grey`, g, side * side, "");
-  } else {
-    evaluate(`raw pixels ${side}×${side} RGB`, px, side * side * 3, "");
-  }
+  const g = new Float32Array(files.length * side * side);
+  for (let i = 0; i < files.length; i++) for (let p = 0; p < side * side; p++) g[i * side * side + p] = px[(i * side * side + p) * 3]!;
+  evaluate(`raw pixels ${side}×${side} grey`, g, side * side, "");
 }
 
 const rnd = await embedWith(allCache, config, path.join(WORK, "out-fashion", "random"));
@@ -150,7 +151,7 @@ if (WRITE) {
   appendSection(`
 ### Quality: Fashion-MNIST kNN (${today()})
 
-- Command: \`${cmd}\` (effective: ${N_TRAIN} train + ${N_TEST} test images, budget ${BUDGET_S} s, input ${SIZE}, ${MODEL} width ${WIDTH}, batch ${BATCH}, lr ${LR}, momentum ${MOMENTUM}, other lightly_config keys at Lightly's defaults: SGD weight decay 1e-5, NT-Xent temperature 0.5, num_ftrs 32, out_dim 128, collate defaults; seed 1).
+- Command: \`${cmd}\` (effective: ${N_TRAIN} train + ${N_TEST} test images, budget ${BUDGET_S} s; lightly_config differing from Lightly's defaults: ${recipe.join(", ")}; seed 1).
 - Machine: ${machineLine()}; ${THREADS} intra-op threads; OpenMP wait: ${OMP_SETTING}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
 - Data: Debian's dataset-fashion-mnist (idx files); the first ${N_TRAIN} training and the first ${N_TEST} test images, 28×28 grey written as RGB PNG (cache ${cacheSizeFor(SIZE)} px, upsampled). SSL sees the train images only, without labels; kNN: each test image gets the majority label of its k nearest train images (cosine). Chance ≈ 10%.
 - Total wall time of the run: ${totalS.toFixed(0)} s (set-up, cache builds, training, embeddings, evaluation).
