@@ -39,7 +39,9 @@ interface Row {
 /**
  * The recipes trained within the budget, per data set: Lightly's worker defaults (batch 256), and one tuned
  * for short SSL runs. Emoji retrieval across vendors hinges on colour, so the tuned emoji recipe keeps
- * colour (hue jitter, grayscale off, weaker saturation) and larger crops.
+ * colour (hue jitter, grayscale off, weaker saturation) and larger crops. "CPU-best" is the best recipe
+ * of the CPU experiments (docs/benchmarks.md, third session): input 16, lower lr, num_ftrs 128; on the
+ * CPU it was still gaining with epochs (emoji 40.7% → 45.6% from 100 to 300 epochs), which a GPU budget tests.
  */
 export function recipesFor(dataset: string): { name: string; config: Record<string, unknown> }[] {
   const tuned = { loader: { batch_size: 256 }, optimizer: { lr: 0.1, momentum: 0.9 }, criterion: { temperature: 0.2 }, model: { num_ftrs: 128 } };
@@ -56,8 +58,21 @@ export function recipesFor(dataset: string): { name: string; config: Record<stri
           name: "tuned + heavy blur (as above, gaussian_blur 1, sigmas [1, 3])",
           config: { ...tuned, collate: { cj_prob: 0.5, cj_sat: 0.2, cj_hue: 0, random_gray_scale: 0, min_scale: 0.5, gaussian_blur: 1, sigmas: [1, 3] } },
         },
+        {
+          name: "CPU-best (input 16, SGD lr 0.15, num_ftrs 128, batch 128; collate: cj_prob 0.5, cj_sat 0.2, cj_hue 0, random_gray_scale 0, hf_prob 0, min_scale 0.5)",
+          config: {
+            loader: { batch_size: 128 }, optimizer: { lr: 0.15 }, model: { num_ftrs: 128 },
+            collate: { input_size: 16, cj_prob: 0.5, cj_sat: 0.2, cj_hue: 0, random_gray_scale: 0, hf_prob: 0, min_scale: 0.5 },
+          },
+        },
       ]
-      : [{ name: "tuned (SGD lr 0.1 + momentum 0.9, NT-Xent 0.2, num_ftrs 128, batch 256; collate: min_scale 0.3)", config: { ...tuned, collate: { min_scale: 0.3 } } }]),
+      : [
+        { name: "tuned (SGD lr 0.1 + momentum 0.9, NT-Xent 0.2, num_ftrs 128, batch 256; collate: min_scale 0.3)", config: { ...tuned, collate: { min_scale: 0.3 } } },
+        {
+          name: "CPU-best (input 16, SGD lr 0.4, num_ftrs 128, batch 128; collate: gaussian_blur 0, min_scale 0.3)",
+          config: { loader: { batch_size: 128 }, optimizer: { lr: 0.4 }, model: { num_ftrs: 128 }, collate: { input_size: 16, gaussian_blur: 0, min_scale: 0.3 } },
+        },
+      ]),
   ];
 }
 
@@ -85,7 +100,7 @@ async function prepare(dir: string, work: string): Promise<void> {
   const trainRows = files.flatMap((f, i) => (f.startsWith("train/") ? [i] : []));
   const testRows = files.flatMap((f, i) => (f.startsWith("test/") ? [i] : []));
   const fPixels: Row[] = [];
-  for (const side of [28, 16]) {
+  for (const side of [8, 12, 16, 28]) {
     const px = await q.rawPixelFeatures(fashion.root, files, side);
     const d = side * side * 3;
     fPixels.push({ method: `raw pixels ${side}×${side}`, dims: d, metrics: knn(px, d, files, trainRows, testRows, fashion.labels) });
@@ -93,8 +108,11 @@ async function prepare(dir: string, work: string): Promise<void> {
 
   const emoji = await q.prepareEmoji(path.join(work, "emoji-500-white"), 500, true);
   const eCache = await cacheOf(emoji.root, "emoji");
-  const ePx = await q.rawPixelFeatures(emoji.root, eCache.filenames, 16);
-  const ePixels: Row[] = [{ method: "raw pixels 16×16 RGB", dims: 768, metrics: retrieval(ePx, 768, eCache.filenames) }];
+  const ePixels: Row[] = [];
+  for (const side of [8, 12, 16]) {
+    const ePx = await q.rawPixelFeatures(emoji.root, eCache.filenames, side);
+    ePixels.push({ method: `raw pixels ${side}×${side} RGB`, dims: 3 * side * side, metrics: retrieval(ePx, 3 * side * side, eCache.filenames) });
+  }
   const meta: Meta = {
     fashion: { train: rel(fTrain), all: rel(fAll), labels: fashion.labels, pixels: fPixels },
     emoji: { cache: rel(eCache), pixels: ePixels },
