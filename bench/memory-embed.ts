@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { prepareSynthetic, loadavg, machineLine, today, appendSection, arg, argStr, flag } from "./quality-data.js";
+import { prepareSynthetic, loadavg, machineLine, today, appendSection, arg, argStr, flag, shellArgs } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const self = fileURLToPath(import.meta.url);
@@ -151,7 +151,7 @@ async function parent(): Promise<void> {
   ].join("\n");
   console.log(`\n${table}\ntotal ${totalS.toFixed(0)} s, load ${loads.join(" → ")}`);
   if (WRITE) {
-    const cmd = `npx tsx bench/memory-embed.ts${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
+    const cmd = `npx tsx bench/memory-embed.ts${process.argv.length > 2 ? " " + shellArgs() : ""}`;
     appendSection(`
 ### Memory: peak RSS of cache build and embedding vs N (${today()})
 

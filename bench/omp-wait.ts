@@ -62,7 +62,7 @@ if (process.argv.includes("--child")) {
   process.exit(0);
 }
 
-const { loadavg, machineLine, today, appendSection } = await import("./quality-data.js");
+const { loadavg, machineLine, today, appendSection, shellArgs } = await import("./quality-data.js");
 const ROUNDS = arg("rounds", 3);
 const HOG = process.argv.includes("--hog");
 const WRITE = !process.argv.includes("--no-write");
@@ -128,7 +128,7 @@ const table = [head, rule, ...rows].join("\n");
 console.log(`\n${table}\n\n${raw}\ntotal ${totalS.toFixed(0)} s, load ${loads.join(" → ")}`);
 
 if (WRITE) {
-  const cmd = `npx tsx bench/omp-wait.ts${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
+  const cmd = `npx tsx bench/omp-wait.ts${process.argv.length > 2 ? " " + shellArgs() : ""}`;
   appendSection(`
 ### OpenMP wait policy: data path and model step per setting (${today()})
 

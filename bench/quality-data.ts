@@ -370,6 +370,10 @@ export function argStr(name: string, def: string): string {
 }
 export const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
+/** This process's arguments as a shell would need them typed (JSON and the like single-quoted), for the reports. */
+export const shellArgs = (): string =>
+  process.argv.slice(2).map((a) => (/^[\w\-.,/=:@]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
+
 /** Deep merge of plain objects (arrays and scalars replace). */
 export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };

@@ -26,7 +26,7 @@ import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import { parseLightlyConfig } from "../src/config/lightly-config.js";
 import {
   VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings,
-  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys,
+  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys, shellArgs,
 } from "./quality-data.js";
 import { lightlyConfigDefaults } from "../src/config/lightly-config.js";
 import { OMP_SETTING } from "./quality-env.js";
@@ -179,7 +179,7 @@ const table = [
 console.log(`\n${table}\nSSL top-1 by query vendor: ${perVendor.join(", ")}\ntotal ${totalS.toFixed(0)} s, load ${loadStart} → ${loadEnd}`);
 
 if (WRITE) {
-  const cmd = `npx tsx bench/quality-emoji.ts${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
+  const cmd = `npx tsx bench/quality-emoji.ts${process.argv.length > 2 ? " " + shellArgs() : ""}`;
   appendSection(`
 ### Quality: cross-vendor emoji retrieval (${today()})
 

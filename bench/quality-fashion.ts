@@ -22,7 +22,7 @@ import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import { parseLightlyConfig } from "../src/config/lightly-config.js";
 import {
   prepareFashion, rawPixelFeatures, knnAccuracy, trainWithBudget, embedWith, pickRows, torchRefEmbeddings,
-  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys,
+  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys, shellArgs,
 } from "./quality-data.js";
 import { lightlyConfigDefaults } from "../src/config/lightly-config.js";
 import { OMP_SETTING } from "./quality-env.js";
@@ -147,7 +147,7 @@ const table = [
 console.log(`\n${table}\ntotal ${totalS.toFixed(0)} s, load ${loadStart} → ${loadEnd}`);
 
 if (WRITE) {
-  const cmd = `npx tsx bench/quality-fashion.ts${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
+  const cmd = `npx tsx bench/quality-fashion.ts${process.argv.length > 2 ? " " + shellArgs() : ""}`;
   appendSection(`
 ### Quality: Fashion-MNIST kNN (${today()})
 

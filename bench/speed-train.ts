@@ -34,7 +34,7 @@ import { simclrViews } from "../src/transforms/index.js";
 import { buildModel, type SimCLR } from "../src/models/index.js";
 import { SGD } from "../src/nn/index.js";
 import { embedImages } from "../src/pipeline/embed.js";
-import { prepareEmoji, VENDORS, loadavg, machineLine, pythonTorchVersion, today, appendSection, arg, argStr, flag } from "./quality-data.js";
+import { prepareEmoji, VENDORS, loadavg, machineLine, pythonTorchVersion, today, appendSection, arg, argStr, flag, shellArgs } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -342,7 +342,7 @@ const rawLines = [
 console.log(`\n${table}\n\n${profLines}\n\nPyTorch inside its training epoch: ${WORKERS.map(pyTrain).join("; ")}\n${rawLines}\ntotal ${totalS.toFixed(0)} s, load ${loads.join(" → ")} → ${loadEnd}`);
 
 if (WRITE) {
-  const cmd = `npx tsx bench/speed-train.ts${process.argv.slice(2).length ? " " + process.argv.slice(2).join(" ") : ""}`;
+  const cmd = `npx tsx bench/speed-train.ts${process.argv.length > 2 ? " " + shellArgs() : ""}`;
   appendSection(`
 ### Speed: end-to-end SimCLR training and embedding from a folder, Winnow vs PyTorch (${today()})
 
