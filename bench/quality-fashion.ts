@@ -11,7 +11,10 @@ import "./quality-env.js";
 //
 //   npx tsx bench/quality-fashion.ts [--train 2000] [--test 1000] [--budget-s 180] [--epochs 1000]
 //        [--size 32] [--model resnet-18] [--width 0.25] [--batch 128] [--lr 1] [--momentum 0]
-//        [--threads 2] [--work /tmp/winnow-bench] [--config JSON] [--pixels 8,12,16,28] [--torch-ref] [--no-write]
+//        [--threads 2] [--work /tmp/winnow-bench] [--config JSON] [--pixels 8,12,16,28] [--ssl-train N]
+//        [--torch-ref] [--no-write]
+// --ssl-train N: SSL trains on the first N training images without labels (default: the --train ones),
+// kNN still uses the first --train images as its labelled references.
 // --config: any lightly_config keys, merged over the flags' settings (e.g. '{"model":{"num_ftrs":128}}').
 // --torch-ref: also train the same recipe for the same number of steps in plain PyTorch
 // (bench/quality_ref.py, DataLoader num_workers 2) on the train images and evaluate it the same way.
@@ -28,6 +31,8 @@ import { lightlyConfigDefaults } from "../src/config/lightly-config.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const N_TRAIN = arg("train", 2000);
+/** SSL trains on the first N of Fashion-MNIST's training images (the N_TRAIN labelled ones among them). */
+const N_SSL = arg("ssl-train", N_TRAIN);
 const N_TEST = arg("test", 1000);
 const BUDGET_S = arg("budget-s", 180);
 const EPOCHS = arg("epochs", 1000);
@@ -75,7 +80,10 @@ async function cacheOf(root: string, name: string) {
 }
 
 // Train cache (SSL trains on it) and the cache of the whole folder (train/ + test/, embedded).
-const trainCache = await cacheOf(path.join(set.root, "train"), `fashion-${N_TRAIN}-train`);
+if (TORCH_REF && N_SSL !== N_TRAIN) throw new Error("--torch-ref trains on the --train images: leave --ssl-train out");
+if (N_SSL < N_TRAIN) throw new Error(`--ssl-train ${N_SSL} < --train ${N_TRAIN}: SSL sees at least the labelled images`);
+const sslRoot = N_SSL === N_TRAIN ? set.root : prepareFashion(path.join(WORK, `fashion-${N_SSL}-0`), N_SSL, 0).root;
+const trainCache = await cacheOf(path.join(sslRoot, "train"), `fashion-${N_SSL}-train`);
 const allCache = await cacheOf(set.root, `fashion-${N_TRAIN}-${N_TEST}-all`);
 log(`caches: ${trainCache.length} train images (${(trainCache.stats.durationMs / 1000).toFixed(1)} s), ${allCache.length} all (${(allCache.stats.durationMs / 1000).toFixed(1)} s) at ${allCache.resolution} px [${since()}]`);
 
@@ -151,9 +159,9 @@ if (WRITE) {
   appendSection(`
 ### Quality: Fashion-MNIST kNN (${today()})
 
-- Command: \`${cmd}\` (effective: ${N_TRAIN} train + ${N_TEST} test images, budget ${BUDGET_S} s; lightly_config differing from Lightly's defaults: ${recipe.join(", ")}; seed 1).
+- Command: \`${cmd}\` (effective: ${N_TRAIN} train + ${N_TEST} test images, SSL on ${N_SSL} train images, budget ${BUDGET_S} s; lightly_config differing from Lightly's defaults: ${recipe.join(", ")}; seed 1).
 - Machine: ${machineLine()}; ${THREADS} intra-op threads; OpenMP wait: ${OMP_SETTING}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
-- Data: Debian's dataset-fashion-mnist (idx files); the first ${N_TRAIN} training and the first ${N_TEST} test images, 28×28 grey written as RGB PNG (cache ${cacheSizeFor(SIZE)} px, upsampled). SSL sees the train images only, without labels; kNN: each test image gets the majority label of its k nearest train images (cosine). Chance ≈ 10%.
+- Data: Debian's dataset-fashion-mnist (idx files); the first ${N_TRAIN} training and the first ${N_TEST} test images, 28×28 grey written as RGB PNG (cache ${cacheSizeFor(SIZE)} px, upsampled). SSL sees the first ${N_SSL} training images only, without labels (the ${N_TRAIN} labelled ones among them); kNN: each test image gets the majority label of its k nearest train images (cosine). Chance ≈ 10%.
 - Total wall time of the run: ${totalS.toFixed(0)} s (set-up, cache builds, training, embeddings, evaluation).
 
 ${table}

@@ -8,9 +8,9 @@
 //   - libgomp's default (spin ~300k iterations, then sleep): fine on an idle machine, but several
 //     times slower whenever another process holds a core (the spinning threads take its turns);
 //   - OMP_WAIT_POLICY=PASSIVE (sleep at once): robust, but every op then pays a futex wake-up; the
-//     augmentation's many small ops took 20 ms per step instead of 11, the trainer step ~10% longer;
+//     augmentation's many small ops took 20 ms per step instead of 11, the training step 15–20% longer;
 //   - GOMP_SPINCOUNT=1000 (spin briefly, then sleep): the speed of spinning on an idle machine
-//     (1000 beat 300 and 3000), and 14% slower than PASSIVE with one CPU hog running alongside.
+//     (1000 beat 300 and 3000), and 5–14% slower than PASSIVE beside one busy-looping process.
 // The user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT always wins.
 export const DEFAULT_GOMP_SPINCOUNT = "1000";
 
