@@ -13,23 +13,19 @@
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as os from "node:os";
+import * as torch from "../src/torch/index.js";
+import { simclrViews } from "../src/transforms/index.js";
+import { buildModel } from "../src/models/index.js";
+import { SGD } from "../src/nn/index.js";
+import { ntXentLoss } from "../src/ssl/index.js";
+import { arg, flag, median, loadavg, machineLine, today, appendSection, shellArgs } from "./quality-data.js";
 
-const arg = (name: string, def: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-};
+// The children get their OpenMP variables from the parent at spawn (runChild), before anything loads.
 const STEPS = arg("steps", 30);
 const MODEL_STEPS = arg("model-steps", 6);
 const THREADS = arg("threads", 2);
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 
-if (process.argv.includes("--child")) {
-  // Imported here, after the parent chose this process's environment.
-  const torch = await import("../src/torch/index.js");
-  const { simclrViews } = await import("../src/transforms/index.js");
-  const { buildModel } = await import("../src/models/index.js");
-  const { SGD } = await import("../src/nn/index.js");
-  const { ntXentLoss } = await import("../src/ssl/index.js");
+if (flag("child")) {
   torch.setNumThreads(THREADS);
   torch.manualSeed(1);
   const images = torch.keep(torch.rand([128, 3, 36, 36]).mul(255).to("uint8"));
@@ -62,10 +58,9 @@ if (process.argv.includes("--child")) {
   process.exit(0);
 }
 
-const { loadavg, machineLine, today, appendSection, shellArgs } = await import("./quality-data.js");
 const ROUNDS = arg("rounds", 3);
-const HOG = process.argv.includes("--hog");
-const WRITE = !process.argv.includes("--no-write");
+const HOG = flag("hog");
+const WRITE = !flag("no-write");
 const SETTINGS: Array<[string, NodeJS.ProcessEnv]> = [
   ["OMP_WAIT_POLICY=PASSIVE (sleep at once)", { OMP_WAIT_POLICY: "PASSIVE" }],
   ["GOMP_SPINCOUNT=300", { GOMP_SPINCOUNT: "300" }],

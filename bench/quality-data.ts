@@ -15,6 +15,7 @@ import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import sharp from "sharp";
 import * as torch from "../src/torch/index.js";
+import { parseLightlyConfig, lightlyConfigDefaults, type LightlyConfig } from "../src/config/lightly-config.js";
 
 const require = createRequire(import.meta.url);
 
@@ -374,7 +375,7 @@ export const flag = (name: string): boolean => process.argv.includes(`--${name}`
 export const shellArgs = (): string =>
   process.argv.slice(2).map((a) => (/^[\w\-.,/=:@]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
 
-/** Deep merge of plain objects (arrays and scalars replace). */
+/** Deep merge of plain objects (arrays and scalars replace): bench settings with --config overrides. */
 export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
@@ -386,13 +387,13 @@ export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>
 }
 
 /** --config JSON: lightly_config keys merged over a bench's own settings, e.g. '{"model":{"num_ftrs":128}}'. */
-export const configOverrides = (): Record<string, unknown> => JSON.parse(argStr("config", "{}")) as Record<string, unknown>;
+const configOverrides = (): Record<string, unknown> => JSON.parse(argStr("config", "{}")) as Record<string, unknown>;
 
 /** --pixels 8,12,16: the raw-pixel baseline sides. */
 export const pixelSides = (def: number[]): number[] => argStr("pixels", def.join(",")).split(",").map(Number);
 
 /** The lightly_config keys of `config` that differ from Lightly's defaults (for the reports). */
-export function nonDefaultKeys(config: Record<string, unknown>, defaults: Record<string, unknown>, prefix = ""): string[] {
+function nonDefaultKeys(config: Record<string, unknown>, defaults: Record<string, unknown>, prefix = ""): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(config)) {
     const d = defaults[k];
@@ -403,6 +404,24 @@ export function nonDefaultKeys(config: Record<string, unknown>, defaults: Record
     }
   }
   return out;
+}
+
+/**
+ * A bench's lightly_config: its own settings with --config merged over them, and the recipe as the
+ * keys that differ from Lightly's defaults (bench plumbing such as seed and max_epochs left out).
+ */
+export function benchConfig(base: Record<string, unknown>): { config: LightlyConfig; recipe: string[] } {
+  const config = parseLightlyConfig(deepMerge(base, configOverrides()));
+  const recipe = nonDefaultKeys(config as unknown as Record<string, unknown>, lightlyConfigDefaults() as unknown as Record<string, unknown>)
+    .filter((k) => !/^(loader\.num_workers|trainer\.(gpus|max_epochs|enable_model_summary)|checkpoint_callback\.save_top_k|seed):/.test(k));
+  return { config, recipe };
+}
+
+/** Median (mean of the middle two for an even count). */
+export function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 // ---- training and embedding with the product's APIs -----------------------------------------------------

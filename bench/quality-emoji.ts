@@ -23,12 +23,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
-import { parseLightlyConfig } from "../src/config/lightly-config.js";
 import {
   VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings,
-  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys, shellArgs,
+  loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs,
 } from "./quality-data.js";
-import { lightlyConfigDefaults } from "../src/config/lightly-config.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const N_EMOJI = arg("emoji", 500);
@@ -60,7 +58,7 @@ const flat = await prepareEmoji(path.join(WORK, `emoji-${N_EMOJI}-white`), N_EMO
 const alpha = await prepareEmoji(path.join(WORK, `emoji-${N_EMOJI}-alpha`), N_EMOJI, false);
 log(`${flat.emoji.length} emoji × ${VENDORS.length} vendors (prepared in ${flat.prepareSeconds.toFixed(1)} + ${alpha.prepareSeconds.toFixed(1)} s; 0 = reused) [${since()}]`);
 
-const config = parseLightlyConfig(deepMerge({
+const { config, recipe } = benchConfig({
   loader: { batch_size: BATCH, num_workers: -1 },
   model: { name: MODEL, width: WIDTH },
   trainer: { gpus: 0, max_epochs: EPOCHS, enable_model_summary: false },
@@ -68,10 +66,7 @@ const config = parseLightlyConfig(deepMerge({
   collate: { input_size: SIZE, ...COLLATE },
   checkpoint_callback: { save_top_k: 0 },
   seed: 1,
-}, configOverrides()));
-/** The recipe, as the lightly_config keys that differ from Lightly's defaults (bench plumbing left out). */
-const recipe = nonDefaultKeys(config as unknown as Record<string, unknown>, lightlyConfigDefaults() as unknown as Record<string, unknown>)
-  .filter((k) => !/^(loader\.num_workers|trainer\.(gpus|max_epochs|enable_model_summary)|checkpoint_callback\.save_top_k|seed):/.test(k));
+});
 
 interface Labels {
   emojiOf: number[];

@@ -22,12 +22,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
-import { parseLightlyConfig } from "../src/config/lightly-config.js";
 import {
   prepareFashion, rawPixelFeatures, knnAccuracy, trainWithBudget, embedWith, pickRows, torchRefEmbeddings,
-  loadavg, machineLine, today, appendSection, arg, argStr, flag, deepMerge, configOverrides, pixelSides, nonDefaultKeys, shellArgs,
+  loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs,
 } from "./quality-data.js";
-import { lightlyConfigDefaults } from "../src/config/lightly-config.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const N_TRAIN = arg("train", 2000);
@@ -57,7 +55,7 @@ const since = (): string => `${((performance.now() - tStart) / 1000).toFixed(0)}
 const set = prepareFashion(path.join(WORK, `fashion-${N_TRAIN}-${N_TEST}`), N_TRAIN, N_TEST);
 log(`Fashion-MNIST: ${N_TRAIN} train + ${N_TEST} test PNGs (prepared in ${set.prepareSeconds.toFixed(1)} s; 0 = reused) [${since()}]`);
 
-const config = parseLightlyConfig(deepMerge({
+const { config, recipe } = benchConfig({
   loader: { batch_size: BATCH, num_workers: -1 },
   model: { name: MODEL, width: WIDTH },
   trainer: { gpus: 0, max_epochs: EPOCHS, enable_model_summary: false },
@@ -65,10 +63,7 @@ const config = parseLightlyConfig(deepMerge({
   collate: { input_size: SIZE },
   checkpoint_callback: { save_top_k: 0 },
   seed: 1,
-}, configOverrides()));
-/** The recipe, as the lightly_config keys that differ from Lightly's defaults (bench plumbing left out). */
-const recipe = nonDefaultKeys(config as unknown as Record<string, unknown>, lightlyConfigDefaults() as unknown as Record<string, unknown>)
-  .filter((k) => !/^(loader\.num_workers|trainer\.(gpus|max_epochs|enable_model_summary)|checkpoint_callback\.save_top_k|seed):/.test(k));
+});
 
 async function cacheOf(root: string, name: string) {
   const dir = path.join(WORK, "cache", name);

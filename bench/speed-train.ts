@@ -34,7 +34,7 @@ import { simclrViews } from "../src/transforms/index.js";
 import { buildModel, type SimCLR } from "../src/models/index.js";
 import { SGD } from "../src/nn/index.js";
 import { embedImages } from "../src/pipeline/embed.js";
-import { prepareEmoji, VENDORS, loadavg, machineLine, pythonTorchVersion, today, appendSection, arg, argStr, flag, shellArgs } from "./quality-data.js";
+import { prepareEmoji, VENDORS, loadavg, machineLine, pythonTorchVersion, today, appendSection, arg, argStr, flag, shellArgs, median } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -56,11 +56,6 @@ const log = (m: string): void => console.log(m);
 const tStart = performance.now();
 const loadStart = loadavg();
 const loads: string[] = [loadStart];
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -287,7 +282,7 @@ const nwCols = WORKERS.map((nw) => `PyTorch nw=${nw} img/s`).join(" | ");
 lines.push(`| what | Winnow img/s | ${nwCols} | **Winnow / best PyTorch** | CPU ms per image: Winnow / ${WORKERS.map((nw) => `PyTorch nw=${nw}`).join(" / ")} |`);
 lines.push(`|---|---:|${WORKERS.map(() => "---:|").join("")}---:|---|`);
 const blanks = WORKERS.map(() => "").join(" | ");
-const sames = WORKERS.map((_, i) => (i === 0 ? "" : "(same)"));
+const same = WORKERS.slice(1).map(() => "(same)").join(" | "); // one PyTorch model measurement for every nw
 for (const [kind, label] of [["train", "training epoch (end to end)"], ["data", "training data path alone (read + decode/augment two views, no model)"], ["embed", "embedding, whole folder"]] as const) {
   const w = ips(res[`${kind} winnow`]!);
   const [bn, bv] = bestPy(kind);
@@ -302,13 +297,13 @@ for (const pf of ["on", "off"]) {
 }
 const mw = stepIps(modelW, BATCH);
 const mp = stepIps(modelP, BATCH);
-lines.push(`| model step alone (fixed random views; images = ${BATCH} per step, 2 views each) | ${mw.toFixed(0)} | ${mp.toFixed(0)} | ${sames.slice(1).join(" | ")} | **${(mw / mp).toFixed(2)}×** | ${stepCpu(modelW, BATCH).toFixed(2)} / ${stepCpu(modelP, BATCH).toFixed(2)} |`);
+lines.push(`| model step alone (fixed random views; images = ${BATCH} per step, 2 views each) | ${mw.toFixed(0)} | ${mp.toFixed(0)} | ${same} | **${(mw / mp).toFixed(2)}×** | ${stepCpu(modelW, BATCH).toFixed(2)} / ${stepCpu(modelP, BATCH).toFixed(2)} |`);
 const mwc = stepIps(modelWCL, BATCH);
 const mpc = stepIps(modelPCL, BATCH);
-lines.push(`| model step alone, channels_last (not what either trainer does; for comparison) | ${mwc.toFixed(0)} | ${mpc.toFixed(0)} | ${sames.slice(1).join(" | ")} | **${(mwc / mpc).toFixed(2)}×** | ${stepCpu(modelWCL, BATCH).toFixed(2)} / ${stepCpu(modelPCL, BATCH).toFixed(2)} |`);
+lines.push(`| model step alone, channels_last (not what either trainer does; for comparison) | ${mwc.toFixed(0)} | ${mpc.toFixed(0)} | ${same} | **${(mwc / mpc).toFixed(2)}×** | ${stepCpu(modelWCL, BATCH).toFixed(2)} / ${stepCpu(modelPCL, BATCH).toFixed(2)} |`);
 const ew = stepIps(embW, BATCH);
 const ep = stepIps(embP, BATCH);
-lines.push(`| embedding model alone (backbone, eval, batch ${BATCH}) | ${ew.toFixed(0)} | ${ep.toFixed(0)} | ${sames.slice(1).join(" | ")} | **${(ew / ep).toFixed(2)}×** | ${stepCpu(embW, BATCH).toFixed(2)} / ${stepCpu(embP, BATCH).toFixed(2)} |`);
+lines.push(`| embedding model alone (backbone, eval, batch ${BATCH}) | ${ew.toFixed(0)} | ${ep.toFixed(0)} | ${same} | **${(ew / ep).toFixed(2)}×** | ${stepCpu(embW, BATCH).toFixed(2)} / ${stepCpu(embP, BATCH).toFixed(2)} |`);
 const table = lines.join("\n");
 
 // Where Winnow's training time goes (per step, means over rounds).
@@ -348,7 +343,7 @@ if (WRITE) {
 
 - Command: \`${cmd}\` (effective: ${n} PNG files, ${ROUNDS} rounds, ${MODEL} width ${WIDTH}, input ${SIZE}, batch ${BATCH}, ${stepsPerEpoch} steps per epoch (drop_last), ${MODEL_STEPS} model-only steps/batches per side).
 - Machine: ${machineLine()}; PyTorch, torchvision ${pythonTorchVersion()} (/usr/bin/python3, Debian); both on Debian's libtorch 1.13 (OpenMP, OpenBLAS, oneDNN); ${THREADS} intra-op threads on both sides (DataLoader workers: 1 each, PyTorch's default); OpenMP wait: ${OMP_SETTING} for both. Load average ${loads.join(" → ")} → ${loadEnd} (start, after each round, end; the machine is shared with other jobs). Total wall time ${totalS.toFixed(0)} s.
-- Data: ${n} emoji PNGs (64×64 RGB, alpha flattened onto white; the emoji bench's folder). Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head, NCHW.
+- Data: ${n} emoji PNGs (64×64 RGB, alpha flattened onto white; the emoji bench's folder). Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head; Winnow's trainer in channels_last, the PyTorch script in NCHW (as lightly).
 - Winnow: the cache is built once first: ${(build.ms / 1000).toFixed(2)} s for ${n} files = **${((n * 1000) / build.ms).toFixed(0)} img/s** (${(build.cpu / n).toFixed(2)} ms CPU per image), not counted below. "training epoch" = one \`train()\` call with max_epochs 1 (model construction, ${stepsPerEpoch} steps, the end-of-epoch checkpoint write: ${trainEpochNote.toFixed(0)} ms outside the epoch loop). Counting the cache build into a first epoch: ${firstEpoch.toFixed(0)} img/s.
 - PyTorch: each epoch a fresh DataLoader iterator (Lightly's default: persistent_workers off, so worker start-up is in every epoch), shuffle, drop_last. CPU time includes the DataLoader workers.
 - img/s = images per epoch (each image yields two views) / wall time; medians over ${ROUNDS} rounds. Embedding: Winnow \`embedImages\` (cache ${cacheSizeFor(SIZE)} px → ${SIZE} px antialiased resize, backbone, .f32 output, no CSV) vs DataLoader (PIL open, Resize((${SIZE}, ${SIZE})), ToTensor, Normalize) + backbone, eval, no_grad.

@@ -17,7 +17,7 @@ import { parseLightlyConfig, type LightlyConfig } from "../../src/config/lightly
 import { train } from "../../src/ssl/trainer.js";
 import { embedImages, readEmbeddings } from "../../src/pipeline/embed.js";
 import type { SimCLR } from "../../src/models/index.js";
-import { crossVendorRetrieval, knnAccuracy, pickRows, VENDORS } from "../quality-data.js";
+import { crossVendorRetrieval, deepMerge, knnAccuracy, pickRows, VENDORS } from "../quality-data.js";
 
 const argv = process.argv.slice(2);
 const argStr = (k: string, d: string): string => {
@@ -74,14 +74,6 @@ export function recipesFor(dataset: string): { name: string; config: Record<stri
         },
       ]),
   ];
-}
-
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const o: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    o[k] = v && typeof v === "object" && !Array.isArray(v) ? merge((a[k] as Record<string, unknown>) ?? {}, v as Record<string, unknown>) : v;
-  }
-  return o;
 }
 
 async function prepare(dir: string, work: string): Promise<void> {
@@ -176,7 +168,7 @@ async function run(): Promise<void> {
     const rows: Row[] = [...(isFashion ? meta.fashion.pixels : meta.emoji.pixels)];
     (report.datasets as Record<string, unknown>)[name] = { images: trainCache.length, evaluated: files.length, rows };
     for (const recipe of recipesFor(name)) {
-      const config = parseLightlyConfig(merge({
+      const config = parseLightlyConfig(deepMerge({
         loader: { num_workers: -1 }, model: { name: "resnet-18", width }, collate: { input_size: 32 },
         trainer: { max_epochs: 100000 }, checkpoint_callback: { save_top_k: 0 }, seed: 1,
       }, recipe.config));
