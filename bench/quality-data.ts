@@ -431,26 +431,44 @@ export interface BudgetTrainResult {
   result: import("../src/ssl/trainer.js").TrainResult;
   wallSeconds: number;
   stoppedByBudget: boolean;
+  /** Copies of the end-of-epoch checkpoint at the requested epochs (1-based), with the wall time then. */
+  snapshots: Array<{ epochs: number; checkpoint: string; wallSeconds: number }>;
 }
 
-/** train() until max_epochs or until `budgetSeconds` of wall time (checked after every step). */
+/** `--eval-epochs 100,300`: epochs after which the benches also evaluate the model (one training run). */
+export const evalEpochs = (): number[] =>
+  argStr("eval-epochs", "").split(",").filter(Boolean).map(Number).filter((e) => Number.isInteger(e) && e > 0);
+
+/**
+ * train() until max_epochs or until `budgetSeconds` of wall time (checked after every step).
+ * `snapshotEpochs`: keep a copy of the checkpoint written after each of these epochs (1-based).
+ */
 export async function trainWithBudget(
   cache: import("../src/data/index.js").ImageCache, config: import("../src/config/lightly-config.js").LightlyConfig,
-  outDir: string, budgetSeconds: number, log: (m: string) => void = () => {},
+  outDir: string, budgetSeconds: number, log: (m: string) => void = () => {}, snapshotEpochs: number[] = [],
 ): Promise<BudgetTrainResult> {
   const { train } = await import("../src/ssl/trainer.js");
   fs.rmSync(outDir, { recursive: true, force: true });
   const t0 = performance.now();
   let stoppedByBudget = false;
+  const snapshots: BudgetTrainResult["snapshots"] = [];
   const result = await train({
     cache, config, outDir, device: "cpu", keepModel: true,
-    onEpochEnd: (e) => log(`  epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${e.imagesPerSecond.toFixed(0)} img/s, ${((performance.now() - t0) / 1000).toFixed(0)} s`),
+    onEpochEnd: (e) => {
+      const wall = (performance.now() - t0) / 1000;
+      log(`  epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${e.imagesPerSecond.toFixed(0)} img/s, ${wall.toFixed(0)} s`);
+      if (snapshotEpochs.includes(e.epoch + 1) && e.epoch + 1 < e.epochs && e.checkpoint) {
+        const copy = path.join(outDir, `snapshot-epoch-${e.epoch + 1}.ckpt`);
+        fs.copyFileSync(e.checkpoint, copy);
+        snapshots.push({ epochs: e.epoch + 1, checkpoint: copy, wallSeconds: wall });
+      }
+    },
     shouldStop: () => {
       if (performance.now() - t0 >= budgetSeconds * 1000) stoppedByBudget = true;
       return stoppedByBudget;
     },
   });
-  return { model: result.model!, result, wallSeconds: (performance.now() - t0) / 1000, stoppedByBudget };
+  return { model: result.model!, result, wallSeconds: (performance.now() - t0) / 1000, stoppedByBudget, snapshots };
 }
 
 export interface EmbedOut {
@@ -461,14 +479,15 @@ export interface EmbedOut {
   weights: string;
 }
 
-/** embedImages() into `outDir` and read the binary back. */
+/** embedImages() into `outDir` and read the binary back: with `model`, a checkpoint file, or random init. */
 export async function embedWith(
   cache: import("../src/data/index.js").ImageCache, config: import("../src/config/lightly-config.js").LightlyConfig,
-  outDir: string, model?: import("../src/models/index.js").SimCLR,
+  outDir: string, model?: import("../src/models/index.js").SimCLR | string,
 ): Promise<EmbedOut> {
   const { embedImages, readEmbeddings } = await import("../src/pipeline/embed.js");
   fs.rmSync(outDir, { recursive: true, force: true });
-  const r = embedImages({ cache, config, outDir, model, device: "cpu", csv: false });
+  const weights = typeof model === "string" ? { checkpoint: model } : { model };
+  const r = embedImages({ cache, config, outDir, ...weights, device: "cpu", csv: false });
   const { meta, values } = readEmbeddings(r.metaPath!);
   return { values, d: meta.d, filenames: meta.filenames, seconds: r.durationMs / 1000, weights: r.weights };
 }

@@ -15,7 +15,8 @@ import "./quality-env.js";
 //   npx tsx bench/quality-emoji.ts [--emoji 500] [--budget-s 180] [--epochs 1000] [--size 32]
 //        [--model resnet-18] [--width 0.25] [--batch 128] [--lr 1] [--momentum 0] [--threads 2]
 //        [--work /tmp/winnow-bench] [--collate JSON] [--config JSON] [--pixels 8,12,16,24,32]
-//        [--torch-ref] [--no-write]
+//        [--eval-epochs 100,300] [--torch-ref] [--no-write]
+// --eval-epochs: also evaluate the same training run's checkpoints after these epochs (extra rows).
 // --config: any lightly_config keys, merged over the flags' settings (e.g. '{"model":{"num_ftrs":128}}').
 // --torch-ref: also train the same recipe for the same number of steps in plain PyTorch
 // (bench/quality_ref.py, DataLoader num_workers 2) and evaluate its embeddings the same way.
@@ -25,7 +26,7 @@ import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import {
   VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings,
-  loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs,
+  loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs, evalEpochs,
 } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
 
@@ -122,7 +123,14 @@ rows.push({ method: "random init (embedImages, no model)", folder: "white", dims
 log(`random init: top-1 ${pct(rRnd.top1)}, top-5 ${pct(rRnd.top5)} [${since()}]`);
 
 log(`training: ${MODEL} width ${WIDTH}, input ${SIZE}, batch ${BATCH}, budget ${BUDGET_S} s`);
-const tr = await trainWithBudget(cache, config, path.join(WORK, "out-emoji", "ckpt"), BUDGET_S, log);
+const tr = await trainWithBudget(cache, config, path.join(WORK, "out-emoji", "ckpt"), BUDGET_S, log, evalEpochs());
+for (const snap of tr.snapshots) {
+  const e = await embedWith(cache, config, path.join(WORK, "out-emoji", `ssl-${snap.epochs}`), snap.checkpoint);
+  const r = crossVendorRetrieval(e.values, e.d, L.emojiOf, L.vendorOf);
+  const note = `train ${snap.wallSeconds.toFixed(0)} s wall (the same run's checkpoint after epoch ${snap.epochs}), embed ${e.seconds.toFixed(1)} s`;
+  rows.push({ method: `SimCLR after ${snap.epochs} epochs`, folder: "white", dims: e.d, top1: r.top1, top5: r.top5, seconds: snap.wallSeconds, note });
+  log(`SSL after ${snap.epochs} epochs: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)} [${since()}]`);
+}
 const ssl = await embedWith(cache, config, path.join(WORK, "out-emoji", "ssl"), tr.model);
 tr.model.dispose();
 const rSsl = crossVendorRetrieval(ssl.values, ssl.d, L.emojiOf, L.vendorOf);

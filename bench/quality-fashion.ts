@@ -12,7 +12,8 @@ import "./quality-env.js";
 //   npx tsx bench/quality-fashion.ts [--train 2000] [--test 1000] [--budget-s 180] [--epochs 1000]
 //        [--size 32] [--model resnet-18] [--width 0.25] [--batch 128] [--lr 1] [--momentum 0]
 //        [--threads 2] [--work /tmp/winnow-bench] [--config JSON] [--pixels 8,12,16,28] [--ssl-train N]
-//        [--torch-ref] [--no-write]
+//        [--eval-epochs 100,300] [--torch-ref] [--no-write]
+// --eval-epochs: also evaluate the same training run's checkpoints after these epochs (extra rows).
 // --ssl-train N: SSL trains on the first N training images without labels (default: the --train ones),
 // kNN still uses the first --train images as its labelled references.
 // --config: any lightly_config keys, merged over the flags' settings (e.g. '{"model":{"num_ftrs":128}}').
@@ -23,7 +24,7 @@ import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import {
-  prepareFashion, rawPixelFeatures, knnAccuracy, trainWithBudget, embedWith, pickRows, torchRefEmbeddings,
+  prepareFashion, rawPixelFeatures, knnAccuracy, trainWithBudget, embedWith, pickRows, torchRefEmbeddings, evalEpochs,
   loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs,
 } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
@@ -118,7 +119,11 @@ const rnd = await embedWith(allCache, config, path.join(WORK, "out-fashion", "ra
 evaluate("random init (embedImages, no model)", rnd.values, rnd.d, `embed ${rnd.seconds.toFixed(1)} s`);
 
 log(`training on ${trainCache.length} train images: ${MODEL} width ${WIDTH}, input ${SIZE}, batch ${BATCH}, budget ${BUDGET_S} s`);
-const tr = await trainWithBudget(trainCache, config, path.join(WORK, "out-fashion", "ckpt"), BUDGET_S, log);
+const tr = await trainWithBudget(trainCache, config, path.join(WORK, "out-fashion", "ckpt"), BUDGET_S, log, evalEpochs());
+for (const snap of tr.snapshots) {
+  const e = await embedWith(allCache, config, path.join(WORK, "out-fashion", `ssl-${snap.epochs}`), snap.checkpoint);
+  evaluate(`SimCLR after ${snap.epochs} epochs`, e.values, e.d, `train ${snap.wallSeconds.toFixed(0)} s wall (the same run's checkpoint after epoch ${snap.epochs}), embed ${e.seconds.toFixed(1)} s`);
+}
 const ssl = await embedWith(allCache, config, path.join(WORK, "out-fashion", "ssl"), tr.model);
 tr.model.dispose();
 const steps = tr.result.globalStep;
