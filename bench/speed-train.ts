@@ -18,7 +18,9 @@ import "./quality-env.js";
 // goes first); "training epoch" is train()'s default setting.
 //
 //   npx tsx bench/speed-train.ts [--emoji 500] [--rounds 3] [--size 32] [--model resnet-18]
-//        [--width 0.25] [--batch 128] [--threads 2] [--model-steps 6] [--work /tmp/winnow-bench] [--no-write]
+//        [--width 0.25] [--batch 128] [--threads 2] [--model-steps 6] [--jpeg-side 0] [--work /tmp/winnow-bench] [--no-write]
+// --jpeg-side S: the files are the same emoji upscaled to S×S JPEGs (quality 90), i.e. photo-sized
+// files whose decoding costs what a photo's does; 0 (default): the 64 px PNGs as they are.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
@@ -34,7 +36,7 @@ import { simclrViews } from "../src/transforms/index.js";
 import { buildModel, type SimCLR } from "../src/models/index.js";
 import { SGD } from "../src/nn/index.js";
 import { embedImages } from "../src/pipeline/embed.js";
-import { prepareEmoji, VENDORS, loadavg, machineLine, pythonTorchVersion, today, appendSection, arg, argStr, flag, shellArgs, median } from "./quality-data.js";
+import { prepareEmoji, prepareJpegCopies, VENDORS, loadavg, machineLine, pythonTorchVersion, today, appendSection, arg, argStr, flag, shellArgs, median } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,6 +48,7 @@ const WIDTH = arg("width", 0.25);
 const BATCH = arg("batch", 128);
 const THREADS = arg("threads", 2);
 const MODEL_STEPS = arg("model-steps", 6);
+const JPEG_SIDE = arg("jpeg-side", 0);
 const WORKERS = [0, 1, 2];
 const WORK = argStr("work", "/tmp/winnow-bench");
 const WRITE = !flag("no-write");
@@ -63,6 +66,8 @@ const cpuMs = (): number => {
 
 // ---- data and cache ---------------------------------------------------------------------------------
 const set = await prepareEmoji(path.join(WORK, `emoji-${N_EMOJI}-white`), N_EMOJI, true);
+const root = JPEG_SIDE > 0 ? await prepareJpegCopies(set.root, path.join(WORK, `emoji-${N_EMOJI}-jpeg-${JPEG_SIDE}`), JPEG_SIDE) : set.root;
+const filesDesc = JPEG_SIDE > 0 ? `${JPEG_SIDE} px JPEG` : "64 px PNG";
 const cacheDir = path.join(WORK, "cache", "speed");
 fs.rmSync(cacheDir, { recursive: true, force: true });
 const config = parseLightlyConfig({
@@ -74,9 +79,9 @@ const config = parseLightlyConfig({
   seed: 1,
 });
 const cpu0 = cpuMs();
-const cache = await buildImageCache(set.root, { cacheDir, resolution: cacheSizeFor(SIZE), removeExactDuplicates: false });
+const cache = await buildImageCache(root, { cacheDir, resolution: cacheSizeFor(SIZE), removeExactDuplicates: false });
 const build = { ms: cache.stats.durationMs, cpu: cpuMs() - cpu0, n: cache.length };
-log(`cache build: ${cache.length} files (${VENDORS.length} vendors × ${set.emoji.length} emoji, 64 px PNG) → ${cache.resolution} px in ${(build.ms / 1000).toFixed(2)} s = ${((build.n * 1000) / build.ms).toFixed(0)} img/s`);
+log(`cache build: ${cache.length} files (${VENDORS.length} vendors × ${set.emoji.length} emoji, ${filesDesc}) → ${cache.resolution} px in ${(build.ms / 1000).toFixed(2)} s = ${((build.n * 1000) / build.ms).toFixed(0)} img/s`);
 const n = cache.length;
 const stepsPerEpoch = Math.floor(n / BATCH);
 const epochImages = stepsPerEpoch * BATCH;
@@ -101,7 +106,7 @@ class Py {
 }
 const py = new Py();
 const setup = await py.call({
-  op: "setup", root: set.root, files: cache.filenames, threads: THREADS, batch: BATCH, input_size: SIZE, model: MODEL, width: WIDTH,
+  op: "setup", root, files: cache.filenames, threads: THREADS, batch: BATCH, input_size: SIZE, model: MODEL, width: WIDTH,
   num_ftrs: config.model.num_ftrs, out_dim: config.model.out_dim, lr: config.optimizer.lr, wd: config.optimizer.weight_decay,
   momentum: config.optimizer.momentum, temperature: config.criterion.temperature, min_scale: config.collate.min_scale, seed: 1,
 });
@@ -341,9 +346,9 @@ if (WRITE) {
   appendSection(`
 ### Speed: end-to-end SimCLR training and embedding from a folder, Winnow vs PyTorch (${today()})
 
-- Command: \`${cmd}\` (effective: ${n} PNG files, ${ROUNDS} rounds, ${MODEL} width ${WIDTH}, input ${SIZE}, batch ${BATCH}, ${stepsPerEpoch} steps per epoch (drop_last), ${MODEL_STEPS} model-only steps/batches per side).
+- Command: \`${cmd}\` (effective: ${n} ${filesDesc} files, ${ROUNDS} rounds, ${MODEL} width ${WIDTH}, input ${SIZE}, batch ${BATCH}, ${stepsPerEpoch} steps per epoch (drop_last), ${MODEL_STEPS} model-only steps/batches per side).
 - Machine: ${machineLine()}; PyTorch, torchvision ${pythonTorchVersion()} (/usr/bin/python3, Debian); both on Debian's libtorch 1.13 (OpenMP, OpenBLAS, oneDNN); ${THREADS} intra-op threads on both sides (DataLoader workers: 1 each, PyTorch's default); OpenMP wait: ${OMP_SETTING} for both. Load average ${loads.join(" → ")} → ${loadEnd} (start, after each round, end; the machine is shared with other jobs). Total wall time ${totalS.toFixed(0)} s.
-- Data: ${n} emoji PNGs (64×64 RGB, alpha flattened onto white; the emoji bench's folder). Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head; Winnow's trainer in channels_last, the PyTorch script in NCHW (as lightly).
+- Data: ${JPEG_SIDE > 0 ? `${n} emoji upscaled to ${JPEG_SIDE}×${JPEG_SIDE} JPEGs (quality 90, from the emoji bench's 64 px PNGs with alpha flattened onto white), so each file costs a photo's decoding` : `${n} emoji PNGs (64×64 RGB, alpha flattened onto white; the emoji bench's folder)`}. Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head; Winnow's trainer in channels_last, the PyTorch script in NCHW (as lightly).
 - Winnow: the cache is built once first: ${(build.ms / 1000).toFixed(2)} s for ${n} files = **${((n * 1000) / build.ms).toFixed(0)} img/s** (${(build.cpu / n).toFixed(2)} ms CPU per image), not counted below. "training epoch" = one \`train()\` call with max_epochs 1 (model construction, ${stepsPerEpoch} steps, the end-of-epoch checkpoint write: ${trainEpochNote.toFixed(0)} ms outside the epoch loop). Counting the cache build into a first epoch: ${firstEpoch.toFixed(0)} img/s.
 - PyTorch: each epoch a fresh DataLoader iterator (Lightly's default: persistent_workers off, so worker start-up is in every epoch), shuffle, drop_last. CPU time includes the DataLoader workers.
 - img/s = images per epoch (each image yields two views) / wall time; medians over ${ROUNDS} rounds. Embedding: Winnow \`embedImages\` (cache ${cacheSizeFor(SIZE)} px → ${SIZE} px antialiased resize, backbone, .f32 output, no CSV) vs DataLoader (PIL open, Resize((${SIZE}, ${SIZE})), ToTensor, Normalize) + backbone, eval, no_grad.
