@@ -147,8 +147,7 @@ export async function prepareEmoji(root: string, count: number, flatten = true):
 
 /**
  * Copies every image under `src` (one folder level: <vendor>/<name>.png) to `root` as side×side JPEG
- * (Lanczos upscaling, quality 90): the same content in photo-sized files, whose decoding costs what a
- * photo's does. Returns `root`.
+ * (Lanczos upscaling, quality 90): the same content in files that decode like small photos. Returns `root`.
  */
 export async function prepareJpegCopies(src: string, root: string, side: number): Promise<string> {
   const dirs = fs.readdirSync(src, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
