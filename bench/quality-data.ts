@@ -455,8 +455,12 @@ export interface BudgetTrainResult {
 }
 
 /** `--eval-epochs 100,300`: epochs after which the benches also evaluate the model (one training run). */
-export const evalEpochs = (): number[] =>
-  argStr("eval-epochs", "").split(",").filter(Boolean).map(Number).filter((e) => Number.isInteger(e) && e > 0);
+export function evalEpochs(): number[] {
+  const items = argStr("eval-epochs", "").split(",").filter(Boolean);
+  const bad = items.find((e) => !/^[1-9]\d*$/.test(e));
+  if (bad !== undefined) throw new Error(`--eval-epochs: expected positive integers separated by commas, got "${bad}"`);
+  return items.map(Number);
+}
 
 /**
  * train() until max_epochs or until `budgetSeconds` of wall time (checked after every step).
@@ -476,7 +480,7 @@ export async function trainWithBudget(
     onEpochEnd: (e) => {
       const wall = (performance.now() - t0) / 1000;
       log(`  epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${e.imagesPerSecond.toFixed(0)} img/s, ${wall.toFixed(0)} s`);
-      if (snapshotEpochs.includes(e.epoch + 1) && e.epoch + 1 < e.epochs && e.checkpoint) {
+      if (snapshotEpochs.includes(e.epoch + 1) && e.epoch + 1 < e.epochs) {
         const copy = path.join(outDir, `snapshot-epoch-${e.epoch + 1}.ckpt`);
         fs.copyFileSync(e.checkpoint, copy);
         snapshots.push({ epochs: e.epoch + 1, checkpoint: copy, wallSeconds: wall });
