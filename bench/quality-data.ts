@@ -334,6 +334,33 @@ export function crossVendorRetrieval(
   return { top1: t1 / n, top5: t5 / n, hit1 };
 }
 
+/**
+ * Paired comparison of two methods on the same queries (exact McNemar test): b = queries only A gets
+ * right, c = queries only B gets right; p = two-sided binomial probability of a split at least this
+ * uneven if either method were equally likely to win a discordant query. (Queries of the same emoji
+ * are not independent, so p is optimistic; it still says more than two overlapping error bars.)
+ */
+export function pairedComparison(a: boolean[], b: boolean[]): { onlyA: number; onlyB: number; p: number } {
+  if (a.length !== b.length) throw new Error(`pairedComparison: ${a.length} vs ${b.length} queries`);
+  let onlyA = 0;
+  let onlyB = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && !b[i]) onlyA++;
+    else if (b[i] && !a[i]) onlyB++;
+  }
+  const n = onlyA + onlyB;
+  const k = Math.min(onlyA, onlyB);
+  // P(X <= k) for X ~ Binomial(n, 1/2), summed in log space (n can be in the thousands).
+  const logHalfN = n * Math.log(0.5);
+  let logC = 0; // log C(n, 0)
+  let tail = 0;
+  for (let i = 0; i <= k; i++) {
+    if (i > 0) logC += Math.log(n - i + 1) - Math.log(i);
+    tail += Math.exp(logC + logHalfN);
+  }
+  return { onlyA, onlyB, p: n === 0 ? 1 : Math.min(1, 2 * tail) };
+}
+
 /** kNN classification (cosine, majority vote of k, ties to the nearer neighbour's class). */
 export function knnAccuracy(train: Float32Array, trainLabels: number[], test: Float32Array, testLabels: number[], d: number, k: number): number {
   const nn = cosineTopK(test, train, d, k);

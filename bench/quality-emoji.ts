@@ -25,7 +25,7 @@ import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import {
-  VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings,
+  VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings, pairedComparison,
   loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs, evalEpochs,
 } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
@@ -110,9 +110,11 @@ const cache = await cacheOf(flat.root);
 log(`cache: ${cache.length} images at ${cache.resolution} px in ${(cache.stats.durationMs / 1000).toFixed(1)} s [${since()}]`);
 const L = labelsOf(cache.filenames, flat.emoji);
 
+let bestPixels: { side: number; top1: number; hit1: boolean[] } | null = null;
 for (const side of PIXEL_SIDES) {
   const pix = await rawPixelFeatures(flat.root, cache.filenames, side);
   const rPix = crossVendorRetrieval(pix, side * side * 3, L.emojiOf, L.vendorOf);
+  if (!bestPixels || rPix.top1 > bestPixels.top1) bestPixels = { side, top1: rPix.top1, hit1: rPix.hit1 };
   rows.push({ method: `raw pixels ${side}×${side} RGB`, folder: "white", dims: side * side * 3, top1: rPix.top1, top5: rPix.top5, seconds: 0, note: "" });
   log(`pixels ${side}×${side}: top-1 ${pct(rPix.top1)}, top-5 ${pct(rPix.top5)} [${since()}]`);
 }
@@ -172,6 +174,13 @@ const perVendor = VENDORS.map((v, vi) => {
   return `${v} ${pct(idx.filter((i) => rSsl.hit1[i]).length / idx.length)}`;
 });
 
+// The same 2,000 queries answered by SSL and by the best raw-pixel side: who wins the disagreements?
+let paired = "";
+if (bestPixels) {
+  const pc = pairedComparison(rSsl.hit1, bestPixels.hit1);
+  paired = `SSL vs the best raw pixels (${bestPixels.side}×${bestPixels.side}), paired over the same queries: only SSL right ${pc.onlyA}, only pixels right ${pc.onlyB}; exact McNemar two-sided p = ${pc.p < 1e-4 ? pc.p.toExponential(1) : pc.p.toFixed(4)}`;
+}
+
 const totalS = (performance.now() - tStart) / 1000;
 const loadEnd = loadavg();
 const table = [
@@ -179,7 +188,7 @@ const table = [
   "|---|---|---:|---:|---:|---|",
   ...rows.map((r) => `| ${r.method} | ${r.folder} | ${r.dims} | **${pct(r.top1)}** | ${pct(r.top5)} | ${r.note || (r.seconds ? `${r.seconds.toFixed(1)} s` : "—")} |`),
 ].join("\n");
-console.log(`\n${table}\nSSL top-1 by query vendor: ${perVendor.join(", ")}\ntotal ${totalS.toFixed(0)} s, load ${loadStart} → ${loadEnd}`);
+console.log(`\n${table}\nSSL top-1 by query vendor: ${perVendor.join(", ")}\n${paired}\ntotal ${totalS.toFixed(0)} s, load ${loadStart} → ${loadEnd}`);
 
 if (WRITE) {
   const cmd = `npx tsx bench/quality-emoji.ts${process.argv.length > 2 ? " " + shellArgs() : ""}`;
@@ -194,6 +203,6 @@ if (WRITE) {
 
 ${table}
 
-SSL top-1 by query vendor: ${perVendor.join(", ")}.
+SSL top-1 by query vendor: ${perVendor.join(", ")}.${paired ? `\n${paired}.` : ""}
 `);
 }

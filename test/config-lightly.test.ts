@@ -47,11 +47,14 @@ test("defaults equal Lightly's, key by key", () => {
       assert.deepEqual((d as unknown as Record<string, Record<string, unknown>>)[section]![k], want, `${section}.${k}`);
     }
   }
-  // Winnow's one addition: SGD momentum, at torch.optim.SGD's default (what Lightly trains with).
+  // Winnow's two additions, at what Lightly trains with: SGD momentum at torch.optim.SGD's default,
+  // and a constant learning rate.
   assert.equal(d.optimizer.momentum, 0);
-  // Every key of the schema is one of Lightly's (or the momentum addition): nothing else slipped in.
+  assert.equal(d.optimizer.lr_schedule, "constant");
+  // Every key of the schema is one of Lightly's (or the two additions): nothing else slipped in.
   const lightlyKeys = new Set(Object.entries(LIGHTLY).flatMap(([s, v]) => (typeof v === "object" && v ? Object.keys(v).map((k) => `${s}.${k}`) : [s])));
   lightlyKeys.add("optimizer.momentum");
+  lightlyKeys.add("optimizer.lr_schedule");
   assert.deepEqual(new Set(lightlyConfigKeys().map((r) => r.key)), lightlyKeys);
   // The collate defaults are the transforms layer's (one source for both).
   for (const [k, v] of Object.entries(COLLATE_DEFAULTS)) assert.deepEqual((d.collate as Record<string, unknown>)[k], v, `collate.${k}`);

@@ -136,6 +136,31 @@ test("resume from the epoch checkpoint gives the same weights as an uninterrupte
   assert.equal(torch.liveTensors(), baseline);
 });
 
+test("optimizer.lr_schedule cosine: the lr follows the half cosine over the run's steps, and a resumed run stays on it", async () => {
+  const base: LightlyConfigInput = {
+    loader: { batch_size: 8 }, optimizer: { lr: 0.1, momentum: 0.9, lr_schedule: "cosine" },
+    trainer: { gpus: 0, max_epochs: 2 }, checkpoint_callback: { save_top_k: 0 }, seed: 3,
+  };
+  const lrs: number[] = [];
+  const full = await train({ cache, config: cfgOf(base), outDir: out("cos-full"), onProgress: (p) => lrs.push(p.lr!) });
+  assert.equal(full.globalStep, 8);
+  // lightly's cosine_schedule(step, 8, 0.1, 0): 0.1 at step 0, 0 at the last step.
+  const expected = Array.from({ length: 8 }, (_, t) => (t === 7 ? 0 : (0.1 * (Math.cos((Math.PI * t) / 7) + 1)) / 2));
+  lrs.forEach((v, t) => assert.ok(Math.abs(v - expected[t]!) < 1e-12, `step ${t}: lr ${v}, expected ${expected[t]}`));
+  const constant = await train({ cache, config: cfgOf({ ...base, optimizer: { lr: 0.1, momentum: 0.9 } }), outDir: out("cos-const") });
+  assert.notDeepEqual(constant.epochLosses, full.epochLosses, "the schedule changes the training");
+
+  let steps = 0;
+  const part = await train({ cache, config: cfgOf(base), outDir: out("cos-mid"), onProgress: () => steps++, shouldStop: () => steps >= 3 });
+  assert.equal(part.globalStep, 3);
+  const resumedLrs: number[] = [];
+  const rest = await train({ cache, config: cfgOf(base), outDir: out("cos-mid"), resumeFrom: part.lastCheckpoint!, onProgress: (p) => resumedLrs.push(p.lr!) });
+  assert.deepEqual(resumedLrs, lrs.slice(3));
+  assert.deepEqual(rest.epochLosses, full.epochLosses);
+  assertSameCheckpoint(full.lastCheckpoint!, rest.lastCheckpoint!);
+  assert.equal(torch.liveTensors(), baseline);
+});
+
 test("checkpoints load in lightly's layout; the worker's plain head; top-k files follow the epoch loss", async () => {
   const r = await train({
     cache, config: cfgOf({ loader: { batch_size: 16 }, trainer: { gpus: 0, max_epochs: 3 }, optimizer: { lr: 0.05 }, checkpoint_callback: { save_top_k: 2 } }), outDir: out("topk"),

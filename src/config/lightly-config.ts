@@ -164,6 +164,11 @@ export const lightlyConfigSchema = z
           description: "SGD momentum. Not in Lightly's config.yaml: Lightly passes the optimizer keys to torch.optim.SGD, whose default momentum is 0, which is what Lightly trains with.",
           winnow: "Optional; momentum buffers are saved in every epoch checkpoint so a resumed run continues exactly.",
         }),
+        lr_schedule: leaf(z.enum(["constant", "cosine"]), "constant", {
+          allowed: "constant or cosine",
+          description: "Not in Lightly's config.yaml (Lightly trains at a constant lr). cosine: the lr decays from optimizer.lr to 0 along a half cosine over all the run's steps (max_epochs × steps per epoch), set before every step.",
+          winnow: "Optional; the lr is a function of the step number, so a resumed run continues on the same curve.",
+        }),
       },
       "Passed to torch.optim.SGD.",
     ),

@@ -1,6 +1,7 @@
 // SimCLR training over the image cache, as Lightly's CLI/worker trains (lightly/cli/train_cli.py):
 // SimCLR model with the plain projection head, NT-Xent(temperature), torch.optim.SGD(lr, weight_decay)
-// with a constant learning rate, batch_size capped at the dataset size, drop_last, one checkpoint per epoch.
+// with a constant learning rate (or, as Winnow's option optimizer.lr_schedule: cosine, a cosine decay to 0 over
+// the run's steps), batch_size capped at the dataset size, drop_last, one checkpoint per epoch.
 //
 // Each step: a batch of cached uint8 images → two augmented views on the device (lightly's collate
 // recipe, transforms/augment.ts) → backbone + head run on each view separately (as lightly's _SimCLR
@@ -17,7 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as torch from "../torch/index.js";
 import type { Device, Tensor } from "../torch/index.js";
-import { SGD } from "../nn/index.js";
+import { SGD, cosineSchedule } from "../nn/index.js";
 import {
   SimCLR, buildModel, saveCheckpoint, loadCheckpointInto, normalizeLightlyKeys, detectHeadVariant, rawToTensor, tensorToWrite,
   type ModelConfig,
@@ -334,6 +335,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       startStep = 0;
     }
     let globalStep = resume ? resume.globalStep : 0;
+    // Steps of the whole run (a last batch of one image is skipped, see below): the cosine's length.
+    const totalSteps = maxEpochs * (stepsPerEpoch - (batchLength(n, batchSize, stepsPerEpoch - 1) < 2 ? 1 : 0));
     const epochLosses = resume ? [...resume.epochLosses] : [];
     let partial = resume && startStep > 0 ? [...resume.partialStepLosses] : [];
     // Top-k entries of the resumed run whose files are in this run's checkpoint folder.
@@ -400,6 +403,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const count = batchLength(n, batchSize, step);
         if (count < 2) continue; // NT-Xent needs two images (a last batch of 1 without drop_last)
         const ts = performance.now();
+        if (cfg.optimizer.lr_schedule === "cosine") opt.setLr(cosineSchedule(globalStep, totalSteps, cfg.optimizer.lr, 0));
         const [v0, v1] = await viewsFor(epoch, step, count);
         stepsRun++;
         let loss: number;
@@ -433,7 +437,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const perImage = mean(recent);
         const remainingSteps = (maxEpochs - epoch - 1) * stepsPerEpoch + (stepsPerEpoch - step - 1);
         opts.onProgress?.({
-          epoch, epochs: maxEpochs, step: step + 1, stepsPerEpoch, globalStep, loss, epochLoss: mean(partial),
+          epoch, epochs: maxEpochs, step: step + 1, stepsPerEpoch, globalStep, loss, lr: opt.getLr()[0], epochLoss: mean(partial),
           imagesPerSecond: 1000 / perImage, etaSeconds: (remainingSteps * batchSize * perImage) / 1000,
         });
         await yieldToEventLoop(); // lets abort requests, progress output and signals through

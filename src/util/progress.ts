@@ -13,6 +13,8 @@ export interface TrainProgress {
   globalStep: number;
   /** Loss of the step just finished. */
   loss: number;
+  /** Learning rate the step just finished used (optimizer.lr unless optimizer.lr_schedule decays it). */
+  lr?: number;
   /** Mean loss of the epoch so far. */
   epochLoss: number;
   /** Images per second over the recent steps. */
