@@ -363,8 +363,14 @@ export function pairedComparison(a: boolean[], b: boolean[]): { onlyA: number; o
 
 /** kNN classification (cosine, majority vote of k, ties to the nearer neighbour's class). */
 export function knnAccuracy(train: Float32Array, trainLabels: number[], test: Float32Array, testLabels: number[], d: number, k: number): number {
+  const hits = knnHits(train, trainLabels, test, testLabels, d, k);
+  return hits.filter(Boolean).length / hits.length;
+}
+
+/** knnAccuracy per test image: is its kNN vote its own class? */
+export function knnHits(train: Float32Array, trainLabels: number[], test: Float32Array, testLabels: number[], d: number, k: number): boolean[] {
   const nn = cosineTopK(test, train, d, k);
-  let ok = 0;
+  const hits: boolean[] = [];
   for (let i = 0; i < testLabels.length; i++) {
     const votes = new Map<number, number>();
     let best = -1;
@@ -378,9 +384,9 @@ export function knnAccuracy(train: Float32Array, trainLabels: number[], test: Fl
         bestVotes = v;
       }
     }
-    if (best === testLabels[i]) ok++;
+    hits.push(best === testLabels[i]);
   }
-  return ok / testLabels.length;
+  return hits;
 }
 
 // ---- reporting ------------------------------------------------------------------------------------------
@@ -430,6 +436,14 @@ export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>
       ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
   }
   return out;
+}
+
+/** The steps Winnow's trainer plans for n images (the length of its cosine lr schedule). */
+function plannedSteps(n: number, c: import("../src/config/lightly-config.js").LightlyConfig): number {
+  const b = Math.min(c.loader.batch_size, n);
+  const perEpoch = c.loader.drop_last ? Math.floor(n / b) : Math.ceil(n / b);
+  const lastBatch = n - (perEpoch - 1) * b;
+  return c.trainer.max_epochs * (perEpoch - (lastBatch < 2 ? 1 : 0));
 }
 
 /** --config JSON: lightly_config keys merged over a bench's own settings, e.g. '{"model":{"num_ftrs":128}}'. */
@@ -566,6 +580,7 @@ export function torchRefEmbeddings(o: {
     batch: Math.min(c.loader.batch_size, o.trainFiles.length), input_size: c.collate.input_size, collate: c.collate, model: c.model.name,
     width: c.model.width, num_ftrs: c.model.num_ftrs, out_dim: c.model.out_dim, lr: c.optimizer.lr, wd: c.optimizer.weight_decay,
     momentum: c.optimizer.momentum, temperature: c.criterion.temperature, seed: c.seed,
+    lr_schedule: c.optimizer.lr_schedule, schedule_steps: plannedSteps(o.trainFiles.length, c),
   });
   const here = path.dirname(new URL(import.meta.url).pathname);
   const stdout = execFileSync("/usr/bin/python3", [path.join(here, "quality_ref.py")], {

@@ -24,7 +24,7 @@ import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import {
-  prepareFashion, rawPixelFeatures, knnAccuracy, trainWithBudget, embedWith, pickRows, torchRefEmbeddings, evalEpochs,
+  prepareFashion, rawPixelFeatures, knnHits, pairedComparison, trainWithBudget, embedWith, pickRows, torchRefEmbeddings, evalEpochs,
   loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs,
 } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
@@ -94,6 +94,7 @@ interface Row {
   method: string;
   dims: number;
   acc: Record<number, number>;
+  hits: Record<number, boolean[]>;
   note: string;
 }
 const rows: Row[] = [];
@@ -102,8 +103,12 @@ function evaluate(method: string, feats: Float32Array, d: number, note: string):
   const tr = pickRows(feats, d, trainRows);
   const te = pickRows(feats, d, testRows);
   const acc: Record<number, number> = {};
-  for (const k of KS) acc[k] = knnAccuracy(tr, trainLabels, te, testLabels, d, k);
-  rows.push({ method, dims: d, acc, note });
+  const hits: Record<number, boolean[]> = {};
+  for (const k of KS) {
+    hits[k] = knnHits(tr, trainLabels, te, testLabels, d, k);
+    acc[k] = hits[k].filter(Boolean).length / hits[k].length;
+  }
+  rows.push({ method, dims: d, acc, hits, note });
   log(`${method}: ${KS.map((k) => `k=${k} ${pct(acc[k]!)}`).join(", ")} [${since()}]`);
 }
 
@@ -145,6 +150,15 @@ if (TORCH_REF) {
 trainCache.close();
 allCache.close();
 
+// The same test images classified by SSL and by the best raw-pixel side (per k): who wins the disagreements?
+const sslRow = rows.find((r) => r.method.startsWith("SimCLR (Winnow"))!;
+const pixelRows = rows.filter((r) => r.method.startsWith("raw pixels"));
+const paired = KS.map((k) => {
+  const best = pixelRows.reduce((a, b) => (b.acc[k]! > a.acc[k]! ? b : a));
+  const pc = pairedComparison(sslRow.hits[k]!, best.hits[k]!);
+  return `k=${k}: SSL vs ${best.method} (the best side), paired over the same ${testLabels.length} test images: only SSL right ${pc.onlyA}, only pixels right ${pc.onlyB}; exact McNemar two-sided p = ${pc.p < 1e-4 ? pc.p.toExponential(1) : pc.p.toFixed(4)}`;
+});
+
 const totalS = (performance.now() - tStart) / 1000;
 const loadEnd = loadavg();
 const table = [
@@ -152,7 +166,7 @@ const table = [
   `|---|---:|${KS.map(() => "---:").join("|")}|---|`,
   ...rows.map((r) => `| ${r.method} | ${r.dims} | ${KS.map((k) => `**${pct(r.acc[k]!)}**`).join(" | ")} | ${r.note || "—"} |`),
 ].join("\n");
-console.log(`\n${table}\ntotal ${totalS.toFixed(0)} s, load ${loadStart} → ${loadEnd}`);
+console.log(`\n${table}\n${paired.join("\n")}\ntotal ${totalS.toFixed(0)} s, load ${loadStart} → ${loadEnd}`);
 
 if (WRITE) {
   const cmd = `npx tsx bench/quality-fashion.ts${process.argv.length > 2 ? " " + shellArgs() : ""}`;
@@ -165,5 +179,7 @@ if (WRITE) {
 - Total wall time of the run: ${totalS.toFixed(0)} s (set-up, cache builds, training, embeddings, evaluation).
 
 ${table}
+
+${paired.map((l) => `${l}.`).join("\n")}
 `);
 }

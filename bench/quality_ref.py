@@ -6,6 +6,7 @@ little-endian float32 [N, num_ftrs] to `out`. Settings come as one JSON object o
 object (timings, losses) is printed.
 """
 import json
+import math
 import os
 import sys
 import time
@@ -46,6 +47,10 @@ def main():
         loader = torch.utils.data.DataLoader(ds, batch_size=c["batch"], shuffle=True, drop_last=True,
                                              num_workers=c["num_workers"], collate_fn=MultiViewCollate(tf), worker_init_fn=worker_init)
         for x0, x1, _, _ in loader:
+            if c.get("lr_schedule") == "cosine":  # as Winnow's optimizer.lr_schedule: cosine
+                t, total = steps, c["schedule_steps"]
+                for g in opt.param_groups:
+                    g["lr"] = 0.0 if t >= total - 1 else c["lr"] * (math.cos(math.pi * t / (total - 1)) + 1) / 2
             loss = ntxent(model(x0), model(x1), c["temperature"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
