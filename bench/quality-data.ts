@@ -106,14 +106,19 @@ const vendorDir = (v: Vendor): string => {
 };
 
 /** The emoji all four vendors draw (base code points only: no skin-tone variants), evenly spaced in Unicode's order. */
-export function pickEmoji(count: number): string[] {
+/**
+ * `count` emoji that all four vendors draw, evenly spaced in Unicode order. `offset` shifts every pick
+ * by that many places (0–2 keep the picks of 500 disjoint from offset 0's: consecutive picks are 3–4
+ * apart), which gives a held-out set for checking a recipe chosen on the offset-0 set.
+ */
+export function pickEmoji(count: number, offset = 0): string[] {
   const list = require("emoji-datasource-apple/emoji.json") as EmojiEntry[];
   const all = list
     .filter((e) => VENDORS.every((v) => e[`has_img_${v}` as const]) && VENDORS.every((v) => fs.existsSync(path.join(vendorDir(v), e.image))))
     .sort((a, b) => a.sort_order - b.sort_order);
   if (count >= all.length) return all.map((e) => e.image);
   const out: string[] = [];
-  for (let i = 0; i < count; i++) out.push(all[Math.floor((i * all.length) / count)]!.image);
+  for (let i = 0; i < count; i++) out.push(all[Math.min(all.length - 1, Math.floor((i * all.length) / count) + offset)]!.image);
   return out;
 }
 
@@ -123,9 +128,9 @@ export function pickEmoji(count: number): string[] {
  * drops alpha as PIL's convert("RGB") does, which shows whatever RGB the vendor left under
  * transparent pixels (black for most, colour halos for some).
  */
-export async function prepareEmoji(root: string, count: number, flatten = true): Promise<EmojiSet> {
-  const emoji = pickEmoji(count);
-  const settings = { kind: "emoji", count, flatten, n: emoji.length, version: 1 };
+export async function prepareEmoji(root: string, count: number, flatten = true, offset = 0): Promise<EmojiSet> {
+  const emoji = pickEmoji(count, offset);
+  const settings = { kind: "emoji", count, flatten, n: emoji.length, version: 1, ...(offset ? { offset } : {}) };
   if (markerOk(root, settings)) return { root, emoji, prepareSeconds: 0 };
   const t0 = performance.now();
   fs.rmSync(root, { recursive: true, force: true });

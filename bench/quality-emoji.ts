@@ -12,7 +12,7 @@ import "./quality-env.js";
 // a vendor signature). The bench therefore composites every emoji onto white with sharp first (the
 // folder it trains on), and also reports the baselines on the unflattened files, to show the effect.
 //
-//   npx tsx bench/quality-emoji.ts [--emoji 500] [--budget-s 180] [--epochs 1000] [--size 32]
+//   npx tsx bench/quality-emoji.ts [--emoji 500] [--emoji-offset 0] [--budget-s 180] [--epochs 1000] [--size 32]
 //        [--model resnet-18] [--width 0.25] [--batch 128] [--lr 1] [--momentum 0] [--threads 2]
 //        [--work /tmp/winnow-bench] [--collate JSON] [--config JSON] [--pixels 8,12,16,24,32]
 //        [--eval-epochs 100,300] [--torch-ref] [--no-write]
@@ -31,6 +31,9 @@ import {
 import { OMP_SETTING } from "./quality-env.js";
 
 const N_EMOJI = arg("emoji", 500);
+/** Shift every emoji pick by this many places (1 or 2: a set disjoint from the default one). */
+const OFFSET = arg("emoji-offset", 0);
+const setName = `emoji-${N_EMOJI}${OFFSET ? `-offset${OFFSET}` : ""}`;
 const BUDGET_S = arg("budget-s", 180);
 const EPOCHS = arg("epochs", 1000);
 const SIZE = arg("size", 32);
@@ -55,8 +58,8 @@ const loadStart = loadavg();
 const since = (): string => `${((performance.now() - tStart) / 1000).toFixed(0)} s`;
 
 // ---- data -------------------------------------------------------------------------------------------
-const flat = await prepareEmoji(path.join(WORK, `emoji-${N_EMOJI}-white`), N_EMOJI, true);
-const alpha = await prepareEmoji(path.join(WORK, `emoji-${N_EMOJI}-alpha`), N_EMOJI, false);
+const flat = await prepareEmoji(path.join(WORK, `${setName}-white`), N_EMOJI, true, OFFSET);
+const alpha = await prepareEmoji(path.join(WORK, `${setName}-alpha`), N_EMOJI, false, OFFSET);
 log(`${flat.emoji.length} emoji × ${VENDORS.length} vendors (prepared in ${flat.prepareSeconds.toFixed(1)} + ${alpha.prepareSeconds.toFixed(1)} s; 0 = reused) [${since()}]`);
 
 const { config, recipe } = benchConfig({
@@ -197,7 +200,7 @@ if (WRITE) {
 
 - Command: \`${cmd}\` (effective: ${flat.emoji.length} emoji × 4 vendors = ${L.emojiOf.length} images, budget ${BUDGET_S} s; lightly_config differing from Lightly's defaults: ${recipe.join(", ")}; seed 1).
 - Machine: ${machineLine()}; ${THREADS} intra-op threads; OpenMP wait: ${OMP_SETTING}. Load average ${loadStart} at start, ${loadEnd} at end (the machine is shared with other jobs).
-- Data: emoji-datasource-{apple,google,twitter,facebook} 16.0.0, 64 px PNGs; ${flat.emoji.length} emoji that all four vendors draw (base code points, no skin-tone variants), evenly spaced in Unicode order; folder \`<vendor>/<code>.png\`. "white": alpha composited onto white with sharp in the bench's set-up (the folder SSL trains on); "alpha dropped": the original RGBA files, whose alpha the data layer drops as PIL's convert("RGB") does.
+- Data: emoji-datasource-{apple,google,twitter,facebook} 16.0.0, 64 px PNGs; ${flat.emoji.length} emoji that all four vendors draw (base code points, no skin-tone variants), evenly spaced in Unicode order${OFFSET ? ` (each pick shifted by ${OFFSET}: a set disjoint from the default one)` : ""}; folder \`<vendor>/<code>.png\`. "white": alpha composited onto white with sharp in the bench's set-up (the folder SSL trains on); "alpha dropped": the original RGBA files, whose alpha the data layer drops as PIL's convert("RGB") does.
 - Task: for every image, its nearest neighbours (cosine) among the other three vendors' images (${3 * flat.emoji.length} candidates); top-1 = the nearest is the same emoji, top-5 = one of the 5 nearest is. Chance: top-1 ${pct(1 / flat.emoji.length)}.
 - Total wall time of the run: ${totalS.toFixed(0)} s (cache builds, training, embeddings, evaluation).
 
