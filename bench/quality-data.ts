@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import sharp from "sharp";
 import * as torch from "../src/torch/index.js";
 import { parseLightlyConfig, lightlyConfigDefaults, type LightlyConfig } from "../src/config/lightly-config.js";
+import { stepPlan } from "../src/ssl/seeds.js";
 
 const require = createRequire(import.meta.url);
 
@@ -105,9 +106,9 @@ const vendorDir = (v: Vendor): string => {
   }
 };
 
-/** The emoji all four vendors draw (base code points only: no skin-tone variants), evenly spaced in Unicode's order. */
 /**
- * `count` emoji that all four vendors draw, evenly spaced in Unicode order. `offset` shifts every pick
+ * `count` emoji that all four vendors draw (base code points only: no skin-tone variants), evenly spaced
+ * in Unicode order. `offset` shifts every pick
  * by that many places (0–2 keep the picks of 500 disjoint from offset 0's: consecutive picks are 3–4
  * apart), which gives a held-out set for checking a recipe chosen on the offset-0 set.
  */
@@ -366,6 +367,12 @@ export function pairedComparison(a: boolean[], b: boolean[]): { onlyA: number; o
   return { onlyA, onlyB, p: n === 0 ? 1 : Math.min(1, 2 * tail) };
 }
 
+/** One line for the reports: the paired counts and the p-value. */
+export function pairedLine(a: boolean[], b: boolean[], aName: string, bName: string): string {
+  const { onlyA, onlyB, p } = pairedComparison(a, b);
+  return `only ${aName} right ${onlyA}, only ${bName} right ${onlyB}; exact McNemar two-sided p = ${p < 1e-4 ? p.toExponential(1) : p.toFixed(4)}`;
+}
+
 /** kNN classification (cosine, majority vote of k, ties to the nearer neighbour's class). */
 export function knnAccuracy(train: Float32Array, trainLabels: number[], test: Float32Array, testLabels: number[], d: number, k: number): number {
   const hits = knnHits(train, trainLabels, test, testLabels, d, k);
@@ -441,14 +448,6 @@ export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>
       ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
   }
   return out;
-}
-
-/** The steps Winnow's trainer plans for n images (the length of its cosine lr schedule). */
-function plannedSteps(n: number, c: import("../src/config/lightly-config.js").LightlyConfig): number {
-  const b = Math.min(c.loader.batch_size, n);
-  const perEpoch = c.loader.drop_last ? Math.floor(n / b) : Math.ceil(n / b);
-  const lastBatch = n - (perEpoch - 1) * b;
-  return c.trainer.max_epochs * (perEpoch - (lastBatch < 2 ? 1 : 0));
 }
 
 /** --config JSON: lightly_config keys merged over a bench's own settings, e.g. '{"model":{"num_ftrs":128}}'. */
@@ -585,7 +584,8 @@ export function torchRefEmbeddings(o: {
     batch: Math.min(c.loader.batch_size, o.trainFiles.length), input_size: c.collate.input_size, collate: c.collate, model: c.model.name,
     width: c.model.width, num_ftrs: c.model.num_ftrs, out_dim: c.model.out_dim, lr: c.optimizer.lr, wd: c.optimizer.weight_decay,
     momentum: c.optimizer.momentum, temperature: c.criterion.temperature, seed: c.seed,
-    lr_schedule: c.optimizer.lr_schedule, schedule_steps: plannedSteps(o.trainFiles.length, c),
+    lr_schedule: c.optimizer.lr_schedule,
+    schedule_steps: stepPlan(o.trainFiles.length, Math.min(c.loader.batch_size, o.trainFiles.length), c.loader.drop_last, c.trainer.max_epochs).totalSteps,
   });
   const here = path.dirname(new URL(import.meta.url).pathname);
   const stdout = execFileSync("/usr/bin/python3", [path.join(here, "quality_ref.py")], {

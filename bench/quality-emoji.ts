@@ -25,7 +25,7 @@ import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import {
-  VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings, pairedComparison,
+  VENDORS, prepareEmoji, rawPixelFeatures, crossVendorRetrieval, trainWithBudget, embedWith, torchRefEmbeddings, pairedLine,
   loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs, evalEpochs,
 } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
@@ -180,8 +180,7 @@ const perVendor = VENDORS.map((v, vi) => {
 // The same 2,000 queries answered by SSL and by the best raw-pixel side: who wins the disagreements?
 let paired = "";
 if (bestPixels) {
-  const pc = pairedComparison(rSsl.hit1, bestPixels.hit1);
-  paired = `SSL vs the best raw pixels (${bestPixels.side}×${bestPixels.side}), paired over the same queries: only SSL right ${pc.onlyA}, only pixels right ${pc.onlyB}; exact McNemar two-sided p = ${pc.p < 1e-4 ? pc.p.toExponential(1) : pc.p.toFixed(4)}`;
+  paired = `SSL vs the best raw pixels (${bestPixels.side}×${bestPixels.side}), paired over the same queries: ${pairedLine(rSsl.hit1, bestPixels.hit1, "SSL", "pixels")}`;
 }
 
 const totalS = (performance.now() - tStart) / 1000;

@@ -24,7 +24,7 @@ import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import {
-  prepareFashion, rawPixelFeatures, knnHits, pairedComparison, trainWithBudget, embedWith, pickRows, torchRefEmbeddings, evalEpochs,
+  prepareFashion, rawPixelFeatures, knnHits, pairedLine, trainWithBudget, embedWith, pickRows, torchRefEmbeddings, evalEpochs,
   loadavg, machineLine, today, appendSection, arg, argStr, flag, benchConfig, pixelSides, shellArgs,
 } from "./quality-data.js";
 import { OMP_SETTING } from "./quality-env.js";
@@ -155,8 +155,7 @@ const sslRow = rows.find((r) => r.method.startsWith("SimCLR (Winnow"))!;
 const pixelRows = rows.filter((r) => r.method.startsWith("raw pixels"));
 const paired = KS.map((k) => {
   const best = pixelRows.reduce((a, b) => (b.acc[k]! > a.acc[k]! ? b : a));
-  const pc = pairedComparison(sslRow.hits[k]!, best.hits[k]!);
-  return `k=${k}: SSL vs ${best.method} (the best side), paired over the same ${testLabels.length} test images: only SSL right ${pc.onlyA}, only pixels right ${pc.onlyB}; exact McNemar two-sided p = ${pc.p < 1e-4 ? pc.p.toExponential(1) : pc.p.toFixed(4)}`;
+  return `k=${k}: SSL vs ${best.method} (the best side), paired over the same ${testLabels.length} test images: ${pairedLine(sslRow.hits[k]!, best.hits[k]!, "SSL", "pixels")}`;
 });
 
 const totalS = (performance.now() - tStart) / 1000;

@@ -6,3 +6,4 @@ export {
 } from "./trainer.js";
 export { trainInWorker, type TrainHandle, type TrainInWorkerOptions, type WorkerTrainOptions, type WorkerTrainResult, type WorkerMessage } from "./train-worker.js";
 export { ViewPrefetcher, type PrefetchPlan } from "./prefetch.js";
+export { stepPlan } from "./seeds.js";

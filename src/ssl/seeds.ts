@@ -33,3 +33,13 @@ export function epochOrder(n: number, seed: number, epoch: number, shuffle: bool
 
 /** Number of images in batch `step` of an epoch of n images (the last one may be short without drop_last). */
 export const batchLength = (n: number, batchSize: number, step: number): number => Math.max(0, Math.min(batchSize, n - step * batchSize));
+
+/**
+ * The batches of an epoch of n images and the steps of a run of maxEpochs epochs (what the cosine lr
+ * schedule spans): a last batch of one image is skipped, as NT-Xent needs two.
+ */
+export function stepPlan(n: number, batchSize: number, dropLast: boolean, maxEpochs: number): { stepsPerEpoch: number; totalSteps: number } {
+  const stepsPerEpoch = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+  const skipped = batchLength(n, batchSize, stepsPerEpoch - 1) < 2 ? 1 : 0;
+  return { stepsPerEpoch, totalSteps: maxEpochs * (stepsPerEpoch - skipped) };
+}

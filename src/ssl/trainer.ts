@@ -29,7 +29,7 @@ import { simclrViews, type AugmentOptions } from "../transforms/index.js";
 import { modelSettingsOf, precisionMode, type LightlyConfig } from "../config/lightly-config.js";
 import type { TrainProgress, EpochSummary } from "../util/progress.js";
 import { ntXentLoss } from "./ntxent.js";
-import { deriveSeed, epochOrder, batchLength } from "./seeds.js";
+import { deriveSeed, epochOrder, batchLength, stepPlan } from "./seeds.js";
 import { ViewPrefetcher } from "./prefetch.js";
 
 export type { TrainProgress, EpochSummary };
@@ -256,7 +256,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const batchSize = Math.min(cfg.loader.batch_size, n);
   if (batchSize < cfg.loader.batch_size) note(`loader.batch_size ${cfg.loader.batch_size} capped at the number of images (${n})`);
   if (cfg.loader.batch_size < 64) note(`small batch size ${cfg.loader.batch_size}: may harm embedding quality (as Lightly warns); set loader.batch_size`);
-  const stepsPerEpoch = cfg.loader.drop_last ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+  const { stepsPerEpoch, totalSteps } = stepPlan(n, batchSize, cfg.loader.drop_last, cfg.trainer.max_epochs);
   if (cache.corruptFilenames.length) note(`${cache.corruptFilenames.length} file(s) skipped (corrupt or unreadable): ${cache.corruptFilenames.slice(0, 5).map((c) => c.filename).join(", ")}${cache.corruptFilenames.length > 5 ? ", …" : ""}`);
   const sourceSizes: Array<[number, number]> = Array.from({ length: n }, (_, i) => [cache.heights[i]!, cache.widths[i]!]);
 
@@ -335,8 +335,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       startStep = 0;
     }
     let globalStep = resume ? resume.globalStep : 0;
-    // Steps of the whole run (a last batch of one image is skipped, see below): the cosine's length.
-    const totalSteps = maxEpochs * (stepsPerEpoch - (batchLength(n, batchSize, stepsPerEpoch - 1) < 2 ? 1 : 0));
     const epochLosses = resume ? [...resume.epochLosses] : [];
     let partial = resume && startStep > 0 ? [...resume.partialStepLosses] : [];
     // Top-k entries of the resumed run whose files are in this run's checkpoint folder.
