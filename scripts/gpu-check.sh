@@ -29,7 +29,8 @@ if [ -z "${SKIP_MAIN:-}" ]; then
   node .gpu/bundle/gpu-main.mjs --device "${DEVICE:-cuda}" --python "$PY" --fixtures .gpu/fixtures --out "$OUT" ${GPU_ARGS:-}
   rc=$?
 fi
-# End-to-end training throughput vs a PyTorch DataLoader (needs .gpu-e2e from `bench/gpu/e2e.ts --prepare`).
+# End-to-end training throughput vs a PyTorch DataLoader (the image set packed by gpu-prepare.sh).
+if [ -f .gpu/e2e.tar.xz ] && [ ! -d .gpu-e2e ]; then xz -dc .gpu/e2e.tar.xz | tar -xf -; fi
 if [ -d .gpu-e2e ] && [ -f .gpu/bundle/e2e.mjs ]; then
   node .gpu/bundle/e2e.mjs --data .gpu-e2e --out "$OUT" --python "$PY" --device "${DEVICE:-cuda}" ${E2E_ARGS:-} || rc=1
 fi

@@ -160,13 +160,17 @@ async function run(): Promise<void> {
   const budget = Number(argStr("budget-s", "60"));
   const width = Number(argStr("width", "1"));
   const only = argStr("only", "fashion,emoji").split(",");
+  // --recipes a,b: only the recipes whose name contains one of these; --epochs N: stop after N epochs
+  // (or at the budget, whichever comes first), to compare with the CPU runs epoch for epoch.
+  const recipeFilter = argStr("recipes", "").split(",").filter(Boolean);
+  const maxEpochs = Number(argStr("epochs", "100000"));
   // The trainer writes its resume checkpoint every epoch (an epoch here is well under a second on a GPU):
   // on tmpfs that write costs a copy, not a disk flush.
   const ckptRoot = argStr("ckpt-dir", fs.existsSync("/dev/shm") ? "/dev/shm/winnow-quality" : out);
   fs.mkdirSync(out, { recursive: true });
   if (device.startsWith("cuda")) torch.cuda.setCudnnBenchmark(true);
   const meta = JSON.parse(fs.readFileSync(path.join(data, "meta.json"), "utf8")) as Meta;
-  const report: Record<string, unknown> = { device, budgetSeconds: budget, width, date: new Date().toISOString(), datasets: {} };
+  const report: Record<string, unknown> = { device, budgetSeconds: budget, maxEpochs, recipeFilter, width, date: new Date().toISOString(), datasets: {} };
   const save = (): void => fs.writeFileSync(path.join(out, "quality-report.json"), JSON.stringify(report, null, 2));
 
   for (const name of only) {
@@ -180,10 +184,10 @@ async function run(): Promise<void> {
       isFashion ? knn(v, d, files, trainRows, testRows, meta.fashion.labels) : retrieval(v, d, files);
     const rows: Row[] = [...(isFashion ? meta.fashion.pixels : meta.emoji.pixels)];
     (report.datasets as Record<string, unknown>)[name] = { images: trainCache.length, evaluated: files.length, rows };
-    for (const recipe of recipesFor(name)) {
+    for (const recipe of recipesFor(name).filter((r) => !recipeFilter.length || recipeFilter.some((f) => r.name.includes(f)))) {
       const config = parseLightlyConfig(deepMerge({
         loader: { num_workers: -1 }, model: { name: "resnet-18", width }, collate: { input_size: 32 },
-        trainer: { max_epochs: 100000 }, checkpoint_callback: { save_top_k: 0 }, seed: 1,
+        trainer: { max_epochs: maxEpochs }, checkpoint_callback: { save_top_k: 0 }, seed: 1,
       }, recipe.config));
       const rnd = await embed(evalCache, config, path.join(out, `${name}-random`), device);
       rows.push({ method: `random init, ${recipe.name}`, dims: rnd.d, metrics: score(rnd.values, rnd.d) });
