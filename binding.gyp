@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "winnow_native",
-      "sources": ["native/src/addon.cc", "native/src/ops.cc"],
+      "sources": ["native/src/addon.cc", "native/src/ops.cc", "native/src/cpu_cache.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/torch-config.mjs include)"

@@ -18,7 +18,7 @@ const cfg = (what) => {
 const lib = cfg("libdir");
 console.log(`winnow: building the native addon against ${lib}`);
 
-const SOURCES = ["native/src/addon.cc", "native/src/ops.cc"];
+const SOURCES = ["native/src/addon.cc", "native/src/ops.cc", "native/src/cpu_cache.cc"];
 
 if (process.argv.includes("--direct")) {
   const nodeInclude = process.env.WINNOW_NODE_INCLUDE ?? join(dirname(process.execPath), "..", "include", "node");

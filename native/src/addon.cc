@@ -310,6 +310,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   WINNOW_EXPORT(setAllowTF32);
   WINNOW_EXPORT(setAutocast);
   winnow::registerOps(env, exports);
+  winnow::registerCpuCache(env, exports);
   return exports;
 }
 

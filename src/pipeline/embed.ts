@@ -253,6 +253,7 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
   } finally {
     if (owned) model.dispose();
     else model.train(wasTraining);
+    torch.cpuCache.empty();
   }
   const ms = performance.now() - t0;
   opts.log?.(`embeddings: ${n} × ${d} (${weights === "random-init" ? "random weights" : weights}) → ${csvPath ?? binPath}`);

@@ -501,5 +501,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await pf?.close();
     opt?.dispose();
     if (!keep) model.dispose();
+    torch.cpuCache.empty(); // a worker process holds no training-sized blocks between runs
   }
 }

@@ -149,6 +149,26 @@ export const getNumThreads = (): number => native.getNumThreads();
 export const liveTensors = (): number => native.liveTensors();
 /** Bytes of live CPU tensors (views counted at their own size). */
 export const liveBytes = (): number => native.liveBytes();
+/**
+ * The addon's caching allocator for large CPU tensors (native/src/cpu_cache.cc): freed blocks of
+ * ≥ 256 KiB are kept for reuse instead of going back to the kernel, which otherwise page-faults and
+ * zeroes them again on every training step. WINNOW_CPU_CACHE_MB caps the bytes held free (default a
+ * quarter of physical memory; 0 turns the cache off, leaving libtorch's allocator).
+ */
+export interface CpuCacheStats {
+  enabled: boolean;
+  /** Bytes held free for reuse now. */
+  cachedBytes: number;
+  capBytes: number;
+  /** Large allocations served from the cache / from the system, since the process started. */
+  hits: number;
+  misses: number;
+}
+export const cpuCache = {
+  stats: (): CpuCacheStats => native.cpuCacheStats(),
+  /** Gives every block held free back to the system; returns the bytes released. */
+  empty: (): number => native.cpuCacheEmpty(),
+};
 export const buildInfo = (): { torchVersion: string; cuda: boolean; cxx11Abi: number; parallelInfo: string } => native.buildInfo();
 
 export const cuda = {
