@@ -91,11 +91,15 @@ const epochImages = stepsPerEpoch * BATCH;
 
 // ---- the PyTorch side ---------------------------------------------------------------------------------
 class Py {
-  private readonly proc = spawn("/usr/bin/python3", [path.join(here, "speed_ref.py")], {
-    stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", PYTHONWARNINGS: "ignore" },
-  });
-  private readonly lines: AsyncIterator<string> = createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
+  private readonly proc;
+  constructor(env: Record<string, string> = {}) {
+    this.proc = spawn("/usr/bin/python3", [path.join(here, "speed_ref.py")], {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", PYTHONWARNINGS: "ignore", ...env },
+    });
+    this.lines = createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
+  }
+  private readonly lines: AsyncIterator<string>;
   async call(msg: object): Promise<Record<string, any>> {
     this.proc.stdin!.write(JSON.stringify(msg) + "\n");
     const r = await this.lines.next();
@@ -108,11 +112,21 @@ class Py {
   }
 }
 const py = new Py();
-const setup = await py.call({
+const setupMsg = {
   op: "setup", root, files: cache.filenames, threads: THREADS, batch: BATCH, input_size: SIZE, model: MODEL, width: WIDTH,
   num_ftrs: config.model.num_ftrs, out_dim: config.model.out_dim, lr: config.optimizer.lr, wd: config.optimizer.weight_decay,
   momentum: config.optimizer.momentum, temperature: config.criterion.temperature, min_scale: config.collate.min_scale, seed: 1,
-});
+};
+const setup = await py.call(setupMsg);
+// The same PyTorch model step with jemalloc preloaded and told never to return freed pages (Debian's
+// libjemalloc2, if installed): what keeping freed memory, as Winnow's caching CPU allocator does, is
+// worth to PyTorch's own step. Not what a plain PyTorch script gets; shown so the source of the
+// difference is visible.
+const JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+const pyJe = fs.existsSync(JEMALLOC) && !flag("no-jemalloc")
+  ? new Py({ LD_PRELOAD: JEMALLOC, MALLOC_CONF: "dirty_decay_ms:-1,muzzy_decay_ms:-1" })
+  : undefined;
+if (pyJe) await pyJe.call(setupMsg);
 log(`PyTorch ${setup.torch}, ${setup.threads} threads, ${setup.params} parameters`);
 
 // ---- Winnow runners -------------------------------------------------------------------------------------
@@ -160,17 +174,25 @@ const wModel = buildModel({ name: MODEL, width: WIDTH, numFtrs: config.model.num
 const wOpt = new SGD(wModel.parameters(), { lr: config.optimizer.lr, weightDecay: config.optimizer.weight_decay, momentum: config.optimizer.momentum });
 torch.manualSeed(0);
 const views: [Tensor, Tensor] = [torch.keep(torch.randn([BATCH, 3, SIZE, SIZE])), torch.keep(torch.randn([BATCH, 3, SIZE, SIZE]))];
-// The same step in channels_last (NHWC) memory format, on a separate model: not what the trainer does
-// (it trains NCHW, as lightly does); measured to show what that layout would give on the CPU.
+// The same step as Winnow's trainer runs it, on a separate model: weights in channels_last (NHWC) memory
+// format, views NCHW (the input BatchNorm2d(3) is slow on 3-channel channels_last; the first conv
+// turns the activations channels_last). The NCHW step above is how lightly and the PyTorch script train.
 torch.manualSeed(1);
 const wModelCL = (buildModel({ name: MODEL, width: WIDTH, numFtrs: config.model.num_ftrs, outDim: config.model.out_dim, projectionHeadBatchNorm: false }) as SimCLR).to({ memoryFormat: "channels_last" });
 const wOptCL = new SGD(wModelCL.parameters(), { lr: config.optimizer.lr, weightDecay: config.optimizer.weight_decay, momentum: config.optimizer.momentum });
-const viewsCL: [Tensor, Tensor] = [torch.keep(views[0].contiguous("channels_last")), torch.keep(views[1].contiguous("channels_last"))];
+const viewsCL: [Tensor, Tensor] = views;
 const embedInput = torch.keep(torch.randn([BATCH, 3, SIZE, SIZE]));
 /** The trainer's model step on fixed views (as in trainer.ts: two forwards, NT-Xent, SGD). */
-function winnowModelStep(cl = false): { ms: number; cpu: number } {
+interface Step {
+  ms: number;
+  cpu: number;
+  /** minor page faults taken during the step */
+  faults?: number;
+}
+function winnowModelStep(cl = false): Step {
   const [m, o, v] = cl ? [wModelCL, wOptCL, viewsCL] : [wModel, wOpt, views];
   m.train();
+  const f0 = process.resourceUsage().minorPageFault;
   const c0 = cpuMs();
   const t0 = performance.now();
   torch.scope(() => {
@@ -181,7 +203,7 @@ function winnowModelStep(cl = false): { ms: number; cpu: number } {
     return l.item();
   });
   o.zeroGrad();
-  return { ms: performance.now() - t0, cpu: cpuMs() - c0 };
+  return { ms: performance.now() - t0, cpu: cpuMs() - c0, faults: process.resourceUsage().minorPageFault - f0 };
 }
 function winnowEmbedModel(): { ms: number; cpu: number } {
   wModel.eval();
@@ -217,23 +239,30 @@ for (let i = 0; i < 2; i++) {
 await py.call({ op: "model_steps", steps: 2 });
 await py.call({ op: "model_steps", steps: 2, channels_last: true });
 await py.call({ op: "embed_model", batches: 2 });
+await pyJe?.call({ op: "model_steps", steps: 2 });
+const pySteps = async (p: Py, channelsLast = false): Promise<Step> =>
+  ((await p.call({ op: "model_steps", steps: 1, channels_last: channelsLast })).steps as Array<{ ms: number; cpu_ms: number; minflt: number }>)
+    .map((s) => ({ ms: s.ms, cpu: s.cpu_ms, faults: s.minflt }))[0]!;
 
 // 1. model step alone, alternating step by step
-const modelW: Array<{ ms: number; cpu: number }> = [];
-const modelP: Array<{ ms: number; cpu: number }> = [];
+const modelW: Step[] = [];
+const modelP: Step[] = [];
+const modelPJe: Step[] = [];
 for (let i = 0; i < MODEL_STEPS; i++) {
   modelW.push(winnowModelStep());
-  modelP.push(((await py.call({ op: "model_steps", steps: 1 })).steps as Array<{ ms: number; cpu_ms: number }>).map((s) => ({ ms: s.ms, cpu: s.cpu_ms }))[0]!);
+  modelP.push(await pySteps(py));
+  if (pyJe) modelPJe.push(await pySteps(pyJe));
 }
 log(`model step: Winnow ${median(modelW.map((s) => s.ms)).toFixed(0)} ms, PyTorch ${median(modelP.map((s) => s.ms)).toFixed(0)} ms`);
-const modelWCL: Array<{ ms: number; cpu: number }> = [];
-const modelPCL: Array<{ ms: number; cpu: number }> = [];
+const modelWCL: Step[] = [];
+const modelPCL: Step[] = [];
 for (let i = 0; i < MODEL_STEPS; i++) {
   modelWCL.push(winnowModelStep(true));
-  modelPCL.push(((await py.call({ op: "model_steps", steps: 1, channels_last: true })).steps as Array<{ ms: number; cpu_ms: number }>).map((s) => ({ ms: s.ms, cpu: s.cpu_ms }))[0]!);
-  // the NCHW step once more in between, so that both layouts see the same stretch of load
+  modelPCL.push(await pySteps(py, true));
+  // the NCHW steps once more in between, so that both layouts see the same stretch of load
   modelW.push(winnowModelStep());
-  modelP.push(((await py.call({ op: "model_steps", steps: 1 })).steps as Array<{ ms: number; cpu_ms: number }>).map((s) => ({ ms: s.ms, cpu: s.cpu_ms }))[0]!);
+  modelP.push(await pySteps(py));
+  if (pyJe) modelPJe.push(await pySteps(pyJe));
 }
 log(`model step, channels_last: Winnow ${median(modelWCL.map((s) => s.ms)).toFixed(0)} ms, PyTorch ${median(modelPCL.map((s) => s.ms)).toFixed(0)} ms`);
 
@@ -273,6 +302,7 @@ for (let i = 0; i < MODEL_STEPS; i++) {
   embP.push(((await py.call({ op: "embed_model", batches: 1 })).batches as Array<{ ms: number; cpu_ms: number }>).map((s) => ({ ms: s.ms, cpu: s.cpu_ms }))[0]!);
 }
 py.close();
+pyJe?.close();
 const loadEnd = loadavg();
 const totalS = (performance.now() - tStart) / 1000;
 
@@ -305,10 +335,15 @@ for (const pf of ["on", "off"]) {
 }
 const mw = stepIps(modelW, BATCH);
 const mp = stepIps(modelP, BATCH);
-lines.push(`| model step alone (fixed random views; images = ${BATCH} per step, 2 views each) | ${mw.toFixed(0)} | ${mp.toFixed(0)} | ${same} | **${(mw / mp).toFixed(2)}×** | ${stepCpu(modelW, BATCH).toFixed(2)} / ${stepCpu(modelP, BATCH).toFixed(2)} |`);
 const mwc = stepIps(modelWCL, BATCH);
 const mpc = stepIps(modelPCL, BATCH);
-lines.push(`| model step alone, channels_last (not what either trainer does; for comparison) | ${mwc.toFixed(0)} | ${mpc.toFixed(0)} | ${same} | **${(mwc / mpc).toFixed(2)}×** | ${stepCpu(modelWCL, BATCH).toFixed(2)} / ${stepCpu(modelPCL, BATCH).toFixed(2)} |`);
+lines.push(`| model step alone, channels_last (fixed random views, ${BATCH} images per step, 2 views each; Winnow as its trainer: channels_last weights, NCHW views; PyTorch: model and views channels_last) | ${mwc.toFixed(0)} | ${mpc.toFixed(0)} | ${same} | **${(mwc / mpc).toFixed(2)}×** | ${stepCpu(modelWCL, BATCH).toFixed(2)} / ${stepCpu(modelPCL, BATCH).toFixed(2)} |`);
+lines.push(`| model step alone, NCHW (the layout PyTorch's script and lightly train in) | ${mw.toFixed(0)} | ${mp.toFixed(0)} | ${same} | **${(mw / mp).toFixed(2)}×** | ${stepCpu(modelW, BATCH).toFixed(2)} / ${stepCpu(modelP, BATCH).toFixed(2)} |`);
+lines.push(`| Winnow's trainer step (channels_last) vs PyTorch's (NCHW), model alone | ${mwc.toFixed(0)} | ${mp.toFixed(0)} | ${same} | **${(mwc / mp).toFixed(2)}×** | ${stepCpu(modelWCL, BATCH).toFixed(2)} / ${stepCpu(modelP, BATCH).toFixed(2)} |`);
+if (modelPJe.length) {
+  const mj = stepIps(modelPJe, BATCH);
+  lines.push(`| model step alone, NCHW, PyTorch with jemalloc keeping freed pages (LD_PRELOAD; not the plain script) | ${mw.toFixed(0)} | ${mj.toFixed(0)} | ${same} | ${(mw / mj).toFixed(2)}× | ${stepCpu(modelW, BATCH).toFixed(2)} / ${stepCpu(modelPJe, BATCH).toFixed(2)} |`);
+}
 const ew = stepIps(embW, BATCH);
 const ep = stepIps(embP, BATCH);
 lines.push(`| embedding model alone (backbone, eval, batch ${BATCH}) | ${ew.toFixed(0)} | ${ep.toFixed(0)} | ${same} | **${(ew / ep).toFixed(2)}×** | ${stepCpu(embW, BATCH).toFixed(2)} / ${stepCpu(embP, BATCH).toFixed(2)} |`);
@@ -318,14 +353,14 @@ const table = lines.join("\n");
 const prof: Record<string, number> = {};
 for (const p of profiles) for (const [k, v] of Object.entries(p)) prof[k] = (prof[k] ?? 0) + v / profiles.length / stepsPerEpoch;
 const trainStepMs = median(res["train winnow"]!.map((e) => (BATCH * 1000) / e.extra!.stepImgS!));
-const modelMs = median(modelW.map((s) => s.ms));
+const modelMs = median(modelWCL.map((s) => s.ms));
 const dataMs = Object.values(prof).reduce((a, b) => a + b, 0);
 const profLines = [
   `| stage (per step of ${BATCH} images → 2 views) | ms |`,
   "|---|---:|",
   ...Object.entries(prof).map(([k, v]) => `| ${k} | ${v.toFixed(1)} |`),
   `| = data path total | ${dataMs.toFixed(1)} |`,
-  `| model step alone (forward ×2, NT-Xent, backward, SGD) | ${modelMs.toFixed(1)} |`,
+  `| model step alone, channels_last (forward ×2, NT-Xent, backward, SGD) | ${modelMs.toFixed(1)} |`,
   `| sum | ${(dataMs + modelMs).toFixed(1)} |`,
   `| measured trainer step (median over rounds of the epoch's mean) | ${trainStepMs.toFixed(1)} |`,
 ].join("\n");
@@ -339,6 +374,10 @@ const rawLines = [
   ...Object.entries(res).map(([k, e]) => `${k}: [${raw(e)}] img/s`),
   `model step Winnow: [${modelW.map((s) => s.ms.toFixed(0)).join(", ")}] ms; PyTorch: [${modelP.map((s) => s.ms.toFixed(0)).join(", ")}] ms`,
   `model step channels_last Winnow: [${modelWCL.map((s) => s.ms.toFixed(0)).join(", ")}] ms; PyTorch: [${modelPCL.map((s) => s.ms.toFixed(0)).join(", ")}] ms`,
+  ...(modelPJe.length ? [`model step PyTorch with jemalloc: [${modelPJe.map((s) => s.ms.toFixed(0)).join(", ")}] ms`] : []),
+  `minor page faults per model step (medians): Winnow NCHW ${median(modelW.map((s) => s.faults!)).toFixed(0)}, channels_last ${median(modelWCL.map((s) => s.faults!)).toFixed(0)}; ` +
+    `PyTorch NCHW ${median(modelP.map((s) => s.faults!)).toFixed(0)}, channels_last ${median(modelPCL.map((s) => s.faults!)).toFixed(0)}` +
+    (modelPJe.length ? `, NCHW with jemalloc ${median(modelPJe.map((s) => s.faults!)).toFixed(0)}` : ""),
   `embedding model Winnow: [${embW.map((s) => s.ms.toFixed(0)).join(", ")}] ms; PyTorch: [${embP.map((s) => s.ms.toFixed(0)).join(", ")}] ms`,
 ].join("; ");
 
@@ -351,8 +390,8 @@ if (WRITE) {
 
 - Command: \`${cmd}\` (effective: ${n} ${filesDesc} files, ${ROUNDS} rounds, ${MODEL} width ${WIDTH}, input ${SIZE}, batch ${BATCH}, ${stepsPerEpoch} steps per epoch (drop_last), ${MODEL_STEPS} model-only steps/batches per side).
 - Machine: ${machineLine()}; PyTorch, torchvision ${pythonTorchVersion()} (/usr/bin/python3, Debian); both on Debian's libtorch 1.13 (OpenMP, OpenBLAS, oneDNN); ${THREADS} intra-op threads on both sides (DataLoader workers: 1 each, PyTorch's default); OpenMP wait: ${OMP_SETTING} for both. Load average ${loads.join(" → ")} → ${loadEnd} (start, after each round, end; the machine is shared with other jobs). Total wall time ${totalS.toFixed(0)} s.
-- Data: ${n} ${dataDesc}. Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head; Winnow's trainer in channels_last, the PyTorch script in NCHW (as lightly).
-- Winnow: the cache is built once first: ${(build.ms / 1000).toFixed(2)} s for ${n} files = **${((n * 1000) / build.ms).toFixed(0)} img/s** (${(build.cpu / n).toFixed(2)} ms CPU per image), not counted below. "training epoch" = one \`train()\` call with max_epochs 1 (model construction, ${stepsPerEpoch} steps, the end-of-epoch checkpoint write: ${trainEpochNote.toFixed(0)} ms outside the epoch loop). Counting the cache build into a first epoch: ${firstEpoch.toFixed(0)} img/s.
+- Data: ${n} ${dataDesc}. Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head; Winnow's trainer with channels_last weights and NCHW views, the PyTorch script in NCHW (as lightly).
+- Winnow: the cache is built once first: ${(build.ms / 1000).toFixed(2)} s for ${n} files = **${((n * 1000) / build.ms).toFixed(0)} img/s** (${(build.cpu / n).toFixed(2)} ms CPU per image), not counted below. "training epoch" = one \`train()\` call with max_epochs 1 (model construction, ${stepsPerEpoch} steps, the end-of-epoch checkpoint write: ${trainEpochNote.toFixed(0)} ms outside the epoch loop). Counting the cache build into a first epoch: ${firstEpoch.toFixed(0)} img/s. Winnow's addon keeps freed CPU blocks of ≥ 256 KiB for reuse (its caching allocator, native/src/cpu_cache.cc; ${torch.cpuCache.stats().enabled ? "on" : "off: WINNOW_CPU_CACHE_MB=0"} in this run); each \`train()\` call empties it when it ends, so every measured epoch starts cold.
 - PyTorch: each epoch a fresh DataLoader iterator (Lightly's default: persistent_workers off, so worker start-up is in every epoch), shuffle, drop_last. CPU time includes the DataLoader workers.
 - img/s = images per epoch (each image yields two views) / wall time; medians over ${ROUNDS} rounds. Embedding: Winnow \`embedImages\` (cache ${cacheSizeFor(SIZE)} px → ${SIZE} px antialiased resize, backbone, .f32 output, no CSV) vs DataLoader (PIL open, Resize((${SIZE}, ${SIZE})), ToTensor, Normalize) + backbone, eval, no_grad.
 

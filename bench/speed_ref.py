@@ -174,12 +174,14 @@ def main():
             out = []
             for _ in range(c["steps"]):
                 t, cp = time.perf_counter(), time.process_time()
+                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 loss = ntxent(model(x0), model(x1), cfg["temperature"])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 loss.item()
-                out.append({"ms": (time.perf_counter() - t) * 1e3, "cpu_ms": (time.process_time() - cp) * 1e3})
+                out.append({"ms": (time.perf_counter() - t) * 1e3, "cpu_ms": (time.process_time() - cp) * 1e3,
+                            "minflt": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0})
             reply(steps=out)
         elif op == "embed_epoch":
             cfg, model = st["cfg"], st["model"]

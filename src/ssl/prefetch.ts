@@ -3,7 +3,7 @@
 // training thread runs step k's forward/backward.
 //
 // - Engine handles cannot cross threads (the addon is loaded per thread), so views cross as bytes:
-//   a ring of 2 SharedArrayBuffer slots, float32 NHWC (the trainer's channels_last layout), with an
+//   a ring of 2 SharedArrayBuffer slots, float32 NCHW (the layout the trainer feeds the model), with an
 //   Int32Array of flags and Atomics for signalling. The training thread copies a slot into a tensor
 //   (fromBuffer refuses SharedArrayBuffer memory, so via a staging array: two ~1.5 MB copies per view).
 // - Determinism: the worker draws each epoch's order and each step's augmentation parameters after
@@ -148,7 +148,7 @@ export class ViewPrefetcher {
     Atomics.notify(this.control, START);
   }
 
-  /** Waits for batch (epoch, step) of `count` images: its two views, float32 [count, 3, S, S] channels_last. */
+  /** Waits for batch (epoch, step) of `count` images: its two views, float32 [count, 3, S, S] contiguous. */
   async next(epoch: number, step: number, count: number): Promise<[Tensor, Tensor]> {
     const base = SLOT0 + (this.seq % SLOTS) * SLOT_FIELDS;
     while (Atomics.load(this.control, base) !== FULL) {
@@ -173,8 +173,7 @@ export class ViewPrefetcher {
     const views = [0, 1].map((v) => {
       this.staging.set(slot.subarray(v * this.batchSize * this.pixels, v * this.batchSize * this.pixels + len));
       const bytes = new Uint8Array(this.staging.buffer, 0, len * 4);
-      // NHWC bytes seen as NCHW with channels_last strides, as the trainer's .contiguous("channels_last").
-      return torch.scope(() => torch.fromBytes(bytes, [count, S, S, 3], "float32").permute(0, 3, 1, 2));
+      return torch.fromBytes(bytes, [count, 3, S, S], "float32");
     }) as [Tensor, Tensor];
     Atomics.store(this.control, base, EMPTY);
     Atomics.notify(this.control, base);
@@ -227,7 +226,7 @@ function runPrefetcher(d: PrefetchData): void {
         torch.scope(() => {
           const x = cache!.batchTensor(idx, "cpu");
           const vs = simclrViews(x, plan.collate, { ...plan.augment, sourceSizes: idx.map((i) => sizes[i]!) });
-          vs.forEach((v, k) => slot.set(v.permute(0, 2, 3, 1).contiguous().data() as Float32Array, k * plan.batchSize * pixels));
+          vs.forEach((v, k) => slot.set(v.contiguous().data() as Float32Array, k * plan.batchSize * pixels));
         });
         Atomics.store(control, base + 1, epoch);
         Atomics.store(control, base + 2, step);
