@@ -14,7 +14,6 @@
 #include "common.h"
 
 #include <c10/core/CPUAllocator.h>
-#include <torch/version.h>
 #include <unistd.h>
 
 #include <cstdlib>

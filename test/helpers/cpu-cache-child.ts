@@ -3,7 +3,7 @@
 // cache's stats as JSON.
 import * as torch from "../../src/torch/index.js";
 
-const rounds = 8;
+const rounds = 16;
 const f0 = process.resourceUsage().minorPageFault;
 for (let i = 0; i < rounds; i++) {
   torch.scope(() => {
