@@ -309,7 +309,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // ~4x on this CPU for resnet-18 at 32 px, 0.9x the step time on an H200); values are unchanged.
     // The views stay NCHW: the backbone's first layer, BatchNorm2d(3), is ~6x slower on a 3-channel
     // channels_last input on the CPU (forward + backward, 128 × 3 × 32² and 64²), and the first conv
-    // (channels_last weights) gives channels_last activations from there on: 9-15% off a CPU step.
+    // (channels_last weights) gives channels_last activations from there on: 8-16% off a CPU step.
     model.to({ device, memoryFormat: "channels_last" });
     if (contents) loadCheckpointInto(model, contents.stateDict);
     model.train();
