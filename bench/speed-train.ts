@@ -9,8 +9,11 @@ import "./quality-env.js";
 // transforms (two views per image in the collate function), DataLoader with num_workers 0, 1 and 2
 // (2 = Lightly's num_workers -1 on this 2-core machine), the model step; embedding with
 // Resize((s, s)) + ToTensor + Normalize and the backbone in eval mode.
-// Also: each side's data path alone (no model) and model step alone (fixed random views), so the
-// data share is visible; and the model-only embedding rate.
+// Also: each side's data path alone (no model) and model step alone (fixed random views, NCHW and
+// channels_last, with the minor page faults each step took), so the data share is visible; and the
+// model-only embedding rate. With Debian's libjemalloc2 installed (not needed otherwise), the PyTorch
+// NCHW step is also run with jemalloc preloaded and keeping freed pages, a control for Winnow's caching
+// CPU allocator (--no-jemalloc skips it).
 //
 // The runners take turns (Winnow, PyTorch nw=0, 1, 2, rotating the order every round) so
 // that load from other jobs on this shared machine hits them alike; medians over rounds. Winnow's
@@ -19,6 +22,7 @@ import "./quality-env.js";
 //
 //   npx tsx bench/speed-train.ts [--emoji 500] [--rounds 3] [--size 32] [--model resnet-18]
 //        [--width 0.25] [--batch 128] [--threads 2] [--model-steps 6] [--jpeg-side 0] [--work /tmp/winnow-bench] [--no-write]
+//        [--no-jemalloc]
 // --jpeg-side S: the files are the same emoji upscaled to S×S JPEGs (quality 90), which decode like
 // small photos; 0 (default): the 64 px PNGs as they are.
 import * as fs from "node:fs";

@@ -3,14 +3,15 @@
 // Why: libtorch's default CPU allocator hands every block back to glibc on free, and glibc gives
 // blocks above its mmap threshold (at most 32 MiB) straight back to the kernel. A training step
 // allocates the same activation sizes again, so each one page-faults and is zeroed by the kernel
-// anew: ~780k minor faults (~3 GB touched) per step of resnet-18 at 64 px, batch 128, about 0.7 s
-// of a 1.7 s step on this machine (measured with getrusage in plain PyTorch; its step drops to
-// ~1.1 s when the allocator keeps its memory). Here freed blocks of at least kMinBytes are kept
-// in per-size-class free lists and handed out again; smaller ones are allocated and freed plainly.
+// anew: 200k-780k minor faults per step of resnet-18 width 0.25 at 64 px, batch 128, in plain
+// PyTorch on the 2-core development machine (getrusage), whose step fell from ~1.8 s to ~1.1 s
+// when jemalloc was made to keep freed pages. Here freed blocks of at least kMinBytes are kept in
+// per-size-class free lists and handed out again; smaller ones are allocated and freed plainly.
 //
 // Bounded: the bytes held free never exceed the cap (WINNOW_CPU_CACHE_MB, default a quarter of
-// physical memory); WINNOW_CPU_CACHE_MB=0 leaves libtorch's allocator in place. emptyCache()
-// gives everything held back to the system (the trainer and the embedder call it when they end).
+// physical memory); WINNOW_CPU_CACHE_MB=0 (or a value that is not a number) leaves libtorch's
+// allocator in place. cpuCacheEmpty() (torch.cpuCache.empty()) gives everything held back to the
+// system; the trainer and the embedder call it when they end.
 #include "common.h"
 
 #include <c10/core/CPUAllocator.h>
@@ -19,7 +20,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <new>
 #include <map>
 #include <vector>
 
