@@ -307,9 +307,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     // channels_last: oneDNN (CPU) and cuDNN (GPU) convolutions are faster in it (measured here:
     // ~4x on this CPU for resnet-18 at 32 px, 0.9x the step time on an H200); values are unchanged.
-    // The views stay NCHW: the backbone's first layer, BatchNorm2d(3), is ~6x slower on a 3-channel
-    // channels_last input on the CPU (forward + backward, 128 × 3 × 32² and 64²), and the first conv
-    // (channels_last weights) gives channels_last activations from there on: 8-16% off a CPU step.
+    // On the CPU the views stay NCHW: the backbone's first layer, BatchNorm2d(3), is ~6x slower on a
+    // 3-channel channels_last input there (forward + backward, 128 × 3 × 32² and 64²), and the first
+    // conv (channels_last weights) gives channels_last activations from there on: 8-16% off a CPU
+    // step. On CUDA they are channels_last, the layout the GPU benchmarks measured.
+    const viewFormat = String(device).startsWith("cuda") ? "channels_last" : "contiguous";
     model.to({ device, memoryFormat: "channels_last" });
     if (contents) loadCheckpointInto(model, contents.stateDict);
     model.train();
@@ -365,7 +367,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       opts.log?.(`resumed from ${opts.resumeFrom}: epoch ${epoch + 1}, step ${startStep}, ${globalStep} steps done`);
     }
 
-    // The views of step (epoch, step), NCHW: from the prefetch worker once it has begun,
+    // The views of step (epoch, step), in viewFormat: from the prefetch worker (CPU only) once it has begun,
     // else made here (drawing the epoch's order and the step's parameters on this thread).
     let prefetching = false;
     let prefetchedSteps = 0;
@@ -393,7 +395,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return torch.scope(() => {
         const x = cache.batchTensor(idx, device);
         const [a0, a1] = simclrViews(x, cfg.collate, { ...opts.augment, sourceSizes: idx.map((i) => sourceSizes[i]!) });
-        return [a0.contiguous(), a1.contiguous()] as [Tensor, Tensor];
+        return [a0.contiguous(viewFormat), a1.contiguous(viewFormat)] as [Tensor, Tensor];
       });
     };
 
