@@ -25,7 +25,9 @@ done
 if [ ! -f .gpu-e2e/cache-dir.txt ]; then
   npx tsx bench/gpu/e2e.ts --prepare "${E2E_IMAGES:-1536}" .gpu-e2e
 fi
-tar -cf - .gpu-e2e | xz -T2 -3 > .gpu/e2e.tar.xz
+if [ ! -s .gpu/e2e.tar.xz ] || [ .gpu-e2e/cache-dir.txt -nt .gpu/e2e.tar.xz ]; then
+  tar -cf - .gpu-e2e | xz -T2 -3 > .gpu/e2e.tar.xz
+fi
 # SSL quality with a GPU budget (bench/gpu/quality-gpu.ts): caches of the quality benches' folders and
 # their raw-pixel baselines, xz-packed (27 MB of caches → ~6 MB) so they fit the carry with node.
 if [ -n "${QUALITY:-}" ]; then

@@ -143,8 +143,7 @@ void installCpuCache() {
     Cache& c = cache();
     c.capBytes = defaultCapBytes();
     if (c.capBytes == 0) return;
-    static CachingCPUAllocator* alloc = new CachingCPUAllocator();
-    c10::SetCPUAllocator(alloc, /*priority=*/1);
+    c10::SetCPUAllocator(new CachingCPUAllocator(), /*priority=*/1);  // lives for the process
     c.installed = true;
   });
 }

@@ -311,7 +311,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // 3-channel channels_last input there (forward + backward, 128 × 3 × 32² and 64²), and the first
     // conv (channels_last weights) gives channels_last activations from there on: 8-16% off a CPU
     // step. On CUDA they are channels_last, the layout the GPU benchmarks measured.
-    const viewFormat = String(device).startsWith("cuda") ? "channels_last" : "contiguous";
+    const viewFormat = onCuda ? "channels_last" : "contiguous";
     model.to({ device, memoryFormat: "channels_last" });
     if (contents) loadCheckpointInto(model, contents.stateDict);
     model.train();
