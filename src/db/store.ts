@@ -401,12 +401,18 @@ export class Store {
     return r ? { data: artifactOf(r), storageKey: String(r.storage_key) } : null;
   }
 
-  /** The newest CHECKPOINT of the dataset's earlier runs (any end state), and that run. */
+  /**
+   * The datapool's checkpoint (the rule of `winnow run` too, src/run/checkpoint-source.ts): the one
+   * trained by the newest COMPLETED run of the dataset that counts for the datapool (it uploaded
+   * DATAPOOL_FILENAMES) and uploaded a CHECKPOINT. CRASHED/ABORTED runs never count: their weights
+   * are half-trained and did not make the datapool's selection.
+   */
   async newestDatasetCheckpoint(owner: string, datasetId: string, exceptRunId: string): Promise<{ run: RunData; artifact: ArtifactData } | null> {
     const r = await this.db.get<Row>(
       `SELECT a.run_id FROM artifacts a JOIN runs r ON r.id = a.run_id
-       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'CHECKPOINT' AND r.id <> ?
-       ORDER BY a.created_at DESC, a.id DESC LIMIT 1`,
+       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'CHECKPOINT' AND r.state = 'COMPLETED' AND r.id <> ?
+         AND EXISTS (SELECT 1 FROM artifacts d WHERE d.run_id = r.id AND d.type = 'DATAPOOL_FILENAMES')
+       ORDER BY r.created_at DESC, r.id DESC LIMIT 1`,
       [owner, datasetId, exceptRunId],
     );
     if (!r) return null;
