@@ -352,8 +352,8 @@ export class Store {
     const now = this.clock();
     await this.db.run(
       `INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at, resume_run_id, attempt)
-       SELECT ?, owner, dataset_id, config_id, priority, priority_rank, runs_on, 'OPEN', ?, ?, run_id, ? FROM scheduled_runs WHERE id = ? AND owner = ?`,
-      [q.id, now, now, q.attempt, String(f.id), owner],
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?, ?, ?)`,
+      [q.id, owner, String(f.dataset_id), String(f.config_id), String(f.priority), num(f.priority_rank), String(f.runs_on), now, now, String(f.run_id), q.attempt],
     );
   }
 
