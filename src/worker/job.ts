@@ -23,6 +23,8 @@ export interface JobSpec {
   datapool?: { runId: string; file: string } | null;
   /** "cuda" or "cpu" forces the device. */
   device?: "cpu" | "cuda";
+  /** Continue the training of a CRASHED run from its checkpoint (signed URL; the service's automatic resume). */
+  resume?: { runId: string; checkpoint: string } | null;
 }
 
 export type JobMessage =
@@ -100,7 +102,7 @@ async function main(spec: JobSpec): Promise<void> {
   try {
     const res = await run({
       input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir,
-      overrides: spec.device ? { device: spec.device } : {},
+      overrides: spec.device ? { device: spec.device } : {}, resume: spec.resume ?? undefined,
     });
     poll();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
