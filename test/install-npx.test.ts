@@ -37,7 +37,7 @@ test("npx winnow with a fresh HOME and an empty npm cache runs the CLI and leave
   const before = sha(path.join(copy, ADDON));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "winnow-npx-home-"));
   try {
-    const env = { ...process.env, HOME: home, npm_config_cache: path.join(home, ".npm") };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, npm_config_cache: path.join(home, ".npm") };
     delete env.WINNOW_TEST;
     const r = spawnSync("npx", ["winnow", "--help"], { cwd: copy, env, encoding: "utf8", timeout: 120_000 });
     assert.equal(r.status, 0, `npx winnow --help exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
