@@ -142,7 +142,21 @@ function mapJson(files: MapFiles): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(embeddingMapOf(csv, nameLines(files.selected), nameLines(files.datapool))));
 }
 
+/**
+ * Lowers this thread's CPU priority (Linux: a thread id is a valid target of setpriority), so on a
+ * busy machine the server's event loop, which answers heartbeats, wins the CPU over a map.
+ */
+function niceThisThread(): void {
+  try {
+    const tid = Number(/task\/(\d+)$/.exec(fs.readlinkSync("/proc/thread-self"))?.[1]);
+    if (tid > 0) os.setPriority(tid, Math.max(os.getPriority(tid), 10));
+  } catch {
+    /* not Linux, or not permitted: the map still runs, at normal priority */
+  }
+}
+
 if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WORKER_MARK]) {
+  niceThisThread();
   parentPort!.on("message", ({ id, files }: { id: number; files: MapFiles }) => {
     let answer: Answer;
     try {
