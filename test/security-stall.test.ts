@@ -4,9 +4,8 @@
 // a separate process samples /v1/health every 20 ms. B's run must end COMPLETED (not CRASHED by
 // unanswered heartbeats) and /v1/health must stay fast (p99 < 100 ms). Real server and worker
 // processes on loopback, SQLite.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { openDb } from "../src/db/driver.js";
@@ -15,11 +14,7 @@ import { Store } from "../src/db/store.js";
 import { ApiWorkflowClient } from "../src/client/index.js";
 import { tempDir } from "./helpers/data-images.js";
 import { tinyFolder, TINY_LIGHTLY } from "./helpers/run-setup.js";
-
-const procs: ChildProcess[] = [];
-after(() => {
-  for (const p of procs) p.kill("SIGKILL");
-});
+import { nodeProcess as node, startServerProcess } from "./helpers/server-process.js";
 
 /** Lightly's embeddings CSV of about `bytes` bytes, d = 64 (rows reuse 1024 distinct vectors: fast to build). */
 function bigEmbeddingsCsv(bytes: number): { csv: Buffer; rows: number } {
@@ -35,12 +30,6 @@ function bigEmbeddingsCsv(bytes: number): { csv: Buffer; rows: number } {
     rows++;
   }
   return { csv: Buffer.from(parts.join("")), rows };
-}
-
-function node(args: string[]): ChildProcess {
-  const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  procs.push(p);
-  return p;
 }
 
 // The sampler runs in its own process, so the test's own event loop (uploads, responses) cannot
@@ -73,16 +62,7 @@ test("a 70 MB embedding map hammered by tenant A: tenant B's run completes, /v1/
   const tokB = (await st.createToken("tenant-b")).token;
   await db.close();
 
-  const server = node(["--import", "tsx", "test/helpers/service-proc.ts", "serve", JSON.stringify({ database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0, heartbeatTimeoutMs: 3000 })]);
-  const serverErr: string[] = [];
-  server.stderr!.on("data", (b) => serverErr.push(String(b)));
-  const url = await new Promise<string>((resolve, reject) => {
-    server.stdout!.on("data", (b) => {
-      const m = /listening (\S+)/.exec(String(b));
-      if (m) resolve(m[1]!);
-    });
-    server.on("exit", (c) => reject(new Error(`server exited ${c}: ${serverErr.join("")}`)));
-  });
+  const { url } = await startServerProcess({ database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), heartbeatTimeoutMs: 3000 });
   const api = (tok: string, p: string, init: RequestInit = {}) => fetch(url + p, { ...init, headers: { authorization: `Bearer ${tok}`, ...(init.headers as Record<string, string>) } });
 
   // Tenant A: a run held by A's own (test-driven) worker, with the 70 MB EMBEDDINGS artifact.
@@ -93,8 +73,8 @@ test("a 70 MB embedding map hammered by tenant A: tenant B's run completes, /v1/
   const claim = (await (await api(tokA, `/v1/workers/${aWorker}/claim`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ wait_ms: 0 }) })).json()) as { run: { id: string } };
   const aRun = claim.run.id;
   const aHeartbeat = setInterval(() => void api(tokA, `/v1/workers/${aWorker}/heartbeat`, { method: "POST" }).catch(() => {}), 1000);
-  const upload = (name: string, type: string, body: Buffer | string) =>
-    api(tokA, `/v1/runs/${aRun}/artifacts/${name}?type=${type}`, { method: "PUT", headers: { "content-type": "application/octet-stream", "x-winnow-worker": aWorker }, body });
+  const upload = (name: string, type: string, body: Uint8Array | string) =>
+    api(tokA, `/v1/runs/${aRun}/artifacts/${name}?type=${type}`, { method: "PUT", headers: { "content-type": "application/octet-stream", "x-winnow-worker": aWorker }, body: body as BodyInit });
   const tGen = Date.now();
   const { csv, rows } = bigEmbeddingsCsv(70 << 20);
   const genMs = Date.now() - tGen;
