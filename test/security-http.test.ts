@@ -12,6 +12,8 @@ import sharp from "sharp";
 import { openDb } from "../src/db/driver.js";
 import { migrate } from "../src/db/migrations.js";
 import { Store } from "../src/db/store.js";
+import { buildApp } from "../src/server/app.js";
+import { LocalStorage } from "../src/server/storage.js";
 import { tempDir } from "./helpers/data-images.js";
 import { startServerProcess } from "./helpers/server-process.js";
 import type { ChildProcess } from "node:child_process";
@@ -89,7 +91,10 @@ test("JSON nested deeper than 64 levels → 400 naming the body; 64 levels parse
 });
 
 test("/ui/ paths that do not decode or name no page → 4xx, never 500 or a file outside web/dist", async () => {
-  for (const p of ["/ui/%25", "/ui/%2525", "/ui/%E0%A4%A", "/ui/%00", "/ui/a%0Ab", "/ui/assets/%25.js"]) {
+  const bad = await api("GET", "/ui/%E0%A4%A", null);
+  assert.equal(bad.status, 400);
+  assert.match(bad.json.message, /not a valid url component/);
+  for (const p of ["/ui/%25", "/ui/%2525", "/ui/%00", "/ui/a%0Ab", "/ui/assets/%25.js"]) {
     const r = await api("GET", p, null);
     assert.ok(r.status >= 400 && r.status < 500, `${p}: ${r.status} ${r.text.slice(0, 120)}`);
   }
@@ -245,4 +250,23 @@ test("regression: datasources with '..', absolute paths or control characters �
     assert.equal(r.status, 400, `${ds}: ${r.status} ${r.text}`);
     assert.equal(r.json.field, "datasource", ds);
   }
+});
+
+test("a handler past its time budget answers 503 with Retry-After (fastify's handlerTimeout through the API's error handler)", async () => {
+  const root = tempDir("winnow-security-budget-");
+  const { app } = buildApp({ store: {} as never, storage: new LocalStorage(root), datasourceRoot: root, signingSecret: "00", publicUrl: () => "" });
+  let finished = false;
+  app.get("/slow", { handlerTimeout: 150, config: { public: true } }, async () => {
+    await new Promise((r) => setTimeout(r, 600));
+    finished = true;
+    return { late: true };
+  });
+  const t0 = performance.now();
+  const r = await app.inject("/slow");
+  const ms = performance.now() - t0;
+  assert.equal(r.statusCode, 503);
+  assert.equal(r.headers["retry-after"], "5");
+  assert.match(r.json().message, /timed out after 150 ms/);
+  assert.ok(ms < 550 && !finished, `answered after ${ms.toFixed(0)} ms, before the handler finished`);
+  await app.close();
 });

@@ -80,6 +80,12 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     // Artifact names may be 200 characters (checkArtifactName answers 400 past that, naming the field).
     routerOptions: { maxParamLength: 256 },
     ...SERVER_TIMEOUTS,
+    // The router's own refusals (a path that does not percent-decode, an over-long parameter) in
+    // the API's error shape.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const status = err.statusCode ?? 400;
+      void reply.code(status).send({ error: status, message: err.message });
+    },
   });
   // Each route's handler budget (time-budgets.ts); past it fastify answers 503.
   app.addHook("onRoute", (r) => {
