@@ -2,7 +2,9 @@
 // nested JSON, undecodable /ui/ paths, the 200-character artifact-name boundary, control characters
 // in names and queries, a FIFO in a datasource (thumbnails), and the regression set of earlier
 // findings: missing/wrong tokens, another owner's ids on every route, tampered and expired signed
-// URLs, datasources outside the root, file names leaving the datasource.
+// URLs, datasources outside the root, file names leaving the datasource. Two checks of the bounds
+// run in-process (buildApp with small limits): a handler past its time budget, and the embedding
+// map's request budget, size limit and broken-artifact answer.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -269,4 +271,57 @@ test("a handler past its time budget answers 503 with Retry-After (fastify's han
   assert.match(r.json().message, /timed out after 150 ms/);
   assert.ok(ms < 550 && !finished, `answered after ${ms.toFixed(0)} ms, before the handler finished`);
   await app.close();
+});
+
+test("embedding map bounds: past the request budget → 503 while the map is computed for the retry; over the size limit → 413; a broken CSV → 422 naming the line", async () => {
+  const root = tempDir("winnow-security-map-");
+  fs.mkdirSync(path.join(root, "imgs"));
+  const db = await openDb(path.join(root, "w.db"));
+  await migrate(db);
+  const store = new Store(db);
+  const tok = (await store.createToken("m")).token;
+  // Two servers on one database: one whose requests wait 1 ms for a map, one with the default wait.
+  const appWith = (requestBudgetMs?: number) => buildApp({
+    store, storage: new LocalStorage(path.join(root, "art")), datasourceRoot: root, signingSecret: "00", publicUrl: () => "",
+    ui: { embeddingMap: { maxBytes: 4096, requestBudgetMs } },
+  }).app;
+  const app = appWith(1);
+  const patient = appWith();
+  const call = (method: "GET" | "POST" | "PUT", u: string, payload?: unknown, headers: Record<string, string> = {}, on = app) =>
+    on.inject({ method, url: u, payload: payload as string, headers: { authorization: `Bearer ${tok}`, ...headers } });
+  try {
+    const ds = (await call("POST", "/v1/datasets", { name: "m", datasource: "imgs" })).json().id;
+    await call("POST", `/v1/datasets/${ds}/scheduled-runs`, { selection_config: { n_samples: 1 } });
+    const wid = (await call("POST", "/v1/workers", { name: "w" })).json().id;
+    const runId = (await call("POST", `/v1/workers/${wid}/claim`, { wait_ms: 0 })).json().run.id;
+    const put = (body: string) => call("PUT", `/v1/runs/${runId}/artifacts/embeddings.csv?type=EMBEDDINGS`, body, { "content-type": "application/octet-stream", "x-winnow-worker": wid });
+    assert.equal((await put("filenames,embedding_0,embedding_1,labels\r\na.png,1,2,0\r\nb.png,3,1,0\r\nc.png,0,5,0\r\n")).statusCode, 201);
+    // A thread starts in far more than 1 ms: the first request is over its budget.
+    const first = await call("GET", `/v1/runs/${runId}/embedding-map`);
+    assert.equal(first.statusCode, 503, first.body);
+    assert.ok(Number(first.headers["retry-after"]) > 0);
+    assert.match(first.json().message, /budget/);
+    let map: { n: number; xy: number[] } | null = null;
+    for (let i = 0; i < 200 && !map; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const r = await call("GET", `/v1/runs/${runId}/embedding-map`);
+      if (r.statusCode === 200) map = r.json();
+      else assert.equal(r.statusCode, 503, r.body);
+    }
+    assert.ok(map, "the computation went on and the retry got the cached map");
+    assert.equal(map.n, 3);
+    assert.equal(map.xy.length, 6);
+    assert.equal((await put("filenames,embedding_0,labels\r\n" + "x.png,1,0\r\n".repeat(400))).statusCode, 201);
+    const big = await call("GET", `/v1/runs/${runId}/embedding-map`, undefined, {}, patient);
+    assert.equal(big.statusCode, 413);
+    assert.match(big.json().message, /embeddings\.csv \(EMBEDDINGS\) is 4\d{3} bytes; the embedding map reads at most 4096/);
+    assert.equal((await put("filenames,embedding_0,labels\r\na.png,1,0\r\nb.png,oops,0\r\n")).statusCode, 201);
+    const broken = await call("GET", `/v1/runs/${runId}/embedding-map`, undefined, {}, patient);
+    assert.equal(broken.statusCode, 422, broken.body);
+    assert.match(broken.json().message, /embeddings\.csv.*line 3/);
+  } finally {
+    await app.close();
+    await patient.close();
+    await db.close();
+  }
 });

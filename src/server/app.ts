@@ -19,7 +19,7 @@ import {
 } from "./schemas.js";
 import { checkArtifactName, TooLarge, type ArtifactStorage } from "./storage.js";
 import { checkSignature, signArtifact } from "./signing.js";
-import { registerUiApi } from "./ui-api.js";
+import { registerUiApi, type UiApiOptions } from "./ui-api.js";
 import { registerUiStatic } from "./ui-static.js";
 import { jsonDepthExceeded, MAX_JSON_DEPTH } from "./json-depth.js";
 import { CONTROL_CHARS } from "./schemas.js";
@@ -47,6 +47,8 @@ export interface AppOptions {
    */
   storageRedirect?: boolean;
   logger?: boolean;
+  /** Bounds of the UI's heavy routes (embedding map, thumbnails); defaults in ui-api.ts. */
+  ui?: Pick<UiApiOptions, "embeddingMap" | "thumbnails">;
 }
 
 /** An error the API answers with its status, message and (400) the offending field. */
@@ -444,7 +446,7 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     return stream(reply, a.storageKey, a.data.file_name, a.data.size, Number(q.expires) - Date.now() / 1000);
   });
 
-  registerUiApi(app, { store, storage, datasourceRoot: realRoot });
+  registerUiApi(app, { store, storage, datasourceRoot: realRoot, ...o.ui });
   registerUiStatic(app);
 
   return { app, wake, routes };
