@@ -17,7 +17,7 @@ import { Store } from "../src/db/store.js";
 import { buildApp } from "../src/server/app.js";
 import { LocalStorage } from "../src/server/storage.js";
 import { tempDir } from "./helpers/data-images.js";
-import { startServerProcess } from "./helpers/server-process.js";
+import { killStarted, startServerProcess } from "./helpers/server-process.js";
 import type { ChildProcess } from "node:child_process";
 
 let url: string;
@@ -70,7 +70,7 @@ before(async () => {
   const up = await api("PUT", `/v1/runs/${A.run}/artifacts/checkpoint.ckpt?type=CHECKPOINT`, tokA, new Uint8Array([1, 2, 3]), { ...asWorker, "x-winnow-worker": A.worker });
   assert.equal(up.status, 201, up.text);
 });
-after(() => server.kill("SIGKILL"));
+after(killStarted);
 
 test("JSON nested deeper than 64 levels → 400 naming the body; 64 levels parse; the server keeps answering", async () => {
   const nest = (k: number): string => "[".repeat(k) + "]".repeat(k);

@@ -4,7 +4,7 @@
 // a separate process samples /v1/health every 20 ms. B's run must end COMPLETED (not CRASHED by
 // unanswered heartbeats) and /v1/health must stay fast (p99 < 100 ms). Real server and worker
 // processes on loopback, SQLite.
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,7 +14,9 @@ import { Store } from "../src/db/store.js";
 import { ApiWorkflowClient } from "../src/client/index.js";
 import { tempDir } from "./helpers/data-images.js";
 import { tinyFolder, TINY_LIGHTLY } from "./helpers/run-setup.js";
-import { nodeProcess as node, startServerProcess } from "./helpers/server-process.js";
+import { killStarted, nodeProcess as node, startServerProcess } from "./helpers/server-process.js";
+
+after(killStarted);
 
 /** Lightly's embeddings CSV of about `bytes` bytes, d = 64 (rows reuse 1024 distinct vectors: fast to build). */
 function bigEmbeddingsCsv(bytes: number): { csv: Buffer; rows: number } {
@@ -30,6 +32,25 @@ function bigEmbeddingsCsv(bytes: number): { csv: Buffer; rows: number } {
     rows++;
   }
   return { csv: Buffer.from(parts.join("")), rows };
+}
+
+/**
+ * CPU seconds used so far by each of the server's threads at nice 10 (the embedding-map threads,
+ * embedding-map-pool.ts), by thread id: proof that the 70 MB maps were being computed.
+ */
+function mapThreadCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields after "(comm) ": state is [0], utime [11], stime [12], nice [16] (proc(5), from 3).
+      if (Number(f[16]) === 10) out.set(Number(tid), (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return out;
 }
 
 // The sampler runs in its own process, so the test's own event loop (uploads, responses) cannot
@@ -62,7 +83,7 @@ test("a 70 MB embedding map hammered by tenant A: tenant B's run completes, /v1/
   const tokB = (await st.createToken("tenant-b")).token;
   await db.close();
 
-  const { url } = await startServerProcess({ database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), heartbeatTimeoutMs: 3000 });
+  const { url, proc: server } = await startServerProcess({ database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), heartbeatTimeoutMs: 3000 });
   const api = (tok: string, p: string, init: RequestInit = {}) => fetch(url + p, { ...init, headers: { authorization: `Bearer ${tok}`, ...(init.headers as Record<string, string>) } });
 
   // Tenant A: a run held by A's own (test-driven) worker, with the 70 MB EMBEDDINGS artifact.
@@ -118,6 +139,11 @@ test("a 70 MB embedding map hammered by tenant A: tenant B's run completes, /v1/
     }
   };
   const hammers = [hammer(0), hammer(1)];
+  // The map threads' CPU time, sampled (a thread stopped at its budget takes its count with it).
+  const cpu = new Map<number, number>();
+  const cpuTimer = setInterval(() => {
+    for (const [tid, sec] of mapThreadCpu(server.pid!)) cpu.set(tid, Math.max(sec, cpu.get(tid) ?? 0));
+  }, 250);
   let bRun;
   try {
     for (;;) {
@@ -129,6 +155,7 @@ test("a 70 MB embedding map hammered by tenant A: tenant B's run completes, /v1/
     bRun = await b.getComputeWorkerRunFromScheduledRun(bScheduled);
   } finally {
     bEnded = true;
+    clearInterval(cpuTimer);
     await Promise.all(hammers);
     clearInterval(aHeartbeat);
   }
@@ -136,9 +163,13 @@ test("a 70 MB embedding map hammered by tenant A: tenant B's run completes, /v1/
   await new Promise((res) => sampler.once("exit", res));
   const ms = (JSON.parse(samplerOut) as { ms: number[] }).ms.sort((x, y) => x - y);
   const q = (p: number): number => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!;
-  console.log(`# CSV ${(csv.length / 2 ** 20).toFixed(1)} MiB, ${rows} rows (built in ${genMs} ms); B's run ${bRun.state} in ${((bRun.ended_at! - bRun.created_at) / 1000).toFixed(1)} s; embedding-map answers ${JSON.stringify(statuses)} (${maps} maps); /v1/health ${ms.length} samples p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${ms[ms.length - 1]!.toFixed(1)} ms; test ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const mapCpu = [...cpu.values()].reduce((x, y) => x + y, 0);
+  console.log(`# CSV ${(csv.length / 2 ** 20).toFixed(1)} MiB, ${rows} rows (built in ${genMs} ms); B's run ${bRun.state} in ${((bRun.ended_at! - bRun.created_at) / 1000).toFixed(1)} s; embedding-map answers ${JSON.stringify(statuses)} (${maps} maps, map threads ${mapCpu.toFixed(1)} CPU s); /v1/health ${ms.length} samples p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${ms[ms.length - 1]!.toFixed(1)} ms; test ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   assert.equal(bRun.state, "COMPLETED", `B's run: ${bRun.state}: ${bRun.message}`);
-  assert.ok(maps >= 1, "at least one 70 MB map was computed while B trained");
+  // The load was real: a map was served, or the map threads computed for at least a CPU second
+  // while B trained (one 70 MB map is ~5 CPU s here; on a machine busy with other jobs the threads,
+  // at nice 10, may get too little CPU to finish one within its budget).
+  assert.ok(maps >= 1 || mapCpu >= 1, `maps served: ${maps}, map threads' CPU: ${mapCpu.toFixed(1)} s`);
   assert.ok(ms.length >= 50, `${ms.length} health samples`);
   assert.ok(q(0.99) < 100, `/v1/health p99 ${q(0.99).toFixed(1)} ms during the load`);
 });

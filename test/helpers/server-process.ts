@@ -1,13 +1,16 @@
 // A `winnow serve` in its own process (test/helpers/service-proc.ts) for the security tests: its
-// URL once it listens, and its stderr for failure messages. Killed when the test process exits.
+// URL once it listens, and its stderr for failure messages. A test file ends with `after(killStarted)`:
+// the children's pipes would otherwise keep the test process alive.
 import { spawn, type ChildProcess } from "node:child_process";
 
 const started: ChildProcess[] = [];
-process.on("exit", () => {
-  for (const p of started) p.kill("SIGKILL");
-});
 
-/** Starts node with `args` (killed when the test process exits). */
+/** Kills every process this helper started. */
+export function killStarted(): void {
+  for (const p of started.splice(0)) p.kill("SIGKILL");
+}
+
+/** Starts node with `args` (stopped by killStarted). */
 export function nodeProcess(args: string[]): ChildProcess {
   const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   started.push(p);
