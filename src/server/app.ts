@@ -14,7 +14,7 @@ import { resolveInside, PathRefused } from "../data/folder.js";
 import { checkScheduledConfig } from "./configs.js";
 import { openApiDocument } from "./openapi.js";
 import {
-  artifactTypeQuery, claimBody, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
+  artifactTypeQuery, claimBody, CONTROL_CHARS, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
   scheduleBody, scheduledStateQuery, signedUrlBody,
 } from "./schemas.js";
 import { checkArtifactName, TooLarge, type ArtifactStorage } from "./storage.js";
@@ -22,7 +22,6 @@ import { checkSignature, signArtifact } from "./signing.js";
 import { registerUiApi, type UiApiOptions } from "./ui-api.js";
 import { registerUiStatic } from "./ui-static.js";
 import { jsonDepthExceeded, MAX_JSON_DEPTH } from "./json-depth.js";
-import { CONTROL_CHARS } from "./schemas.js";
 import { handlerBudgetMs, SERVER_TIMEOUTS } from "./time-budgets.js";
 import { isS3Url, parseS3Url, s3UrlOf } from "../s3/client.js";
 
