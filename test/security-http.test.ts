@@ -273,9 +273,10 @@ test("a handler past its time budget answers 503 with Retry-After (fastify's han
   await app.close();
 });
 
-test("embedding map bounds: past the request budget → 503 while the map is computed for the retry; over the size limit → 413; a broken CSV → 422 naming the line", async () => {
+test("UI route bounds: embedding map past the request budget → 503 while the map is computed for the retry, over the size limit → 413, a broken CSV → 422 naming the line; a thumbnail over the size limit → 413", async () => {
   const root = tempDir("winnow-security-map-");
   fs.mkdirSync(path.join(root, "imgs"));
+  await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 9, g: 99, b: 199 } } }).png().toFile(path.join(root, "imgs", "big.png"));
   const db = await openDb(path.join(root, "w.db"));
   await migrate(db);
   const store = new Store(db);
@@ -283,7 +284,7 @@ test("embedding map bounds: past the request budget → 503 while the map is com
   // Two servers on one database: one whose requests wait 1 ms for a map, one with the default wait.
   const appWith = (requestBudgetMs?: number) => buildApp({
     store, storage: new LocalStorage(path.join(root, "art")), datasourceRoot: root, signingSecret: "00", publicUrl: () => "",
-    ui: { embeddingMap: { maxBytes: 4096, requestBudgetMs } },
+    ui: { embeddingMap: { maxBytes: 4096, requestBudgetMs }, thumbnails: { maxBytes: 100 } },
   }).app;
   const app = appWith(1);
   const patient = appWith();
@@ -319,6 +320,9 @@ test("embedding map bounds: past the request budget → 503 while the map is com
     const broken = await call("GET", `/v1/runs/${runId}/embedding-map`, undefined, {}, patient);
     assert.equal(broken.statusCode, 422, broken.body);
     assert.match(broken.json().message, /embeddings\.csv.*line 3/);
+    const thumb = await call("GET", `/v1/runs/${runId}/thumbnail?file=big.png`);
+    assert.equal(thumb.statusCode, 413, thumb.body);
+    assert.match(thumb.json().message, /"big\.png" is \d+ bytes; at most 100 are read/);
   } finally {
     await app.close();
     await patient.close();
