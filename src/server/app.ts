@@ -14,13 +14,15 @@ import { resolveInside, PathRefused } from "../data/folder.js";
 import { checkScheduledConfig } from "./configs.js";
 import { openApiDocument } from "./openapi.js";
 import {
-  artifactTypeQuery, claimBody, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
+  artifactTypeQuery, claimBody, CONTROL_CHARS, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
   scheduleBody, scheduledStateQuery, signedUrlBody,
 } from "./schemas.js";
 import { checkArtifactName, TooLarge, type ArtifactStorage } from "./storage.js";
 import { checkSignature, signArtifact } from "./signing.js";
-import { registerUiApi } from "./ui-api.js";
+import { registerUiApi, type UiApiOptions } from "./ui-api.js";
 import { registerUiStatic } from "./ui-static.js";
+import { jsonDepthExceeded, MAX_JSON_DEPTH } from "./json-depth.js";
+import { handlerBudgetMs, SERVER_TIMEOUTS } from "./time-budgets.js";
 import { isS3Url, parseS3Url, s3UrlOf } from "../s3/client.js";
 
 export interface AppOptions {
@@ -44,6 +46,8 @@ export interface AppOptions {
    */
   storageRedirect?: boolean;
   logger?: boolean;
+  /** Bounds of the UI's heavy routes (embedding map, thumbnails); defaults in ui-api.ts. */
+  ui?: Pick<UiApiOptions, "embeddingMap" | "thumbnails">;
 }
 
 /** An error the API answers with its status, message and (400) the offending field. */
@@ -71,7 +75,23 @@ declare module "fastify" {
 
 export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmitter; routes: { method: string; url: string }[] } {
   const { store, storage } = o;
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: o.bodyLimit ?? 1 << 20 });
+  const app = Fastify({
+    logger: o.logger ?? false,
+    bodyLimit: o.bodyLimit ?? 1 << 20,
+    // Artifact names may be 200 characters (checkArtifactName answers 400 past that, naming the field).
+    routerOptions: { maxParamLength: 256 },
+    ...SERVER_TIMEOUTS,
+    // The router's own refusals (a path that does not percent-decode, an over-long parameter) in
+    // the API's error shape.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const status = err.statusCode ?? 400;
+      void reply.code(status).send({ error: status, message: err.message });
+    },
+  });
+  // Each route's handler budget (time-budgets.ts); past it fastify answers 503.
+  app.addHook("onRoute", (r) => {
+    r.handlerTimeout ??= handlerBudgetMs(r.url ?? r.path ?? "");
+  });
   const wake = new EventEmitter();
   // Every route as registered (the OpenAPI test checks each /v1 route is documented).
   const routes: { method: string; url: string }[] = [];
@@ -81,6 +101,25 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   wake.setMaxListeners(0);
   const artifactLimit = o.artifactLimit ?? 8 * 1024 ** 3;
   const realRoot = fs.realpathSync(o.datasourceRoot);
+
+  // JSON bodies: nesting depth checked on the raw text before parsing (json-depth.ts), then
+  // fastify's own parser (which refuses __proto__/constructor poisoning).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const at = jsonDepthExceeded(body as string);
+    if (at >= 0) return done(new HttpError(400, `body: JSON nested deeper than ${MAX_JSON_DEPTH} levels (at character ${at})`, "body"), undefined);
+    return parseJson(req, body as string, done);
+  });
+  // Names, ids and query values never carry control characters (NUL included).
+  app.addHook("preValidation", async (req) => {
+    for (const [where, values] of [["params", req.params], ["query", req.query]] as const) {
+      for (const [k, v] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+        for (const x of [v].flat()) {
+          if (typeof x === "string" && CONTROL_CHARS.test(x)) throw new HttpError(400, `${where}.${k}: control characters (NUL, newline, …) are not allowed`, `${where}.${k}`);
+        }
+      }
+    }
+  });
 
   // Artifact bodies are streamed to storage as they arrive, never buffered.
   app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
@@ -93,6 +132,11 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.status, message: err.message, ...(err.field ? { field: err.field } : {}) });
     if (err instanceof ConflictError) return reply.code(409).send({ error: 409, message: err.message });
     if (err instanceof TooLarge || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: 413, message: err.message });
+    // 503: a bound on heavy work was reached (bounded-work.ts) or a handler ran past its budget.
+    if (err.statusCode === 503) {
+      reply.header("retry-after", String((err as { retryAfterSec?: number }).retryAfterSec ?? 5));
+      return reply.code(503).send({ error: 503, message: err.message });
+    }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     return reply.code(status).send({ error: status, message: status === 500 ? `internal error: ${err.message}` : err.message });
   });
@@ -410,7 +454,7 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     return stream(reply, a.storageKey, a.data.file_name, a.data.size, Number(q.expires) - Date.now() / 1000);
   });
 
-  registerUiApi(app, { store, storage, datasourceRoot: realRoot });
+  registerUiApi(app, { store, storage, datasourceRoot: realRoot, ...o.ui });
   registerUiStatic(app);
 
   return { app, wake, routes };

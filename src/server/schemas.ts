@@ -3,14 +3,19 @@
 import { z } from "zod";
 import { ARTIFACT_TYPES, PRIORITIES, RUN_STATES, SCHEDULED_STATES } from "../db/records.js";
 
+/** C0 controls, DEL and C1 controls: never part of a name (NUL truncates C strings and file names). */
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const noControl = (s: string): boolean => !CONTROL_CHARS.test(s);
+const CONTROL_MESSAGE = "control characters (NUL, newline, tab, …) are not allowed";
+
 const label = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "a label is 1–64 characters of A-Z a-z 0-9 _ . : -");
-const name = z.string().min(1).max(200);
+const name = z.string().min(1).max(200).refine(noControl, CONTROL_MESSAGE);
 const configSection = z.record(z.string(), z.unknown()).nullable().optional();
 
 export const createDatasetBody = z.strictObject({
   name,
   /** A folder relative to the datasource root that servers and workers share. */
-  datasource: z.string().min(1).max(4096),
+  datasource: z.string().min(1).max(4096).refine(noControl, CONTROL_MESSAGE),
 });
 
 export const registerWorkerBody = z.strictObject({
@@ -26,7 +31,7 @@ export const createConfigBody = z.strictObject({
 
 export const scheduleBody = z.strictObject({
   /** An existing config, or the three sections inline (then a config is created). */
-  config_id: z.string().optional(),
+  config_id: z.string().max(200).refine(noControl, CONTROL_MESSAGE).optional(),
   worker_config: configSection,
   selection_config: configSection,
   lightly_config: configSection,

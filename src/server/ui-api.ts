@@ -3,7 +3,11 @@
 // list, a run's state timeline, loss curve, resolved config and 2-D embedding map, image thumbnails
 // read from the dataset's datasource (re-encoded by sharp, never a path outside it), a dataset's
 // datapool size, and config validation without scheduling.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import sharp from "sharp";
 import type { Store } from "../db/store.js";
@@ -13,13 +17,32 @@ import { resolveRunConfig } from "../config/run-config.js";
 import { checkScheduledConfig } from "./configs.js";
 import { createConfigBody } from "./schemas.js";
 import type { ArtifactStorage } from "./storage.js";
-import { embeddingMapOf, readEmbeddingsStream, LruCache, type EmbeddingMap } from "./ui-embedding-map.js";
+import { LruCache } from "./ui-embedding-map.js";
+import { EmbeddingMapPool, type EmbeddingMapPoolOptions } from "./embedding-map-pool.js";
+import { Limiter, withBudget } from "./bounded-work.js";
+import { readRegularFile } from "./regular-file.js";
 
 export interface UiApiOptions {
   store: Store;
   storage: ArtifactStorage;
   /** Real path of the datasource root (datasets' datasources are relative to it). */
   datasourceRoot: string;
+  /** The embedding map's worker threads, and the limits of one request. */
+  embeddingMap?: EmbeddingMapPoolOptions & {
+    /** Largest EMBEDDINGS (or selection) artifact mapped; larger → 413 (bytes, default 256 MiB). */
+    maxBytes?: number;
+    /** How long one request waits for its map before 503 (ms, default 30 000). */
+    requestBudgetMs?: number;
+  };
+  thumbnails?: {
+    /** Images decoded at once (default 4) and waiting (default 64; more → 503). */
+    concurrency?: number;
+    maxWaiting?: number;
+    /** Largest image file read (bytes, default 64 MiB; larger → 413). */
+    maxBytes?: number;
+    /** How long one thumbnail may take before 503 (ms, default 10 000). */
+    budgetMs?: number;
+  };
 }
 
 /** An error the app's error handler answers with this status and message. */
@@ -48,7 +71,14 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   const owner = (req: FastifyRequest): string => req.principal!.owner;
   const params = (req: FastifyRequest): Record<string, string> => req.params as Record<string, string>;
   const query = (req: FastifyRequest): Record<string, string | undefined> => req.query as Record<string, string | undefined>;
-  const maps = new LruCache<EmbeddingMap>();
+  const maps = new LruCache<Buffer>();
+  const mapPool = new EmbeddingMapPool(o.embeddingMap);
+  app.addHook("onClose", () => mapPool.close());
+  const mapMaxBytes = o.embeddingMap?.maxBytes ?? TEXT_LIMIT;
+  const mapBudgetMs = o.embeddingMap?.requestBudgetMs ?? 30_000;
+  const thumbs = new Limiter(o.thumbnails?.concurrency ?? 4, o.thumbnails?.maxWaiting ?? 64, "thumbnails");
+  const thumbMaxBytes = o.thumbnails?.maxBytes ?? 64 << 20;
+  const thumbBudgetMs = o.thumbnails?.budgetMs ?? 10_000;
   const datapoolSizes = new LruCache<number>(256);
 
   async function run(req: FastifyRequest): Promise<RunData> {
@@ -138,26 +168,45 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     return { config_id: c.id, scheduled, resolved, error };
   });
 
-  app.get("/v1/runs/:id/embedding-map", async (req) => {
+  /** The map's artifacts copied to a private folder, computed by the thread pool, as JSON bytes. */
+  async function computeMap(req: FastifyRequest, r: RunData, arts: (ArtifactData | undefined)[]): Promise<Buffer> {
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "winnow-map-"));
+    try {
+      const files = await Promise.all(arts.map(async (a, i) => {
+        if (!a) return null;
+        const s = await store.getArtifactByName(owner(req), r.id, a.file_name);
+        if (!s) throw httpError(404, `artifact ${a.file_name} not found`);
+        const f = path.join(dir, String(i));
+        await pipeline(await storage.get(s.storageKey), fs.createWriteStream(f));
+        return f;
+      }));
+      return await mapPool.compute({ csv: files[0]!, selected: files[1]!, datapool: files[2]!, what: `run ${r.id} ${arts[0]!.file_name}` });
+    } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  // Computed in a worker thread (embedding-map-pool.ts), cached by artifact versions; concurrent
+  // requests for one version share one computation, and a request that outlives its budget gets
+  // 503 while the computation goes on to fill the cache.
+  app.get("/v1/runs/:id/embedding-map", async (req, reply) => {
     const r = await run(req);
     const emb = r.artifacts.find((a) => a.type === "EMBEDDINGS");
     if (!emb) throw httpError(404, `run ${r.id} (${r.state}) has no EMBEDDINGS artifact yet`);
     const sel = r.artifacts.find((a) => a.type === "SELECTED_FILENAMES");
     const pool = r.artifacts.find((a) => a.type === "DATAPOOL_FILENAMES");
+    for (const a of [emb, sel, pool]) {
+      if (a && a.size > mapMaxBytes) throw httpError(413, `artifact ${a.file_name} (${a.type}) is ${a.size} bytes; the embedding map reads at most ${mapMaxBytes}`);
+    }
     const key = [emb, sel, pool].map((a) => (a ? `${a.id}:${a.sha256}` : "-")).join("|");
-    return maps.get(key, async () => {
-      const s = await store.getArtifactByName(owner(req), r.id, emb.file_name);
-      if (!s) throw httpError(404, `artifact ${emb.file_name} not found`);
-      const csv = await readEmbeddingsStream(await storage.get(s.storageKey), `run ${r.id} ${emb.file_name}`);
-      const selected = sel ? lines((await artifactText(req, r, "SELECTED_FILENAMES"))!.text) : [];
-      const datapool = pool ? lines((await artifactText(req, r, "DATAPOOL_FILENAMES"))!.text) : [];
-      return embeddingMapOf(csv, selected, datapool);
-    });
+    const json = await withBudget(maps.get(key, () => computeMap(req, r, [emb, sel, pool])), mapBudgetMs, `the embedding map of run ${r.id}`);
+    return reply.type("application/json; charset=utf-8").send(json);
   });
 
   // A thumbnail of one image of the run's dataset: the name is resolved inside the datasource with
   // the same checks as the data loader (no absolute paths, "..", or symlinks), only image
-  // extensions are read, and what goes out is sharp's re-encoding, never the file's own bytes.
+  // extensions are read, only regular files are opened (regular-file.ts: a FIFO or device never
+  // blocks a thread), and what goes out is sharp's re-encoding, never the file's own bytes.
   app.get("/v1/runs/:id/thumbnail", async (req, reply) => {
     const r = await run(req);
     const q = query(req);
@@ -177,12 +226,21 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
       if (e instanceof PathRefused) throw httpError(404, `file ${e.message}`);
       throw e;
     }
-    let out: Buffer;
-    try {
-      out = await sharp(abs, { limitInputPixels: 1e8 }).rotate().resize(size, size, { fit: "inside", withoutEnlargement: false }).webp({ quality: 80 }).toBuffer();
-    } catch (e) {
-      throw httpError(404, `file ${JSON.stringify(file)}: cannot be decoded (${(e as Error).message})`);
-    }
+    // Bounded: a few decodes at once (sharp's threads are shared by every tenant), a budget each.
+    const out = await withBudget(thumbs.run(async () => {
+      let bytes: Buffer;
+      try {
+        bytes = await readRegularFile(abs, image, thumbMaxBytes);
+      } catch (e) {
+        if (e instanceof PathRefused) throw httpError(404, `file ${e.message}`);
+        throw e;
+      }
+      try {
+        return await sharp(bytes, { limitInputPixels: 1e8 }).rotate().resize(size, size, { fit: "inside", withoutEnlargement: false }).webp({ quality: 80 }).toBuffer();
+      } catch (e) {
+        throw httpError(404, `file ${JSON.stringify(file)}: cannot be decoded (${(e as Error).message})`);
+      }
+    }), thumbBudgetMs, `the thumbnail of ${JSON.stringify(image)}`);
     reply.header("content-type", "image/webp");
     reply.header("cache-control", "private, max-age=3600");
     return reply.send(out);

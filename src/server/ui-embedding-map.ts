@@ -1,14 +1,8 @@
 // The run detail page's 2-D embedding map: PCA of the run's EMBEDDINGS artifact (Lightly's CSV),
-// computed once per artifact version and kept in a small in-process cache (the map of a finished
-// run never changes; a replica computes its own copy). The components are fitted on at most
-// FIT_ROWS rows (a fixed, evenly spaced subsample) and every row is projected, so tens of
-// thousands of points cost O(n·d) after the fit and the event loop is not held for long.
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { pipeline } from "node:stream/promises";
-import type { Readable } from "node:stream";
-import { readEmbeddingsCsv } from "../run/embeddings-csv.js";
+// computed once per artifact version in a worker thread (embedding-map-pool.ts) and kept in a small
+// in-process cache (the map of a finished run never changes; a replica computes its own copy). The
+// components are fitted on at most FIT_ROWS rows (a fixed, evenly spaced subsample) and every row
+// is projected, so tens of thousands of points cost O(n·d) after the fit.
 import { pcaAxes } from "../run/report-math.js";
 import type { EmbeddingMap } from "../db/records.js";
 
@@ -41,18 +35,6 @@ export function embeddingMapOf(csv: { filenames: string[]; values: Float32Array;
   const sel = rows(selected);
   const selSet = new Set(sel);
   return { method: "pca", n, d, explained, filenames: csv.filenames, xy, selected: sel, datapool: rows(datapool).filter((i) => !selSet.has(i)), };
-}
-
-/** Reads Lightly's embeddings CSV from a stream (through a private temp file: the reader takes a path). */
-export async function readEmbeddingsStream(body: Readable, what: string): Promise<{ filenames: string[]; values: Float32Array; d: number }> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "winnow-map-"));
-  const f = path.join(dir, "embeddings.csv");
-  try {
-    await pipeline(body, fs.createWriteStream(f));
-    return readEmbeddingsCsv(f, what);
-  } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** Least-recently-used cache of computed values by key; concurrent requests share one computation. */

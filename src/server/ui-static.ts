@@ -20,6 +20,8 @@ const TYPES: Record<string, string> = {
 // No inline scripts, nothing from other origins; blob: for thumbnails fetched with the token.
 const CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+const UI_PATH = /^[A-Za-z0-9_.\-/]*$/;
+
 export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIST): void {
   const pub = { config: { public: true } };
   let root: string | null = null;
@@ -48,7 +50,11 @@ export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIS
     if (!r) {
       return reply.code(503).type("text/plain; charset=utf-8").send(`the web UI is not built: run \`npm run build:web\` (expected ${path.join(distDir, "index.html")})\n`);
     }
-    const rel = decodeURIComponent((req.params as { "*": string })["*"] ?? "");
+    // The router has already percent-decoded the path (decoding again turned "/ui/%25" into a
+    // URIError, a 500). The app's pages and built files are named with ids and these characters
+    // only; anything else is no page of the app.
+    const rel = (req.params as { "*": string })["*"] ?? "";
+    if (!UI_PATH.test(rel)) return reply.code(404).send({ error: 404, message: `no page or file ${JSON.stringify(rel)} in the web UI` });
     if (rel) {
       try {
         const abs = resolveInside(r, rel);
