@@ -12,6 +12,7 @@
 // is known then) and reported by the crop cache as `bad_box`.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readRegularText } from "../util/regular-file.js";
 
 export type PredictionIssueCode = "malformed" | "unknown_category" | "bad_box" | "bad_score" | "bad_probabilities" | "file_name_mismatch";
 
@@ -68,14 +69,17 @@ export function predictionsDirOf(inputDir: string): string {
 function readJson(file: string, what: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    // A regular file only, opened without blocking: a FIFO named like a prediction file cannot hang the run.
+    text = readRegularText(file, what);
   } catch (e) {
-    throw new Error(`${what} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`${what} ${file} cannot be read (${(e as Error).message.replace(`${what}: ${file} `, "")})`);
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${what} ${file} is not valid JSON: ${(e as Error).message}`);
+    // V8's message quotes the text around the error: give the position only.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new Error(`${what} ${file} is not valid JSON${at ? ` (error at character ${at})` : ""}`);
   }
 }
 

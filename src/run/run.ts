@@ -22,6 +22,7 @@ import { RUN_STATES, type RunState } from "./states.js";
 import { saveRunRecord, newRunId, winnowHome, RUN_RECORD_FORMAT, type RunRecord } from "./store.js";
 import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
+import { resolvePolicyPath, type RunPolicy } from "./policy.js";
 import { selectStep } from "./select-step.js";
 import { writeReport, type RunReport } from "./report.js";
 import { writeTextAtomic, linesText } from "./files.js";
@@ -52,6 +53,11 @@ export interface RunOptions {
    * datasource"), or the predictions folder itself (with tasks.json). Default: the input folder.
    */
   lightlyPath?: string;
+  /**
+   * The config is untrusted (a worker job): its paths and URLs must pass this policy, relative
+   * paths resolve against the input folder (src/run/policy.ts). None for the user's own `winnow run`.
+   */
+  policy?: RunPolicy;
 }
 
 /** Where a run's files are. */
@@ -203,7 +209,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const pool = wc.use_datapool ? datapoolRuns(inputReal) : [];
     const ckpt = await resolveCheckpoint(
       { checkpoint: wc.checkpoint, checkpointRunId: wc.checkpoint_run_id, datapool: wc.embeddings ? [] : pool },
-      paths.checkpoints, { log },
+      paths.checkpoints, { log, policy: opts.policy, base: inputReal },
     );
     if (ckpt) log(`checkpoint: ${ckpt.path} (${ckpt.origin})`);
 
@@ -312,7 +318,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     let d: number;
     let embedSource: string;
     if (wc.embeddings) {
-      const custom = readEmbeddingsCsv(path.resolve(wc.embeddings));
+      const embeddingsFile = opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
+      const custom = readEmbeddingsCsv(embeddingsFile);
       const row = new Map(custom.filenames.map((f, i) => [f, i]));
       const missing = filenames.filter((f) => !row.has(f));
       if (missing.length) {
@@ -324,7 +331,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       values = new Float32Array(filenames.length * d);
       filenames.forEach((f, i) => values.set(custom.values.subarray(row.get(f)! * d, (row.get(f)! + 1) * d), i * d));
       writeTextAtomic(paths.embeddings, embeddingsCsvHeader(d) + embeddingsCsvRows(filenames, values, d));
-      embedSource = `custom embeddings ${path.resolve(wc.embeddings)}`;
+      embedSource = `custom embeddings ${embeddingsFile}`;
       log(`embeddings: ${filenames.length} × ${d} from ${wc.embeddings}`);
     } else {
       const bar = new CountProgress("embedding", stream);

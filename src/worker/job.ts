@@ -5,6 +5,16 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProgressStream } from "../util/progress.js";
+import { resolveInRunFolder, type RunPolicy } from "../run/policy.js";
+
+/** What a job's config may read: the datasource, this job's folder, the decode cache, --allow-root folders. */
+export function jobPolicy(spec: Pick<JobSpec, "input" | "output" | "cacheDir" | "policy">): RunPolicy {
+  return {
+    roots: [spec.input, path.dirname(spec.output), spec.cacheDir, ...(spec.policy?.allowRoots ?? [])],
+    allowOrigins: spec.policy?.serverOrigin ? [spec.policy.serverOrigin] : [],
+    allowHosts: spec.policy?.allowUrlHosts ?? [],
+  };
+}
 
 export interface JobSpec {
   /** Real path of the dataset's folder on this machine. */
@@ -23,6 +33,12 @@ export interface JobSpec {
   datapool?: { runId: string; file: string } | null;
   /** "cuda" or "cpu" forces the device. */
   device?: "cpu" | "cuda";
+  /**
+   * The policy for the config's paths and URLs (src/run/policy.ts): folders besides the datasource,
+   * the job folder and the cache (--allow-root), hosts/CIDRs allowed though internal (--allow-url-host),
+   * and the server's origin (its signed URLs). Absent in old spec files: the defaults apply.
+   */
+  policy?: { allowRoots?: string[]; allowUrlHosts?: string[]; serverOrigin?: string | null };
 }
 
 export type JobMessage =
@@ -42,7 +58,14 @@ async function main(spec: JobSpec): Promise<void> {
 
   const config = structuredClone(spec.config);
   const wc = (config.worker_config ??= {}) as Record<string, unknown>;
+  const policy = jobPolicy(spec);
+  // checkpoint_callback.dirpath: only a folder inside the run folder (the server refuses others at
+  // schedule time; a config stored before that check ends here).
+  const cb = (config.lightly_config as { checkpoint_callback?: { dirpath?: unknown } } | null | undefined)?.checkpoint_callback;
+  if (cb && typeof cb.dirpath === "string") cb.dirpath = resolveInRunFolder(cb.dirpath, "lightly_config.checkpoint_callback.dirpath", spec.output);
   if (spec.checkpoint) {
+    // The server's own signed URL (checkpoint_run_id, datapool): trusted, redirects included.
+    policy.trustedUrls = [spec.checkpoint];
     wc.checkpoint = spec.checkpoint;
     delete wc.checkpoint_run_id;
   }
@@ -100,7 +123,7 @@ async function main(spec: JobSpec): Promise<void> {
   try {
     const res = await run({
       input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir,
-      overrides: spec.device ? { device: spec.device } : {},
+      overrides: spec.device ? { device: spec.device } : {}, policy,
     });
     poll();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
