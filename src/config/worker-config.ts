@@ -100,13 +100,13 @@ export const workerConfigSchema = z
       },
       "Datasource settings.",
     ),
-    num_processes: leaf(z.number().int().min(-1).max(1024), -1, {
-      allowed: "an integer ≥ -1",
+    num_processes: leaf(z.number().int().min(-1).max(256), -1, {
+      allowed: "an integer in [-1, 256]",
       description: "Worker processes for data loading (-1 = automatic).",
       winnow: "Accepted and ignored: decoding concurrency is lightly_config.loader.num_workers.",
     }),
-    num_threads: leaf(z.number().int().min(-1).max(1024), -1, {
-      allowed: "an integer ≥ -1",
+    num_threads: leaf(z.number().int().min(-1).max(256), -1, {
+      allowed: "an integer in [-1, 256]",
       description: "Threads for computation (-1 = automatic).",
       winnow: "≥ 1 sets libtorch's intra-op threads; -1 keeps the engine's default (the CPU's cores).",
     }),

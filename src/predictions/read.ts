@@ -83,6 +83,14 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
+/** A task's folder; a task name is a path below the predictions folder and may not leave it. */
+function taskDir(predictionsDir: string, task: string): string {
+  if (task.startsWith("/") || task.includes("\\") || task.includes("\0") || task.split("/").some((seg) => seg === "" || seg === "." || seg === "..")) {
+    throw new Error(`task ${JSON.stringify(task)}: a task name may not be absolute or contain empty, "." or ".." path segments`);
+  }
+  return path.join(predictionsDir, task);
+}
+
 /** tasks.json: the task names (a list of strings). */
 export function listPredictionTasks(predictionsDir: string): string[] {
   const file = path.join(predictionsDir, "tasks.json");
@@ -95,7 +103,7 @@ export function listPredictionTasks(predictionsDir: string): string[] {
 
 /** <task>/schema.json. A broken schema is fatal for the task (nothing can be interpreted without it). */
 export function readTaskSchema(predictionsDir: string, task: string): TaskSchema {
-  const file = path.join(predictionsDir, task, "schema.json");
+  const file = path.join(taskDir(predictionsDir, task), "schema.json");
   const v = readJson(file, `schema of task "${task}"`) as { task_type?: unknown; categories?: unknown };
   if (!v || typeof v !== "object" || typeof v.task_type !== "string") throw new Error(`${file}: "task_type" must be a string such as "object-detection", got ${JSON.stringify(v?.task_type)}`);
   if (!Array.isArray(v.categories) || v.categories.length === 0) throw new Error(`${file}: "categories" must be a non-empty list of {"id": int, "name": string}`);
@@ -119,7 +127,7 @@ const finite = (x: unknown): x is number => typeof x === "number" && Number.isFi
 
 /** Reads one task's predictions for `images` (relative filenames, as the folder listing gives them). */
 export function readTaskPredictions(predictionsDir: string, task: string, images: readonly string[]): TaskPredictions {
-  const dir = path.join(predictionsDir, task);
+  const dir = taskDir(predictionsDir, task);
   const schema = readTaskSchema(predictionsDir, task);
   const catIndex = new Map(schema.categories.map((c, k) => [c.id, k]));
   const boxes = schema.taskType === OBJECT_DETECTION;
