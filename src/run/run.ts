@@ -212,6 +212,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       paths.checkpoints, { log, policy: opts.policy, base: inputReal },
     );
     if (ckpt) log(`checkpoint: ${ckpt.path} (${ckpt.origin})`);
+    const embeddingsFile = !wc.embeddings ? "" : opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
 
     // ---- LOADING_DATASET ----
     enter("LOADING_DATASET");
@@ -318,7 +319,6 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     let d: number;
     let embedSource: string;
     if (wc.embeddings) {
-      const embeddingsFile = opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
       const custom = readEmbeddingsCsv(embeddingsFile);
       const row = new Map(custom.filenames.map((f, i) => [f, i]));
       const missing = filenames.filter((f) => !row.has(f));
