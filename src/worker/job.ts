@@ -5,7 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProgressStream } from "../util/progress.js";
-import { resolveInRunFolder, type RunPolicy } from "../run/policy.js";
+import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.js";
+import { preflightJobConfig } from "./job-preflight.js";
 
 /** What a job's config may read: the datasource, this job's folder, the decode cache, --allow-root folders. */
 export function jobPolicy(spec: Pick<JobSpec, "input" | "output" | "cacheDir" | "policy">): RunPolicy {
@@ -53,22 +54,28 @@ function send(m: JobMessage): void {
 async function main(spec: JobSpec): Promise<void> {
   process.env.WINNOW_HOME = spec.home;
   fs.mkdirSync(spec.home, { recursive: true });
-  const { run, RunError, runPaths } = await import("../run/run.js");
-  const { saveRunRecord, RUN_RECORD_FORMAT } = await import("../run/store.js");
-
   const config = structuredClone(spec.config);
   const wc = (config.worker_config ??= {}) as Record<string, unknown>;
   const policy = jobPolicy(spec);
-  // checkpoint_callback.dirpath: only a folder inside the run folder (the server refuses others at
-  // schedule time; a config stored before that check ends here).
-  const cb = (config.lightly_config as { checkpoint_callback?: { dirpath?: unknown } } | null | undefined)?.checkpoint_callback;
-  if (cb && typeof cb.dirpath === "string") cb.dirpath = resolveInRunFolder(cb.dirpath, "lightly_config.checkpoint_callback.dirpath", spec.output);
   if (spec.checkpoint) {
     // The server's own signed URL (checkpoint_run_id, datapool): trusted, redirects included.
     policy.trustedUrls = [spec.checkpoint];
     wc.checkpoint = spec.checkpoint;
     delete wc.checkpoint_run_id;
   }
+  try {
+    // checkpoint_callback.dirpath: only a folder inside the run folder (the server refuses others at
+    // schedule time; a config stored before that check ends here).
+    const cb = (config.lightly_config as { checkpoint_callback?: { dirpath?: unknown } } | null | undefined)?.checkpoint_callback;
+    if (cb && typeof cb.dirpath === "string") cb.dirpath = resolveInRunFolder(cb.dirpath, "lightly_config.checkpoint_callback.dirpath", spec.output);
+    await preflightJobConfig(wc, policy, spec.input);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    send({ type: "done", ok: false, aborted: false, message: e.message, record: null });
+    return;
+  }
+  const { run, RunError, runPaths } = await import("../run/run.js");
+  const { saveRunRecord, RUN_RECORD_FORMAT } = await import("../run/store.js");
   if (spec.datapool) {
     // run() finds the datapool in its local runs index: give it one record holding the dataset's
     // datapool as the server knows it.
