@@ -72,3 +72,31 @@ test("dirpath: relative folders stay inside the run folder; absolute and .. are 
   assert.throws(() => resolveInRunFolder("/etc/cron.d", "d", "/runs/r1/output"), /d: "\/etc\/cron.d" refused by policy: absolute paths/);
   assert.throws(() => resolveInRunFolder("a/../../x", "d", "/runs/r1/output"), /"\.\." segments/);
 });
+
+test("run() with a policy: a checkpoint or embeddings path outside the roots fails the run without quoting the file", async () => {
+  const { run } = await import("../src/run/run.js");
+  const { tinyFolder, tinyConfig, privateHome } = await import("./helpers/run-setup.js");
+  process.env.WINNOW_HOME = privateHome();
+  const { root } = await tinyFolder(6);
+  const d = tempDir("winnow-policy-run-");
+  const secret = path.join(d, "secret.csv");
+  fs.writeFileSync(secret, "TOPSECRET_LINE,embedding_0,labels\n");
+  const policy = { roots: [root] };
+  await assert.rejects(
+    run({ input: root, config: tinyConfig({ worker_config: { checkpoint: "/etc/passwd" } }), output: path.join(d, "a"), stream: null, policy }),
+    (e: Error) => /worker_config\.checkpoint: "\/etc\/passwd" is not a file inside the folders .* refused by policy/.test(e.message),
+  );
+  await assert.rejects(
+    run({ input: root, config: tinyConfig({ worker_config: { embeddings: secret } }), output: path.join(d, "b"), stream: null, policy }),
+    (e: Error) => /worker_config\.embeddings: .* refused by policy/.test(e.message) && !e.message.includes("TOPSECRET"),
+  );
+  for (const f of fs.readdirSync(path.join(d, "b"), { recursive: true }) as string[]) {
+    const p = path.join(d, "b", f);
+    if (fs.statSync(p).isFile()) assert.ok(!fs.readFileSync(p, "utf8").includes("TOPSECRET"), f);
+  }
+  // Without a policy (the user's own `winnow run`) the same file is read, and its content is not quoted either.
+  await assert.rejects(
+    run({ input: root, config: tinyConfig({ worker_config: { embeddings: secret } }), output: path.join(d, "c"), stream: null }),
+    (e: Error) => /secret\.csv line 1: expected the header/.test(e.message) && !e.message.includes("TOPSECRET"),
+  );
+});
