@@ -27,10 +27,11 @@ export async function safeGet(url: string, gate: UrlGate, signal: AbortSignal): 
   }
 }
 
+// agent: false: no kept-alive socket from an earlier request is reused, so every hop connects through the gate.
 function once(u: URL, gate: UrlGate, signal: AbortSignal): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = u.protocol === "https:" ? https : http;
-    const req = mod.request(u, { method: "GET", lookup: gate.lookup, signal, headers: { "accept-encoding": "identity" } }, resolve);
+    const req = mod.request(u, { method: "GET", lookup: gate.lookup, agent: false, signal, headers: { "accept-encoding": "identity" } }, resolve);
     req.on("error", reject);
     req.end();
   });

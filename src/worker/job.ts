@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { ProgressStream } from "../util/progress.js";
 import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.js";
 import { preflightJobConfig } from "./job-preflight.js";
+import { FileReadError } from "../util/regular-file.js";
 
 /** What a job's config may read: the datasource, this job's folder, the decode cache, --allow-root folders. */
 export function jobPolicy(spec: Pick<JobSpec, "input" | "output" | "cacheDir" | "policy">): RunPolicy {
@@ -70,7 +71,7 @@ async function main(spec: JobSpec): Promise<void> {
     if (cb && typeof cb.dirpath === "string") cb.dirpath = resolveInRunFolder(cb.dirpath, "lightly_config.checkpoint_callback.dirpath", spec.output);
     await preflightJobConfig(wc, policy, spec.input);
   } catch (e) {
-    if (!(e instanceof PolicyError)) throw e;
+    if (!(e instanceof PolicyError || e instanceof FileReadError)) throw e;
     send({ type: "done", ok: false, aborted: false, message: e.message, record: null });
     return;
   }
