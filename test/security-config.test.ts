@@ -137,6 +137,7 @@ test("schedule time: absolute or escaping paths and out-of-bounds sizes are refu
   await refused(cfg({ embeddings: path.join(dir, "outside", "secret.csv") }), "worker_config.embeddings");
   await refused(cfg({ embeddings: "../outside/secret.csv" }), "worker_config.embeddings");
   await refused(cfg({ checkpoint: "/etc/passwd" }), "worker_config.checkpoint");
+  await refused(cfg({ checkpoint: "file:///etc/passwd" }), "worker_config.checkpoint");
   const m = await refused(cfg({}, { checkpoint_callback: { dirpath: "/etc/cron.d" } }), "lightly_config.checkpoint_callback.dirpath");
   assert.match(m, /absolute paths are not allowed/);
   await refused(cfg({}, { checkpoint_callback: { dirpath: "../../x" } }), "lightly_config.checkpoint_callback.dirpath");

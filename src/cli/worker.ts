@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .option("--s3-region <region>", "S3 region (default $AWS_REGION, else us-east-1)")
     .option("--heartbeat <seconds>", "heartbeat period", "10")
     .option("--shutdown-when-job-finished", "exit after one run")
-    .option("--allow-root <dir>", "a folder run configs' paths may also read (repeatable; default only the datasource, the job folder, the cache)", (v: string, a: string[]) => [...a, v], [] as string[])
+    .option("--allow-root <dir>", "a folder run configs' paths may also read (repeatable; by default only the datasource and the job's folder)", (v: string, a: string[]) => [...a, v], [] as string[])
     .option("--allow-url-host <host|cidr>", "a host, IP or CIDR run configs' URLs may reach though internal (repeatable)", (v: string, a: string[]) => [...a, v], [] as string[])
     .addHelpText("after", "\nCtrl-C: a running job finishes its step, keeps its checkpoint, uploads it and is marked ABORTED.")
     .action(async (o: { server?: string; token?: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; allowRoot: string[]; allowUrlHost: string[]; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {

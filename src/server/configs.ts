@@ -52,8 +52,13 @@ function pathIssues(c: ScheduledConfigInput, ctx: ScheduleContext): ConfigIssue[
   const wc = (c.worker_config ?? {}) as Record<string, unknown>;
   for (const key of ["embeddings", "checkpoint"] as const) {
     const v = wc[key];
-    if (typeof v !== "string" || !v || (key === "checkpoint" && isUrl(v))) continue;
+    if (typeof v !== "string" || !v) continue;
     const field = `worker_config.${key}`;
+    if (key === "checkpoint" && isUrl(v)) {
+      // Addresses are judged by the worker (it resolves the host and connects to what it checked).
+      if (!/^https?:\/\//i.test(v)) out.push({ path: field, message: `${v.split("://")[0]}:// refused: only http(s) URLs are allowed` });
+      continue;
+    }
     if (v.includes("\0")) {
       out.push({ path: field, message: "refused: the path contains a NUL character" });
       continue;

@@ -9,10 +9,13 @@ import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.j
 import { preflightJobConfig } from "./job-preflight.js";
 import { FileReadError } from "../util/regular-file.js";
 
-/** What a job's config may read: the datasource, this job's folder, the decode cache, --allow-root folders. */
-export function jobPolicy(spec: Pick<JobSpec, "input" | "output" | "cacheDir" | "policy">): RunPolicy {
+/**
+ * What a job's config may read: the datasource, this job's folder, --allow-root folders. Not the
+ * shared decode cache: it holds other datasets' decoded images.
+ */
+export function jobPolicy(spec: Pick<JobSpec, "input" | "output" | "policy">): RunPolicy {
   return {
-    roots: [spec.input, path.dirname(spec.output), spec.cacheDir, ...(spec.policy?.allowRoots ?? [])],
+    roots: [spec.input, path.dirname(spec.output), ...(spec.policy?.allowRoots ?? [])],
     allowOrigins: spec.policy?.serverOrigin ? [spec.policy.serverOrigin] : [],
     allowHosts: spec.policy?.allowUrlHosts ?? [],
   };
@@ -36,8 +39,8 @@ export interface JobSpec {
   /** "cuda" or "cpu" forces the device. */
   device?: "cpu" | "cuda";
   /**
-   * The policy for the config's paths and URLs (src/run/policy.ts): folders besides the datasource,
-   * the job folder and the cache (--allow-root), hosts/CIDRs allowed though internal (--allow-url-host),
+   * The policy for the config's paths and URLs (src/run/policy.ts): folders besides the datasource
+   * and the job folder (--allow-root), hosts/CIDRs allowed though internal (--allow-url-host),
    * and the server's origin (its signed URLs). Absent in old spec files: the defaults apply.
    */
   policy?: { allowRoots?: string[]; allowUrlHosts?: string[]; serverOrigin?: string | null };
