@@ -38,7 +38,9 @@ fi
 
 say "npm ci"
 # onnxruntime-node ships its CPU binary in the package; its postinstall would download CUDA parts.
-ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+# The package's install script would build the engine only when none is built; the build below
+# always (re)builds it, staged, so a failed rebuild keeps the engine built before.
+WINNOW_SKIP_NATIVE_BUILD=1 ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 
 say "building the native addon (node-gyp, against $(node scripts/torch-config.mjs libdir))"
 npm run build:native --silent

@@ -11,13 +11,18 @@ function fail(msg) {
   process.exit(1);
 }
 
+const INSTALL_HINT =
+  "Install Debian's with:\n    sudo apt-get install -y libtorch-dev libopenblas0-pthread\n" +
+  "  (or run: sudo bash scripts/setup.sh), or point LIBTORCH at a libtorch folder\n" +
+  "  (e.g. LIBTORCH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')).";
+
 function locate() {
   const env = process.env.LIBTORCH;
   if (env) {
     const lib = join(env, "lib");
     const inc = join(env, "include");
     if (!existsSync(join(lib, "libtorch_cpu.so")) || !existsSync(join(inc, "ATen", "ATen.h"))) {
-      fail(`LIBTORCH=${env} does not look like a libtorch: expected ${lib}/libtorch_cpu.so and ${inc}/ATen/ATen.h`);
+      fail(`LIBTORCH=${env} does not look like a libtorch: expected ${lib}/libtorch_cpu.so and ${inc}/ATen/ATen.h.\n` + INSTALL_HINT);
     }
     return { lib, includes: [inc, join(inc, "torch", "csrc", "api", "include")] };
   }
@@ -28,11 +33,7 @@ function locate() {
       return { lib, includes: ["/usr/include", "/usr/include/torch/csrc/api/include"] };
     }
   }
-  fail(
-    "no libtorch found. Install Debian's with:\n    sudo apt-get install -y libtorch-dev libopenblas0-pthread\n" +
-      "  (or run: sudo bash scripts/setup.sh), or point LIBTORCH at a libtorch folder\n" +
-      "  (e.g. LIBTORCH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')).",
-  );
+  fail(`no libtorch found. ${INSTALL_HINT}`);
 }
 
 function cxx11Abi(lib) {

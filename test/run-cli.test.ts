@@ -48,10 +48,10 @@ before(async () => {
 test("--help works for the program and every command", async () => {
   const top = await winnow("--help");
   assert.equal(top.code, 0, top.stderr);
-  for (const cmd of ["run [options] <input>", "runs [options]", "checkpoint"]) assert.ok(top.stdout.includes(cmd), cmd);
+  for (const cmd of ["run [options] [input]", "runs [options]", "checkpoint"]) assert.ok(top.stdout.includes(cmd), cmd);
   const r = await winnow("run", "--help");
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Usage: winnow run \[options\] <input>/);
+  assert.match(r.stdout, /^Usage: winnow run \[options\] \[input\]/);
   for (const flag of ["--config", "--n-samples", "--train", "--epochs", "--batch-size", "--checkpoint <path|url>", "--checkpoint-run-id", "--output", "--device"]) assert.ok(r.stdout.includes(flag), flag);
 });
 

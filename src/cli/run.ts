@@ -12,7 +12,7 @@ export function register(program: Command): void {
   program
     .command("run")
     .description("Train (optionally), embed and select from a folder of images; writes a run folder with a report.")
-    .argument("<input>", "folder of images (searched recursively)")
+    .argument("[input]", "folder of images (searched recursively); with --resume, the resumed run's (may be left out)")
     .option("-c, --config <file>", "run file (YAML or JSON) with worker_config, selection_config, lightly_config as sent to Lightly")
     .option("-n, --n-samples <N>", "selection_config.n_samples", intArg("--n-samples"))
     .option("--train", "worker_config.enable_training = true")
@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .option("--checkpoint <path|url>", "worker_config.checkpoint: a file or an http(s) URL")
     .option("--checkpoint-run-id <id>", "worker_config.checkpoint_run_id: reuse the checkpoint of an earlier run (see `winnow runs`)")
     .option("--lightly-path <dir>", "where Lightly's predictions are: a folder holding .lightly/predictions/, or that folder itself (default: the input folder)")
+    .option("--resume <run id>", "continue an interrupted (ABORTED, or killed) training run from its last checkpoint: same input and config, a new run folder")
     .option("-o, --output <dir>", "output folder (new or empty; default ./winnow-runs/<run id>)")
     .addOption(new Option("--device <device>", "compute device (sets lightly_config.trainer.gpus)").choices(["cpu", "cuda"]))
     .option("-q, --quiet", "no progress output (log.txt is still written)")
@@ -35,8 +36,9 @@ Exit codes: 0 completed, 1 failed, 2 bad config or usage, 130 aborted (Ctrl-C).
 
 Example:
   winnow run samples/shapes --config samples/run.yaml
-  winnow run ./images --n-samples 50 --train --epochs 20`)
-    .action(async (input: string, o: Record<string, unknown>) => {
+  winnow run ./images --n-samples 50 --train --epochs 20
+  winnow run --resume 20250131-154502-3fa9c1            # --epochs N to train longer`)
+    .action(async (input: string | undefined, o: Record<string, unknown>) => {
       // The config is checked before the engine is loaded, so config errors come back at once.
       const { loadRunConfig, RunConfigError } = await import("../config/run-config.js");
       const overrides = {
@@ -48,21 +50,27 @@ Example:
         checkpointRunId: o.checkpointRunId as string | undefined,
         device: o.device as "cpu" | "cuda" | undefined,
       };
+      if (input === undefined && !o.resume) throw new CliError("winnow run: give the input folder (or --resume <run id>)", EXIT.usage);
       try {
-        loadRunConfig((o.config as string | undefined) ?? null, overrides);
+        if (!o.resume) loadRunConfig((o.config as string | undefined) ?? null, overrides);
       } catch (e) {
         if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
         throw e;
       }
       const { run, RunError } = await import("../run/run.js");
+      const { OutputFolderError } = await import("../run/output-folder.js");
       const ctl = new AbortController();
+      const hard = new AbortController();
       let signals = 0;
       const onSig = (): void => {
         signals++;
         if (signals === 1) {
           process.stderr.write("\nstopping (training keeps a checkpoint); Ctrl-C again to quit at once\n");
           ctl.abort();
-        } else process.exit(EXIT.aborted);
+        } else {
+          hard.abort(); // run() ends its record (ABORTED, checkpoint recorded) synchronously first
+          process.exit(EXIT.aborted);
+        }
       };
       process.on("SIGINT", onSig);
       process.on("SIGTERM", onSig);
@@ -72,13 +80,16 @@ Example:
           configFile: o.config as string | undefined,
           output: o.output as string | undefined,
           lightlyPath: o.lightlyPath as string | undefined,
+          resume: o.resume as string | undefined,
           overrides,
           stream: o.quiet ? null : process.stderr,
           signal: ctl.signal,
+          hardStop: hard.signal,
         });
         process.stdout.write(`run ${r.record.id} COMPLETED: ${r.record.selectedCount} selected\n  output: ${r.paths.output}\n  report: ${r.paths.reportHtml}\n`);
       } catch (e) {
         if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
+        if (e instanceof OutputFolderError) throw new CliError(e.message, EXIT.usage);
         if (e instanceof RunError) throw new CliError(`${e.message}\n  log: ${e.paths.log}`, e.record.state === "ABORTED" ? EXIT.aborted : EXIT.failed);
         throw e;
       } finally {

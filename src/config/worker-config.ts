@@ -100,6 +100,12 @@ export const workerConfigSchema = z
       },
       "Datasource settings.",
     ),
+    max_retries: leaf(z.number().int().min(0).max(10), 0, {
+      allowed: "an integer in [0, 10]",
+      description: "Winnow's addition (service only): how many times a CRASHED run is resumed automatically on another worker.",
+      winnow: "0 (default): a CRASHED run stays CRASHED. N ≥ 1: when the dead-worker policy ends a run CRASHED and it uploaded a checkpoint, the server queues it again (at most N times) and the next worker resumes training from that checkpoint. `winnow run` ignores it (use --resume).",
+    }),
+
     num_processes: leaf(z.number().int().min(-1).max(256), -1, {
       allowed: "an integer in [-1, 256]",
       description: "Worker processes for data loading (-1 = automatic).",

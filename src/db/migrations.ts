@@ -50,6 +50,16 @@ export const MIGRATIONS: readonly Migration[] = [
          PRIMARY KEY (run_id, seq))`,
     ],
   },
+  {
+    // Automatic resume of CRASHED runs (worker_config.max_retries): a re-queued scheduled run names
+    // the crashed run it continues and counts its attempt (0 = the run as the user scheduled it).
+    id: 4,
+    name: "scheduled-run-resume",
+    statements: [
+      `ALTER TABLE scheduled_runs ADD COLUMN resume_run_id TEXT`,
+      `ALTER TABLE scheduled_runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0`,
+    ],
+  },
 ];
 
 /** Applies the migrations not yet applied, in order; returns the ids applied now. */

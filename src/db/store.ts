@@ -313,14 +313,54 @@ export class Store {
     );
     const ended: string[] = [];
     for (const r of stale) {
+      const owner = String(r.owner);
       const secs = ((this.clock() - num(r.last_heartbeat)) / 1000).toFixed(1);
-      const ok = await this.updateRun(String(r.owner), String(r.id), String(r.worker_id), {
+      const retry = await this.retryPlan(owner, String(r.id));
+      const ok = await this.updateRun(owner, String(r.id), String(r.worker_id), {
         state: "CRASHED",
-        message: `worker ${r.worker_id} sent no heartbeat for ${secs} s (timeout ${timeoutMs / 1000} s); artifacts uploaded before are kept, and checkpoint_run_id=${r.id} resumes from its last checkpoint`,
+        message: `worker ${r.worker_id} sent no heartbeat for ${secs} s (timeout ${timeoutMs / 1000} s); artifacts uploaded before are kept; ${retry.message}`,
       });
-      if (ok) ended.push(String(r.id));
+      if (!ok) continue;
+      ended.push(String(r.id));
+      if (retry.requeue) await this.requeue(owner, retry.requeue);
     }
     return ended;
+  }
+
+  /**
+   * Whether a run that is being declared CRASHED is queued again (worker_config.max_retries): only
+   * with a CHECKPOINT to resume from and while its scheduled run's attempts are under the limit.
+   */
+  private async retryPlan(owner: string, runId: string): Promise<{ message: string; requeue: { id: string; from: Row; attempt: number } | null }> {
+    const s = await this.db.get<Row>(
+      `SELECT s.*, c.worker_config AS wc FROM runs r JOIN scheduled_runs s ON s.id = r.scheduled_run_id JOIN configs c ON c.id = r.config_id
+       WHERE r.id = ? AND r.owner = ?`, [runId, owner],
+    );
+    const max = Number((s ? json<{ max_retries?: unknown }>(s.wc) : {}).max_retries ?? 0) || 0;
+    const manual = `checkpoint_run_id=${runId} continues from its last checkpoint`;
+    if (!s || max <= 0) return { message: manual, requeue: null };
+    const attempt = num(s.attempt ?? 0);
+    if (attempt >= max) return { message: `not resumed again: worker_config.max_retries (${max}) reached; ${manual}`, requeue: null };
+    const ckpt = await this.db.get<Row>(`SELECT id FROM artifacts WHERE run_id = ? AND type = 'CHECKPOINT'`, [runId]);
+    if (!ckpt) return { message: `not resumed: it uploaded no checkpoint before it crashed (worker_config.max_retries ${max})`, requeue: null };
+    const id = newId();
+    return { message: `resumed automatically as scheduled run ${id} (retry ${attempt + 1} of ${max})`, requeue: { id, from: s, attempt: attempt + 1 } };
+  }
+
+  private async requeue(owner: string, q: { id: string; from: Row; attempt: number }): Promise<void> {
+    const f = q.from;
+    const now = this.clock();
+    await this.db.run(
+      `INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at, resume_run_id, attempt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?, ?, ?)`,
+      [q.id, owner, String(f.dataset_id), String(f.config_id), String(f.priority), num(f.priority_rank), String(f.runs_on), now, now, String(f.run_id), q.attempt],
+    );
+  }
+
+  /** The crashed run a scheduled run resumes (automatic resume), and its attempt; null for a run as scheduled. */
+  async resumeOf(owner: string, scheduledId: string): Promise<{ runId: string; attempt: number } | null> {
+    const r = await this.db.get<Row>(`SELECT resume_run_id, attempt FROM scheduled_runs WHERE id = ? AND owner = ?`, [scheduledId, owner]);
+    return r?.resume_run_id ? { runId: String(r.resume_run_id), attempt: num(r.attempt) } : null;
   }
 
   async appendLog(owner: string, runId: string, lines: string[]): Promise<void> {
@@ -361,12 +401,18 @@ export class Store {
     return r ? { data: artifactOf(r), storageKey: String(r.storage_key) } : null;
   }
 
-  /** The newest CHECKPOINT of the dataset's earlier runs (any end state), and that run. */
+  /**
+   * The datapool's checkpoint (the rule of `winnow run` too, src/run/checkpoint-source.ts): the one
+   * trained by the newest COMPLETED run of the dataset that counts for the datapool (it uploaded
+   * DATAPOOL_FILENAMES) and uploaded a CHECKPOINT. CRASHED/ABORTED runs never count: their weights
+   * are half-trained and did not make the datapool's selection.
+   */
   async newestDatasetCheckpoint(owner: string, datasetId: string, exceptRunId: string): Promise<{ run: RunData; artifact: ArtifactData } | null> {
     const r = await this.db.get<Row>(
       `SELECT a.run_id FROM artifacts a JOIN runs r ON r.id = a.run_id
-       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'CHECKPOINT' AND r.id <> ?
-       ORDER BY a.created_at DESC, a.id DESC LIMIT 1`,
+       WHERE r.owner = ? AND r.dataset_id = ? AND a.type = 'CHECKPOINT' AND r.state = 'COMPLETED' AND r.id <> ?
+         AND EXISTS (SELECT 1 FROM artifacts d WHERE d.run_id = r.id AND d.type = 'DATAPOOL_FILENAMES')
+       ORDER BY r.created_at DESC, r.id DESC LIMIT 1`,
       [owner, datasetId, exceptRunId],
     );
     if (!r) return null;

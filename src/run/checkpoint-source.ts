@@ -164,7 +164,12 @@ export function checkpointOfRun(id: string, field = "worker_config.checkpoint_ru
   return { path: rec.checkpoint, record: rec };
 }
 
-/** Earlier COMPLETED runs over the same input that count for the datapool, newest first. */
+/**
+ * Earlier COMPLETED runs over the same input that count for the datapool (use_datapool with
+ * datapool update), newest first. The datapool's checkpoint is the one trained by the newest of
+ * them that trained one (resolveCheckpoint); the service applies the same rule
+ * (Store.newestDatasetCheckpoint). ABORTED/FAILED runs never count.
+ */
 export function datapoolRuns(inputRealPath: string): RunRecord[] {
   return listRunRecords().filter((r) => r.state === "COMPLETED" && r.input === inputRealPath && r.useDatapool && r.datapoolUpdate);
 }
@@ -221,7 +226,7 @@ export async function resolveCheckpoint(
     return { path: p, origin: `run:${spec.checkpointRunId}`, given: spec.checkpointRunId };
   }
   for (const r of spec.datapool ?? []) {
-    if (r.checkpoint && fs.existsSync(r.checkpoint)) return { path: r.checkpoint, origin: `datapool:${r.id}`, given: r.id };
+    if (r.trained && r.checkpoint && fs.existsSync(r.checkpoint)) return { path: r.checkpoint, origin: `datapool:${r.id}`, given: r.id };
   }
   return null;
 }

@@ -12,13 +12,17 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
-import { loadRunConfig, resolveRunConfig, type RunConfig, type RunOverrides } from "../config/run-config.js";
+import { readRunConfigFile, resolveRunConfig, RunConfigError, type RunConfig, type RunOverrides } from "../config/run-config.js";
 import { prepareImages, embedImages, readEmbeddings, embeddingsCsvHeader, embeddingsCsvRows, l2NormalizeRows } from "../pipeline/index.js";
 import { trainInWorker, type WorkerTrainResult } from "../ssl/index.js";
 import * as torch from "../torch/index.js";
 import { ProgressPrinter, formatDuration, type ProgressStream } from "../util/progress.js";
 import type { ImageCache } from "../data/index.js";
-import { RUN_STATES, type RunState } from "./states.js";
+import { RUN_STATES, END_STATES, type RunState } from "./states.js";
+import { localResumeSource } from "./resume.js";
+import { placeResumeCheckpoint } from "./resume-checkpoint.js";
+import { withSourceModel } from "./source-model.js";
+import { createOutputFolder } from "./output-folder.js";
 import { saveRunRecord, newRunId, winnowHome, RUN_RECORD_FORMAT, type RunRecord } from "./store.js";
 import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
@@ -32,8 +36,8 @@ import { predictionsDirFor, checkTasksListed, RunPredictions, writePredictionIss
 import type { CropInfo } from "../predictions/index.js";
 
 export interface RunOptions {
-  /** Folder of images. */
-  input: string;
+  /** Folder of images (a resumed local run takes its source run's; given, it must be the same folder). */
+  input?: string;
   /** A run config object as in the run file ({ worker_config, selection_config, lightly_config }); checked here. */
   config?: unknown;
   /** Or a run file (YAML or JSON). */
@@ -58,6 +62,14 @@ export interface RunOptions {
    * paths resolve against the input folder (src/run/policy.ts). None for the user's own `winnow run`.
    */
   policy?: RunPolicy;
+  /**
+   * Continue an interrupted training (src/run/resume.ts): the id of a local run (its input, config
+   * and last.ckpt are taken; only `overrides.epochs`/`device` may be given), or a checkpoint with
+   * resume state (path or URL; the service's automatic resume) with the run it came from.
+   */
+  resume?: string | { runId: string; checkpoint: string };
+  /** Ends the run record at once (ABORTED, checkpoint on disk recorded) before the caller exits: a second Ctrl-C. */
+  hardStop?: AbortSignal;
 }
 
 /** Where a run's files are. */
@@ -124,9 +136,14 @@ function readLines(file: string): string[] {
 /** Runs the whole job. Config problems throw RunConfigError before anything is written. */
 export async function run(opts: RunOptions): Promise<RunResult> {
   // Config first: a bad config never becomes a run.
-  const config: RunConfig = opts.configFile
-    ? loadRunConfig(opts.configFile, opts.overrides)
-    : resolveRunConfig(opts.config ?? {}, opts.overrides ?? {});
+  const local = typeof opts.resume === "string" ? localResumeSource(opts.resume, opts) : null;
+  const resume = local ? { runId: local.record.id, checkpoint: local.checkpoint } : typeof opts.resume === "object" ? opts.resume : null;
+  const source = local
+    ? { raw: local.config as unknown, line: null }
+    : withSourceModel(opts.configFile ? readRunConfigFile(opts.configFile) : opts.config ?? {}, opts.overrides);
+  const config: RunConfig = resolveRunConfig(source.raw, opts.overrides ?? {}, opts.configFile ?? null);
+  const inputGiven = local ? local.record.input : opts.input;
+  if (inputGiven === undefined) throw new RunConfigError([{ path: "input", message: "no input folder given" }]);
   const wc = config.worker_config;
   const lc = config.lightly_config;
   // Checked by resolveRunConfig already: which tasks are read, and whether crops are selected/trained on.
@@ -134,14 +151,11 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 
   const id = newRunId();
   const output = path.resolve(opts.output ?? path.join("winnow-runs", id));
-  if (fs.existsSync(output) && fs.readdirSync(output).length > 0) {
-    throw new Error(`output folder ${output} exists and is not empty: give a new or empty folder (--output)`);
-  }
-  fs.mkdirSync(output, { recursive: true });
+  createOutputFolder(output);
   const paths = runPaths(output);
-  let inputReal = path.resolve(opts.input);
+  let inputReal = path.resolve(inputGiven);
   try {
-    inputReal = fs.realpathSync(opts.input);
+    inputReal = fs.realpathSync(inputGiven);
   } catch {
     /* reported below, as the run's failure */
   }
@@ -165,7 +179,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     format: RUN_RECORD_FORMAT, id, state: "INITIALIZING", input: inputReal, output, configFile: opts.configFile ? path.resolve(opts.configFile) : null,
     startedAt: new Date(t0).toISOString(), endedAt: null, durationMs: null, stages: [], checkpoint: null, trained: false, weights: null,
     useDatapool: wc.use_datapool, datapoolUpdate: wc.use_datapool && wc.datasource.enable_datapool_update,
-    selectedCount: null, datapoolCount: null, error: null, pid: process.pid,
+    selectedCount: null, datapoolCount: null, error: null, pid: process.pid, resumedFrom: resume?.runId ?? null,
   };
   let stageT0 = performance.now();
   const enter = (state: RunState): void => {
@@ -185,6 +199,23 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   let trainHandle: ReturnType<typeof trainInWorker> | null = null;
   const onAbort = (): void => trainHandle?.abort();
   opts.signal?.addEventListener("abort", onAbort);
+  // The caller exits right after this (a second Ctrl-C): the record ends now, with the checkpoint the
+  // trainer last wrote (atomically, so it is whole), instead of staying in its state forever.
+  const ckptDir = lc.checkpoint_callback.dirpath ? path.resolve(lc.checkpoint_callback.dirpath) : paths.checkpoints;
+  const onHardStop = (): void => {
+    if (END_STATES.has(record.state)) return;
+    const last = path.join(ckptDir, "last.ckpt");
+    if (!record.checkpoint && record.state === "TRAINING" && fs.existsSync(last)) record.checkpoint = last;
+    record.state = "ABORTED";
+    record.error = `stopped at once in ${record.stages[record.stages.length - 1]?.state ?? "INITIALIZING"} (second Ctrl-C); checkpoint ${record.checkpoint ?? "none"}`;
+    record.endedAt = new Date().toISOString();
+    record.durationMs = Date.now() - t0;
+    fs.rmSync(paths.reportJson, { force: true });
+    fs.rmSync(paths.reportHtml, { force: true });
+    log(`ABORTED: ${record.error}`, false);
+    saveRunRecord(record);
+  };
+  opts.hardStop?.addEventListener("abort", onHardStop);
   try {
     enter("INITIALIZING");
     log(`run ${id}: input ${inputReal}, output ${output}`);
@@ -202,17 +233,20 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     } catch {
       st = null;
     }
-    if (!st?.isDirectory()) throw new Error(`input ${opts.input}: ${st ? "not a folder" : "no such folder"}`);
+    if (!st?.isDirectory()) throw new Error(`input ${inputGiven}: ${st ? "not a folder" : "no such folder"}`);
+    if (source.line) log(source.line);
 
     // Earlier datapool runs and the checkpoint to start from (resolved before the slow stages, so
     // a bad URL or run id fails at once).
     const pool = wc.use_datapool ? datapoolRuns(inputReal) : [];
-    const ckpt = await resolveCheckpoint(
+    // A resumed run continues its own checkpoint; the one its config started from is not fetched again.
+    const ckpt = resume ? null : await resolveCheckpoint(
       { checkpoint: wc.checkpoint, checkpointRunId: wc.checkpoint_run_id, datapool: wc.embeddings ? [] : pool },
       paths.checkpoints, { log, policy: opts.policy, base: inputReal },
     );
     if (ckpt) log(`checkpoint: ${ckpt.path} (${ckpt.origin})`);
     const embeddingsFile = !wc.embeddings ? "" : opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
+    const resumeFrom = resume ? await placeResumeCheckpoint(resume, ckptDir, wc.enable_training, log) : null;
 
     // ---- LOADING_DATASET ----
     enter("LOADING_DATASET");
@@ -276,12 +310,12 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     // ---- TRAINING ----
     let training: WorkerTrainResult | null = null;
     let embedCheckpoint: string | null = ckpt?.path ?? null;
-    record.weights = wc.embeddings ? "custom-embeddings" : ckpt ? (ckpt.origin === "path" ? "checkpoint" : ckpt.origin) : "random-init";
+    record.weights = wc.embeddings ? "custom-embeddings" : ckpt ? (ckpt.origin === "path" ? "checkpoint" : ckpt.origin) : resume ? `resume:${resume.runId}` : "random-init";
     if (wc.enable_training) {
       enter("TRAINING");
       const handle = trainInWorker({
         cacheDir: trainCache.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: lc, outDir: paths.checkpoints,
-        device, startFrom: ckpt?.path, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
+        device, startFrom: ckpt?.path, resumeFrom: resumeFrom ?? undefined, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
         onProgress: (p) => printer?.update(p),
         onEpochEnd: (e) => {
           printer?.epoch(e);
@@ -305,7 +339,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       embedCheckpoint = training.checkpoint;
       record.checkpoint = training.checkpoint;
       record.trained = true;
-      record.weights = ckpt ? `trained from ${ckpt.origin === "path" ? "checkpoint" : ckpt.origin}` : "trained";
+      record.weights = ckpt ? `trained from ${ckpt.origin === "path" ? "checkpoint" : ckpt.origin}` : resume ? `trained (resumed run ${resume.runId})` : "trained";
       saveRunRecord(record);
     } else if (ckpt) {
       record.checkpoint = ckpt.path;
@@ -456,6 +490,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     throw new RunError(`run ${id} ${record.state}: ${record.error}`, record, paths, e);
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+    opts.hardStop?.removeEventListener("abort", onHardStop);
     trainHandle?.abort();
     cache?.close();
     preds?.close();

@@ -44,6 +44,8 @@ export interface RunRecord {
   datapoolCount: number | null;
   error: string | null;
   pid: number;
+  /** The run this one resumed (`winnow run --resume`, or the service's automatic resume); absent in older records. */
+  resumedFrom?: string | null;
 }
 
 /** $WINNOW_HOME or ~/.winnow. */

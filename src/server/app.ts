@@ -253,7 +253,16 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     const ttl = o.workerUrlTtl ?? 24 * 3600;
     let checkpoint: { source: string; url: string } | { error: string } | null = null;
     let datapool: { run_id: string; url: string } | null = null;
-    if (typeof wc.checkpoint_run_id === "string" && wc.checkpoint_run_id) {
+    // Automatic resume of a CRASHED run: its CHECKPOINT (with resume state) replaces the config's
+    // starting checkpoint; a worker that knows `resume` continues training from it.
+    const resumes = await store.resumeOf(owner(req), r.scheduled_id);
+    const from = resumes ? await store.getRun(owner(req), resumes.runId) : null;
+    const fromCkpt = from?.artifacts.find((a) => a.type === "CHECKPOINT");
+    let resume: { run_id: string; attempt: number; url: string } | null = null;
+    if (resumes && from && fromCkpt) {
+      resume = { run_id: from.id, attempt: resumes.attempt, url: signedUrl(fromCkpt.id, ttl).url };
+      checkpoint = { source: `resume:${from.id}`, url: resume.url };
+    } else if (typeof wc.checkpoint_run_id === "string" && wc.checkpoint_run_id) {
       const src = await store.getRun(owner(req), wc.checkpoint_run_id);
       const art = src?.artifacts.find((a) => a.type === "CHECKPOINT");
       checkpoint = !src
@@ -269,7 +278,7 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
       const s = await store.newestDatasetSelection(owner(req), r.dataset_id, r.id);
       if (s) datapool = { run_id: s.run.id, url: signedUrl(s.artifact.id, ttl).url };
     }
-    return { run: r, config: cfg satisfies ConfigData, dataset: ds, checkpoint, datapool };
+    return { run: r, config: cfg satisfies ConfigData, dataset: ds, checkpoint, datapool, resume };
   }
 
   // ---- configs and scheduled runs -------------------------------------------------------------------

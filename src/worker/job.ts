@@ -44,6 +44,8 @@ export interface JobSpec {
    * and the server's origin (its signed URLs). Absent in old spec files: the defaults apply.
    */
   policy?: { allowRoots?: string[]; allowUrlHosts?: string[]; serverOrigin?: string | null };
+  /** Continue the training of a CRASHED run from its checkpoint (signed URL; the service's automatic resume). */
+  resume?: { runId: string; checkpoint: string } | null;
 }
 
 export type JobMessage =
@@ -134,7 +136,7 @@ async function main(spec: JobSpec): Promise<void> {
   try {
     const res = await run({
       input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir,
-      overrides: spec.device ? { device: spec.device } : {}, policy,
+      overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
     });
     poll();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });

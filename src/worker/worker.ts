@@ -50,6 +50,8 @@ interface Claim {
   dataset: DatasetData;
   checkpoint: { source: string; url: string } | { error: string } | null;
   datapool: { run_id: string; url: string } | null;
+  /** Automatic resume of a CRASHED run: its checkpoint (signed URL) to continue training from. */
+  resume?: { run_id: string; attempt: number; url: string } | null;
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -228,6 +230,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       config: { worker_config: c.config.worker_config, selection_config: c.config.selection_config, lightly_config: c.config.lightly_config },
       checkpoint: c.checkpoint && "url" in c.checkpoint ? c.checkpoint.url : null, datapool, device: o.device,
       policy: { allowRoots: (o.allowRoots ?? []).map((r) => path.resolve(r)), allowUrlHosts: o.allowUrlHosts ?? [], serverOrigin: new URL(http.base).origin },
+      resume: c.resume ? { runId: c.resume.run_id, checkpoint: c.resume.url } : null,
     };
     const specFile = path.join(jobDir, "spec.json");
     fs.writeFileSync(specFile, JSON.stringify(spec));
