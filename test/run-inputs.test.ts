@@ -186,7 +186,7 @@ test("config errors are thrown before a run starts: unknown keys with a suggesti
   const cases: Array<[unknown, RegExp]> = [
     [{ ...tinyConfig(), worker_config: { enable_trainig: true } }, /worker_config\.enable_trainig: unknown key — did you mean 'enable_training'\?/],
     [{ ...tinyConfig(), lightly_confg: {} }, /lightly_confg: unknown key — did you mean 'lightly_config'\?/],
-    [tinyConfig({ lightly_config: { trainer: { gpus: 0, max_epochs: 0 } } }), /lightly_config\.trainer\.max_epochs: got 0; allowed: an integer in \[1, 1000000\]/],
+    [tinyConfig({ lightly_config: { trainer: { gpus: 0, max_epochs: 0 } } }), /lightly_config\.trainer\.max_epochs: got 0; allowed: an integer in \[1, 10000\]/],
     [tinyConfig({ worker_config: { corruptness_check: { corruption_threshold: 2 } } }), /worker_config\.corruptness_check\.corruption_threshold: got 2; allowed: a number in \[0, 1\]/],
     [tinyConfig({ worker_config: { checkpoint: "a.ckpt", checkpoint_run_id: "x" } }), /worker_config\.checkpoint_run_id: checkpoint and checkpoint_run_id are both set/],
     [tinyConfig({ selection_config: { n_samples: 0 } }), /selection_config\.n_samples: got 0/],

@@ -37,7 +37,8 @@ export class FileSource implements ByteSource {
   readonly size: number;
   constructor(readonly path: string) {
     try {
-      this.fd = fs.openSync(path, "r");
+      // O_NONBLOCK: a FIFO or device named as a checkpoint fails below (not a regular file) instead of hanging.
+      this.fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (e) {
       throw new CheckpointError(`cannot open: ${(e as Error).message}`, "IO", { cause: e });
     }

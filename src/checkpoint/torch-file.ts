@@ -197,7 +197,7 @@ function openArchive(src: ByteSource): Archive {
   if (zip.entries.length === 0) throw new CheckpointError("the zip archive is empty", "FORMAT");
   const first = zip.entries[0]!.name;
   const slash = first.indexOf("/");
-  if (slash <= 0) throw new CheckpointError(`not a PyTorch checkpoint: first entry "${first}" is not inside a folder`, "FORMAT");
+  if (slash <= 0) throw new CheckpointError("not a PyTorch checkpoint: the first zip entry is not inside a folder", "FORMAT");
   return { zip, root: first.slice(0, slash) };
 }
 

@@ -18,14 +18,25 @@ export function register(program: Command): void {
     .option("--s3-region <region>", "S3 region (default $AWS_REGION, else us-east-1)")
     .option("--heartbeat <seconds>", "heartbeat period", "10")
     .option("--shutdown-when-job-finished", "exit after one run")
+    .option("--allow-root <dir>", "a folder run configs' paths may also read (repeatable; by default only the datasource and the job's folder)", (v: string, a: string[]) => [...a, v], [] as string[])
+    .option("--allow-url-host <host|cidr>", "a host, IP or CIDR run configs' URLs may reach though internal (repeatable)", (v: string, a: string[]) => [...a, v], [] as string[])
     .addHelpText("after", "\nCtrl-C: a running job finishes its step, keeps its checkpoint, uploads it and is marked ABORTED.")
-    .action(async (o: { server?: string; token?: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
+    .action(async (o: { server?: string; token?: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; allowRoot: string[]; allowUrlHost: string[]; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
       const { CliError, EXIT } = await import("./index.js");
       const token = o.token ?? process.env.WINNOW_TOKEN;
       if (!token) throw new CliError("--token: an API token is required (or set $WINNOW_TOKEN); create one with `winnow token create`", EXIT.usage);
       if (o.device && o.device !== "cpu" && o.device !== "cuda") throw new CliError(`--device: expected cpu or cuda, got ${JSON.stringify(o.device)}`, EXIT.usage);
       const hb = Number(o.heartbeat);
       if (!(hb > 0)) throw new CliError(`--heartbeat: expected seconds > 0, got ${JSON.stringify(o.heartbeat)}`, EXIT.usage);
+      const { allowHostProblem } = await import("../run/policy.js");
+      for (const h of o.allowUrlHost) {
+        const why = allowHostProblem(h);
+        if (why) throw new CliError(`--allow-url-host: ${JSON.stringify(h)}: ${why}`, EXIT.usage);
+      }
+      const fs = await import("node:fs");
+      for (const r of o.allowRoot) {
+        if (!fs.statSync(r, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`--allow-root: ${JSON.stringify(r)} is not a folder`, EXIT.usage);
+      }
       const { runWorker } = await import("../worker/worker.js");
       const ctl = new AbortController();
       const onSig = (): void => {
@@ -38,7 +49,7 @@ export function register(program: Command): void {
         server: o.server ?? process.env.WINNOW_SERVER_URL ?? "http://127.0.0.1:8470", token,
         labels: o.labels ? o.labels.split(",").map((s) => s.trim()).filter(Boolean) : [], name: o.name, workerId: o.workerId,
         device: o.device as "cpu" | "cuda" | undefined, workDir: o.workDir, datasourceRoot: o.datasourceRoot, heartbeatMs: hb * 1000,
-        shutdownWhenJobFinished: o.shutdownWhenJobFinished, signal: ctl.signal,
+        shutdownWhenJobFinished: o.shutdownWhenJobFinished, signal: ctl.signal, allowRoots: o.allowRoot, allowUrlHosts: o.allowUrlHost,
         s3: { endpoint: o.s3Endpoint, forcePathStyle: o.s3PathStyle, region: o.s3Region },
       });
       if (ctl.signal.aborted) process.exitCode = EXIT.aborted;

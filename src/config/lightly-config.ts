@@ -62,8 +62,8 @@ export const lightlyConfigSchema = z
   .strictObject({
     loader: section(
       {
-        batch_size: leaf(int(1), 16, {
-          allowed: "an integer ≥ 1",
+        batch_size: leaf(int(1, 4096), 16, {
+          allowed: "an integer in [1, 4096]",
           description: "Images per training step and per embedding batch.",
           winnow: "Capped at the number of images, as Lightly does. Lightly warns below 64 (small batches harm SimCLR); so does Winnow.",
         }),
@@ -72,8 +72,8 @@ export const lightlyConfigSchema = z
           description: "Reshuffle the images every epoch.",
           winnow: "A permutation drawn from a seed derived from `seed` and the epoch, so runs and resumed runs repeat exactly.",
         }),
-        num_workers: leaf(int(-1, 1024), -1, {
-          allowed: "an integer ≥ -1",
+        num_workers: leaf(int(-1, 256), -1, {
+          allowed: "an integer in [-1, 256]",
           description: "Background workers preparing batches; -1 = the number of CPU cores.",
           winnow: "Images are decoded once into the image cache: this is the number of decodes in flight while it is built (-1 = CPU cores). Training reads the cache and needs no loader processes.",
         }),
@@ -91,16 +91,16 @@ export const lightlyConfigSchema = z
           allowed: MODEL_NAMES.map((n) => `"${n}"`).join(", "),
           description: "Backbone: lightly's ResNetGenerator architecture (CIFAR-style 3×3 stem, no max-pool).",
         }),
-        width: leaf(z.number().min(1 / 64).max(64), 1, {
-          allowed: "a number in [0.015625, 64] (int(64·width) stem channels, at least 1)",
+        width: leaf(z.number().min(1 / 64).max(8), 1, {
+          allowed: "a number in [0.015625, 8] (int(64·width) stem channels, at least 1)",
           description: "Width multiplier of the ResNet (64·width channels in the first stage).",
         }),
-        num_ftrs: leaf(int(1, 65536), 32, {
-          allowed: "an integer in [1, 65536]",
+        num_ftrs: leaf(int(1, 8192), 32, {
+          allowed: "an integer in [1, 8192]",
           description: "Embedding size: channels of the 1×1 conv after the ResNet, i.e. the embeddings' dimension D.",
         }),
-        out_dim: leaf(int(1, 65536), 128, {
-          allowed: "an integer in [1, 65536]",
+        out_dim: leaf(int(1, 8192), 128, {
+          allowed: "an integer in [1, 8192]",
           description: "Output size of the projection head, on which the NT-Xent loss is computed.",
           winnow: "The head is Lightly's CLI/worker head: Linear(num_ftrs, num_ftrs) → ReLU → Linear(num_ftrs, out_dim), no BatchNorm, so checkpoints load in the Lightly worker.",
         }),
@@ -110,12 +110,12 @@ export const lightlyConfigSchema = z
     trainer: section(
       {
         gpus: leaf(int(0, 1024), 1, {
-          allowed: "an integer ≥ 0",
+          allowed: "an integer in [0, 1024]",
           description: "Number of GPUs to train on.",
           winnow: "0 = train on the CPU. ≥ 1 = one CUDA GPU when one is available, else the CPU (with a note). Winnow trains on one device; values above 1 use one GPU.",
         }),
-        max_epochs: leaf(int(1, 1_000_000), 100, {
-          allowed: "an integer in [1, 1000000]",
+        max_epochs: leaf(int(1, 10_000), 100, {
+          allowed: "an integer in [1, 10000]",
           description: "Number of epochs to train for.",
         }),
         precision: leaf(z.literal(PRECISION_VALUES), 32, {
@@ -174,8 +174,8 @@ export const lightlyConfigSchema = z
     ),
     collate: section(
       {
-        input_size: leaf(int(1, 4096), COLLATE_DEFAULTS.input_size, {
-          allowed: "an integer in [1, 4096]",
+        input_size: leaf(int(1, 1024), COLLATE_DEFAULTS.input_size, {
+          allowed: "an integer in [1, 1024]",
           description: "Side of the square views (training) and of the embedding input, in pixels.",
           winnow: "The image cache stores each image once at cacheSizeFor(input_size) (12.5% larger, for crops).",
         }),
@@ -226,14 +226,15 @@ export const lightlyConfigSchema = z
           description: "Keep the checkpoint of the last epoch (last.ckpt).",
           winnow: "last.ckpt is written atomically at the end of every epoch (it is the resume point); with false it is removed when training completes.",
         }),
-        save_top_k: leaf(int(-1, 1_000_000), 1, {
-          allowed: "an integer ≥ -1",
+        save_top_k: leaf(int(-1, 10_000), 1, {
+          allowed: "an integer in [-1, 10000]",
           description: "Keep the k best epochs by loss as lightly_epoch_{epoch}.ckpt (-1 = all, 0 = none).",
           winnow: "Ranked by the epoch's mean loss.",
         }),
-        dirpath: leaf(z.union([z.null(), z.string().min(1)]), null, {
+        dirpath: leaf(z.union([z.null(), z.string().min(1).max(4096)]), null, {
           allowed: "null or a non-empty path",
           description: "Where checkpoints are stored (null = the run's output folder).",
+          winnow: "Scheduled runs (winnow worker): only a folder relative to the run folder, without `..` (the server refuses others with 400, the worker resolves it inside the run folder).",
         }),
       },
       "Modifies the checkpoint callback (pytorch_lightning ModelCheckpoint).",

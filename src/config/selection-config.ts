@@ -149,15 +149,18 @@ const strategySchema = z.discriminatedUnion("type", [
   objOf(STRATEGY_SPECS.SIMILARITY) as z.ZodObject<{ type: z.ZodLiteral<"SIMILARITY">; strength: z.ZodDefault<z.ZodNumber> }>,
 ]);
 
+/** Upper bound of n_samples: far above any dataset a worker holds, low enough that no count overflows. */
+export const N_SAMPLES_MAX = 100_000_000;
+
 const TOP_SPECS: Record<string, { allowed: string; description: string }> = {
-  n_samples: { allowed: "an integer ≥ 1", description: "Number of samples to select in this run (datapool samples not counted)." },
+  n_samples: { allowed: "an integer in [1, 100000000]", description: "Number of samples to select in this run (datapool samples not counted)." },
   proportion_samples: { allowed: "a number in (0, 1]", description: "Fraction of the input samples to select (floor(proportion × number of samples))." },
   strategies: { allowed: "a non-empty list of { input, strategy }", description: "The selection objectives; THRESHOLD filters first, the others are combined by product." },
 };
 
 export const selectionConfigSchema = z
   .strictObject({
-    n_samples: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().meta(TOP_SPECS.n_samples),
+    n_samples: z.number().int().min(1).max(N_SAMPLES_MAX).optional().meta(TOP_SPECS.n_samples),
     proportion_samples: z.number().gt(0).max(1).optional().meta(TOP_SPECS.proportion_samples),
     strategies: z.array(z.strictObject({ input: inputSchema, strategy: strategySchema })).min(1).meta(TOP_SPECS.strategies),
   })
@@ -259,7 +262,7 @@ function collectIssues(input: Record<string, unknown>): ConfigIssue[] {
     out.push({ path: `${root}.${k}`, message: `unknown key${s ? ` — did you mean '${s}'?` : ""} (allowed at ${root}: ${Object.keys(TOP_SPECS).join(", ")})` });
   }
   const { n_samples: n, proportion_samples: p, strategies } = input;
-  if (n !== undefined && !(typeof n === "number" && Number.isSafeInteger(n) && n >= 1)) out.push({ path: `${root}.n_samples`, message: `got ${show(n)}; allowed: ${TOP_SPECS.n_samples.allowed}` });
+  if (n !== undefined && !(typeof n === "number" && Number.isSafeInteger(n) && n >= 1 && n <= N_SAMPLES_MAX)) out.push({ path: `${root}.n_samples`, message: `got ${show(n)}; allowed: ${TOP_SPECS.n_samples.allowed}` });
   if (p !== undefined && !(typeof p === "number" && p > 0 && p <= 1)) out.push({ path: `${root}.proportion_samples`, message: `got ${show(p)}; allowed: ${TOP_SPECS.proportion_samples.allowed}` });
   if (n === undefined && p === undefined) out.push({ path: root, message: "got neither n_samples nor proportion_samples; allowed: exactly one of them" });
   if (n !== undefined && p !== undefined) out.push({ path: root, message: `got both n_samples (${show(n)}) and proportion_samples (${show(p)}); allowed: exactly one of them` });

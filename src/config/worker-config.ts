@@ -105,13 +105,14 @@ export const workerConfigSchema = z
       description: "Winnow's addition (service only): how many times a CRASHED run is resumed automatically on another worker.",
       winnow: "0 (default): a CRASHED run stays CRASHED. N ≥ 1: when the dead-worker policy ends a run CRASHED and it uploaded a checkpoint, the server queues it again (at most N times) and the next worker resumes training from that checkpoint. `winnow run` ignores it (use --resume).",
     }),
-    num_processes: leaf(z.number().int().min(-1).max(1024), -1, {
-      allowed: "an integer ≥ -1",
+
+    num_processes: leaf(z.number().int().min(-1).max(256), -1, {
+      allowed: "an integer in [-1, 256]",
       description: "Worker processes for data loading (-1 = automatic).",
       winnow: "Accepted and ignored: decoding concurrency is lightly_config.loader.num_workers.",
     }),
-    num_threads: leaf(z.number().int().min(-1).max(1024), -1, {
-      allowed: "an integer ≥ -1",
+    num_threads: leaf(z.number().int().min(-1).max(256), -1, {
+      allowed: "an integer in [-1, 256]",
       description: "Threads for computation (-1 = automatic).",
       winnow: "≥ 1 sets libtorch's intra-op threads; -1 keeps the engine's default (the CPU's cores).",
     }),

@@ -12,6 +12,7 @@
 // is known then) and reported by the crop cache as `bad_box`.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readRegularText } from "../util/regular-file.js";
 
 export type PredictionIssueCode = "malformed" | "unknown_category" | "bad_box" | "bad_score" | "bad_probabilities" | "file_name_mismatch";
 
@@ -68,15 +69,26 @@ export function predictionsDirOf(inputDir: string): string {
 function readJson(file: string, what: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    // A regular file only, opened without blocking: a FIFO named like a prediction file cannot hang the run.
+    text = readRegularText(file, what);
   } catch (e) {
-    throw new Error(`${what} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(`${what} ${file} cannot be read (${(e as Error).message.replace(`${what}: ${file} `, "")})`);
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${what} ${file} is not valid JSON: ${(e as Error).message}`);
+    // V8's message quotes the text around the error: give the position only.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new Error(`${what} ${file} is not valid JSON${at ? ` (error at character ${at})` : ""}`);
   }
+}
+
+/** A task's folder; a task name is a path below the predictions folder and may not leave it. */
+function taskDir(predictionsDir: string, task: string): string {
+  if (task.startsWith("/") || task.includes("\\") || task.includes("\0") || task.split("/").some((seg) => seg === "" || seg === "." || seg === "..")) {
+    throw new Error(`task ${JSON.stringify(task)}: a task name may not be absolute or contain empty, "." or ".." path segments`);
+  }
+  return path.join(predictionsDir, task);
 }
 
 /** tasks.json: the task names (a list of strings). */
@@ -91,7 +103,7 @@ export function listPredictionTasks(predictionsDir: string): string[] {
 
 /** <task>/schema.json. A broken schema is fatal for the task (nothing can be interpreted without it). */
 export function readTaskSchema(predictionsDir: string, task: string): TaskSchema {
-  const file = path.join(predictionsDir, task, "schema.json");
+  const file = path.join(taskDir(predictionsDir, task), "schema.json");
   const v = readJson(file, `schema of task "${task}"`) as { task_type?: unknown; categories?: unknown };
   if (!v || typeof v !== "object" || typeof v.task_type !== "string") throw new Error(`${file}: "task_type" must be a string such as "object-detection", got ${JSON.stringify(v?.task_type)}`);
   if (!Array.isArray(v.categories) || v.categories.length === 0) throw new Error(`${file}: "categories" must be a non-empty list of {"id": int, "name": string}`);
@@ -115,7 +127,7 @@ const finite = (x: unknown): x is number => typeof x === "number" && Number.isFi
 
 /** Reads one task's predictions for `images` (relative filenames, as the folder listing gives them). */
 export function readTaskPredictions(predictionsDir: string, task: string, images: readonly string[]): TaskPredictions {
-  const dir = path.join(predictionsDir, task);
+  const dir = taskDir(predictionsDir, task);
   const schema = readTaskSchema(predictionsDir, task);
   const catIndex = new Map(schema.categories.map((c, k) => [c.id, k]));
   const boxes = schema.taskType === OBJECT_DETECTION;

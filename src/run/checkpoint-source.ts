@@ -6,7 +6,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { readRunRecord, listRunRecords, type RunRecord } from "./store.js";
+import { PolicyError, resolvePolicyPath, openRegularFile, urlGate, type RunPolicy } from "./policy.js";
+import { safeGet, TooManyRedirects } from "./safe-get.js";
 
 export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024 ** 3;
@@ -36,6 +39,12 @@ export interface DownloadOptions {
   timeoutMs?: number;
   maxBytes?: number;
   log?: (m: string) => void;
+  /** Untrusted config (a worker job): paths and URLs must pass this policy (src/run/policy.ts). */
+  policy?: RunPolicy;
+  /** Relative paths resolve against this folder under a policy (the dataset's datasource). */
+  base?: string;
+  /** The config key named in errors. */
+  field?: string;
 }
 
 /** Shows a URL without its query string (pre-signed URLs carry credentials there). */
@@ -48,67 +57,72 @@ export function redactUrl(u: string): string {
   }
 }
 
-/** Downloads `url` to `dest` (atomic: a temporary file renamed into place). */
+/** Downloads `url` to `dest` (atomic: a temporary file renamed into place), through the policy's gate. */
 export async function downloadCheckpoint(url: string, dest: string, opts: DownloadOptions = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? envInt("WINNOW_DOWNLOAD_TIMEOUT_MS", DEFAULT_DOWNLOAD_TIMEOUT_MS);
   const maxBytes = opts.maxBytes ?? envInt("WINNOW_DOWNLOAD_MAX_BYTES", DEFAULT_DOWNLOAD_MAX_BYTES);
   const shown = redactUrl(url);
+  const field = opts.field ?? "worker_config.checkpoint";
+  const gate = urlGate(opts.policy?.trustedUrls?.includes(url) ? undefined : opts.policy, field, (u) => redactUrl(u.href));
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.part-${process.pid}-${randomBytes(4).toString("hex")}`);
   let fd = -1;
   try {
-    let res: Response;
+    let res: IncomingMessage;
     try {
-      res = await fetch(url, { signal: ctl.signal, redirect: "follow" });
+      res = await safeGet(url, gate, ctl.signal);
     } catch (e) {
-      if (ctl.signal.aborted) throw new CheckpointSourceError(`worker_config.checkpoint: no answer from ${shown} within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new CheckpointSourceError(`worker_config.checkpoint: cannot download ${shown}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      if (e instanceof PolicyError) throw new CheckpointSourceError(e.message);
+      if ((e as { code?: string }).code === "EPOLICY") throw new CheckpointSourceError((e as Error).message);
+      if (ctl.signal.aborted) throw new CheckpointSourceError(`${field}: no answer from ${shown} within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
+      if (e instanceof TooManyRedirects) throw new CheckpointSourceError(`${field}: cannot download ${shown}: ${e.message}`);
+      throw new CheckpointSourceError(`${field}: cannot download ${shown}: ${(e as { code?: string }).code ?? (e as Error).message}`);
     }
-    if (!res.ok) {
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) {
       let body = "";
       try {
-        body = (await res.text()).slice(0, 2000);
+        body = (await readSome(res, 2000)).toString("utf8");
       } catch {
         /* no body */
       }
       const expired = /expired|ExpiredToken|Request has expired/i.test(body);
       let why: string;
       if (expired) why = "the link has expired (pre-signed URLs are valid for a limited time): create a new one";
-      else if (res.status === 403) why = "access denied: the URL lacks permission or has expired (pre-signed URLs are valid for a limited time)";
-      else if (res.status === 401) why = "authentication required: use a pre-signed URL or download the file and pass its path";
-      else if (res.status === 404) why = "not found: check the URL (bucket, key, file name)";
-      else if (res.status === 410) why = "gone: the file was removed or the link has expired";
-      else why = res.statusText || "request failed";
-      throw new CheckpointSourceError(`worker_config.checkpoint: HTTP ${res.status} from ${shown}: ${why}`);
+      else if (status === 403) why = "access denied: the URL lacks permission or has expired (pre-signed URLs are valid for a limited time)";
+      else if (status === 401) why = "authentication required: use a pre-signed URL or download the file and pass its path";
+      else if (status === 404) why = "not found: check the URL (bucket, key, file name)";
+      else if (status === 410) why = "gone: the file was removed or the link has expired";
+      else if (status >= 300 && status < 400) why = "a redirect without a location";
+      else why = res.statusMessage || "request failed";
+      throw new CheckpointSourceError(`${field}: HTTP ${status} from ${shown}: ${why}`);
     }
-    const declared = Number(res.headers.get("content-length"));
+    const declared = Number(res.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
       ctl.abort();
-      throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} is ${declared} bytes, over the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
+      throw new CheckpointSourceError(`${field}: ${shown} is ${declared} bytes, over the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
     }
-    if (!res.body) throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} sent no body`);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     fd = fs.openSync(tmp, "wx", 0o644);
     let total = 0;
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
         total += chunk.byteLength;
         if (total > maxBytes) {
           ctl.abort();
-          throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} sent more than the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
+          throw new CheckpointSourceError(`${field}: ${shown} sent more than the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
         }
         let off = 0;
         while (off < chunk.byteLength) off += fs.writeSync(fd, chunk, off, chunk.byteLength - off);
       }
     } catch (e) {
       if (e instanceof CheckpointSourceError) throw e;
-      if (ctl.signal.aborted) throw new CheckpointSourceError(`worker_config.checkpoint: the download of ${shown} did not finish within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
-      throw new CheckpointSourceError(`worker_config.checkpoint: the download of ${shown} broke off: ${(e as Error).message}`);
+      if (ctl.signal.aborted) throw new CheckpointSourceError(`${field}: the download of ${shown} did not finish within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
+      throw new CheckpointSourceError(`${field}: the download of ${shown} broke off: ${(e as { code?: string }).code ?? (e as Error).message}`);
     }
     if (Number.isFinite(declared) && declared > 0 && total !== declared) {
-      throw new CheckpointSourceError(`worker_config.checkpoint: ${shown} announced ${declared} bytes and sent ${total}`);
+      throw new CheckpointSourceError(`${field}: ${shown} announced ${declared} bytes and sent ${total}`);
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -120,6 +134,19 @@ export async function downloadCheckpoint(url: string, dest: string, opts: Downlo
     if (fd >= 0) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
   }
+}
+
+/** Up to `max` bytes of a response body (for the error text of a failed download). */
+async function readSome(res: IncomingMessage, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of res as AsyncIterable<Buffer>) {
+    parts.push(c);
+    n += c.length;
+    if (n >= max) break;
+  }
+  res.destroy();
+  return Buffer.concat(parts).subarray(0, max);
 }
 
 /** The checkpoint file of an earlier run, checked to exist. */
@@ -172,6 +199,17 @@ export async function resolveCheckpoint(
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c)) {
       throw new CheckpointSourceError(`worker_config.checkpoint: ${c.split("://")[0]}:// URLs are not supported; give a local path or an http(s) URL (e.g. a pre-signed URL)`);
+    }
+    if (opts.policy) {
+      // Untrusted config: inside the allowed roots, a regular file, and one message for every refusal.
+      let real: string;
+      try {
+        real = resolvePolicyPath(c, "worker_config.checkpoint", opts.policy, opts.base ?? process.cwd());
+        fs.closeSync(openRegularFile(real, "worker_config.checkpoint"));
+      } catch (e) {
+        throw new CheckpointSourceError((e as Error).message);
+      }
+      return { path: real, origin: "path", given: c };
     }
     const p = path.resolve(c);
     let st: fs.Stats;

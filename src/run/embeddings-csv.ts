@@ -1,7 +1,9 @@
 // Reads an embeddings CSV in Lightly's format (worker_config.embeddings, lightly.utils.io):
 // header filenames,embedding_0,…,embedding_{D-1},labels; one row per image; Python csv quoting.
-// Errors name the file, the line and what was expected.
-import * as fs from "node:fs";
+// Errors name the file, the line and what was expected, never the file's content (the file may be
+// something else entirely, e.g. /proc/self/environ named by an untrusted config). Only a regular
+// file is read, opened without blocking (a FIFO fails at once instead of hanging the run).
+import { readRegularText } from "../util/regular-file.js";
 
 export interface EmbeddingsCsv {
   filenames: string[];
@@ -55,12 +57,7 @@ function splitRecord(text: string, start: number): { fields: string[]; next: num
 }
 
 export function readEmbeddingsCsv(file: string, what = "worker_config.embeddings"): EmbeddingsCsv {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`${what}: cannot read ${file}: ${(e as Error).message}`);
-  }
+  let text = readRegularText(file, what);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let pos = 0;
   let line = 1;
@@ -77,11 +74,11 @@ export function readEmbeddingsCsv(file: string, what = "worker_config.embeddings
   const d = header.length - 2;
   const ok = d >= 1 && header[0] === "filenames" && header[header.length - 1] === "labels" && header.slice(1, -1).every((h, j) => h === `embedding_${j}`);
   if (!ok) {
-    throw new Error(`${what}: ${file} line 1: expected the header filenames,embedding_0,…,embedding_{D-1},labels (Lightly's format), got ${JSON.stringify(header.slice(0, 4).join(",") + (header.length > 4 ? ",…" : ""))}`);
+    throw new Error(`${what}: ${file} line 1: expected the header filenames,embedding_0,…,embedding_{D-1},labels (Lightly's format), got ${header.length} column(s) that do not match it`);
   }
   const filenames: string[] = [];
   const rows: number[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   while (pos < text.length) {
     line++;
     const f = rec();
@@ -89,12 +86,13 @@ export function readEmbeddingsCsv(file: string, what = "worker_config.embeddings
     if (f.length !== d + 2) throw new Error(`${what}: ${file} line ${line}: ${f.length} fields, expected ${d + 2} (filename, ${d} embedding values, label)`);
     const name = f[0]!;
     if (!name) throw new Error(`${what}: ${file} line ${line}: empty filename`);
-    if (seen.has(name)) throw new Error(`${what}: ${file} line ${line}: ${JSON.stringify(name)} appears twice`);
-    seen.add(name);
+    const first = seen.get(name);
+    if (first !== undefined) throw new Error(`${what}: ${file} line ${line}: the filename of line ${first} appears again`);
+    seen.set(name, line);
     for (let j = 0; j < d; j++) {
       const s = f[j + 1]!.trim();
       const v = Number(s);
-      if (s === "" || !Number.isFinite(v)) throw new Error(`${what}: ${file} line ${line}: embedding_${j} of ${JSON.stringify(name)} is ${JSON.stringify(f[j + 1])}, expected a finite number`);
+      if (s === "" || !Number.isFinite(v)) throw new Error(`${what}: ${file} line ${line}: embedding_${j} is not a finite number`);
       rows.push(v);
     }
     filenames.push(name);

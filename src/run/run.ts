@@ -26,6 +26,7 @@ import { createOutputFolder } from "./output-folder.js";
 import { saveRunRecord, newRunId, winnowHome, RUN_RECORD_FORMAT, type RunRecord } from "./store.js";
 import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
+import { resolvePolicyPath, type RunPolicy } from "./policy.js";
 import { selectStep } from "./select-step.js";
 import { writeReport, type RunReport } from "./report.js";
 import { writeTextAtomic, linesText } from "./files.js";
@@ -56,6 +57,11 @@ export interface RunOptions {
    * datasource"), or the predictions folder itself (with tasks.json). Default: the input folder.
    */
   lightlyPath?: string;
+  /**
+   * The config is untrusted (a worker job): its paths and URLs must pass this policy, relative
+   * paths resolve against the input folder (src/run/policy.ts). None for the user's own `winnow run`.
+   */
+  policy?: RunPolicy;
   /**
    * Continue an interrupted training (src/run/resume.ts): the id of a local run (its input, config
    * and last.ckpt are taken; only `overrides.epochs`/`device` may be given), or a checkpoint with
@@ -236,9 +242,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     // A resumed run continues its own checkpoint; the one its config started from is not fetched again.
     const ckpt = resume ? null : await resolveCheckpoint(
       { checkpoint: wc.checkpoint, checkpointRunId: wc.checkpoint_run_id, datapool: wc.embeddings ? [] : pool },
-      paths.checkpoints, { log },
+      paths.checkpoints, { log, policy: opts.policy, base: inputReal },
     );
     if (ckpt) log(`checkpoint: ${ckpt.path} (${ckpt.origin})`);
+    const embeddingsFile = !wc.embeddings ? "" : opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
     const resumeFrom = resume ? await placeResumeCheckpoint(resume, ckptDir, wc.enable_training, log) : null;
 
     // ---- LOADING_DATASET ----
@@ -346,7 +353,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     let d: number;
     let embedSource: string;
     if (wc.embeddings) {
-      const custom = readEmbeddingsCsv(path.resolve(wc.embeddings));
+      const custom = readEmbeddingsCsv(embeddingsFile);
       const row = new Map(custom.filenames.map((f, i) => [f, i]));
       const missing = filenames.filter((f) => !row.has(f));
       if (missing.length) {
@@ -358,7 +365,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       values = new Float32Array(filenames.length * d);
       filenames.forEach((f, i) => values.set(custom.values.subarray(row.get(f)! * d, (row.get(f)! + 1) * d), i * d));
       writeTextAtomic(paths.embeddings, embeddingsCsvHeader(d) + embeddingsCsvRows(filenames, values, d));
-      embedSource = `custom embeddings ${path.resolve(wc.embeddings)}`;
+      embedSource = `custom embeddings ${embeddingsFile}`;
       log(`embeddings: ${filenames.length} × ${d} from ${wc.embeddings}`);
     } else {
       const bar = new CountProgress("embedding", stream);

@@ -11,7 +11,8 @@ import type { Store, Principal } from "../db/store.js";
 import { ConflictError } from "../db/store.js";
 import type { ArtifactType, ConfigData, DatasetData, RunData, WorkerData } from "../db/records.js";
 import { resolveInside, PathRefused } from "../data/folder.js";
-import { checkScheduledConfig } from "./configs.js";
+import { checkScheduledConfig, type ScheduleContext } from "./configs.js";
+import type { ConfigIssue } from "../config/lightly-config.js";
 import { openApiDocument } from "./openapi.js";
 import {
   artifactTypeQuery, claimBody, CONTROL_CHARS, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
@@ -45,6 +46,8 @@ export interface AppOptions {
    * so artifact bytes do not pass through the API (default true). Off: the server streams them.
    */
   storageRedirect?: boolean;
+  /** Folders besides a dataset's datasource that scheduled configs may name by absolute path (--allow-root). */
+  allowRoots?: string[];
   logger?: boolean;
   /** Bounds of the UI's heavy routes (embedding map, thumbnails); defaults in ui-api.ts. */
   ui?: Pick<UiApiOptions, "embeddingMap" | "thumbnails">;
@@ -324,9 +327,16 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
 
   // ---- configs and scheduled runs -------------------------------------------------------------------
 
-  async function createConfig(req: FastifyRequest, b: { worker_config?: Record<string, unknown> | null; selection_config?: Record<string, unknown> | null; lightly_config?: Record<string, unknown> | null }): Promise<ConfigData> {
-    const issues = checkScheduledConfig(b);
+  const allowRoots = (o.allowRoots ?? []).map((r) => path.resolve(r));
+  /** Where a config scheduled on `ds` runs, as far as the server knows (for the path checks). */
+  const scheduleContext = (ds?: DatasetData): ScheduleContext =>
+    ds ? { datasourceDir: isS3Url(ds.datasource) ? null : path.join(realRoot, ds.datasource), allowRoots } : { allowRoots };
+  const refuseIssues = (issues: ConfigIssue[] | null): void => {
     if (issues) throw new HttpError(400, issues.map((i) => `${i.path}: ${i.message}`).join("; "), issues[0]!.path);
+  };
+
+  async function createConfig(req: FastifyRequest, b: { worker_config?: Record<string, unknown> | null; selection_config?: Record<string, unknown> | null; lightly_config?: Record<string, unknown> | null }, ds?: DatasetData): Promise<ConfigData> {
+    refuseIssues(checkScheduledConfig(b, scheduleContext(ds)));
     const wc = b.worker_config ?? {};
     if (typeof wc.checkpoint_run_id === "string" && wc.checkpoint_run_id && !(await store.getRun(owner(req), wc.checkpoint_run_id))) {
       throw new HttpError(400, `worker_config.checkpoint_run_id: run ${JSON.stringify(wc.checkpoint_run_id)} not found`, "worker_config.checkpoint_run_id");
@@ -347,10 +357,13 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     let configId: string;
     if (b.config_id) {
       if (b.worker_config || b.selection_config || b.lightly_config) throw new HttpError(400, "give config_id or the config sections, not both", "config_id");
-      if (!(await store.getConfig(owner(req), b.config_id))) throw new HttpError(400, `config_id: config ${JSON.stringify(b.config_id)} not found`, "config_id");
+      const stored = await store.getConfig(owner(req), b.config_id);
+      if (!stored) throw new HttpError(400, `config_id: config ${JSON.stringify(b.config_id)} not found`, "config_id");
+      // The dataset is known only now: judge the config's paths against its datasource.
+      refuseIssues(checkScheduledConfig(stored, scheduleContext(ds)));
       configId = b.config_id;
     } else {
-      configId = (await createConfig(req, b)).id;
+      configId = (await createConfig(req, b, ds)).id;
     }
     const s = await store.schedule(owner(req), ds.id, configId, b.priority, [...new Set(b.runs_on)]);
     wake.emit("scheduled");

@@ -21,6 +21,8 @@ export interface ServeOptions {
   storageRedirect?: boolean;
   /** Folder datasets' datasources are relative to (default: the current directory). */
   datasourceRoot?: string;
+  /** Folders besides a dataset's datasource that scheduled configs may name by absolute path. */
+  allowRoots?: string[];
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -49,7 +51,7 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
   const { app } = buildApp({
     store, storage, signingSecret: secret, datasourceRoot: path.resolve(o.datasourceRoot ?? "."),
     publicUrl: () => o.publicUrl?.replace(/\/+$/, "") ?? url, bodyLimit: o.bodyLimit, artifactLimit: o.artifactLimit, logger: o.logger,
-    storageRedirect: o.storageRedirect,
+    storageRedirect: o.storageRedirect, allowRoots: o.allowRoots,
   });
   const host = o.host ?? "127.0.0.1";
   await app.listen({ host, port: o.port ?? 8470 });

@@ -5,6 +5,21 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProgressStream } from "../util/progress.js";
+import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.js";
+import { preflightJobConfig } from "./job-preflight.js";
+import { FileReadError } from "../util/regular-file.js";
+
+/**
+ * What a job's config may read: the datasource, this job's folder, --allow-root folders. Not the
+ * shared decode cache: it holds other datasets' decoded images.
+ */
+export function jobPolicy(spec: Pick<JobSpec, "input" | "output" | "policy">): RunPolicy {
+  return {
+    roots: [spec.input, path.dirname(spec.output), ...(spec.policy?.allowRoots ?? [])],
+    allowOrigins: spec.policy?.serverOrigin ? [spec.policy.serverOrigin] : [],
+    allowHosts: spec.policy?.allowUrlHosts ?? [],
+  };
+}
 
 export interface JobSpec {
   /** Real path of the dataset's folder on this machine. */
@@ -23,6 +38,12 @@ export interface JobSpec {
   datapool?: { runId: string; file: string } | null;
   /** "cuda" or "cpu" forces the device. */
   device?: "cpu" | "cuda";
+  /**
+   * The policy for the config's paths and URLs (src/run/policy.ts): folders besides the datasource
+   * and the job folder (--allow-root), hosts/CIDRs allowed though internal (--allow-url-host),
+   * and the server's origin (its signed URLs). Absent in old spec files: the defaults apply.
+   */
+  policy?: { allowRoots?: string[]; allowUrlHosts?: string[]; serverOrigin?: string | null };
   /** Continue the training of a CRASHED run from its checkpoint (signed URL; the service's automatic resume). */
   resume?: { runId: string; checkpoint: string } | null;
 }
@@ -39,15 +60,28 @@ function send(m: JobMessage): void {
 async function main(spec: JobSpec): Promise<void> {
   process.env.WINNOW_HOME = spec.home;
   fs.mkdirSync(spec.home, { recursive: true });
-  const { run, RunError, runPaths } = await import("../run/run.js");
-  const { saveRunRecord, RUN_RECORD_FORMAT } = await import("../run/store.js");
-
   const config = structuredClone(spec.config);
   const wc = (config.worker_config ??= {}) as Record<string, unknown>;
+  const policy = jobPolicy(spec);
   if (spec.checkpoint) {
+    // The server's own signed URL (checkpoint_run_id, datapool): trusted, redirects included.
+    policy.trustedUrls = [spec.checkpoint];
     wc.checkpoint = spec.checkpoint;
     delete wc.checkpoint_run_id;
   }
+  try {
+    // checkpoint_callback.dirpath: only a folder inside the run folder (the server refuses others at
+    // schedule time; a config stored before that check ends here).
+    const cb = (config.lightly_config as { checkpoint_callback?: { dirpath?: unknown } } | null | undefined)?.checkpoint_callback;
+    if (cb && typeof cb.dirpath === "string") cb.dirpath = resolveInRunFolder(cb.dirpath, "lightly_config.checkpoint_callback.dirpath", spec.output);
+    await preflightJobConfig(wc, policy, spec.input);
+  } catch (e) {
+    if (!(e instanceof PolicyError || e instanceof FileReadError)) throw e;
+    send({ type: "done", ok: false, aborted: false, message: e.message, record: null });
+    return;
+  }
+  const { run, RunError, runPaths } = await import("../run/run.js");
+  const { saveRunRecord, RUN_RECORD_FORMAT } = await import("../run/store.js");
   if (spec.datapool) {
     // run() finds the datapool in its local runs index: give it one record holding the dataset's
     // datapool as the server knows it.
@@ -102,7 +136,7 @@ async function main(spec: JobSpec): Promise<void> {
   try {
     const res = await run({
       input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir,
-      overrides: spec.device ? { device: spec.device } : {}, resume: spec.resume ?? undefined,
+      overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
     });
     poll();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });

@@ -35,6 +35,10 @@ export interface WorkerOptions {
   pollWaitMs?: number;
   /** Exit after one run (Lightly's shutdown_when_job_finished). */
   shutdownWhenJobFinished?: boolean;
+  /** Folders a run config's paths may also read (besides its datasource, job folder and cache): --allow-root. */
+  allowRoots?: string[];
+  /** Hosts, IPs or CIDRs a run config's URLs may reach though internal: --allow-url-host. */
+  allowUrlHosts?: string[];
   /** Stops the worker: a running job is aborted (after its step, checkpoint kept) and marked ABORTED. */
   signal?: AbortSignal;
   log?: (line: string) => void;
@@ -225,6 +229,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       input, output: path.join(jobDir, "output"), home: path.join(jobDir, "home"), cacheDir: path.join(workDir, "cache"),
       config: { worker_config: c.config.worker_config, selection_config: c.config.selection_config, lightly_config: c.config.lightly_config },
       checkpoint: c.checkpoint && "url" in c.checkpoint ? c.checkpoint.url : null, datapool, device: o.device,
+      policy: { allowRoots: (o.allowRoots ?? []).map((r) => path.resolve(r)), allowUrlHosts: o.allowUrlHosts ?? [], serverOrigin: new URL(http.base).origin },
       resume: c.resume ? { runId: c.resume.run_id, checkpoint: c.resume.url } : null,
     };
     const specFile = path.join(jobDir, "spec.json");

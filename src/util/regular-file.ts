@@ -1,0 +1,44 @@
+// Opening files named by someone else (a config, a predictions folder) without ever blocking: only
+// regular files are read, and errors name the file and the errno, never its content.
+import * as fs from "node:fs";
+
+export class FileReadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FileReadError";
+  }
+}
+
+/**
+ * Opens `file` for reading only if it is a regular file. O_NONBLOCK: opening a FIFO or device never
+ * waits for a writer; fstat on the open descriptor decides, so a swap after a check cannot slip by.
+ */
+export function openRegularFile(file: string, field: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw new FileReadError(`${field}: ${file} cannot be opened (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  let ok = false;
+  try {
+    ok = fs.fstatSync(fd).isFile();
+  } finally {
+    if (!ok) fs.closeSync(fd);
+  }
+  if (!ok) throw new FileReadError(`${field}: ${file} is not a regular file`);
+  return fd;
+}
+
+/** The whole text of a regular file (see openRegularFile). */
+export function readRegularText(file: string, field: string): string {
+  const fd = openRegularFile(file, field);
+  try {
+    return fs.readFileSync(fd, "utf8");
+  } catch (e) {
+    throw new FileReadError(`${field}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
