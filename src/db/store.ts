@@ -341,7 +341,7 @@ export class Store {
        SELECT r.id, b.column1 + (SELECT COALESCE(MAX(l.seq), -1) + 1 FROM run_log_lines l WHERE l.run_id = r.id), CAST(? AS BIGINT), b.column2
        FROM runs r CROSS JOIN (VALUES ${values}) AS b
        WHERE r.id = ? AND r.owner = ? AND r.state NOT IN (${END_LIST})${this.lockRun()}`,
-      [...lines, this.clock(), runId, owner],
+      [this.clock(), ...lines, runId, owner],
     );
     return res.changes > 0;
   }
