@@ -161,12 +161,16 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     let ended = false;
     let cancelSeen = false;
     let child: ChildProcess | null = null;
+    // Asks the job to stop after its step. Once it has exited, send() would throw (channel closed).
+    const abortChild = (): void => {
+      if (child?.connected) child.send({ type: "abort" });
+    };
     /** Why the run must end FAILED whatever the job does (an artifact that cannot be stored). */
     let fatal: string | null = null;
     const onConflict = (e: ApiConflictError): void => {
       ended = true;
       log(`run ${runId} was ended by the server: ${e.message}`);
-      child?.send({ type: "abort" });
+      abortChild();
     };
     // Updates and log lines go out in order, one at a time.
     let chain: Promise<unknown> = Promise.resolve();
@@ -183,7 +187,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       if (r.cancel_requested && !cancelSeen) {
         cancelSeen = true;
         log(`run ${runId}: canceled by the client; aborting`);
-        child?.send({ type: "abort" });
+        abortChild();
       }
     };
     const update = (body: RunUpdate) => enqueue(`update ${body.state ?? ""}`, () => patch(body));
@@ -201,7 +205,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       log(`run ${runId}: artifact ${name} cannot be stored: ${why}`);
       if (!fatal && (isStorageFull(e) || e instanceof RetryBudgetExhausted)) {
         fatal = `artifact ${name} could not be uploaded: ${why}`;
-        child?.send({ type: "abort" });
+        abortChild();
       }
     };
     /**
@@ -292,7 +296,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     child.stderr!.on("data", onOutput);
     const onStop = (): void => {
       log(`stopping: run ${runId} finishes its step, keeps its checkpoint and ends ABORTED`);
-      child?.send({ type: "abort" });
+      abortChild();
     };
     stop?.addEventListener("abort", onStop, { once: true });
 
