@@ -129,11 +129,31 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   log(`worker ${workerId} registered at ${http.base} (labels: ${(o.labels ?? []).join(", ") || "none"})`);
   http = new ApiHttp({ url: o.server, token: o.token, headers: { "x-winnow-worker": workerId } });
 
+  /**
+   * End states the server could not be told (unreachable past the budget): sent once more before each
+   * claim, so a run this worker has finished does not stay "going" for ever while it heartbeats.
+   */
+  const unsentEnds = new Map<string, { state: RunState; message: string }>();
+  async function sendUnsentEnds(): Promise<void> {
+    for (const [runId, body] of unsentEnds) {
+      try {
+        await http.json("PATCH", `/v1/runs/${runId}`, body);
+        unsentEnds.delete(runId);
+        log(`run ${runId}: ${body.state} set after all`);
+      } catch (e) {
+        if (isTransientError(e)) return;
+        unsentEnds.delete(runId);
+        log(`run ${runId}: the late end state ${body.state} was refused: ${describeError(e)}`);
+      }
+    }
+  }
+
   const beat = setInterval(() => {
     http.json("POST", `/v1/workers/${workerId}/heartbeat`, {}, { timeoutMs: heartbeatMs * 2 }).catch(() => {});
   }, heartbeatMs);
   try {
     while (!stop?.aborted) {
+      await sendUnsentEnds();
       let claim: Claim | null;
       try {
         claim = await retrying("claim", () => http.json<Claim | null>("POST", `/v1/workers/${workerId}/claim`, { wait_ms: o.pollWaitMs ?? 20_000 }, { timeoutMs: (o.pollWaitMs ?? 20_000) + 30_000 }));
@@ -232,6 +252,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       ended = true;
       if (last) {
         log(`!!! run ${runId}: the end state ${state} could not be set: ${describeError(last)}; the server still shows the run as going. Message: ${truncateText(message, 2000)}`);
+        // The server was unreachable: try again before each later claim.
+        if (isTransientError(last) || last instanceof RetryBudgetExhausted) unsentEnds.set(runId, { state, message: truncateText(message, 500) });
         return;
       }
       log(`run ${runId}: ${state}${message ? ` (${truncateText(message, 2000)})` : ""}`);
