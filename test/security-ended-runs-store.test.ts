@@ -1,17 +1,13 @@
 // Ended runs are immutable in the store's SQL itself (SQLite and PostgreSQL): once a run has ended,
 // putArtifact and appendLog change nothing, so the CHECKPOINT that checkpoint_run_id reuses cannot
 // be swapped whatever the API layer above does. Also the token check of signed URLs.
-import { test, describe, after } from "node:test";
+import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { openDb } from "../src/db/driver.js";
 import { migrate } from "../src/db/migrations.js";
 import { Store } from "../src/db/store.js";
 import { tempDir } from "./helpers/data-images.js";
-import { BACKENDS, cluster, freshDatabase } from "./helpers/service-backend.js";
-
-after(async () => {
-  if (BACKENDS.includes("postgres")) await (await cluster()).stop();
-});
+import { BACKENDS, freshDatabase } from "./helpers/service-backend.js";
 
 for (const backend of BACKENDS) {
   describe(`ended runs in the store on ${backend}`, () => {
