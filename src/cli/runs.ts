@@ -2,12 +2,14 @@
 // Winnow server holds for the token (getComputeWorkerRuns).
 import type { Command } from "commander";
 import type { RunData } from "../client/index.js";
+import { addTokenOptions, tokenFrom } from "./token-option.js";
 
 interface RunsOptions {
   json?: boolean;
   input?: string;
   server?: string;
   token?: string;
+  tokenFile?: string;
   dataset?: string;
   datasetId?: string;
 }
@@ -22,13 +24,13 @@ function table(head: string[], rows: string[][]): string {
 const isoSeconds = (t: string): string => t.replace("T", " ").replace(/\.\d+Z$/, "Z");
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("runs")
     .description("List earlier runs (id, state, input or dataset, started, duration, checkpoint): local ones, or a server's with --server.")
     .option("--json", "print the records as JSON")
     .option("--input <folder>", "local runs: only runs over this input folder")
-    .option("--server <url>", "list the runs of a Winnow server instead (e.g. http://127.0.0.1:8470)")
-    .option("--token <token>", "with --server: API token (default $WINNOW_TOKEN)")
+    .option("--server <url>", "list the runs of a Winnow server instead (e.g. http://127.0.0.1:8470)");
+  addTokenOptions(cmd, "with --server: ")
     .option("--dataset <name>", "with --server: only runs of this dataset")
     .option("--dataset-id <id>", "with --server: only runs of this dataset id")
     .addHelpText("after", "\nLocal runs are recorded in $WINNOW_HOME/runs (default ~/.winnow/runs). With --server, the token sees only its own runs.")
@@ -40,8 +42,8 @@ export function register(program: Command): void {
 
 async function localRuns(o: RunsOptions): Promise<void> {
   const { CliError, EXIT } = await import("./index.js");
-  for (const flag of ["token", "dataset", "datasetId"] as const) {
-    if (o[flag]) throw new CliError(`--${flag === "datasetId" ? "dataset-id" : flag} needs --server <url>`, EXIT.usage);
+  for (const flag of ["token", "tokenFile", "dataset", "datasetId"] as const) {
+    if (o[flag]) throw new CliError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --server <url>`, EXIT.usage);
   }
   const fs = await import("node:fs");
   const path = await import("node:path");
@@ -80,8 +82,13 @@ async function serverRuns(o: RunsOptions): Promise<void> {
   const { CliError, EXIT } = await import("./index.js");
   if (o.input) throw new CliError("--input lists local runs; with --server use --dataset <name> or --dataset-id <id>", EXIT.usage);
   if (o.dataset && o.datasetId) throw new CliError("give --dataset or --dataset-id, not both", EXIT.usage);
-  const token = o.token ?? process.env.WINNOW_TOKEN;
-  if (!token) throw new CliError("--token: an API token is required with --server (or set $WINNOW_TOKEN)", EXIT.usage);
+  let token: string | null;
+  try {
+    token = tokenFrom(o);
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT.usage);
+  }
+  if (!token) throw new CliError("--token: an API token is required with --server (give --token-file <file>, or set $WINNOW_TOKEN)", EXIT.usage);
   if (!/^https?:\/\/[^/]/.test(o.server!)) throw new CliError(`--server: expected an http(s) URL such as http://127.0.0.1:8470, got ${JSON.stringify(o.server)}`, EXIT.usage);
   const { ApiWorkflowClient, ApiError, ApiUnauthorizedError, ApiNotFoundError } = await import("../client/index.js");
   const { formatDuration } = await import("../util/progress.js");

@@ -1,13 +1,14 @@
 // `winnow schedule`: schedules a run on a server from a run file (the same YAML/JSON as `winnow run`),
 // optionally waiting for it and downloading its artifacts.
 import type { Command } from "commander";
+import { addTokenOptions, tokenFrom } from "./token-option.js";
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("schedule")
     .description("Schedule a run on a Winnow server (scheduleComputeWorkerRun); prints the scheduled run id.")
-    .option("--server <url>", "server URL (default $WINNOW_SERVER_URL or http://127.0.0.1:8470)")
-    .option("--token <token>", "API token (default $WINNOW_TOKEN)")
+    .option("--server <url>", "server URL (default $WINNOW_SERVER_URL or http://127.0.0.1:8470)");
+  addTokenOptions(cmd)
     .option("--dataset <name>", "dataset name (created with --datasource when it does not exist)")
     .option("--dataset-id <id>", "dataset id")
     .option("--datasource <folder>", "folder relative to the server's datasource root (creates the dataset)")
@@ -16,12 +17,17 @@ export function register(program: Command): void {
     .option("--runs-on <a,b>", "labels a worker must all have")
     .option("--wait", "follow the run's state until it ends (exit 1 unless COMPLETED)")
     .option("--download <dir>", "with --wait: download the run's artifacts here")
-    .action(async (o: { server?: string; token?: string; dataset?: string; datasetId?: string; datasource?: string; config?: string; priority: string; runsOn?: string; wait?: boolean; download?: string }) => {
+    .action(async (o: { server?: string; token?: string; tokenFile?: string; dataset?: string; datasetId?: string; datasource?: string; config?: string; priority: string; runsOn?: string; wait?: boolean; download?: string }) => {
       const { CliError, EXIT } = await import("./index.js");
       const { ApiWorkflowClient, ApiNotFoundError } = await import("../client/index.js");
       const { readRunConfigFile } = await import("../config/run-config.js");
-      const token = o.token ?? process.env.WINNOW_TOKEN;
-      if (!token) throw new CliError("--token: an API token is required (or set $WINNOW_TOKEN)", EXIT.usage);
+      let token: string | null;
+      try {
+        token = tokenFrom(o);
+      } catch (e) {
+        throw new CliError((e as Error).message, EXIT.usage);
+      }
+      if (!token) throw new CliError("--token: an API token is required (give --token-file <file>, or set $WINNOW_TOKEN)", EXIT.usage);
       if (!["LOW", "MID", "HIGH", "CRITICAL"].includes(o.priority)) throw new CliError(`--priority: expected LOW, MID, HIGH or CRITICAL, got ${JSON.stringify(o.priority)}`, EXIT.usage);
       if (!o.dataset && !o.datasetId) throw new CliError("give --dataset <name> or --dataset-id <id>", EXIT.usage);
       const client = new ApiWorkflowClient({ url: o.server, token });

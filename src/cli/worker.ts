@@ -1,12 +1,13 @@
 // `winnow worker`: picks up scheduled runs from a server and runs them (docs/service.md).
 import type { Command } from "commander";
+import { addTokenOptions, tokenFrom } from "./token-option.js";
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("worker")
     .description("Run scheduled runs from a Winnow server: register, long-poll, claim, run, upload, heartbeat.")
-    .option("--server <url>", "server URL (default $WINNOW_SERVER_URL or http://127.0.0.1:8470)")
-    .option("--token <token>", "API token (default $WINNOW_TOKEN)")
+    .option("--server <url>", "server URL (default $WINNOW_SERVER_URL or http://127.0.0.1:8470)");
+  addTokenOptions(cmd)
     .option("--labels <a,b>", "labels of this worker (a scheduled run's runs_on must all be among them)")
     .option("--name <name>", "worker name shown by getComputeWorkers", "Default")
     .option("--worker-id <id>", "reuse a registered worker id instead of registering a new worker")
@@ -20,11 +21,22 @@ export function register(program: Command): void {
     .option("--shutdown-when-job-finished", "exit after one run")
     .option("--allow-root <dir>", "a folder run configs' paths may also read (repeatable; by default only the datasource and the job's folder)", (v: string, a: string[]) => [...a, v], [] as string[])
     .option("--allow-url-host <host|cidr>", "a host, IP or CIDR run configs' URLs may reach though internal (repeatable)", (v: string, a: string[]) => [...a, v], [] as string[])
+    .option("--upload-retries <n>", "tries of each artifact upload before the run ends FAILED", "10")
+    .option("--upload-retry-time <seconds>", "time after which an artifact upload is no longer retried", "300")
     .addHelpText("after", "\nCtrl-C: a running job finishes its step, keeps its checkpoint, uploads it and is marked ABORTED.")
-    .action(async (o: { server?: string; token?: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; allowRoot: string[]; allowUrlHost: string[]; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
+    .action(async (o: { server?: string; token?: string; tokenFile?: string; uploadRetries: string; uploadRetryTime: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; allowRoot: string[]; allowUrlHost: string[]; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
       const { CliError, EXIT } = await import("./index.js");
-      const token = o.token ?? process.env.WINNOW_TOKEN;
-      if (!token) throw new CliError("--token: an API token is required (or set $WINNOW_TOKEN); create one with `winnow token create`", EXIT.usage);
+      let token: string | null;
+      try {
+        token = tokenFrom(o);
+      } catch (e) {
+        throw new CliError((e as Error).message, EXIT.usage);
+      }
+      if (!token) throw new CliError("--token: an API token is required (give --token-file <file>, or set $WINNOW_TOKEN); create one with `winnow token create`", EXIT.usage);
+      const attempts = Number(o.uploadRetries);
+      if (!Number.isInteger(attempts) || attempts < 1) throw new CliError(`--upload-retries: expected an integer ≥ 1, got ${JSON.stringify(o.uploadRetries)}`, EXIT.usage);
+      const retrySec = Number(o.uploadRetryTime);
+      if (!(retrySec > 0)) throw new CliError(`--upload-retry-time: expected seconds > 0, got ${JSON.stringify(o.uploadRetryTime)}`, EXIT.usage);
       if (o.device && o.device !== "cpu" && o.device !== "cuda") throw new CliError(`--device: expected cpu or cuda, got ${JSON.stringify(o.device)}`, EXIT.usage);
       const hb = Number(o.heartbeat);
       if (!(hb > 0)) throw new CliError(`--heartbeat: expected seconds > 0, got ${JSON.stringify(o.heartbeat)}`, EXIT.usage);
@@ -50,6 +62,7 @@ export function register(program: Command): void {
         labels: o.labels ? o.labels.split(",").map((s) => s.trim()).filter(Boolean) : [], name: o.name, workerId: o.workerId,
         device: o.device as "cpu" | "cuda" | undefined, workDir: o.workDir, datasourceRoot: o.datasourceRoot, heartbeatMs: hb * 1000,
         shutdownWhenJobFinished: o.shutdownWhenJobFinished, signal: ctl.signal, allowRoots: o.allowRoot, allowUrlHosts: o.allowUrlHost,
+        uploadRetry: { attempts, totalMs: retrySec * 1000 },
         s3: { endpoint: o.s3Endpoint, forcePathStyle: o.s3PathStyle, region: o.s3Region },
       });
       if (ctl.signal.aborted) process.exitCode = EXIT.aborted;

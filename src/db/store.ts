@@ -91,6 +91,11 @@ export class Store {
     return r ? { tokenId: String(r.id), owner: String(r.owner) } : null;
   }
 
+  /** A token id still valid (not revoked): signed URLs carry the id of the token that made them. */
+  async tokenActive(id: string): Promise<boolean> {
+    return (await this.db.get(`SELECT 1 AS x FROM tokens WHERE id = ? AND revoked_at IS NULL`, [id])) !== undefined;
+  }
+
   async listTokens(): Promise<{ id: string; owner: string; name: string; created_at: number; revoked: boolean }[]> {
     const rows = await this.db.all<Row>(`SELECT id, owner, name, created_at, revoked_at FROM tokens ORDER BY created_at, id`);
     return rows.map((r) => ({ id: String(r.id), owner: String(r.owner), name: String(r.name), created_at: num(r.created_at), revoked: r.revoked_at != null }));
@@ -363,11 +368,27 @@ export class Store {
     return r?.resume_run_id ? { runId: String(r.resume_run_id), attempt: num(r.attempt) } : null;
   }
 
-  async appendLog(owner: string, runId: string, lines: string[]): Promise<void> {
-    const r = await this.db.get<Row>(`SELECT COALESCE(MAX(seq), -1) AS m FROM run_log_lines WHERE run_id = ?`, [runId]);
-    let seq = num(r?.m ?? -1) + 1;
-    const now = this.clock();
-    for (const line of lines) await this.db.run(`INSERT INTO run_log_lines (run_id, seq, at, line) VALUES (?, ?, ?, ?)`, [runId, seq++, now, line]);
+  /**
+   * Appends log lines, refused (false) once the run has ended: one INSERT … SELECT whose WHERE
+   * checks the run's state, so a line cannot slip in after the end (PostgreSQL: the run's row is
+   * share-locked, so an ending UPDATE waits for the append or the append sees the end).
+   */
+  async appendLog(owner: string, runId: string, lines: string[]): Promise<boolean> {
+    if (lines.length === 0) return (await this.db.get(`SELECT 1 AS x FROM runs WHERE id = ? AND owner = ? AND state NOT IN (${END_LIST})`, [runId, owner])) !== undefined;
+    const values = lines.map((_, i) => `(${i}, ?)`).join(", ");
+    const res = await this.db.run(
+      `INSERT INTO run_log_lines (run_id, seq, at, line)
+       SELECT r.id, b.column1 + (SELECT COALESCE(MAX(l.seq), -1) + 1 FROM run_log_lines l WHERE l.run_id = r.id), CAST(? AS BIGINT), b.column2
+       FROM runs r CROSS JOIN (VALUES ${values}) AS b
+       WHERE r.id = ? AND r.owner = ? AND r.state NOT IN (${END_LIST})${this.lockRun()}`,
+      [this.clock(), ...lines, runId, owner],
+    );
+    return res.changes > 0;
+  }
+
+  /** PostgreSQL: lock the run row read by an INSERT … SELECT (its WHERE is re-checked after a concurrent end). */
+  private lockRun(): string {
+    return this.db.dialect === "postgres" ? " FOR SHARE OF r" : "";
   }
 
   async readLog(runId: string, after = -1): Promise<{ seq: number; at: number; line: string }[]> {
@@ -377,17 +398,25 @@ export class Store {
 
   // ---- artifacts ----------------------------------------------------------------------------------------
 
-  /** Records an artifact (replacing one of the same name of the run: the newest epoch checkpoint). */
-  async putArtifact(owner: string, runId: string, a: { name: string; type: ArtifactType; size: number; sha256: string; storageKey: string }): Promise<ArtifactData> {
-    const now = this.clock();
-    const id = newId();
-    await this.db.run(
-      `INSERT INTO artifacts (id, owner, run_id, name, type, size, sha256, storage_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  /**
+   * Records an artifact (replacing one of the same name of the run: the newest epoch checkpoint),
+   * or null once the run has ended: ended runs are immutable, so the CHECKPOINT that
+   * checkpoint_run_id reuses cannot be swapped. One conditional INSERT … SELECT (see appendLog).
+   * `replacedKey`: the storage key of the record it replaced, if that differs (the caller deletes it).
+   */
+  async putArtifact(owner: string, runId: string, a: { name: string; type: ArtifactType; size: number; sha256: string; storageKey: string }): Promise<{ data: ArtifactData; replacedKey: string | null } | null> {
+    const before = await this.getArtifactByName(owner, runId, a.name);
+    const res = await this.db.run(
+      `INSERT INTO artifacts (id, owner, run_id, name, type, size, sha256, storage_key, created_at)
+       SELECT ?, r.owner, r.id, ?, ?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT) FROM runs r
+       WHERE r.id = ? AND r.owner = ? AND r.state NOT IN (${END_LIST})${this.lockRun()}
        ON CONFLICT (run_id, name) DO UPDATE SET type = excluded.type, size = excluded.size, sha256 = excluded.sha256,
          storage_key = excluded.storage_key, created_at = excluded.created_at`,
-      [id, owner, runId, a.name, a.type, a.size, a.sha256, a.storageKey, now],
+      [newId(), a.name, a.type, a.size, a.sha256, a.storageKey, this.clock(), runId, owner],
     );
-    return (await this.getArtifactByName(owner, runId, a.name))!.data;
+    if (res.changes === 0) return null;
+    const data = (await this.getArtifactByName(owner, runId, a.name))!.data;
+    return { data, replacedKey: before && before.storageKey !== a.storageKey ? before.storageKey : null };
   }
 
   async getArtifactByName(owner: string, runId: string, name: string): Promise<{ data: ArtifactData; storageKey: string } | null> {

@@ -8,7 +8,8 @@ import type { Readable } from "node:stream";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Store, Principal } from "../db/store.js";
-import { ConflictError } from "../db/store.js";
+import { ConflictError, newId } from "../db/store.js";
+import { RUN_END_STATES } from "../db/records.js";
 import type { ArtifactType, ConfigData, DatasetData, RunData, WorkerData } from "../db/records.js";
 import { resolveInside, PathRefused } from "../data/folder.js";
 import { checkScheduledConfig, type ScheduleContext } from "./configs.js";
@@ -18,7 +19,8 @@ import {
   artifactTypeQuery, claimBody, CONTROL_CHARS, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
   scheduleBody, scheduledStateQuery, signedUrlBody,
 } from "./schemas.js";
-import { checkArtifactName, TooLarge, type ArtifactStorage } from "./storage.js";
+import { checkArtifactName, StorageFull, TooLarge, type ArtifactStorage } from "./storage.js";
+import { truncateText } from "../util/truncate-text.js";
 import { checkSignature, signArtifact } from "./signing.js";
 import { registerUiApi, type UiApiOptions } from "./ui-api.js";
 import { registerUiStatic } from "./ui-static.js";
@@ -134,6 +136,7 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     if (!req.raw.complete) reply.header("connection", "close");
     if (err instanceof HttpError) return reply.code(err.status).send({ error: err.status, message: err.message, ...(err.field ? { field: err.field } : {}) });
     if (err instanceof ConflictError) return reply.code(409).send({ error: 409, message: err.message });
+    if (err instanceof StorageFull) return reply.code(507).send({ error: 507, message: err.message });
     if (err instanceof TooLarge || err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.code(413).send({ error: 413, message: err.message });
     // 503: a bound on heavy work was reached (bounded-work.ts) or a handler ran past its budget.
     if (err.statusCode === 503) {
@@ -184,11 +187,17 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     return { run: r, workerId: wid };
   }
 
-  function signedUrl(artifactId: string, ttlSec: number): { url: string; expires_at: number } {
+  /** A signed URL bound to the calling token: revoking that token ends the URL too. */
+  function signedUrl(req: FastifyRequest, artifactId: string, ttlSec: number): { url: string; expires_at: number } {
     const exp = Math.floor(Date.now() / 1000) + ttlSec;
-    const sig = signArtifact(o.signingSecret, artifactId, exp);
-    return { url: `${o.publicUrl()}/v1/signed/artifacts/${artifactId}?expires=${exp}&signature=${sig}`, expires_at: exp * 1000 };
+    const tokenId = req.principal!.tokenId;
+    const sig = signArtifact(o.signingSecret, artifactId, tokenId, exp);
+    return { url: `${o.publicUrl()}/v1/signed/artifacts/${artifactId}?expires=${exp}&signature=${sig}&t=${tokenId}`, expires_at: exp * 1000 };
   }
+
+  /** Ended runs are immutable: their artifacts and log are refused with 409. */
+  const endedConflict = (r: RunData, what: string): ConflictError =>
+    new ConflictError(`run ${r.id} has ended (${r.state}); ${what} refused: the artifacts and log of an ended run cannot change`);
 
   function checkDatasource(ds: string): string {
     // An S3 prefix: workers list and mirror it themselves (src/data/s3-mirror.ts).
@@ -304,7 +313,7 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     const fromCkpt = from?.artifacts.find((a) => a.type === "CHECKPOINT");
     let resume: { run_id: string; attempt: number; url: string } | null = null;
     if (resumes && from && fromCkpt) {
-      resume = { run_id: from.id, attempt: resumes.attempt, url: signedUrl(fromCkpt.id, ttl).url };
+      resume = { run_id: from.id, attempt: resumes.attempt, url: signedUrl(req, fromCkpt.id, ttl).url };
       checkpoint = { source: `resume:${from.id}`, url: resume.url };
     } else if (typeof wc.checkpoint_run_id === "string" && wc.checkpoint_run_id) {
       const src = await store.getRun(owner(req), wc.checkpoint_run_id);
@@ -313,14 +322,14 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
         ? { error: `worker_config.checkpoint_run_id: run ${JSON.stringify(wc.checkpoint_run_id)} not found` }
         : !art
           ? { error: `worker_config.checkpoint_run_id: run ${src.id} (${src.state}) has no CHECKPOINT artifact` }
-          : { source: `run:${src.id}`, url: signedUrl(art.id, ttl).url };
+          : { source: `run:${src.id}`, url: signedUrl(req, art.id, ttl).url };
     } else if (wc.use_datapool === true && !(typeof wc.checkpoint === "string" && wc.checkpoint)) {
       const c = await store.newestDatasetCheckpoint(owner(req), r.dataset_id, r.id);
-      if (c) checkpoint = { source: `datapool:${c.run.id}`, url: signedUrl(c.artifact.id, ttl).url };
+      if (c) checkpoint = { source: `datapool:${c.run.id}`, url: signedUrl(req, c.artifact.id, ttl).url };
     }
     if (wc.use_datapool === true) {
       const s = await store.newestDatasetSelection(owner(req), r.dataset_id, r.id);
-      if (s) datapool = { run_id: s.run.id, url: signedUrl(s.artifact.id, ttl).url };
+      if (s) datapool = { run_id: s.run.id, url: signedUrl(req, s.artifact.id, ttl).url };
     }
     return { run: r, config: cfg satisfies ConfigData, dataset: ds, checkpoint, datapool, resume };
   }
@@ -408,7 +417,8 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   app.patch("/v1/runs/:id", async (req) => {
     const { run: r, workerId } = await workerRun(req, params(req).id!);
     const b = parse(runUpdateBody, req.body, "body");
-    const ok = await store.updateRun(owner(req), r.id, workerId, { state: b.state, message: b.message, progress: b.progress as never, checkpointSource: b.checkpoint_source });
+    const message = b.message === undefined ? undefined : truncateText(b.message);
+    const ok = await store.updateRun(owner(req), r.id, workerId, { state: b.state, message, progress: b.progress as never, checkpointSource: b.checkpoint_source });
     if (!ok) {
       const now = (await store.getRun(owner(req), r.id))!;
       throw new HttpError(409, `run ${r.id} has ended (${now.state}: ${now.message}); no further updates`);
@@ -420,7 +430,9 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   app.post("/v1/runs/:id/log", async (req) => {
     const { run: r } = await workerRun(req, params(req).id!);
     const b = parse(logBody, req.body, "body");
-    await store.appendLog(owner(req), r.id, b.lines);
+    if (!(await store.appendLog(owner(req), r.id, b.lines.map((l) => truncateText(l))))) {
+      throw endedConflict((await store.getRun(owner(req), r.id))!, "log lines");
+    }
     return { ok: true };
   });
   app.get("/v1/runs/:id/log", async (req) => {
@@ -438,10 +450,24 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     if (bad) throw new HttpError(400, bad, "name");
     const type = parse(artifactTypeQuery, query(req).type ?? "OTHER", "query.type") as ArtifactType;
     if (!req.body || typeof (req.body as Readable).pipe !== "function") throw new HttpError(400, "artifact body must be sent as application/octet-stream");
-    const key = `${owner(req)}/${r.id}/${name}`;
-    const stored = await storage.put(key, req.body as Readable, artifactLimit);
-    const a = await store.putArtifact(owner(req), r.id, { name, type, size: stored.size, sha256: stored.sha256, storageKey: key });
-    return reply.code(201).send(a);
+    if (RUN_END_STATES.has(r.state)) throw endedConflict(r, `artifact ${JSON.stringify(name)}`);
+    // A fresh key per upload: the bytes of the recorded artifact are never overwritten, so an upload
+    // refused below (the run ended meanwhile) leaves the kept checkpoint exactly as it was.
+    const key = `${owner(req)}/${r.id}/${name}.${newId()}`;
+    let stored;
+    try {
+      stored = await storage.put(key, req.body as Readable, artifactLimit);
+    } catch (e) {
+      if (e instanceof StorageFull) throw new HttpError(507, `artifact ${JSON.stringify(name)} of run ${r.id}: ${e.message}`);
+      throw e;
+    }
+    const put = await store.putArtifact(owner(req), r.id, { name, type, size: stored.size, sha256: stored.sha256, storageKey: key });
+    if (!put) {
+      await storage.delete(key).catch(() => {});
+      throw endedConflict((await store.getRun(owner(req), r.id))!, `artifact ${JSON.stringify(name)}`);
+    }
+    if (put.replacedKey) await storage.delete(put.replacedKey).catch(() => {});
+    return reply.code(201).send(put.data);
   });
   app.get("/v1/runs/:id/artifacts", async (req) => (await run(req, params(req).id!)).artifacts);
   app.get("/v1/runs/:id/artifacts/:name", async (req, reply) => {
@@ -455,13 +481,14 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     const a = await store.getArtifactByName(owner(req), r.id, params(req).name!);
     if (!a) throw notFound("artifact", params(req).name!);
     const b = parse(signedUrlBody, req.body, "body");
-    return signedUrl(a.data.id, b.expires_in);
+    return signedUrl(req, a.data.id, b.expires_in);
   });
   app.get("/v1/signed/artifacts/:artifactId", async (req, reply) => {
     const id = params(req).artifactId!;
     const q = query(req);
-    const check = checkSignature(o.signingSecret, id, q.expires, q.signature, Date.now());
+    const check = checkSignature(o.signingSecret, id, q, Date.now());
     if (!check.ok) throw new HttpError(403, `signed URL refused: ${check.reason}`);
+    if (!(await store.tokenActive(check.tokenId))) throw new HttpError(403, "signed URL refused: the token that made it has been revoked");
     const a = await store.getArtifactById(id);
     if (!a) throw notFound("artifact", id);
     return stream(reply, a.storageKey, a.data.file_name, a.data.size, Number(q.expires) - Date.now() / 1000);

@@ -9,7 +9,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, type S3Client
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { s3Client, type S3Location, type S3Settings } from "../s3/client.js";
-import { keySegments, measuringStream, type ArtifactStorage, type StoredObject } from "./storage.js";
+import { keySegments, measuringStream, storageFullOf, type ArtifactStorage, type StoredObject } from "./storage.js";
 
 export interface S3StorageOptions extends S3Settings {
   /** Multipart part size in bytes (default 16 MiB; S3 requires ≥ 5 MiB except the last part). */
@@ -59,9 +59,13 @@ export class S3Storage implements ArtifactStorage {
     } catch (e) {
       // The object is never completed: S3 keeps the previous version (or none) under this key.
       await upload.abort().catch(() => {});
-      throw e;
+      throw storageFullOf(e) ?? e;
     }
-    await uploaded;
+    try {
+      await uploaded;
+    } catch (e) {
+      throw storageFullOf(e) ?? e;
+    }
     return measured.result();
   }
 

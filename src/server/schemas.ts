@@ -46,13 +46,15 @@ export const claimBody = z.strictObject({
 
 export const runUpdateBody = z.strictObject({
   state: z.enum(RUN_STATES).optional(),
-  message: z.string().max(10_000).optional(),
+  /** Longer than 10,000 characters: stored cut, with "… [truncated, N characters]" (never refused). */
+  message: z.string().optional(),
   progress: z.record(z.string(), z.unknown()).nullable().optional(),
   checkpoint_source: z.string().max(4096).nullable().optional(),
 });
 
 export const logBody = z.strictObject({
-  lines: z.array(z.string().max(10_000)).max(1000),
+  /** At most 1000 lines per batch; a line over 10,000 characters is stored cut with a marker. */
+  lines: z.array(z.string()).max(1000),
 });
 
 export const signedUrlBody = z.strictObject({

@@ -1,12 +1,13 @@
 // `winnow serve` as a function: opens the database (migrating it), the artifact storage, builds the
 // API and listens; a timer applies the dead-worker policy (see docs/service.md).
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { openDb } from "../db/driver.js";
 import { migrate } from "../db/migrations.js";
 import { Store } from "../db/store.js";
 import { buildApp } from "./app.js";
 import { newSigningSecret } from "./signing.js";
-import { LocalStorage, type ArtifactStorage } from "./storage.js";
+import { LocalStorage, storageFullOf, type ArtifactStorage } from "./storage.js";
 import { isS3Url, parseS3Url } from "../s3/client.js";
 import type { S3StorageOptions } from "./s3-storage.js";
 
@@ -32,6 +33,11 @@ export interface ServeOptions {
   heartbeatTimeoutMs?: number;
   bodyLimit?: number;
   artifactLimit?: number;
+  /**
+   * Tests only, where no tiny filesystem can be mounted: every artifact write fails with ENOSPC
+   * while this file exists (the storage then behaves as a full disk does).
+   */
+  testStorageFullWhile?: string;
   logger?: boolean;
 }
 
@@ -42,7 +48,8 @@ export interface RunningServer {
 
 export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
   const base = path.resolve("winnow-service");
-  const storage = await openStorage(o.storage ?? path.join(base, "artifacts"), o.s3);
+  let storage = await openStorage(o.storage ?? path.join(base, "artifacts"), o.s3);
+  if (o.testStorageFullWhile) storage = fullWhile(storage, o.testStorageFullWhile);
   const db = await openDb(o.database ?? path.join(base, "winnow.db"));
   await migrate(db);
   const store = new Store(db);
@@ -70,6 +77,19 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
       await app.close();
       await db.close();
     },
+  };
+}
+
+function fullWhile(inner: ArtifactStorage, flag: string): ArtifactStorage {
+  return {
+    put: async (key, body, max) => {
+      if (!fs.existsSync(flag)) return inner.put(key, body, max);
+      body.resume();
+      throw storageFullOf(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }));
+    },
+    get: (key) => inner.get(key),
+    delete: (key) => inner.delete(key),
+    ...(inner.presignGet ? { presignGet: inner.presignGet.bind(inner) } : {}),
   };
 }
 

@@ -39,6 +39,27 @@ export class TooLarge extends Error {
   }
 }
 
+/**
+ * The storage has no room (a full disk: ENOSPC, a quota: EDQUOT, an S3 store answering 507). The
+ * API answers 507 and the partial object is gone; the worker fails the run instead of retrying.
+ */
+export class StorageFull extends Error {
+  constructor(readonly code: string) {
+    super(`artifact storage is full (${code}); the upload was discarded`);
+    this.name = "StorageFull";
+  }
+}
+
+/** The StorageFull that `e` means, or null. */
+export function storageFullOf(e: unknown): StorageFull | null {
+  if (e instanceof StorageFull) return e;
+  const code = (e as { code?: unknown })?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return new StorageFull(code);
+  const s3 = e as { name?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (s3?.$metadata?.httpStatusCode === 507 || s3?.name === "XMinioStorageFull") return new StorageFull(String(s3.name ?? "HTTP 507"));
+  return null;
+}
+
 /** Storage keys are built by the server from ids and checked names; refusing odd segments is defence in depth. */
 export function keySegments(key: string): string[] {
   const segs = key.split("/");
@@ -75,15 +96,15 @@ export class LocalStorage implements ArtifactStorage {
 
   async put(key: string, body: Readable, maxBytes: number): Promise<StoredObject> {
     const dest = this.file(key);
-    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
     const tmp = `${dest}.${process.pid}.${Date.now()}.part`;
     const measured = measuringStream(maxBytes);
     try {
+      await fs.promises.mkdir(path.dirname(dest), { recursive: true });
       await pipeline(body, measured.stream, fs.createWriteStream(tmp));
       await fs.promises.rename(tmp, dest);
     } catch (e) {
       await fs.promises.rm(tmp, { force: true });
-      throw e;
+      throw storageFullOf(e) ?? e;
     }
     return measured.result();
   }

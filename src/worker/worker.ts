@@ -1,8 +1,10 @@
 // `winnow worker`: registers with the server, long-polls for the highest-priority OPEN scheduled run
 // its labels fit, runs it in a child process (job.ts), streams state and log lines, uploads the
 // newest epoch checkpoint while training and every artifact at the end, and heartbeats throughout.
-// Calls to the server are retried while it is unreachable (a restarted server is picked up again);
-// a 409 on an update means the server ended the run (dead-worker policy or cancel): the job stops.
+// Calls to the server are retried while it is unreachable (a restarted server is picked up again):
+// without end while no run is held, within a budget for a run's calls (retry.ts); a 507 or a spent
+// budget for an artifact fails the run with the reason, and the worker goes on to the next run.
+// A 409 on an update means the server ended the run (dead-worker policy or cancel): the job stops.
 import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -10,6 +12,12 @@ import { fileURLToPath } from "node:url";
 import { resolveInside, PathRefused } from "../data/folder.js";
 import { ApiHttp } from "../client/http.js";
 import { ApiConflictError, ApiError } from "../client/errors.js";
+import { truncateText } from "../util/truncate-text.js";
+import { logBatches } from "./log-batches.js";
+import {
+  DEFAULT_END_BUDGET, DEFAULT_UPDATE_BUDGET, DEFAULT_UPLOAD_BUDGET, RetryBudgetExhausted, describeError, isStorageFull, isTransientError,
+  type RetryBudget,
+} from "./retry.js";
 import { RUN_STATES, type ArtifactData, type ArtifactType, type ConfigData, type DatasetData, type RunData, type RunState, type WorkerData } from "../db/records.js";
 import type { JobMessage, JobSpec } from "./job.js";
 import { artifactsOfRun } from "./artifacts.js";
@@ -33,6 +41,12 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** Long-poll wait per claim request, ms (default 20 000). */
   pollWaitMs?: number;
+  /** Retry budget of each artifact upload (and datapool download) of a run (default 10 tries / 5 minutes). */
+  uploadRetry?: Partial<RetryBudget>;
+  /** Retry budget of each state update and log batch (default 10 tries / 2 minutes). */
+  updateRetry?: Partial<RetryBudget>;
+  /** Retry budget of the update that sets the end state (default 30 tries / 5 minutes). */
+  endRetry?: Partial<RetryBudget>;
   /** Exit after one run (Lightly's shutdown_when_job_finished). */
   shutdownWhenJobFinished?: boolean;
   /** Folders a run config's paths may also read (besides its datasource, job folder and cache): --allow-root. */
@@ -65,20 +79,7 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener("abort", done, { once: true });
   });
 
-/** A network failure or a 5xx: worth retrying. 4xx answers are final. */
-/**
- * Worth retrying: the server's 5xx, or the network (fetch's errors). Not a 4xx, and not a local file
- * error (an epoch checkpoint that top-k rotation removed meanwhile is gone for good: retrying its
- * upload forever once kept a run from ever ending).
- */
-export const isTransientError = (e: unknown): boolean => {
-  if (e instanceof ApiError) return e.status >= 500;
-  return !(e && typeof e === "object" && "syscall" in e);
-};
-const describe = (e: unknown): string => {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return `${(e as Error).message}${cause ? ` (${cause.code ?? ""}${cause.code && cause.message ? " " : ""}${cause.message ?? ""})` : ""}`;
-};
+export { isTransientError } from "./retry.js";
 
 /** run()'s states that are not Lightly's are reported as the Lightly state they belong to. */
 function lightlyState(s: string): RunState | null {
@@ -95,10 +96,18 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const heartbeatMs = o.heartbeatMs ?? 10_000;
 
   let http = new ApiHttp({ url: o.server, token: o.token });
-  /** Retries `fn` while the server is unreachable, until it answers or the worker stops. */
-  async function retrying<T>(what: string, fn: () => Promise<T>, opts: { untilStopped?: boolean } = {}): Promise<T> {
+  const budget = (given: Partial<RetryBudget> | undefined, d: RetryBudget): RetryBudget => ({ ...d, ...given });
+  const uploadBudget = budget(o.uploadRetry, DEFAULT_UPLOAD_BUDGET);
+  const updateBudget = budget(o.updateRetry, DEFAULT_UPDATE_BUDGET);
+  const endBudget = budget(o.endRetry, DEFAULT_END_BUDGET);
+  /**
+   * Retries `fn` while the server is unreachable, until it answers, the worker stops, or (with a
+   * budget: calls made for a run) the budget is spent, which throws RetryBudgetExhausted.
+   */
+  async function retrying<T>(what: string, fn: () => Promise<T>, opts: { untilStopped?: boolean; budget?: RetryBudget } = {}): Promise<T> {
     let delay = 250;
     let warned = false;
+    const t0 = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         const v = await fn();
@@ -107,8 +116,10 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       } catch (e) {
         if (!isTransientError(e)) throw e;
         if (opts.untilStopped !== false && stop?.aborted) throw e;
+        const b = opts.budget;
+        if (b && (attempt >= b.attempts || Date.now() - t0 + delay > b.totalMs)) throw new RetryBudgetExhausted(what, attempt, Date.now() - t0, e);
         // The first failure and every 10th: with the underlying cause (fetch says only "fetch failed").
-        if (!warned || attempt % 10 === 0) log(`server unreachable (${what}, attempt ${attempt}: ${describe(e)}); retrying`);
+        if (!warned || attempt % 10 === 0) log(`server unreachable (${what}, attempt ${attempt}: ${describeError(e)}); retrying`);
         warned = true;
         await sleep(delay);
         delay = Math.min(5000, delay * 2);
@@ -124,11 +135,31 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   log(`worker ${workerId} registered at ${http.base} (labels: ${(o.labels ?? []).join(", ") || "none"})`);
   http = new ApiHttp({ url: o.server, token: o.token, headers: { "x-winnow-worker": workerId } });
 
+  /**
+   * End states the server could not be told (unreachable past the budget): sent once more before each
+   * claim, so a run this worker has finished does not stay "going" for ever while it heartbeats.
+   */
+  const unsentEnds = new Map<string, { state: RunState; message: string }>();
+  async function sendUnsentEnds(): Promise<void> {
+    for (const [runId, body] of unsentEnds) {
+      try {
+        await http.json("PATCH", `/v1/runs/${runId}`, body);
+        unsentEnds.delete(runId);
+        log(`run ${runId}: ${body.state} set after all`);
+      } catch (e) {
+        if (isTransientError(e)) return;
+        unsentEnds.delete(runId);
+        log(`run ${runId}: the late end state ${body.state} was refused: ${describeError(e)}`);
+      }
+    }
+  }
+
   const beat = setInterval(() => {
     http.json("POST", `/v1/workers/${workerId}/heartbeat`, {}, { timeoutMs: heartbeatMs * 2 }).catch(() => {});
   }, heartbeatMs);
   try {
     while (!stop?.aborted) {
+      await sendUnsentEnds();
       let claim: Claim | null;
       try {
         claim = await retrying("claim", () => http.json<Claim | null>("POST", `/v1/workers/${workerId}/claim`, { wait_ms: o.pollWaitMs ?? 20_000 }, { timeoutMs: (o.pollWaitMs ?? 20_000) + 30_000 }));
@@ -156,36 +187,82 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     let ended = false;
     let cancelSeen = false;
     let child: ChildProcess | null = null;
+    // Asks the job to stop after its step. Once it has exited, send() would throw (channel closed).
+    const abortChild = (): void => {
+      if (child?.connected) child.send({ type: "abort" });
+    };
+    /** Why the run must end FAILED whatever the job does (an artifact that cannot be stored). */
+    let fatal: string | null = null;
+    const onConflict = (e: ApiConflictError): void => {
+      ended = true;
+      log(`run ${runId} was ended by the server: ${e.message}`);
+      abortChild();
+    };
     // Updates and log lines go out in order, one at a time.
     let chain: Promise<unknown> = Promise.resolve();
     const enqueue = (what: string, fn: () => Promise<unknown>): Promise<unknown> => {
-      chain = chain.then(() => (ended ? null : retrying(what, fn, { untilStopped: false }))).catch((e) => {
-        if (e instanceof ApiConflictError) {
-          ended = true;
-          log(`run ${runId} was ended by the server: ${e.message}`);
-          child?.send({ type: "abort" });
-        } else log(`run ${runId}: ${what} failed: ${(e as Error).message}`);
+      chain = chain.then(() => (ended ? null : retrying(what, fn, { untilStopped: false, budget: updateBudget }))).catch((e) => {
+        if (e instanceof ApiConflictError) onConflict(e);
+        else log(`run ${runId}: ${what} failed: ${(e as Error).message}`);
       });
       return chain;
     };
-    const update = (body: { state?: RunState; message?: string; progress?: Record<string, unknown> | null; checkpoint_source?: string | null }) =>
-      enqueue(`update ${body.state ?? ""}`, async () => {
-        const r = await http.json<{ cancel_requested: boolean }>("PATCH", `/v1/runs/${runId}`, body);
-        if (r.cancel_requested && !cancelSeen) {
-          cancelSeen = true;
-          log(`run ${runId}: canceled by the client; aborting`);
-          child?.send({ type: "abort" });
-        }
-      });
-    const logLines = (lines: string[]) => enqueue("log", () => http.json("POST", `/v1/runs/${runId}/log`, { lines }));
-    const upload = async (file: string, name: string, type: ArtifactType): Promise<void> => {
-      await retrying(`upload ${name}`, () => http.upload<ArtifactData>(`/v1/runs/${runId}/artifacts/${encodeURIComponent(name)}?type=${type}`, file), { untilStopped: false });
+    type RunUpdate = { state?: RunState; message?: string; progress?: Record<string, unknown> | null; checkpoint_source?: string | null };
+    const patch = async (body: RunUpdate): Promise<void> => {
+      const r = await http.json<{ cancel_requested: boolean }>("PATCH", `/v1/runs/${runId}`, body);
+      if (r.cancel_requested && !cancelSeen) {
+        cancelSeen = true;
+        log(`run ${runId}: canceled by the client; aborting`);
+        abortChild();
+      }
     };
+    const update = (body: RunUpdate) => enqueue(`update ${body.state ?? ""}`, () => patch(body));
+    const logLines = (lines: string[]) => {
+      for (const batch of logBatches(lines)) enqueue("log", () => http.json("POST", `/v1/runs/${runId}/log`, { lines: batch }));
+      return chain;
+    };
+    const upload = async (file: string, name: string, type: ArtifactType): Promise<void> => {
+      await retrying(`upload ${name}`, () => http.upload<ArtifactData>(`/v1/runs/${runId}/artifacts/${encodeURIComponent(name)}?type=${type}`, file), { untilStopped: false, budget: uploadBudget });
+    };
+    /** An upload that failed for good: 507 or a spent budget make the run FAILED with this reason. */
+    const uploadFailed = (name: string, e: unknown): void => {
+      if (e instanceof ApiConflictError) return onConflict(e);
+      const why = isStorageFull(e) ? (e as Error).message : e instanceof RetryBudgetExhausted ? e.message : `upload of ${name} failed: ${describeError(e)}`;
+      log(`run ${runId}: artifact ${name} cannot be stored: ${why}`);
+      if (!fatal && (isStorageFull(e) || e instanceof RetryBudgetExhausted)) {
+        fatal = `artifact ${name} could not be uploaded: ${why}`;
+        abortChild();
+      }
+    };
+    /**
+     * Sets the end state. A message the server refuses (a 4xx other than 409) is sent again shorter,
+     * then without it: a run must not stay in UPLOADING_ARTIFACTS because of its message.
+     */
     const finish = async (state: RunState, message: string): Promise<void> => {
-      await update({ state, message });
       await chain;
+      if (ended) return;
+      const tries = [truncateText(message), truncateText(message, 500), ""];
+      let last: unknown = null;
+      for (const m of [...new Set(tries)]) {
+        try {
+          await retrying(`end ${state}`, () => patch({ state, message: m }), { untilStopped: false, budget: endBudget });
+          last = null;
+          break;
+        } catch (e) {
+          last = e;
+          if (e instanceof ApiConflictError) return onConflict(e);
+          if (!(e instanceof ApiError && e.status >= 400 && e.status < 500)) break;
+          log(`run ${runId}: the server refused the end state with this message (${describeError(e)}); sending a shorter one`);
+        }
+      }
       ended = true;
-      log(`run ${runId}: ${state}${message ? ` (${message})` : ""}`);
+      if (last) {
+        log(`!!! run ${runId}: the end state ${state} could not be set: ${describeError(last)}; the server still shows the run as going. Message: ${truncateText(message, 2000)}`);
+        // The server was unreachable: try again before each later claim.
+        if (isTransientError(last) || last instanceof RetryBudgetExhausted) unsentEnds.set(runId, { state, message: truncateText(message, 500) });
+        return;
+      }
+      log(`run ${runId}: ${state}${message ? ` (${truncateText(message, 2000)})` : ""}`);
     };
 
     // ---- inputs: datasource inside the root, checkpoint and datapool from the server ----
@@ -217,7 +294,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     if (c.datapool) {
       const f = path.join(jobDir, "datapool.txt");
       try {
-        await retrying("datapool download", () => http.download(c.datapool!.url, f, { auth: false }), { untilStopped: false });
+        await retrying("datapool download", () => http.download(c.datapool!.url, f, { auth: false }), { untilStopped: false, budget: uploadBudget });
       } catch (e) {
         return finish("FAILED", `use_datapool: the datapool of run ${c.datapool.run_id} cannot be downloaded: ${(e as Error).message}`);
       }
@@ -249,7 +326,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     child.stderr!.on("data", onOutput);
     const onStop = (): void => {
       log(`stopping: run ${runId} finishes its step, keeps its checkpoint and ends ABORTED`);
-      child?.send({ type: "abort" });
+      abortChild();
     };
     stop?.addEventListener("abort", onStop, { once: true });
 
@@ -268,7 +345,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       const key = `${newest.f}:${newest.st.mtimeMs}:${newest.st.size}`;
       if (key === lastCkpt) return;
       lastCkpt = key;
-      await upload(path.join(ckptDir, newest.f), "checkpoint.ckpt", "CHECKPOINT").catch((e) => log(`run ${runId}: checkpoint upload failed: ${(e as Error).message}`));
+      // A full storage (507) ends the run now; a spent budget is tried again with the next epoch's file.
+      await upload(path.join(ckptDir, newest.f), "checkpoint.ckpt", "CHECKPOINT").catch((e) => {
+        if (isStorageFull(e) || e instanceof ApiConflictError) uploadFailed("checkpoint.ckpt", e);
+        else log(`run ${runId}: checkpoint upload failed: ${(e as Error).message}`);
+      });
     };
     let uploading = false;
     const ckptTimer = setInterval(() => {
@@ -300,12 +381,17 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     await update({ state: "UPLOADING_ARTIFACTS" });
     const record = done?.record ?? null;
     for (const a of artifactsOfRun(spec.output, record, c.config.worker_config ?? {})) {
+      if (ended) return;
       try {
         await upload(a.file, a.name, a.type);
       } catch (e) {
-        log(`run ${runId}: upload of ${a.name} failed: ${(e as Error).message}`);
+        uploadFailed(a.name, e);
+        // The server stays unreachable: the other uploads would spend their budgets too.
+        if (e instanceof RetryBudgetExhausted) break;
       }
     }
+    if (ended) return;
+    if (fatal) return finish("FAILED", fatal);
     if (!done) return finish("FAILED", `the job process died: ${tail.slice(-5).join(" | ")}`);
     if (done.ok) return finish("COMPLETED", "");
     if (done.aborted || cancelSeen || stop?.aborted) return finish("ABORTED", cancelSeen ? "canceled by the client" : done.message);
