@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .option("--server <url>", "server URL (default $WINNOW_SERVER_URL or http://127.0.0.1:8470)")
     .option("--token <token>", "API token (default $WINNOW_TOKEN)")
     .option("--labels <a,b>", "labels of this worker (a scheduled run's runs_on must all be among them)")
-    .option("--name <name>", "worker name shown by getComputeWorkers", "Default")
+    .option("--name <name>", "worker name shown by getComputeWorkers; registering a name again reuses that worker (default <host>-<pid>)")
     .option("--worker-id <id>", "reuse a registered worker id instead of registering a new worker")
     .option("--device <device>", "cpu or cuda (default: lightly_config.trainer.gpus of each run)")
     .option("--work-dir <dir>", "run outputs and the decode cache", "winnow-worker")
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option("--heartbeat <seconds>", "heartbeat period", "10")
     .option("--shutdown-when-job-finished", "exit after one run")
     .addHelpText("after", "\nCtrl-C: a running job finishes its step, keeps its checkpoint, uploads it and is marked ABORTED.")
-    .action(async (o: { server?: string; token?: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
+    .action(async (o: { server?: string; token?: string; labels?: string; name?: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
       const { CliError, EXIT } = await import("./index.js");
       const token = o.token ?? process.env.WINNOW_TOKEN;
       if (!token) throw new CliError("--token: an API token is required (or set $WINNOW_TOKEN); create one with `winnow token create`", EXIT.usage);
