@@ -178,9 +178,23 @@ export class Store {
   /**
    * Registers a worker, or (as Lightly does) answers the owner's existing worker of that name with
    * its labels replaced. Two registrations racing on PostgreSQL may both insert; every later one
-   * then answers the oldest of them.
+   * then answers the oldest of them. A worker registers when its process starts, so runs still
+   * going under that name belonged to a process that is gone: they end CRASHED, as a silent
+   * worker's would (the new process's heartbeats would otherwise keep them alive forever).
    */
   async registerWorker(owner: string, name: string, labels: string[]): Promise<WorkerData> {
+    const w = await this.upsertWorker(owner, name, labels);
+    const held = await this.db.all<Row>(`SELECT id FROM runs WHERE worker_id = ? AND owner = ? AND state NOT IN (${END_LIST})`, [w.id, owner]);
+    for (const r of held) {
+      await this.updateRun(owner, String(r.id), w.id, {
+        state: "CRASHED",
+        message: `worker ${w.id} (${JSON.stringify(name)}) registered again, so the process running this run is gone; artifacts uploaded before are kept, and checkpoint_run_id=${r.id} resumes from its last checkpoint`,
+      });
+    }
+    return w;
+  }
+
+  private async upsertWorker(owner: string, name: string, labels: string[]): Promise<WorkerData> {
     const now = this.clock();
     return this.db.transaction(async (tx) => {
       const have = await tx.get<Row>(`SELECT * FROM workers WHERE owner = ? AND name = ? AND deleted = 0 ORDER BY created_at, id LIMIT 1`, [owner, name]);
