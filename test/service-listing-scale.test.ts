@@ -97,7 +97,15 @@ function suite(backend: BackendName): void {
   }
 
   test(`${N} runs of one owner: unpaged /v1/runs answers them all`, async () => {
-    const r = await timed("/v1/runs");
+    // Health checks meanwhile: the listing reads in pages, so other requests are answered between them.
+    const listing = timed("/v1/runs");
+    const health: number[] = [];
+    let done = false;
+    void listing.finally(() => (done = true));
+    while (!done) health.push((await timed("/v1/health")).ms);
+    const r = await listing;
+    health.sort((a, b) => a - b);
+    console.log(`[${backend}] /v1/health during it: ${health.length} answers, median ${health[Math.floor(health.length / 2)]!.toFixed(1)} ms, max ${health[health.length - 1]!.toFixed(1)} ms`);
     assert.equal(r.status, 200, JSON.stringify(r.json).slice(0, 300));
     assert.equal(r.json.length, N);
     assert.deepEqual([r.json[0].id, r.json[N - 1].id], [runIds[0], runIds[N - 1]], "oldest first");

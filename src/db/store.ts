@@ -62,6 +62,8 @@ export const SCHEDULED_CHANNEL = "winnow_scheduled";
 
 /** Ids per `IN (…)` list: SQLite allows 32,766 variables per statement; long lists are cut into chunks. */
 const IN_CHUNK = 500;
+/** Rows per read of an unpaged listing (see listAllRuns). */
+const LIST_PAGE = 1000;
 
 /** Filters and page of a run listing. */
 export interface RunQuery {
@@ -374,13 +376,37 @@ export class Store {
 
   /** Runs, oldest first (Lightly's order) unless `newestFirst`, filtered and paged in SQL. */
   async listRuns(owner: string, q: RunQuery = {}): Promise<RunData[]> {
+    if (q.limit === undefined) return this.listAllRuns(owner, q);
     const { where, params } = Store.runWhere(owner, q);
     const order = q.newestFirst ? "created_at DESC, id DESC" : "created_at, id";
-    const page = q.limit === undefined ? "" : " LIMIT ? OFFSET ?";
-    const pageParams = q.limit === undefined ? [] : [q.limit, q.offset ?? 0];
-    const rows = await this.db.all<Row>(`SELECT * FROM runs WHERE ${where} ORDER BY ${order}${page}`, [...params, ...pageParams]);
+    const rows = await this.db.all<Row>(`SELECT * FROM runs WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, q.limit, q.offset ?? 0]);
     const arts = await this.artifactsOf(rows.map((r) => String(r.id)));
     return rows.map((r) => runOf(r, arts.get(String(r.id))!));
+  }
+
+  /**
+   * Every matching run, read in keyset pages with a turn of the event loop between them: SQLite
+   * answers synchronously, so one 40,000-row read would hold up every other request meanwhile.
+   */
+  private async listAllRuns(owner: string, q: RunQuery): Promise<RunData[]> {
+    const { where, params } = Store.runWhere(owner, q);
+    const [cmp, order] = q.newestFirst ? ["<", "created_at DESC, id DESC"] : [">", "created_at, id"];
+    const out: RunData[] = [];
+    let after: { at: SqlValue; id: string } | null = null;
+    for (;;) {
+      const rows: Row[] = after === null
+        ? await this.db.all<Row>(`SELECT * FROM runs WHERE ${where} ORDER BY ${order} LIMIT ?`, [...params, LIST_PAGE])
+        : await this.db.all<Row>(
+          `SELECT * FROM runs WHERE ${where} AND (created_at ${cmp} ? OR (created_at = ? AND id ${cmp} ?)) ORDER BY ${order} LIMIT ?`,
+          [...params, after.at, after.at, after.id, LIST_PAGE],
+        );
+      const arts = await this.artifactsOf(rows.map((r) => String(r.id)));
+      for (const r of rows) out.push(runOf(r, arts.get(String(r.id))!));
+      if (rows.length < LIST_PAGE) return out;
+      const last = rows[rows.length - 1]!;
+      after = { at: num(last.created_at), id: String(last.id) };
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   async countRuns(owner: string, q: RunQuery = {}): Promise<number> {
