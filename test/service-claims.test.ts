@@ -111,6 +111,19 @@ function suite(backend: BackendName): void {
     assert.equal(Number(runs[0]!.n), 1);
   });
 
+  test("concurrent claims, schedules and registrations through one Store: each run claimed once, no transaction error", async () => {
+    const ds = await store.createDataset(owner, "race", "imgs");
+    const cfg = await store.createConfig(owner, { worker_config: {}, selection_config: { n_samples: 2 }, lightly_config: {} });
+    const ws = await Promise.all(Array.from({ length: 12 }, (_, i) => store.registerWorker(owner, `race-${i}`, ["race"])));
+    const scheduled = await Promise.all(Array.from({ length: 10 }, () => store.schedule(owner, ds.id, cfg.id, "CRITICAL", ["race"])));
+    // Started in the same turn: on SQLite their transactions share one connection and must queue.
+    const got = await Promise.all([...ws, ...ws].map((w) => store.claim(owner, w)));
+    const ids = got.filter((g) => g !== null).map((g) => g!.scheduled.id);
+    assert.equal(ids.length, 10);
+    assert.deepEqual(new Set(ids), new Set(scheduled.map((s) => s.id)));
+    for (const s of scheduled) assert.equal((await store.getRunOfScheduled(owner, s.id))?.scheduled_id, s.id);
+  });
+
   test("migration 2 on a version-1 database backfills the labels of queued runs; claims then filter by them", async () => {
     const old = await openDb(await freshDatabase(backend, tempDir("winnow-service-claims-v1-")));
     try {

@@ -27,12 +27,12 @@ export class SqliteDb implements Db {
     return s;
   }
 
-  /** Set while a transaction is open: the connection is shared, so other calls wait for it. */
+  /**
+   * Set while a transaction is open: the connection is shared, so other calls wait for it. Each
+   * waits with `while (this.gate) await this.gate` inline, so that no turn passes between seeing
+   * the gate open and running its statement (or closing the gate for its own transaction).
+   */
   private gate: Promise<void> | null = null;
-
-  private async idle(): Promise<void> {
-    while (this.gate) await this.gate;
-  }
 
   private allNow<T>(sql: string, params: readonly SqlValue[]): T[] {
     return this.stmt(sql).all(...params) as T[];
@@ -44,22 +44,22 @@ export class SqliteDb implements Db {
   }
 
   async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    if (this.gate) await this.idle();
+    while (this.gate) await this.gate;
     return this.allNow<T>(sql, params);
   }
 
   async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    if (this.gate) await this.idle();
+    while (this.gate) await this.gate;
     return this.stmt(sql).get(...params) as T | undefined;
   }
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
-    if (this.gate) await this.idle();
+    while (this.gate) await this.gate;
     return this.runNow(sql, params);
   }
 
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-    await this.idle();
+    while (this.gate) await this.gate;
     let open!: () => void;
     this.gate = new Promise<void>((r) => (open = r));
     const tx: Db = {
