@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .option("--server <url>", "server URL (default $WINNOW_SERVER_URL or http://127.0.0.1:8470)");
   addTokenOptions(cmd)
     .option("--labels <a,b>", "labels of this worker (a scheduled run's runs_on must all be among them)")
-    .option("--name <name>", "worker name shown by getComputeWorkers", "Default")
+    .option("--name <name>", "worker name shown by getComputeWorkers; registering a name again reuses that worker (default <host>-<pid>)")
     .option("--worker-id <id>", "reuse a registered worker id instead of registering a new worker")
     .option("--device <device>", "cpu or cuda (default: lightly_config.trainer.gpus of each run)")
     .option("--work-dir <dir>", "run outputs and the decode cache", "winnow-worker")
@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .option("--upload-retries <n>", "tries of each artifact upload before the run ends FAILED", "10")
     .option("--upload-retry-time <seconds>", "time after which an artifact upload is no longer retried", "300")
     .addHelpText("after", "\nCtrl-C: a running job finishes its step, keeps its checkpoint, uploads it and is marked ABORTED.")
-    .action(async (o: { server?: string; token?: string; tokenFile?: string; uploadRetries: string; uploadRetryTime: string; labels?: string; name: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; allowRoot: string[]; allowUrlHost: string[]; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
+    .action(async (o: { server?: string; token?: string; tokenFile?: string; uploadRetries: string; uploadRetryTime: string; labels?: string; name?: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; allowRoot: string[]; allowUrlHost: string[]; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
       const { CliError, EXIT } = await import("./index.js");
       let token: string | null;
       try {

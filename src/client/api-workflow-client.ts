@@ -1,7 +1,10 @@
 // ApiWorkflowClient: the TypeScript twin of Lightly's Python ApiWorkflowClient for the Winnow
 // service. Method names are camelCase twins of Lightly's; the configs keep Lightly's snake_case keys
 // and the records Lightly's field names, so a Python example translates line by line.
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { readEmbeddingsCsv } from "../run/embeddings-csv.js";
 import type { WorkerConfigInput } from "../config/worker-config.js";
 import type { SelectionConfigInput } from "../config/selection-config.js";
 import type { LightlyConfigInput } from "../config/lightly-config.js";
@@ -12,7 +15,7 @@ import {
 } from "../db/records.js";
 import type { EmbeddingMap, RunSummary } from "../db/records.js";
 import { ApiHttp } from "./http.js";
-import { ApiNotFoundError } from "./errors.js";
+import { ApiConflictError, ApiNotFoundError } from "./errors.js";
 
 export interface ApiWorkflowClientOptions {
   /** The server, e.g. http://127.0.0.1:8470 (default $WINNOW_SERVER_URL). */
@@ -91,6 +94,81 @@ export class ApiWorkflowClient {
     return this.http.json("GET", "/v1/datasets");
   }
 
+  /** Lightly's get_all_datasets: every dataset of the token's owner (there is no sharing). */
+  async getAllDatasets(): Promise<DatasetData[]> {
+    return this.getDatasets();
+  }
+
+  async *getDatasetsIter(): AsyncGenerator<DatasetData> {
+    yield* await this.getDatasets();
+  }
+
+  async getDatasetById(datasetId: string): Promise<DatasetData> {
+    return this.http.json("GET", `/v1/datasets/${encodeURIComponent(datasetId)}`);
+  }
+
+  /** The datasets of that name (names are unique per owner: zero or one). */
+  async getDatasetsByName(name: string): Promise<DatasetData[]> {
+    return this.http.json("GET", `/v1/datasets?name=${encodeURIComponent(name)}`);
+  }
+
+  async datasetExists(datasetId: string): Promise<boolean> {
+    try {
+      await this.getDatasetById(datasetId);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiNotFoundError) return false;
+      throw e;
+    }
+  }
+
+  async datasetNameExists(name: string): Promise<boolean> {
+    return (await this.getDatasetsByName(name)).length > 0;
+  }
+
+  /** Creates (and selects) a dataset named `basename`, or `basename_1`, `basename_2`, … if taken; answers its id. */
+  async createNewDatasetWithUniqueName(basename: string, datasource: string): Promise<string> {
+    const taken = new Set((await this.getDatasets()).map((d) => d.name));
+    for (let i = 0; ; i++) {
+      const name = i === 0 ? basename : `${basename}_${i}`;
+      if (taken.has(name)) continue;
+      try {
+        return await this.createDataset(name, datasource);
+      } catch (e) {
+        if (!(e instanceof ApiConflictError)) throw e; // created meanwhile by someone else: next name
+      }
+    }
+  }
+
+  /**
+   * Deletes the dataset with its scheduled runs, runs, logs and artifacts (not its datasource
+   * folder). Refused (ApiConflictError) while one of its runs is queued or running.
+   */
+  async deleteDatasetById(datasetId: string): Promise<void> {
+    await this.http.json("DELETE", `/v1/datasets/${encodeURIComponent(datasetId)}`);
+    if (this._datasetId === datasetId) this._datasetId = null;
+  }
+
+  /**
+   * The filenames of the current dataset: those of its newest COMPLETED run's embeddings (what the
+   * worker listed, minus corrupt images), in the embeddings' order. Winnow keeps no sample list of
+   * its own, and the server may not see the datasource (S3, a worker-only mount).
+   */
+  async getFilenames(): Promise<string[]> {
+    for await (const r of this.getComputeWorkerRunsIter({ datasetId: this.datasetId, newestFirst: true })) {
+      if (r.state !== "COMPLETED" || !r.artifacts.some((a) => a.type === "EMBEDDINGS")) continue;
+      const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "winnow-filenames-"));
+      try {
+        const f = path.join(dir, "embeddings.csv");
+        await this.downloadArtifact(r, "EMBEDDINGS", f);
+        return readEmbeddingsCsv(f, `run ${r.id} EMBEDDINGS`).filenames;
+      } finally {
+        await fs.promises.rm(dir, { recursive: true, force: true });
+      }
+    }
+    throw new ApiNotFoundError(404, `dataset ${this.datasetId} has no COMPLETED run with embeddings yet: its filenames are known once a run has listed them`);
+  }
+
   // ---- workers --------------------------------------------------------------------------------------
 
   async registerComputeWorker(name = "Default", labels: string[] = []): Promise<string> {
@@ -136,7 +214,22 @@ export class ApiWorkflowClient {
 
   /** Runs, oldest first; of one dataset when `datasetId` is given, else all the token's. */
   async getComputeWorkerRuns(o: { datasetId?: string } = {}): Promise<RunData[]> {
-    return this.http.json("GET", `/v1/runs${o.datasetId ? `?dataset_id=${encodeURIComponent(o.datasetId)}` : ""}`);
+    const out: RunData[] = [];
+    for await (const r of this.getComputeWorkerRunsIter(o)) out.push(r);
+    return out;
+  }
+
+  /** Runs one at a time, fetched a page (`pageSize`, default 500) at a time; oldest first unless `newestFirst`. */
+  async *getComputeWorkerRunsIter(o: { datasetId?: string; pageSize?: number; newestFirst?: boolean } = {}): AsyncGenerator<RunData> {
+    const limit = o.pageSize ?? 500;
+    for (let offset = 0; ; offset += limit) {
+      const q = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+      if (o.datasetId) q.set("dataset_id", o.datasetId);
+      if (o.newestFirst) q.set("order", "desc");
+      const page = await this.http.json<RunData[]>("GET", `/v1/runs?${q}`);
+      yield* page;
+      if (page.length < limit) return;
+    }
   }
 
   async getComputeWorkerRun(runId: string): Promise<RunData> {

@@ -16,6 +16,7 @@ declare module "better-sqlite3" {
       exec(sql: string): this;
       pragma(sql: string): unknown;
       transaction<F extends (...args: never[]) => unknown>(fn: F): Transaction<F>;
+      readonly inTransaction: boolean;
       close(): this;
     }
   }

@@ -3,10 +3,10 @@
 // SQLite and PostgreSQL accept, with `?` placeholders (a PostgreSQL driver numbers them $1, $2, …).
 // Every call is async even where SQLite is synchronous, because a network database is not.
 //
-// There is deliberately no multi-statement transaction: every state change that must be atomic
-// (claiming a scheduled run, ending a run) is ONE conditional UPDATE whose row count says who won,
-// which is exactly-once on SQLite (one writer) and on PostgreSQL (the WHERE is re-checked after the
-// row lock) alike.
+// Exactly-once decisions (claiming a scheduled run, ending a run) are conditional UPDATEs whose row
+// count says who won: exactly-once on SQLite (one writer) and on PostgreSQL (the WHERE is re-checked
+// after the row lock) alike. Writes that must land together (a claim's LOCKED mark and its run row)
+// go through `transaction`.
 
 export type SqlValue = string | number | bigint | null;
 
@@ -25,6 +25,20 @@ export interface Db {
    * not at all.
    */
   migrate(statements: readonly string[], record: { id: number; name: string; appliedAt: number }): Promise<void>;
+  /**
+   * Runs `fn` as one transaction: every statement made through `tx` commits together, or none does
+   * when `fn` throws. PostgreSQL: BEGIN/COMMIT on one pooled connection. SQLite: BEGIN IMMEDIATE
+   * (the file's write lock), and this object's other calls wait until it ends, so statements of
+   * concurrent requests never slip into it.
+   */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY): `notify` reaches every `listen`er of the
+   * channel on this database. Absent (SQLite, one server per file): callers fall back to polling.
+   */
+  notify?(channel: string, payload?: string): Promise<void>;
+  /** Calls `onMessage` per notification, reconnecting when the connection drops; `onState` says whether it listens. */
+  listen?(channel: string, onMessage: (payload: string) => void, onState?: (listening: boolean) => void): Promise<() => Promise<void>>;
   /**
    * Runs `fn` exclusively across every process using this database (PostgreSQL: an advisory
    * lock), so replicas starting at once migrate one after the other. Absent: `fn` runs as is.

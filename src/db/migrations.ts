@@ -3,10 +3,13 @@
 // JSON kept as TEXT. A migration once released is never edited; changes come as new entries.
 import type { Db } from "./driver.js";
 
+/** A statement both dialects accept, or one per dialect (e.g. reading JSON: json_each vs json_array_elements_text). */
+export type MigrationStatement = string | { sqlite: string; postgres: string };
+
 export interface Migration {
   id: number;
   name: string;
-  statements: string[];
+  statements: MigrationStatement[];
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -51,9 +54,36 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    id: 2,
+    name: "claim by labels in SQL, paged listings",
+    statements: [
+      // A scheduled run's runs_on labels as rows, so the claim query filters in SQL (a run fits a
+      // worker when none of its labels is missing from the worker's) instead of a window of rows.
+      `CREATE TABLE scheduled_run_labels (
+         scheduled_run_id TEXT NOT NULL REFERENCES scheduled_runs (id), label TEXT NOT NULL,
+         PRIMARY KEY (scheduled_run_id, label))`,
+      // Runs that may still be claimed (OPEN), or become OPEN again (a LOCKED one without a run row).
+      {
+        sqlite: `INSERT INTO scheduled_run_labels (scheduled_run_id, label)
+                 SELECT DISTINCT s.id, j.value FROM scheduled_runs s, json_each(s.runs_on) j
+                 WHERE s.state IN ('OPEN', 'LOCKED')`,
+        postgres: `INSERT INTO scheduled_run_labels (scheduled_run_id, label)
+                   SELECT DISTINCT s.id, j.value FROM scheduled_runs s CROSS JOIN LATERAL json_array_elements_text(s.runs_on::json) AS j(value)
+                   WHERE s.state IN ('OPEN', 'LOCKED')`,
+      },
+      // The claim's order (priority first, then age) as an index, so it stops at the first fit.
+      `CREATE INDEX scheduled_runs_claim ON scheduled_runs (owner, state, priority_rank DESC, created_at, id)`,
+      `CREATE INDEX scheduled_runs_dataset ON scheduled_runs (dataset_id, state)`,
+      // Paged run listings: all of an owner's runs, or one state's, in creation order.
+      `CREATE INDEX runs_owner_created ON runs (owner, created_at, id)`,
+      `CREATE INDEX runs_owner_state ON runs (owner, state, created_at, id)`,
+      `CREATE INDEX workers_owner_name ON workers (owner, name)`,
+    ],
+  },
+  {
     // Automatic resume of CRASHED runs (worker_config.max_retries): a re-queued scheduled run names
     // the crashed run it continues and counts its attempt (0 = the run as the user scheduled it).
-    id: 4,
+    id: 3,
     name: "scheduled-run-resume",
     statements: [
       `ALTER TABLE scheduled_runs ADD COLUMN resume_run_id TEXT`,
@@ -77,7 +107,8 @@ async function migrateNow(db: Db, now: number): Promise<number[]> {
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.id)) continue;
-    await db.migrate(m.statements, { id: m.id, name: m.name, appliedAt: now });
+    const sql = m.statements.map((st) => (typeof st === "string" ? st : st[db.dialect]));
+    await db.migrate(sql, { id: m.id, name: m.name, appliedAt: now });
     applied.push(m.id);
   }
   return applied;

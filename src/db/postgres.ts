@@ -39,12 +39,14 @@ export class PostgresDb implements Db {
   readonly dialect = "postgres" as const;
   private readonly pool: pg.Pool;
   private readonly sqlCache = new Map<string, { name: string; text: string }>();
+  private readonly url: string;
 
   /** `url`: postgres://user:password@host:port/database; `max`: pool size (default 10, or ?pool_max= in the URL). */
   constructor(url: string, opts: { max?: number } = {}) {
     const u = new URL(url);
     const max = Math.max(2, opts.max ?? (Number(u.searchParams.get("pool_max")) || 10));
     u.searchParams.delete("pool_max");
+    this.url = u.toString();
     this.pool = new pg.Pool({ connectionString: u.toString(), max, connectionTimeoutMillis: 30_000 });
     // An idle client losing its connection (server restart) must not crash the process; the pool
     // drops it and the next query opens a new one.
@@ -76,6 +78,96 @@ export class PostgresDb implements Db {
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
     return { changes: (await this.pool.query(this.query(sql, params))).rowCount ?? 0 };
+  }
+
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    const on = async (sql: string, params: readonly SqlValue[]) => c.query(this.query(sql, params));
+    const tx: Db = {
+      dialect: "postgres",
+      all: async <R>(sql: string, params: readonly SqlValue[] = []) => (await on(sql, params)).rows as R[],
+      get: async <R>(sql: string, params: readonly SqlValue[] = []) => (await on(sql, params)).rows[0] as R | undefined,
+      run: async (sql: string, params: readonly SqlValue[] = []) => ({ changes: (await on(sql, params)).rowCount ?? 0 }),
+      transaction: (inner) => inner(tx),
+      migrate: () => Promise.reject(new Error("migrate inside a transaction")),
+      close: () => Promise.reject(new Error("close inside a transaction")),
+    };
+    let broken = false;
+    try {
+      await c.query("BEGIN");
+      const out = await fn(tx);
+      await c.query("COMMIT");
+      return out;
+    } catch (e) {
+      // A connection that cannot even roll back is dropped from the pool, not reused.
+      await c.query("ROLLBACK").catch(() => (broken = true));
+      throw e;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  async notify(channel: string, payload = ""): Promise<void> {
+    await this.pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+  }
+
+  /**
+   * LISTEN on a connection of its own (a pooled one would be handed to other queries). When it
+   * drops (server restart, network), it reconnects with back-off (0.25 s doubling to 5 s).
+   */
+  async listen(channel: string, onMessage: (payload: string) => void, onState: (listening: boolean) => void = () => {}): Promise<() => Promise<void>> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`channel ${JSON.stringify(channel)}: expected [a-z_][a-z0-9_]*`);
+    let client: pg.Client | null = null;
+    let stopped = false;
+    let delay = 250;
+    let timer: NodeJS.Timeout | null = null;
+    const retry = (): void => {
+      onState(false);
+      if (stopped || timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        void connect();
+      }, delay);
+      timer.unref();
+      delay = Math.min(5000, delay * 2);
+    };
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000 });
+      client = c;
+      let failed = false;
+      const fail = (): void => {
+        if (failed) return;
+        failed = true;
+        c.end().catch(() => {});
+        if (client === c) client = null;
+        retry();
+      };
+      c.on("error", fail);
+      c.on("end", fail);
+      c.on("notification", (m) => {
+        if (m.channel === channel) onMessage(m.payload ?? "");
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+        if (stopped) return void c.end().catch(() => {});
+        delay = 250;
+        onState(true);
+      } catch {
+        fail();
+      }
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      const c = client as pg.Client | null;
+      client = null;
+      if (c) {
+        c.removeAllListeners("end");
+        await c.end().catch(() => {});
+      }
+    };
   }
 
   async migrate(statements: readonly string[], record: { id: number; name: string; appliedAt: number }): Promise<void> {

@@ -1,7 +1,7 @@
 // Every read and write of service records, owner-scoped: each method takes the owner of the calling
 // token and never returns another owner's row (a foreign id reads as "not found", so ids do not
-// leak which records exist). Plain SQL through the Db seam; atomic changes are single conditional
-// UPDATEs (see driver.ts).
+// leak which records exist). Plain SQL through the Db seam; exactly-once decisions are conditional
+// UPDATEs, and writes that must land together run in one transaction (see driver.ts).
 import { createHash, randomBytes } from "node:crypto";
 import type { Db, SqlValue } from "./driver.js";
 import {
@@ -56,6 +56,25 @@ function runOf(r: Row, artifacts: ArtifactData[]): RunData {
 }
 
 const END_LIST = [...RUN_END_STATES].map((s) => `'${s}'`).join(", ");
+
+/** The channel on which a schedule wakes the claimers of every server on the database (PostgreSQL). */
+export const SCHEDULED_CHANNEL = "winnow_scheduled";
+
+/** Ids per `IN (…)` list: SQLite allows 32,766 variables per statement; long lists are cut into chunks. */
+const IN_CHUNK = 500;
+/** Rows per read of an unpaged listing (see listAllRuns). */
+const LIST_PAGE = 1000;
+
+/** Filters and page of a run listing. */
+export interface RunQuery {
+  datasetId?: string;
+  state?: RunState;
+  /** Newest first (the UI's overview) instead of oldest first (Lightly's order). */
+  newestFirst?: boolean;
+  /** Page size; absent: every matching run. */
+  limit?: number;
+  offset?: number;
+}
 
 export interface Principal {
   tokenId: string;
@@ -123,20 +142,80 @@ export class Store {
     return r ? datasetOf(r) : null;
   }
 
-  async listDatasets(owner: string): Promise<DatasetData[]> {
-    return (await this.db.all<Row>(`SELECT * FROM datasets WHERE owner = ? ORDER BY created_at, id`, [owner])).map(datasetOf);
+  async listDatasets(owner: string, name?: string): Promise<DatasetData[]> {
+    const rows = name === undefined
+      ? await this.db.all<Row>(`SELECT * FROM datasets WHERE owner = ? ORDER BY created_at, id`, [owner])
+      : await this.db.all<Row>(`SELECT * FROM datasets WHERE owner = ? AND name = ? ORDER BY created_at, id`, [owner, name]);
+    return rows.map(datasetOf);
+  }
+
+  /**
+   * Deletes a dataset with its scheduled runs, runs, log lines and artifact records, in one
+   * transaction; answers the storage keys of the deleted artifacts (the caller deletes the bytes)
+   * or null when there is no such dataset. Refused (ConflictError) while a run of it is queued or
+   * running. Configs are not the dataset's (they may be shared) and stay.
+   */
+  async deleteDataset(owner: string, id: string): Promise<{ storageKeys: string[] } | null> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        if (!(await tx.get<Row>(`SELECT id FROM datasets WHERE id = ? AND owner = ?`, [id, owner]))) return null;
+        const active = await tx.get<Row>(`SELECT COUNT(*) AS n FROM scheduled_runs WHERE dataset_id = ? AND state IN ('OPEN', 'LOCKED')`, [id]);
+        if (num(active?.n) > 0) {
+          throw new ConflictError(`dataset ${id} has ${num(active?.n)} queued or running run(s): cancel them (cancelScheduledComputeWorkerRun) and let them end first`);
+        }
+        const runsOf = `SELECT id FROM runs WHERE dataset_id = ?`;
+        const keys = (await tx.all<Row>(`SELECT storage_key FROM artifacts WHERE run_id IN (${runsOf})`, [id])).map((r) => String(r.storage_key));
+        await tx.run(`DELETE FROM artifacts WHERE run_id IN (${runsOf})`, [id]);
+        await tx.run(`DELETE FROM run_log_lines WHERE run_id IN (${runsOf})`, [id]);
+        await tx.run(`DELETE FROM runs WHERE dataset_id = ?`, [id]);
+        await tx.run(`DELETE FROM scheduled_run_labels WHERE scheduled_run_id IN (SELECT id FROM scheduled_runs WHERE dataset_id = ?)`, [id]);
+        await tx.run(`DELETE FROM scheduled_runs WHERE dataset_id = ?`, [id]);
+        await tx.run(`DELETE FROM datasets WHERE id = ? AND owner = ?`, [id, owner]);
+        return { storageKeys: keys };
+      });
+    } catch (e) {
+      // A run scheduled on it meanwhile (another server) makes the dataset's DELETE violate a foreign key.
+      if (isForeignKeyViolation(e)) throw new ConflictError(`dataset ${id} got a new scheduled run while being deleted; nothing was deleted`);
+      throw e;
+    }
   }
 
   // ---- workers ------------------------------------------------------------------------------------
 
+  /**
+   * Registers a worker, or (as Lightly does) answers the owner's existing worker of that name with
+   * its labels replaced. Two registrations racing on PostgreSQL may both insert; every later one
+   * then answers the oldest of them. A worker registers when its process starts, so runs still
+   * going under that name belonged to a process that is gone: they end CRASHED, as a silent
+   * worker's would (the new process's heartbeats would otherwise keep them alive forever).
+   */
   async registerWorker(owner: string, name: string, labels: string[]): Promise<WorkerData> {
-    const id = newId();
+    const w = await this.upsertWorker(owner, name, labels);
+    const held = await this.db.all<Row>(`SELECT id FROM runs WHERE worker_id = ? AND owner = ? AND state NOT IN (${END_LIST})`, [w.id, owner]);
+    for (const r of held) {
+      await this.updateRun(owner, String(r.id), w.id, {
+        state: "CRASHED",
+        message: `worker ${w.id} (${JSON.stringify(name)}) registered again, so the process running this run is gone; artifacts uploaded before are kept, and checkpoint_run_id=${r.id} resumes from its last checkpoint`,
+      });
+    }
+    return w;
+  }
+
+  private async upsertWorker(owner: string, name: string, labels: string[]): Promise<WorkerData> {
     const now = this.clock();
-    await this.db.run(
-      `INSERT INTO workers (id, owner, name, labels, created_at, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?)`,
-      [id, owner, name, JSON.stringify(labels), now, now],
-    );
-    return { id, name, labels, created_at: now, last_heartbeat: now };
+    return this.db.transaction(async (tx) => {
+      const have = await tx.get<Row>(`SELECT * FROM workers WHERE owner = ? AND name = ? AND deleted = 0 ORDER BY created_at, id LIMIT 1`, [owner, name]);
+      if (have) {
+        await tx.run(`UPDATE workers SET labels = ?, last_heartbeat = ? WHERE id = ?`, [JSON.stringify(labels), now, String(have.id)]);
+        return { ...workerOf(have), labels, last_heartbeat: now };
+      }
+      const id = newId();
+      await tx.run(
+        `INSERT INTO workers (id, owner, name, labels, created_at, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?)`,
+        [id, owner, name, JSON.stringify(labels), now, now],
+      );
+      return { id, name, labels, created_at: now, last_heartbeat: now };
+    });
   }
 
   async getWorker(owner: string, id: string): Promise<WorkerData | null> {
@@ -178,11 +257,17 @@ export class Store {
   async schedule(owner: string, datasetId: string, configId: string, priority: Priority, runsOn: string[]): Promise<ScheduledRunData> {
     const id = newId();
     const now = this.clock();
-    await this.db.run(
-      `INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?)`,
-      [id, owner, datasetId, configId, priority, priorityRank(priority), JSON.stringify(runsOn), now, now],
-    );
+    const labels = [...new Set(runsOn)];
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?)`,
+        [id, owner, datasetId, configId, priority, priorityRank(priority), JSON.stringify(runsOn), now, now],
+      );
+      for (const l of labels) await tx.run(`INSERT INTO scheduled_run_labels (scheduled_run_id, label) VALUES (?, ?)`, [id, l]);
+    });
+    // Claimers long-polling other servers of this database wake now instead of at their next poll.
+    await this.db.notify?.(SCHEDULED_CHANNEL, owner).catch(() => {});
     return (await this.getScheduled(owner, id))!;
   }
 
@@ -212,45 +297,66 @@ export class Store {
 
   /**
    * Claims the highest-priority (then oldest) OPEN scheduled run whose `runs_on` labels the worker
-   * all has, and creates its run. Exactly-once: the UPDATE only succeeds while the row is still
-   * OPEN, so of two workers racing for one row, one gets changes = 1 and the other tries the next.
+   * all has, and creates its run. The fit is decided in SQL over every OPEN run (a run fits when
+   * none of its labels is missing from the worker's), so non-fitting runs ahead in the queue cannot
+   * hide a fitting one. Exactly-once: the UPDATE only succeeds while the row is still OPEN; the
+   * LOCKED mark and the run row commit in one transaction, so no LOCKED run without a run exists.
    */
   async claim(owner: string, worker: WorkerData): Promise<{ scheduled: ScheduledRunData; run: RunData } | null> {
-    const labels = new Set(worker.labels);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const open = (await this.db.all<Row>(
-        `SELECT * FROM scheduled_runs WHERE owner = ? AND state = 'OPEN' ORDER BY priority_rank DESC, created_at, id LIMIT 200`, [owner],
-      )).map(scheduledOf);
-      const fits = open.filter((s) => s.runs_on.every((l) => labels.has(l)));
-      if (fits.length === 0) return null;
-      for (const s of fits) {
-        const runId = newId();
-        const now = this.clock();
-        const won = await this.db.run(
+    const labels = [...new Set(worker.labels)];
+    const missing = labels.length === 0
+      ? `SELECT 1 FROM scheduled_run_labels l WHERE l.scheduled_run_id = s.id`
+      : `SELECT 1 FROM scheduled_run_labels l WHERE l.scheduled_run_id = s.id AND l.label NOT IN (${labels.map(() => "?").join(", ")})`;
+    const pick = `SELECT s.id, s.dataset_id, s.config_id FROM scheduled_runs s
+                  WHERE s.owner = ? AND s.state = 'OPEN' AND NOT EXISTS (${missing})
+                  ORDER BY s.priority_rank DESC, s.created_at, s.id LIMIT 1`;
+    // Each lost race means another worker took that row; the next pick sees it LOCKED.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const s = await this.db.get<Row>(pick, [owner, ...labels]);
+      if (!s) return null;
+      const runId = newId();
+      const now = this.clock();
+      const won = await this.db.transaction(async (tx) => {
+        const res = await tx.run(
           `UPDATE scheduled_runs SET state = 'LOCKED', worker_id = ?, run_id = ?, modified_at = ? WHERE id = ? AND state = 'OPEN'`,
-          [worker.id, runId, now, s.id],
+          [worker.id, runId, now, String(s.id)],
         );
-        if (won.changes !== 1) continue;
-        await this.db.run(
+        if (res.changes !== 1) return false;
+        await tx.run(
           `INSERT INTO runs (id, owner, dataset_id, scheduled_run_id, config_id, worker_id, state, message, created_at, modified_at)
            VALUES (?, ?, ?, ?, ?, ?, 'INITIALIZING', '', ?, ?)`,
-          [runId, owner, s.dataset_id, s.id, s.config_id, worker.id, now, now],
+          [runId, owner, String(s.dataset_id), String(s.id), String(s.config_id), worker.id, now, now],
         );
-        return { scheduled: (await this.getScheduled(owner, s.id))!, run: (await this.getRun(owner, runId))! };
-      }
+        return true;
+      });
+      if (won) return { scheduled: (await this.getScheduled(owner, String(s.id)))!, run: (await this.getRun(owner, runId))! };
     }
     return null;
+  }
+
+  /**
+   * Defence for data written before claims were transactional: a LOCKED scheduled run without a
+   * run row (its server died between the two writes) older than `graceMs` becomes OPEN again.
+   * Answers how many were reopened.
+   */
+  async reclaimOrphanLocks(graceMs: number): Promise<number> {
+    const now = this.clock();
+    return (await this.db.run(
+      `UPDATE scheduled_runs SET state = 'OPEN', worker_id = NULL, run_id = NULL, modified_at = ?
+       WHERE state = 'LOCKED' AND modified_at < ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.scheduled_run_id = scheduled_runs.id)`,
+      [now, now - graceMs],
+    )).changes;
   }
 
   // ---- runs -------------------------------------------------------------------------------------------
 
   private async artifactsOf(runIds: string[]): Promise<Map<string, ArtifactData[]>> {
     const out = new Map<string, ArtifactData[]>(runIds.map((id) => [id, []]));
-    if (runIds.length === 0) return out;
-    const rows = await this.db.all<Row>(
-      `SELECT * FROM artifacts WHERE run_id IN (${runIds.map(() => "?").join(", ")}) ORDER BY created_at, name`, runIds,
-    );
-    for (const r of rows) out.get(String(r.run_id))!.push(artifactOf(r));
+    for (let i = 0; i < runIds.length; i += IN_CHUNK) {
+      const ids = runIds.slice(i, i + IN_CHUNK);
+      const rows = await this.db.all<Row>(`SELECT * FROM artifacts WHERE run_id IN (${ids.map(() => "?").join(", ")}) ORDER BY created_at, name`, ids);
+      for (const r of rows) out.get(String(r.run_id))!.push(artifactOf(r));
+    }
     return out;
   }
 
@@ -265,13 +371,52 @@ export class Store {
     return r ? this.getRun(owner, String(r.id)) : null;
   }
 
-  /** Runs, oldest first (Lightly's order), optionally of one dataset. */
-  async listRuns(owner: string, datasetId?: string): Promise<RunData[]> {
-    const rows = datasetId
-      ? await this.db.all<Row>(`SELECT * FROM runs WHERE owner = ? AND dataset_id = ? ORDER BY created_at, id`, [owner, datasetId])
-      : await this.db.all<Row>(`SELECT * FROM runs WHERE owner = ? ORDER BY created_at, id`, [owner]);
+  private static runWhere(owner: string, q: RunQuery): { where: string; params: SqlValue[] } {
+    const where = ["owner = ?"];
+    const params: SqlValue[] = [owner];
+    if (q.datasetId) (where.push("dataset_id = ?"), params.push(q.datasetId));
+    if (q.state) (where.push("state = ?"), params.push(q.state));
+    return { where: where.join(" AND "), params };
+  }
+
+  /** Runs, oldest first (Lightly's order) unless `newestFirst`, filtered and paged in SQL. */
+  async listRuns(owner: string, q: RunQuery = {}): Promise<RunData[]> {
+    if (q.limit === undefined) return this.listAllRuns(owner, q);
+    const { where, params } = Store.runWhere(owner, q);
+    const order = q.newestFirst ? "created_at DESC, id DESC" : "created_at, id";
+    const rows = await this.db.all<Row>(`SELECT * FROM runs WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, [...params, q.limit, q.offset ?? 0]);
     const arts = await this.artifactsOf(rows.map((r) => String(r.id)));
     return rows.map((r) => runOf(r, arts.get(String(r.id))!));
+  }
+
+  /**
+   * Every matching run, read in keyset pages with a turn of the event loop between them: SQLite
+   * answers synchronously, so one 40,000-row read would hold up every other request meanwhile.
+   */
+  private async listAllRuns(owner: string, q: RunQuery): Promise<RunData[]> {
+    const { where, params } = Store.runWhere(owner, q);
+    const [cmp, order] = q.newestFirst ? ["<", "created_at DESC, id DESC"] : [">", "created_at, id"];
+    const out: RunData[] = [];
+    let after: { at: SqlValue; id: string } | null = null;
+    for (;;) {
+      const rows: Row[] = after === null
+        ? await this.db.all<Row>(`SELECT * FROM runs WHERE ${where} ORDER BY ${order} LIMIT ?`, [...params, LIST_PAGE])
+        : await this.db.all<Row>(
+          `SELECT * FROM runs WHERE ${where} AND (created_at ${cmp} ? OR (created_at = ? AND id ${cmp} ?)) ORDER BY ${order} LIMIT ?`,
+          [...params, after.at, after.at, after.id, LIST_PAGE],
+        );
+      const arts = await this.artifactsOf(rows.map((r) => String(r.id)));
+      for (const r of rows) out.push(runOf(r, arts.get(String(r.id))!));
+      if (rows.length < LIST_PAGE) return out;
+      const last = rows[rows.length - 1]!;
+      after = { at: num(last.created_at), id: String(last.id) };
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async countRuns(owner: string, q: RunQuery = {}): Promise<number> {
+    const { where, params } = Store.runWhere(owner, q);
+    return num((await this.db.get<Row>(`SELECT COUNT(*) AS n FROM runs WHERE ${where}`, params))?.n);
   }
 
   /**
@@ -461,6 +606,12 @@ export class Store {
     const run = (await this.getRun(owner, String(r.run_id)))!;
     return { run, artifact: run.artifacts.find((a) => a.type === "DATAPOOL_FILENAMES")! };
   }
+}
+
+/** SQLite's and PostgreSQL's (23503) foreign-key violation. */
+function isForeignKeyViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY";
 }
 
 export class ConflictError extends Error {

@@ -17,7 +17,7 @@ import type { ConfigIssue } from "../config/lightly-config.js";
 import { openApiDocument } from "./openapi.js";
 import {
   artifactTypeQuery, claimBody, CONTROL_CHARS, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
-  scheduleBody, scheduledStateQuery, signedUrlBody,
+  runsQuery, scheduleBody, scheduledStateQuery, signedUrlBody,
 } from "./schemas.js";
 import { checkArtifactName, StorageFull, TooLarge, type ArtifactStorage } from "./storage.js";
 import { truncateText } from "../util/truncate-text.js";
@@ -53,6 +53,11 @@ export interface AppOptions {
   logger?: boolean;
   /** Bounds of the UI's heavy routes (embedding map, thumbnails); defaults in ui-api.ts. */
   ui?: Pick<UiApiOptions, "embeddingMap" | "thumbnails">;
+  /**
+   * How often a long-polling claim re-checks the queue without a wake-up (ms; default 1000). With
+   * LISTEN/NOTIFY running, schedules on other replicas wake it, so serve() lengthens this then.
+   */
+  claimPollMs?: () => number;
 }
 
 /** An error the API answers with its status, message and (400) the offending field. */
@@ -104,6 +109,8 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     for (const m of [r.method].flat()) if (m !== "HEAD") routes.push({ method: m, url: r.url });
   });
   wake.setMaxListeners(0);
+  let wakeGeneration = 0;
+  wake.prependListener("scheduled", () => wakeGeneration++);
   const artifactLimit = o.artifactLimit ?? 8 * 1024 ** 3;
   const realRoot = fs.realpathSync(o.datasourceRoot);
 
@@ -253,8 +260,23 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     const d = await store.createDataset(owner(req), b.name, checkDatasource(b.datasource));
     return reply.code(201).send(d);
   });
-  app.get("/v1/datasets", async (req) => store.listDatasets(owner(req)));
+  app.get("/v1/datasets", async (req) => {
+    const name = query(req).name;
+    return store.listDatasets(owner(req), typeof name === "string" ? name : undefined);
+  });
   app.get("/v1/datasets/:id", async (req) => dataset(req, params(req).id!));
+  // Deletes the dataset's records (scheduled runs, runs, logs, artifacts) and artifact bytes;
+  // 409 while any of its runs is queued or running. Its datasource folder is not touched.
+  app.delete("/v1/datasets/:id", async (req, reply) => {
+    const id = params(req).id!;
+    const gone = await store.deleteDataset(owner(req), id);
+    if (!gone) throw notFound("dataset", id);
+    // The records are gone already; a byte that cannot be deleted now is only wasted space.
+    for (const key of gone.storageKeys) {
+      await storage.delete(key).catch((e: Error) => req.log.warn(`dataset ${id}: artifact ${key} not deleted from storage: ${e.message}`));
+    }
+    return reply.code(204).send();
+  });
 
   // ---- workers --------------------------------------------------------------------------------------
 
@@ -280,14 +302,18 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     let gone = false;
     req.raw.on("close", () => (gone = true));
     for (;;) {
+      // A wake-up during the claim query must not be missed: compare generations afterwards.
+      const seen = wakeGeneration;
       await store.heartbeat(owner(req), w.id);
       const got = await store.claim(owner(req), w);
       if (got) return claimAnswer(req, got.run, got.scheduled.config_id);
       const left = deadline - Date.now();
       if (left <= 0 || gone) return reply.code(204).send();
-      // Woken by a schedule on this server; the timer catches schedules made through other replicas.
+      if (wakeGeneration !== seen) continue;
+      // Woken by a schedule (this server's, or another replica's through NOTIFY); the timer
+      // catches schedules whose wake-up was lost (no LISTEN connection at the time).
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, Math.min(left, 1000));
+        const t = setTimeout(done, Math.min(left, o.claimPollMs?.() ?? 1000));
         function done(): void {
           clearTimeout(t);
           wake.off("scheduled", done);
@@ -408,10 +434,11 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
 
   // ---- runs -----------------------------------------------------------------------------------------
 
+  // Oldest first (Lightly's order); `limit`/`offset` page it (unpaged: every run), `order=desc` newest first.
   app.get("/v1/runs", async (req) => {
-    const dsId = query(req).dataset_id;
-    if (dsId) await dataset(req, dsId);
-    return store.listRuns(owner(req), dsId);
+    const q = parse(runsQuery, req.query, "query");
+    if (q.dataset_id) await dataset(req, q.dataset_id);
+    return store.listRuns(owner(req), { datasetId: q.dataset_id, limit: q.limit, offset: q.offset, newestFirst: q.order === "desc" });
   });
   app.get("/v1/runs/:id", async (req) => run(req, params(req).id!));
   app.patch("/v1/runs/:id", async (req) => {

@@ -20,9 +20,12 @@ function jsonSchema(s: z.ZodType): Record<string, unknown> {
 type Op = { summary: string; body?: string; ok?: number; auth?: false; params?: string[]; query?: string[] };
 const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/health": { get: { summary: "Liveness", auth: false } },
-  "/v1/datasets": { post: { summary: "Create a dataset (createDataset)", body: "CreateDataset", ok: 201 }, get: { summary: "List datasets" } },
-  "/v1/datasets/{id}": { get: { summary: "Get a dataset" } },
-  "/v1/workers": { post: { summary: "Register a worker (registerComputeWorker)", body: "RegisterWorker", ok: 201 }, get: { summary: "List workers (getComputeWorkers)" } },
+  "/v1/datasets": { post: { summary: "Create a dataset (createDataset)", body: "CreateDataset", ok: 201 }, get: { summary: "List datasets, optionally those of one name (getDatasetsByName)", query: ["name"] } },
+  "/v1/datasets/{id}": {
+    get: { summary: "Get a dataset (getDatasetById)" },
+    delete: { summary: "Delete a dataset with its scheduled runs, runs, logs and artifacts (deleteDatasetById; 409 while a run of it is queued or running)", ok: 204 },
+  },
+  "/v1/workers": { post: { summary: "Register a worker, or answer the existing one of that name with its labels replaced (registerComputeWorker)", body: "RegisterWorker", ok: 201 }, get: { summary: "List workers (getComputeWorkers)" } },
   "/v1/workers/{id}": { delete: { summary: "Delete a worker (deleteComputeWorker)", ok: 204 } },
   "/v1/workers/{id}/heartbeat": { post: { summary: "Worker heartbeat" } },
   "/v1/workers/{id}/claim": { post: { summary: "Long-poll for and claim the highest-priority fitting OPEN scheduled run (204: none)", body: "Claim" } },
@@ -33,7 +36,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/scheduled-runs/{id}": { get: { summary: "Get a scheduled run" } },
   "/v1/scheduled-runs/{id}/run": { get: { summary: "The run of a scheduled run (getComputeWorkerRunFromScheduledRun)" } },
   "/v1/scheduled-runs/{id}/cancel": { post: { summary: "Cancel (OPEN → CANCELED; LOCKED → the worker aborts)" } },
-  "/v1/runs": { get: { summary: "Runs, oldest first (getComputeWorkerRuns)", query: ["dataset_id"] } },
+  "/v1/runs": { get: { summary: "Runs, oldest first unless order=desc (getComputeWorkerRuns); limit/offset page it, unpaged answers every run", query: ["dataset_id", "limit", "offset", "order"] } },
   "/v1/runs/{id}": { get: { summary: "Get a run (getComputeWorkerRun)" }, patch: { summary: "Worker: state, message, progress (header X-Winnow-Worker)", body: "RunUpdate" } },
   "/v1/runs/{id}/log": { post: { summary: "Worker: append log lines", body: "LogLines" }, get: { summary: "Log lines", query: ["after"] } },
   "/v1/runs/{id}/artifacts": { get: { summary: "Artifacts of a run" } },

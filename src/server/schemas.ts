@@ -62,6 +62,14 @@ export const signedUrlBody = z.strictObject({
   expires_in: z.number().int().min(1).max(7 * 24 * 3600).default(3600),
 });
 
+/** GET /v1/runs: optional page (numbers arrive as query strings). */
+export const runsQuery = z.object({
+  dataset_id: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  offset: z.coerce.number().int().min(0).optional(),
+  order: z.enum(["asc", "desc"]).default("asc"),
+});
+
 export const artifactTypeQuery = z.enum(ARTIFACT_TYPES);
 export const scheduledStateQuery = z.enum(SCHEDULED_STATES);
 

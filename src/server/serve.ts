@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { openDb } from "../db/driver.js";
 import { migrate } from "../db/migrations.js";
-import { Store } from "../db/store.js";
+import { Store, SCHEDULED_CHANNEL } from "../db/store.js";
 import { buildApp } from "./app.js";
 import { newSigningSecret } from "./signing.js";
 import { LocalStorage, storageFullOf, type ArtifactStorage } from "./storage.js";
@@ -31,6 +31,8 @@ export interface ServeOptions {
   publicUrl?: string;
   /** A worker silent this long has its runs ended CRASHED (ms, default 60 000). */
   heartbeatTimeoutMs?: number;
+  /** A LOCKED scheduled run without a run row (written before claims were atomic) reopens after this long (ms, default 60 000). */
+  orphanLockGraceMs?: number;
   bodyLimit?: number;
   artifactLimit?: number;
   /**
@@ -55,7 +57,12 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
   const store = new Store(db);
   const secret = await store.setting("url_signing_secret", newSigningSecret);
   let url = "";
-  const { app } = buildApp({
+  // LISTEN/NOTIFY (PostgreSQL): a schedule through any replica wakes this one's long-polling
+  // claims at once. While the LISTEN connection is up, the claims' fallback poll is slow.
+  let listening = false;
+  const claimPollMs = (): number => (listening ? 5000 : 1000);
+  const { app, wake } = buildApp({
+    claimPollMs,
     store, storage, signingSecret: secret, datasourceRoot: path.resolve(o.datasourceRoot ?? "."),
     publicUrl: () => o.publicUrl?.replace(/\/+$/, "") ?? url, bodyLimit: o.bodyLimit, artifactLimit: o.artifactLimit, logger: o.logger,
     storageRedirect: o.storageRedirect, allowRoots: o.allowRoots,
@@ -65,15 +72,27 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : o.port;
   url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const unlisten = db.listen
+    ? await db.listen(SCHEDULED_CHANNEL, () => wake.emit("scheduled"), (up) => {
+      // Coming back up: a schedule made while it was down woke nobody here.
+      if (up && !listening) wake.emit("scheduled");
+      listening = up;
+    })
+    : null;
   const timeout = o.heartbeatTimeoutMs ?? 60_000;
+  const orphanGrace = o.orphanLockGraceMs ?? 60_000;
   const reaper = setInterval(() => {
     store.reapDeadWorkers(timeout).catch((e) => console.error(`dead-worker check failed: ${(e as Error).message}`));
+    store.reclaimOrphanLocks(orphanGrace)
+      .then((n) => n > 0 && wake.emit("scheduled"))
+      .catch((e) => console.error(`orphan-lock check failed: ${(e as Error).message}`));
   }, Math.max(200, Math.min(5000, timeout / 4)));
   reaper.unref();
   return {
     url,
     async close() {
       clearInterval(reaper);
+      await unlisten?.();
       await app.close();
       await db.close();
     },

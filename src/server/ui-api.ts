@@ -102,8 +102,10 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     const offset = Math.max(0, Number(q.offset ?? 0) || 0);
     if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) throw httpError(400, `query.state: expected one of ${RUN_STATES.join(", ")}, got ${JSON.stringify(q.state)}`);
     if (q.dataset_id && !(await store.getDataset(owner(req), q.dataset_id))) throw httpError(404, `dataset ${JSON.stringify(q.dataset_id)} not found`);
-    const all = (await store.listRuns(owner(req), q.dataset_id || undefined)).filter((r) => !q.state || r.state === q.state).reverse();
-    const page = all.slice(offset, offset + limit);
+    // Filtered, counted and paged in SQL: a page costs the same at 40 runs or 40,000.
+    const filter = { datasetId: q.dataset_id || undefined, state: (q.state || undefined) as RunState | undefined };
+    const total = await store.countRuns(owner(req), filter);
+    const page = await store.listRuns(owner(req), { ...filter, newestFirst: true, limit, offset });
     const names = new Map((await store.listDatasets(owner(req))).map((d) => [d.id, d.name]));
     const training = new Map<string, boolean>();
     for (const r of page) {
@@ -119,7 +121,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
       last_modified_at: r.last_modified_at, duration_ms: (r.ended_at ?? now) - r.created_at,
       training: training.get(r.config_id) ?? false, checkpoint: r.artifacts.some((a) => a.type === "CHECKPOINT"),
     }));
-    return { total: all.length, offset, limit, items };
+    return { total, offset, limit, items };
   });
 
   // States as the run's log announced them ("[k/N] STATE" lines, server time), then its end state.

@@ -7,6 +7,7 @@
 // A 409 on an update means the server ended the run (dead-worker policy or cancel): the job stops.
 import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveInside, PathRefused } from "../data/folder.js";
@@ -129,7 +130,9 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
 
   let workerId = o.workerId;
   if (!workerId) {
-    const w = await retrying("register", () => http.json<WorkerData>("POST", "/v1/workers", { name: o.name ?? "Default", labels: o.labels ?? [] }));
+    // A registered name is reused (Lightly's rule): the default is unique per process, because two
+    // processes sharing one worker would share its heartbeat and hide each other's death.
+    const w = await retrying("register", () => http.json<WorkerData>("POST", "/v1/workers", { name: o.name ?? `${os.hostname()}-${process.pid}`, labels: o.labels ?? [] }));
     workerId = w.id;
   }
   log(`worker ${workerId} registered at ${http.base} (labels: ${(o.labels ?? []).join(", ") || "none"})`);
