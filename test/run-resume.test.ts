@@ -55,10 +55,11 @@ test("--resume continues an ABORTED run's loss curve in a new run, as if never i
   const diff = Math.max(...want.map((w, i) => Math.abs(w - got[i]!)));
   console.log(`resume: epoch losses ${got.map((l) => l.toFixed(6)).join(", ")}; max |Δ| vs uninterrupted ${diff}`);
   assert.ok(diff <= TOLERANCE, `epoch losses differ by ${diff}`);
-  // It only trained what was left: epochs 3 and 4.
+  // It only trained what was left: from epoch 3 on (the abort reaches the training thread after
+  // the "epoch 2 done" line, so the last checkpoint may hold a step or two of epoch 3 already).
   const at = /resumed from .*: (epoch \d+, step \d+)/.exec(fs.readFileSync(resumed.paths.log, "utf8"))?.[1];
   console.log(`resume: continued at ${at}`);
-  assert.match(at ?? "", /^epoch 3, step 0$/);
+  assert.match(at ?? "", /^epoch 3, step \d+$/);
   // The same selection as the uninterrupted run, and the interrupted run's folder is untouched.
   assert.deepEqual(fs.readFileSync(resumed.paths.selectedFilenames, "utf8"), fs.readFileSync(whole.paths.selectedFilenames, "utf8"));
   assert.equal(fs.readFileSync(cut.paths.record, "utf8"), before);

@@ -147,7 +147,12 @@ function suite(backend: BackendName): void {
     client.datasetId = ds;
     const w = await client.registerComputeWorker("doomed-w", ["t"]);
     const done = await workedRun(w, "COMPLETED", { "report.json": { type: "REPORT_JSON", text: '{"ok":true}' } });
-    const key = `${owner}/${done}/report.json`;
+    // Each upload has its own storage key (<owner>/<run>/<name>.<hex>): read it from the database.
+    const keyDb = await openDb(database);
+    const row = await keyDb.get<{ storage_key: string }>(`SELECT storage_key FROM artifacts WHERE run_id = ? AND name = ?`, [done, "report.json"]);
+    await keyDb.close();
+    const key = row!.storage_key;
+    assert.ok(key.startsWith(`${owner}/${done}/report.json`), key);
     (await storage.get(key)).destroy();
     const url = await client.getArtifactUrl(done, "REPORT_JSON");
 

@@ -500,11 +500,18 @@ export class Store {
   private async requeue(owner: string, q: { id: string; from: Row; attempt: number }): Promise<void> {
     const f = q.from;
     const now = this.clock();
-    await this.db.run(
-      `INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at, resume_run_id, attempt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?, ?, ?)`,
-      [q.id, owner, String(f.dataset_id), String(f.config_id), String(f.priority), num(f.priority_rank), String(f.runs_on), now, now, String(f.run_id), q.attempt],
-    );
+    // Its runs_on labels as rows too: the claim filters by them (a requeued run without them would
+    // fit every worker).
+    const labels = [...new Set(json<string[]>(f.runs_on))];
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at, resume_run_id, attempt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'OPEN', ?, ?, ?, ?)`,
+        [q.id, owner, String(f.dataset_id), String(f.config_id), String(f.priority), num(f.priority_rank), String(f.runs_on), now, now, String(f.run_id), q.attempt],
+      );
+      for (const l of labels) await tx.run(`INSERT INTO scheduled_run_labels (scheduled_run_id, label) VALUES (?, ?)`, [q.id, l]);
+    });
+    await this.db.notify?.(SCHEDULED_CHANNEL, owner).catch(() => {});
   }
 
   /** The crashed run a scheduled run resumes (automatic resume), and its attempt; null for a run as scheduled. */
