@@ -2,7 +2,7 @@
 // Winnow server holds for the token (getComputeWorkerRuns).
 import type { Command } from "commander";
 import type { RunData } from "../client/index.js";
-import { addTokenOptions, tokenFrom } from "./token-option.js";
+import { addTokenOptions, requireToken } from "./token-option.js";
 
 interface RunsOptions {
   json?: boolean;
@@ -82,13 +82,7 @@ async function serverRuns(o: RunsOptions): Promise<void> {
   const { CliError, EXIT } = await import("./index.js");
   if (o.input) throw new CliError("--input lists local runs; with --server use --dataset <name> or --dataset-id <id>", EXIT.usage);
   if (o.dataset && o.datasetId) throw new CliError("give --dataset or --dataset-id, not both", EXIT.usage);
-  let token: string | null;
-  try {
-    token = tokenFrom(o);
-  } catch (e) {
-    throw new CliError((e as Error).message, EXIT.usage);
-  }
-  if (!token) throw new CliError("--token: an API token is required with --server (give --token-file <file>, or set $WINNOW_TOKEN)", EXIT.usage);
+  const token = await requireToken(o, "--token: an API token is required with --server (give --token-file <file>, or set $WINNOW_TOKEN)");
   if (!/^https?:\/\/[^/]/.test(o.server!)) throw new CliError(`--server: expected an http(s) URL such as http://127.0.0.1:8470, got ${JSON.stringify(o.server)}`, EXIT.usage);
   const { ApiWorkflowClient, ApiError, ApiUnauthorizedError, ApiNotFoundError } = await import("../client/index.js");
   const { formatDuration } = await import("../util/progress.js");

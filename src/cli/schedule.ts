@@ -1,7 +1,7 @@
 // `winnow schedule`: schedules a run on a server from a run file (the same YAML/JSON as `winnow run`),
 // optionally waiting for it and downloading its artifacts.
 import type { Command } from "commander";
-import { addTokenOptions, tokenFrom } from "./token-option.js";
+import { addTokenOptions, requireToken } from "./token-option.js";
 
 export function register(program: Command): void {
   const cmd = program
@@ -21,13 +21,7 @@ export function register(program: Command): void {
       const { CliError, EXIT } = await import("./index.js");
       const { ApiWorkflowClient, ApiNotFoundError } = await import("../client/index.js");
       const { readRunConfigFile } = await import("../config/run-config.js");
-      let token: string | null;
-      try {
-        token = tokenFrom(o);
-      } catch (e) {
-        throw new CliError((e as Error).message, EXIT.usage);
-      }
-      if (!token) throw new CliError("--token: an API token is required (give --token-file <file>, or set $WINNOW_TOKEN)", EXIT.usage);
+      const token = await requireToken(o, "--token: an API token is required (give --token-file <file>, or set $WINNOW_TOKEN)");
       if (!["LOW", "MID", "HIGH", "CRITICAL"].includes(o.priority)) throw new CliError(`--priority: expected LOW, MID, HIGH or CRITICAL, got ${JSON.stringify(o.priority)}`, EXIT.usage);
       if (!o.dataset && !o.datasetId) throw new CliError("give --dataset <name> or --dataset-id <id>", EXIT.usage);
       const client = new ApiWorkflowClient({ url: o.server, token });

@@ -30,3 +30,16 @@ export function tokenFrom(o: TokenFlags, env: NodeJS.ProcessEnv = process.env): 
   }
   return o.token ?? env.WINNOW_TOKEN ?? null;
 }
+
+/** tokenFrom for a command's action: a missing or unreadable token is a usage error (exit 2) saying `missing`. */
+export async function requireToken(o: TokenFlags, missing: string): Promise<string> {
+  const { CliError, EXIT } = await import("./index.js");
+  let token: string | null;
+  try {
+    token = tokenFrom(o);
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT.usage);
+  }
+  if (!token) throw new CliError(missing, EXIT.usage);
+  return token;
+}

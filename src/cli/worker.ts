@@ -1,6 +1,6 @@
 // `winnow worker`: picks up scheduled runs from a server and runs them (docs/service.md).
 import type { Command } from "commander";
-import { addTokenOptions, tokenFrom } from "./token-option.js";
+import { addTokenOptions, requireToken } from "./token-option.js";
 
 export function register(program: Command): void {
   const cmd = program
@@ -26,13 +26,7 @@ export function register(program: Command): void {
     .addHelpText("after", "\nCtrl-C: a running job finishes its step, keeps its checkpoint, uploads it and is marked ABORTED.")
     .action(async (o: { server?: string; token?: string; tokenFile?: string; uploadRetries: string; uploadRetryTime: string; labels?: string; name?: string; workerId?: string; device?: string; workDir: string; datasourceRoot: string; heartbeat: string; shutdownWhenJobFinished?: boolean; allowRoot: string[]; allowUrlHost: string[]; s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string }) => {
       const { CliError, EXIT } = await import("./index.js");
-      let token: string | null;
-      try {
-        token = tokenFrom(o);
-      } catch (e) {
-        throw new CliError((e as Error).message, EXIT.usage);
-      }
-      if (!token) throw new CliError("--token: an API token is required (give --token-file <file>, or set $WINNOW_TOKEN); create one with `winnow token create`", EXIT.usage);
+      const token = await requireToken(o, "--token: an API token is required (give --token-file <file>, or set $WINNOW_TOKEN); create one with `winnow token create`");
       const attempts = Number(o.uploadRetries);
       if (!Number.isInteger(attempts) || attempts < 1) throw new CliError(`--upload-retries: expected an integer ≥ 1, got ${JSON.stringify(o.uploadRetries)}`, EXIT.usage);
       const retrySec = Number(o.uploadRetryTime);
