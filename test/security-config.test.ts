@@ -17,6 +17,7 @@ import { migrate } from "../src/db/migrations.js";
 import { Store } from "../src/db/store.js";
 import { ApiWorkflowClient, ApiValidationError, type RunData } from "../src/client/index.js";
 import { tempDir } from "./helpers/data-images.js";
+import { startServerProcess } from "./helpers/server-process.js";
 import { tinyFolder, TINY_LIGHTLY } from "./helpers/run-setup.js";
 
 const MARKER = `WINNOW_SECRET_${randomBytes(8).toString("hex")}`;
@@ -98,16 +99,8 @@ before(async () => {
   await migrate(db);
   token = (await new Store(db).createToken("sec")).token;
   await db.close();
-  const sp = proc("serve", { database, storage: path.join(dir, "artifacts"), datasourceRoot: root, port: 0, heartbeatTimeoutMs: 30_000 });
-  sp.stderr!.on("data", (b) => process.stderr.write(`[server] ${b}`));
-  const url = await new Promise<string>((resolve, reject) => {
-    sp.stdout!.on("data", (b) => {
-      const m = /listening (\S+)/.exec(String(b));
-      if (m) resolve(m[1]!);
-    });
-    sp.on("exit", (c) => reject(new Error(`server exited ${c}`)));
-  });
-  server = { proc: sp, url };
+  server = await startServerProcess({ database, storage: path.join(dir, "artifacts"), datasourceRoot: root, heartbeatTimeoutMs: 30_000 });
+  const url = server.url;
   client = new ApiWorkflowClient({ url, token });
   await client.createDataset("imgs", "imgs");
 });

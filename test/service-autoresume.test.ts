@@ -13,6 +13,7 @@ import { Store } from "../src/db/store.js";
 import { ApiWorkflowClient, type RunData } from "../src/client/index.js";
 import { run } from "../src/run/index.js";
 import { tempDir } from "./helpers/data-images.js";
+import { startServerProcess } from "./helpers/server-process.js";
 import { tinyFolder, TINY_LIGHTLY } from "./helpers/run-setup.js";
 
 const HEARTBEAT_TIMEOUT_MS = 3000;
@@ -82,16 +83,8 @@ before(async () => {
   await migrate(db);
   token = (await new Store(db).createToken("autoresume")).token;
   await db.close();
-  const sp = proc("serve", { database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
-  sp.stderr!.on("data", (b) => process.stderr.write(`[server] ${b}`));
-  const url = await new Promise<string>((resolve, reject) => {
-    sp.stdout!.on("data", (b) => {
-      const m = /listening (\S+)/.exec(String(b));
-      if (m) resolve(m[1]!);
-    });
-    sp.on("exit", (c) => reject(new Error(`server exited ${c}`)));
-  });
-  server = { proc: sp, url };
+  server = await startServerProcess({ database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS });
+  const url = server.url;
   client = new ApiWorkflowClient({ url, token });
   await client.createDataset("tiny", "imgs");
 });
