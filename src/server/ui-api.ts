@@ -63,7 +63,37 @@ async function readText(body: Readable, limit = TEXT_LIMIT): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
-const lines = (t: string): string[] => t.split(/\r?\n/).filter((l) => l.length > 0);
+/** The largest report.json the loss route parses on the event loop (JSON.parse cannot yield). */
+const REPORT_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Non-empty lines of a text artifact as `split(/\r?\n/)` sees them, counted chunk by chunk (no
+ * whole-file string; the event loop runs between chunks).
+ */
+export async function countLines(body: Readable, limit = TEXT_LIMIT): Promise<number> {
+  let count = 0;
+  let n = 0;
+  let segLen = 0; // bytes of the current line so far
+  let first = -1; // its first byte (a line of just "\r" before "\n" is empty)
+  for await (const c of body) {
+    const b = c as Buffer;
+    n += b.length;
+    if (n > limit) throw httpError(413, `artifact larger than ${limit} bytes`);
+    let start = 0;
+    for (let i = b.indexOf(10, start); i !== -1; i = b.indexOf(10, start)) {
+      const len = segLen + i - start;
+      const head = segLen > 0 ? first : b[start];
+      if (len > 1 || (len === 1 && head !== 13)) count++;
+      segLen = 0;
+      start = i + 1;
+    }
+    if (start < b.length) {
+      if (segLen === 0) first = b[start]!;
+      segLen += b.length - start;
+    }
+  }
+  return segLen > 0 ? count + 1 : count;
+}
 
 
 export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
@@ -92,7 +122,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     if (!a) return null;
     const s = await store.getArtifactByName(owner(req), r.id, a.file_name);
     if (!s) return null;
-    return { artifact: a, text: await readText(await storage.get(s.storageKey)) };
+    return { artifact: a, text: await readText(await storage.get(s.storageKey), REPORT_LIMIT) };
   }
 
   // Runs newest first, filtered by dataset and state, one page at a time.
@@ -257,7 +287,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     if (!s) return { run_id: null, size: 0 };
     const size = await datapoolSizes.get(`${s.artifact.id}:${s.artifact.sha256}`, async () => {
       const a = await store.getArtifactByName(owner(req), s.run.id, s.artifact.file_name);
-      return a ? lines(await readText(await storage.get(a.storageKey))).length : 0;
+      return a ? countLines(await storage.get(a.storageKey)) : 0;
     });
     return { run_id: s.run.id, size };
   });
