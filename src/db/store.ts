@@ -60,6 +60,9 @@ const END_LIST = [...RUN_END_STATES].map((s) => `'${s}'`).join(", ");
 /** The channel on which a schedule wakes the claimers of every server on the database (PostgreSQL). */
 export const SCHEDULED_CHANNEL = "winnow_scheduled";
 
+/** Most log lines one readLog returns (GET /v1/runs/{id}/log pages with `after`). */
+export const LOG_PAGE = 10_000;
+
 /** Ids per `IN (…)` list: SQLite allows 32,766 variables per statement; long lists are cut into chunks. */
 const IN_CHUNK = 500;
 /** Rows per read of an unpaged listing (see listAllRuns). */
@@ -543,8 +546,14 @@ export class Store {
     return this.db.dialect === "postgres" ? " FOR SHARE OF r" : "";
   }
 
-  async readLog(runId: string, after = -1): Promise<{ seq: number; at: number; line: string }[]> {
-    const rows = await this.db.all<Row>(`SELECT seq, at, line FROM run_log_lines WHERE run_id = ? AND seq > ? ORDER BY seq`, [runId, after]);
+  /**
+   * Log lines after `after`, at most `limit` (a page: a run's log has no size bound, and the whole of
+   * it read at once held the event loop); `contains` keeps only lines holding that text (any case).
+   */
+  async readLog(runId: string, after = -1, opts: { limit?: number; contains?: string } = {}): Promise<{ seq: number; at: number; line: string }[]> {
+    const filter = opts.contains ? " AND LOWER(line) LIKE ?" : "";
+    const params: SqlValue[] = [runId, after, ...(opts.contains ? [`%${opts.contains.toLowerCase()}%`] : []), opts.limit ?? LOG_PAGE];
+    const rows = await this.db.all<Row>(`SELECT seq, at, line FROM run_log_lines WHERE run_id = ? AND seq > ?${filter} ORDER BY seq LIMIT ?`, params);
     return rows.map((r) => ({ seq: num(r.seq), at: num(r.at), line: String(r.line) }));
   }
 

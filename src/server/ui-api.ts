@@ -63,6 +63,9 @@ async function readText(body: Readable, limit = TEXT_LIMIT): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
+/** Most matching log lines the timeline and live-loss routes scan (a run writes one per stage or epoch). */
+const SCAN_LINES = 100_000;
+
 /** The largest report.json the loss route parses on the event loop (JSON.parse cannot yield). */
 const REPORT_LIMIT = 64 * 1024 * 1024;
 
@@ -158,7 +161,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   app.get("/v1/runs/:id/timeline", async (req) => {
     const r = await run(req);
     const out: { state: string; at: number }[] = [];
-    for (const l of await store.readLog(r.id)) {
+    for (const l of await store.readLog(r.id, -1, { contains: "] ", limit: SCAN_LINES })) {
       const m = /\[\d+\/\d+\] ([A-Z_]+)\s*$/.exec(l.line);
       if (m && out[out.length - 1]?.state !== m[1]) out.push({ state: m[1]!, at: l.at });
     }
@@ -177,7 +180,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
       return { source: "report", epoch_losses: [], step_losses: [] };
     }
     const epochs: number[] = [];
-    for (const l of await store.readLog(r.id)) {
+    for (const l of await store.readLog(r.id, -1, { contains: "epoch ", limit: SCAN_LINES })) {
       const m = /epoch (\d+)\/\d+(?: done)?: loss (-?[\d.]+(?:e[-+]?\d+)?|nan|inf)/i.exec(l.line);
       if (m) epochs[Number(m[1]) - 1] = Number(m[2]);
     }
