@@ -22,10 +22,10 @@ import "./quality-env.js";
 //           tile is from the same picture) and source kNN (k=5, leave-one-out).
 //
 //   npx tsx bench/quality-recipe.ts [--set emoji|photos] [--emoji 500] [--epochs 15] [--seeds 1,2,3]
-//        [--variants worker,head-bn,no-input-bn,no-conv,library] [--refs ref-lightly,ref-worker]
+//        [--variants worker,head-bn,no-input-bn,no-conv,library,library:wall] [--refs ref-lightly,ref-worker]
 //        [--cache N (default cacheSizeFor(32) = 36)] [--threads 2] [--work /tmp/winnow-bench] [--no-write]
-// A variant may carry a cache side: "library@64" trains and embeds from a 64 px cache (default
-// cacheSizeFor(input_size, min_scale)).
+// A variant may carry a cache side: "library@64" trains and embeds from a 64 px cache; ":wall" (e.g.
+// "library:wall") trains for the wall time that seed's ref-lightly row took instead of its steps.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
@@ -186,12 +186,30 @@ const results: Result[] = [];
 const fmtPct = (x: number): string => `${(100 * x).toFixed(1)}`;
 let stepsOf = 0;
 
+/** "name[@cacheSide][:wall]": ":wall" trains for the wall time this seed's ref-lightly row took (run after it). */
+function parseRow(row: string): { name: string; side: number | null; wall: boolean } {
+  const m = /^([a-z-]+)(?:@(\d+))?(:wall)?$/.exec(row);
+  if (!m) throw new Error(`bad row ${row}: name[@cacheSide][:wall]`);
+  return { name: m[1]!, side: m[2] ? Number(m[2]) : null, wall: !!m[3] };
+}
+const ROWS = [...VARIANTS.filter((v) => !v.endsWith(":wall")), ...REFS, ...VARIANTS.filter((v) => v.endsWith(":wall"))];
+
 for (const seed of SEEDS) {
-  for (const row of [...VARIANTS, ...REFS]) {
-    const [name, sideArg] = row.split("@") as [string, string | undefined];
+  for (const row of ROWS) {
+    const { name, side: sideArg, wall } = parseRow(row);
     const model = MODEL_OF[name];
     if (!model) throw new Error(`unknown variant ${name}; known: ${Object.keys(MODEL_OF).join(", ")}`);
-    const { config } = benchConfig(deepMerge(RECIPE, { model, seed }));
+    const budget = wall ? results.find((r) => r.seed === seed && r.row === "ref-lightly")?.seconds : 1e9;
+    if (budget === undefined) throw new Error(`${row}: needs ref-lightly in --refs (its wall time is the budget)`);
+    // ":wall": as many epochs as this seed's step rate of the same model fits into the budget (the
+    // cosine schedule then ends on time); the budget also stops training if the machine slows down.
+    let epochs = EPOCHS;
+    if (wall) {
+      const same = results.find((r) => r.seed === seed && parseRow(r.row).name === name && !parseRow(r.row).wall);
+      if (!same) throw new Error(`${row}: needs the row ${name} first (its step rate sizes the epochs)`);
+      epochs = Math.max(EPOCHS, Math.floor((EPOCHS * budget) / same.seconds));
+    }
+    const { config } = benchConfig(deepMerge(RECIPE, { model, seed, trainer: { max_epochs: epochs } }));
     const out = path.join(WORK, "out-recipe", `${SET}-${row}-${seed}`);
     if (name.startsWith("ref-")) {
       if (!stepsOf) throw new Error("the references need a Winnow variant first (for the number of steps)");
@@ -202,14 +220,14 @@ for (const seed of SEEDS) {
       const m = data.evaluate(ref.values, ref.d);
       results.push({ row, seed, m, seconds: ref.trainSeconds, steps: ref.steps, loss: [ref.lossFirst, ref.lossLast] });
     } else {
-      const cache = await cacheAt(sideArg ? Number(sideArg) : defaultSide);
-      const tr = await trainWithBudget(cache, config, out, 1e9);
+      const cache = await cacheAt(sideArg ?? defaultSide);
+      const tr = await trainWithBudget(cache, config, out, budget);
       const e = await embedWith(cache, config, `${out}-embed`, tr.model);
       tr.model.dispose();
-      stepsOf = tr.result.globalStep;
+      if (!wall) stepsOf = tr.result.globalStep;
       const m = data.evaluate(e.values, e.d);
       const losses = tr.result.stepLosses;
-      results.push({ row, seed, m, seconds: tr.wallSeconds, steps: stepsOf, loss: [losses[0]!, losses.at(-1)!] });
+      results.push({ row, seed, m, seconds: tr.wallSeconds, steps: tr.result.globalStep, loss: [losses[0]!, losses.at(-1)!] });
     }
     const r = results.at(-1)!;
     log(`seed ${seed} ${row}: ${data.metrics[0]} ${fmtPct(r.m[0])}%, ${data.metrics[1]} ${fmtPct(r.m[1])}%, ${r.steps} steps in ${r.seconds.toFixed(0)} s, loss ${r.loss[0].toFixed(3)} → ${r.loss[1].toFixed(3)} [${since()}]`);
@@ -221,15 +239,15 @@ for (const c of caches.values()) c.close();
 const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
 const std = (v: number[]): number => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
 const cell = (v: number[]): string => `${fmtPct(mean(v))} ± ${fmtPct(std(v))} (${v.map(fmtPct).join(", ")})`;
-const rows = [...VARIANTS, ...REFS].map((row) => {
+const rows = ROWS.map((row) => {
   const rs = results.filter((r) => r.row === row);
-  const [name, side] = row.split("@") as [string, string | undefined];
-  const label = `${LABEL[name]}${name.startsWith("ref-") ? "" : `, cache ${side ?? defaultSide} px`}`;
-  return `| ${label} | ${cell(rs.map((r) => r.m[0]))} | ${cell(rs.map((r) => r.m[1]))} | ${mean(rs.map((r) => r.seconds)).toFixed(0)} s |`;
+  const { name, side, wall } = parseRow(row);
+  const label = `${LABEL[name]}${name.startsWith("ref-") ? "" : `, cache ${side ?? defaultSide} px`}${wall ? ", **same wall time as the lightly recipe**" : ""}`;
+  return `| ${label} | ${cell(rs.map((r) => r.m[0]))} | ${cell(rs.map((r) => r.m[1]))} | ${mean(rs.map((r) => r.steps)).toFixed(0)} | ${mean(rs.map((r) => r.seconds)).toFixed(0)} s |`;
 });
 const table = [
-  `| row | ${data.metrics[0]} % (mean ± std (per seed)) | ${data.metrics[1]} % | train time (mean) |`,
-  "|---|---|---|---:|",
+  `| row | ${data.metrics[0]} % (mean ± std (per seed)) | ${data.metrics[1]} % | steps | train time (mean) |`,
+  "|---|---|---|---:|---:|",
   ...rows,
 ].join("\n");
 const totalS = (performance.now() - tStart) / 1000;
