@@ -27,8 +27,15 @@ const MAGIC = "WINNOWIC";
 export const DEFAULT_MAX_PIXELS = 178_956_970;
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024 * 1024;
 
-/** The cache resolution for a training input size: 12.5% headroom for crops, at least inputSize. */
-export function cacheSizeFor(inputSize: number, factor = 1.125): number {
+/**
+ * The cache side S for an input size. Embedding only (no minScale): 12.5% above inputSize. Training
+ * with RandomResizedCrop(scale=(minScale, 1)): the smallest crops cover about sqrt(minScale) of each
+ * side, so S = inputSize / sqrt(minScale) keeps them at input resolution, as torchvision cutting them
+ * from the original does (issue 20: 64 px emoji cached at 36 px lost retrieval accuracy that a 64 px
+ * cache kept). Capped at 2 × inputSize (disk and read cost grow with S²), at least 1.125 × inputSize.
+ */
+export function cacheSizeFor(inputSize: number, minScale?: number): number {
+  const factor = minScale === undefined ? 1.125 : Math.min(2, Math.max(1.125, 1 / Math.sqrt(minScale)));
   return Math.max(inputSize, Math.round(inputSize * factor));
 }
 
