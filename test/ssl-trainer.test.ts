@@ -181,7 +181,7 @@ test("checkpoints load in lightly's layout; the worker's plain head; top-k files
   // The models layer infers the same settings back from the file.
   const { model, config } = loadModelCheckpoint(r.lastCheckpoint!);
   model.dispose();
-  assert.deepEqual(config, { name: "resnet-9", width: 0.125, numFtrs: 16, outDim: 16, projectionHeadBatchNorm: false });
+  assert.deepEqual(config, { name: "resnet-9", width: 0.125, numFtrs: 16, outDim: 16, projectionHeadBatchNorm: false, inputBatchNorm: true, featureConv: true });
 });
 
 test("start from a Lightly/PyTorch-made checkpoint; a mismatched one is refused with the settings that fit", async () => {

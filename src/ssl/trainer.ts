@@ -278,9 +278,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     layout = { inputBatchNorm: l.inputBatchNorm, featureConv: l.featureConv, projectionHeadBatchNorm: l.projectionHeadBatchNorm };
     const configured = modelSettingsOf(cfg);
     const differs = [
-      l.projectionHeadBatchNorm !== null && l.projectionHeadBatchNorm !== configured.projectionHeadBatchNorm ? `projection_head_batch_norm: ${l.projectionHeadBatchNorm}` : "",
-      l.inputBatchNorm !== configured.inputBatchNorm ? `input_batch_norm: ${l.inputBatchNorm}` : "",
-      l.featureConv !== configured.featureConv ? `feature_conv: ${l.featureConv}` : "",
+      l.projectionHeadBatchNorm !== null && l.projectionHeadBatchNorm !== configured.projectionHeadBatchNorm
+        ? `a projection head ${l.projectionHeadBatchNorm ? "with" : "without"} BatchNorm (projection_head_batch_norm: ${l.projectionHeadBatchNorm})` : "",
+      l.inputBatchNorm !== configured.inputBatchNorm ? `${l.inputBatchNorm ? "an" : "no"} input BatchNorm (input_batch_norm: ${l.inputBatchNorm})` : "",
+      l.featureConv !== configured.featureConv ? `${l.featureConv ? "a" : "no"} 1×1 conv (feature_conv: ${l.featureConv})` : "",
     ].filter(Boolean);
     if (differs.length && opts.projectionHeadBatchNorm === undefined) note(`${init}: the checkpoint's model has ${differs.join(", ")} (lightly_config.model says otherwise); training keeps the checkpoint's layout`);
   }
