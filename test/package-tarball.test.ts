@@ -25,6 +25,11 @@ before(() => {
   const sqlite = sqlitePrebuilds(path.join(tmp, "prebuilds"));
   withEngine = path.join(tmp, "with-engine");
   installConsumer(withEngine, packed.tgz, { ...sqlite, WINNOW_PREBUILT_NATIVE: ENGINE });
+  // 8 small images for `winnow run` and the worker.
+  const imgs = path.join(withEngine, "imgs");
+  fs.mkdirSync(imgs);
+  const shapes = path.join(repo, "samples", "shapes");
+  for (const f of fs.readdirSync(shapes).filter((n) => /^(circle|square)-00[0-3]\.png$/.test(n))) fs.copyFileSync(path.join(shapes, f), path.join(imgs, f));
   clientOnly = path.join(tmp, "client-only");
   const r = installConsumer(clientOnly, packed.tgz, { ...sqlite, LIBTORCH: "/nonexistent/libtorch" });
   clientOnlyInstall = r.stdout + r.stderr;
@@ -65,9 +70,6 @@ test("npx winnow --version runs the compiled CLI of a production install (no tsx
 
 test("npx winnow run on a small folder completes and writes its selection", () => {
   const imgs = path.join(withEngine, "imgs");
-  fs.mkdirSync(imgs);
-  const shapes = path.join(repo, "samples", "shapes");
-  for (const f of fs.readdirSync(shapes).filter((n) => /^(circle|square)-00[0-3]\.png$/.test(n))) fs.copyFileSync(path.join(shapes, f), path.join(imgs, f));
   fs.writeFileSync(path.join(withEngine, "run.yaml"), [
     "worker_config: { enable_training: false }",
     "selection_config: { n_samples: 3 }",
@@ -96,7 +98,7 @@ test("import { torch } from \"winnow\" runs a tensor op in a consumer project", 
   assert.deepEqual(JSON.parse(r.stdout), { sum: 12, live: 1 });
 });
 
-test("where the engine cannot build, the install succeeds, says what to install, and winnow/client talks to a real winnow serve", async () => {
+test("where the engine cannot build, the install succeeds, says what to install, and winnow/client drives a real winnow serve and worker", async () => {
   assert.match(clientOnlyInstall, /LIBTORCH=\/nonexistent\/libtorch does not look like a libtorch/);
   assert.match(clientOnlyInstall, /the native engine \(libtorch\) could not be built/);
   assert.match(clientOnlyInstall, /npm rebuild winnow/);
@@ -106,7 +108,8 @@ test("where the engine cannot build, the install succeeds, says what to install,
   assert.notEqual(eng.status, 0);
   assert.match(eng.stderr, /the native engine is not built[\s\S]*npm rebuild winnow/);
 
-  // `winnow serve` from the other install (its UI assets ship in the package).
+  // `winnow serve` and `winnow worker` from the other install (the UI's assets ship in the package;
+  // the worker forks its compiled job script).
   const db = path.join(withEngine, "svc", "winnow.db");
   const tok = npx(withEngine, ["token", "create", "--database", db, "--json"]);
   assert.equal(tok.status, 0, tok.stderr);
@@ -114,34 +117,58 @@ test("where the engine cannot build, the install succeeds, says what to install,
   const bin = path.join(withEngine, "node_modules", ".bin", "winnow");
   const server = spawn(process.execPath, [bin, "serve", "--database", db, "--storage", path.join(withEngine, "svc", "artifacts"), "--port", "0"], { cwd: withEngine, stdio: ["ignore", "pipe", "pipe"] });
   servers.push(server);
+  let serverErr = "";
+  server.stderr!.on("data", (b) => (serverErr += String(b)));
   const url = await new Promise<string>((resolve, reject) => {
-    let err = "";
-    server.stderr!.on("data", (b) => (err += String(b)));
     server.stdout!.on("data", (b) => {
       const m = /listening on (http:\/\/\S+)/.exec(String(b));
       if (m) resolve(m[1]!);
     });
-    server.on("exit", (c) => reject(new Error(`winnow serve exited ${c}: ${err}`)));
+    server.on("exit", (c) => reject(new Error(`winnow serve exited ${c}: ${serverErr}`)));
   });
   const ui = await fetch(`${url}/ui/`);
   assert.equal(ui.status, 200);
   assert.match(await ui.text(), /<!doctype html>/i);
+  const workerLog = path.join(tmp, "worker.log");
+  const logFd = fs.openSync(workerLog, "w");
+  const worker = spawn(process.execPath, [bin, "worker", "--server", url, "--work-dir", path.join(withEngine, "worker"), "--datasource-root", withEngine, "--shutdown-when-job-finished"],
+    { cwd: withEngine, env: { ...process.env, WINNOW_TOKEN: token, OMP_NUM_THREADS: "1" }, stdio: ["ignore", logFd, logFd] });
+  servers.push(worker);
 
   fs.writeFileSync(path.join(clientOnly, "client.mjs"), [
     'import { ApiWorkflowClient, ApiUnauthorizedError } from "winnow/client";',
     "const [url, token] = process.argv.slice(2);",
     "const c = new ApiWorkflowClient({ url, token });",
     'await c.createDataset("from-package", "imgs");',
-    "const sid = await c.scheduleComputeWorkerRun({ selectionConfig: { n_samples: 2 } });",
     "const v = await c.validateComputeWorkerConfig({ workerConfig: { enable_trainig: true }, selectionConfig: { n_samples: 2 } });",
     "let unauthorized = false;",
     'try { await new ApiWorkflowClient({ url, token: "wnw_wrong" }).getDatasets(); } catch (e) { unauthorized = e instanceof ApiUnauthorizedError; }',
-    "const scheduled = await c.getScheduledComputeWorkerRuns();",
-    "console.log(JSON.stringify({ datasets: (await c.getDatasets()).map((d) => d.name), scheduled: scheduled.map((r) => r.id === sid), paths: v.issues.map((i) => i.path), unauthorized }));",
+    "const sid = await c.scheduleComputeWorkerRun({",
+    "  workerConfig: { enable_training: false }, selectionConfig: { n_samples: 2 },",
+    '  lightlyConfig: { model: { name: "resnet-9", width: 0.125, num_ftrs: 16, out_dim: 16 }, loader: { batch_size: 8 }, collate: { input_size: 32 } },',
+    "});",
+    "let last;",
+    "for await (const info of c.computeWorkerRunInfoGenerator(sid, { pollMs: 500 })) last = info;",
+    "const filenames = await c.getFilenames();",
+    "console.log(JSON.stringify({ datasets: (await c.getDatasets()).map((d) => d.name), paths: v.issues.map((i) => i.path), unauthorized, state: last.state, filenames: filenames.length }));",
   ].join("\n"));
-  const r = spawnSync(process.execPath, ["client.mjs", url, token], { cwd: clientOnly, encoding: "utf8", timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { datasets: ["from-package"], scheduled: [true], paths: ["worker_config.enable_trainig"], unauthorized: true });
+  const r = await new Promise<{ status: number | null; out: string; err: string }>((resolve) => {
+    const p = spawn(process.execPath, ["client.mjs", url, token], { cwd: clientOnly, stdio: ["ignore", "pipe", "pipe"] });
+    servers.push(p);
+    let out = "";
+    let err = "";
+    p.stdout!.on("data", (b) => (out += String(b)));
+    p.stderr!.on("data", (b) => (err += String(b)));
+    const timer = setTimeout(() => p.kill("SIGKILL"), 240_000);
+    p.on("exit", (status) => {
+      clearTimeout(timer);
+      resolve({ status, out, err });
+    });
+  });
+  assert.equal(r.status, 0, `${r.err}\nworker log:\n${fs.readFileSync(workerLog, "utf8")}`);
+  assert.deepEqual(JSON.parse(r.out), { datasets: ["from-package"], paths: ["worker_config.enable_trainig"], unauthorized: true, state: "COMPLETED", filenames: 8 },
+    fs.readFileSync(workerLog, "utf8"));
+  fs.closeSync(logFd);
   server.kill("SIGTERM");
 });
 
