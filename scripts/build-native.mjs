@@ -33,6 +33,18 @@ function keepOld(code) {
   process.exit(code);
 }
 
+/** node-gyp: the checkout's (a devDependency), else the one npm runs install scripts with. */
+function nodeGyp() {
+  try {
+    return join(dirname(require.resolve("node-gyp/package.json")), "bin", "node-gyp.js");
+  } catch {
+    const npmGyp = process.env.npm_config_node_gyp;
+    if (npmGyp && existsSync(npmGyp)) return npmGyp;
+    console.error("winnow: node-gyp not found: run this through npm (`npm rebuild winnow`), or install node-gyp (npm install -g node-gyp)");
+    keepOld(1);
+  }
+}
+
 /** Moves the finished addon over the old one in one rename (same file system). */
 function install(built) {
   mkdirSync(dirname(TARGET), { recursive: true });
@@ -95,7 +107,7 @@ const gypText = JSON.stringify({
   }],
 }, null, 2);
 writeFileSync(join(staging, "binding.gyp"), gypText);
-const gyp = join(dirname(require.resolve("node-gyp/package.json")), "bin", "node-gyp.js");
+const gyp = nodeGyp();
 const args = [gyp, "rebuild", `--jobs=${process.env.JOBS ?? "2"}`];
 // npm passes --nodedir; invoked directly we point node-gyp at the running node's headers.
 const nodedir = process.env.npm_config_nodedir ?? process.env.WINNOW_NODEDIR ?? join(dirname(process.execPath), "..");

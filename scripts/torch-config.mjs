@@ -2,7 +2,10 @@
 // Locates the libtorch the addon builds against and prints gyp fragments.
 //   node scripts/torch-config.mjs include|libs|defines|libdir|describe
 // LIBTORCH=/path: an official libtorch, or a pip torch's package folder (both have include/ and lib/).
-// Default: Debian's libtorch-dev. The C++ ABI flag is read from the libc10 that will be linked.
+// Otherwise, in the order WINNOW_LIBTORCH_SEARCH gives (default "debian,pip"): Debian's libtorch-dev,
+// then the torch package of the machine's Python (WINNOW_PYTHON, default python3; asked where the
+// package is without importing it). The C++ ABI flag is read from the libc10 that will be linked.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -26,14 +29,36 @@ function locate() {
     }
     return { lib, includes: [inc, join(inc, "torch", "csrc", "api", "include")] };
   }
-  const debLib = "/usr/lib/x86_64-linux-gnu";
-  const debArm = "/usr/lib/aarch64-linux-gnu";
-  for (const lib of [debLib, debArm]) {
+  const searched = [];
+  for (const where of (process.env.WINNOW_LIBTORCH_SEARCH ?? "debian,pip").split(",")) {
+    const found = where === "debian" ? debian() : where === "pip" ? pip(searched) : fail(`WINNOW_LIBTORCH_SEARCH: unknown source "${where}" (expected debian and/or pip)`);
+    if (found) return found;
+    if (where === "debian") searched.push("Debian's libtorch-dev (/usr/lib/*/libtorch_cpu.so, /usr/include/ATen)");
+  }
+  fail(`no libtorch found (looked for ${searched.join("; ")}). ${INSTALL_HINT}`);
+}
+
+function debian() {
+  for (const lib of ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]) {
     if (existsSync(join(lib, "libtorch_cpu.so")) && existsSync("/usr/include/ATen/ATen.h")) {
       return { lib, includes: ["/usr/include", "/usr/include/torch/csrc/api/include"] };
     }
   }
-  fail(`no libtorch found. ${INSTALL_HINT}`);
+  return null;
+}
+
+/** A pip-installed torch (it ships lib/ and include/; Debian's python3-torch has no headers). */
+function pip(searched) {
+  const python = process.env.WINNOW_PYTHON ?? "python3";
+  const code = "import importlib.util, os; s = importlib.util.find_spec('torch'); print(os.path.dirname(s.origin) if s and s.origin else '')";
+  const r = spawnSync(python, ["-c", code], { encoding: "utf8", timeout: 30_000 });
+  const dir = r.status === 0 ? r.stdout.trim() : "";
+  searched.push(dir ? `the torch of ${python} (${dir}: no lib/libtorch_cpu.so with include/ATen/ATen.h)` : `a torch package for ${python}`);
+  if (!dir) return null;
+  const lib = join(dir, "lib");
+  const inc = join(dir, "include");
+  if (!existsSync(join(lib, "libtorch_cpu.so")) || !existsSync(join(inc, "ATen", "ATen.h"))) return null;
+  return { lib, includes: [inc, join(inc, "torch", "csrc", "api", "include")] };
 }
 
 function cxx11Abi(lib) {

@@ -6,6 +6,7 @@
 // and add its module to COMMANDS below. Keep heavy imports (the engine, sharp) inside the action
 // (`await import(...)`), so `winnow --help` and the other commands stay fast. Throw CliError for
 // a clean message with an exit code; other errors print their message and exit 1.
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import * as runCommand from "./run.js";
 import * as runsCommand from "./runs.js";
@@ -32,9 +33,15 @@ export class CliError extends Error {
 /** Exit codes: 0 ok, 1 the run failed or a file cannot be used, 2 bad config or usage, 130 aborted. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, aborted: 130 } as const;
 
+/** The package's version (package.json is two folders up from both src/cli and dist/cli). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
 export function buildProgram(extra: CommandModule[] = []): Command {
   const program = new Command("winnow")
     .description("Curate image datasets with self-supervised learning (Lightly-compatible configs and checkpoints).")
+    .version(packageVersion(), "-V, --version", "print the version of Winnow")
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   for (const c of [...COMMANDS, ...extra]) c.register(program);

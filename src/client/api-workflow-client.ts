@@ -1,10 +1,6 @@
 // ApiWorkflowClient: the TypeScript twin of Lightly's Python ApiWorkflowClient for the Winnow
 // service. Method names are camelCase twins of Lightly's; the configs keep Lightly's snake_case keys
 // and the records Lightly's field names, so a Python example translates line by line.
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { readEmbeddingsCsv } from "../run/embeddings-csv.js";
 import type { WorkerConfigInput } from "../config/worker-config.js";
 import type { SelectionConfigInput } from "../config/selection-config.js";
 import type { LightlyConfigInput } from "../config/lightly-config.js";
@@ -56,7 +52,7 @@ export class ApiWorkflowClient {
   private _datasetId: string | null;
 
   constructor(o: ApiWorkflowClientOptions = {}) {
-    this.http = new ApiHttp({ url: o.url ?? process.env.WINNOW_SERVER_URL ?? "http://127.0.0.1:8470", token: o.token ?? process.env.WINNOW_TOKEN ?? "" });
+    this.http = new ApiHttp({ url: o.url ?? env("WINNOW_SERVER_URL") ?? "http://127.0.0.1:8470", token: o.token ?? env("WINNOW_TOKEN") ?? "" });
     this._datasetId = o.datasetId ?? null;
   }
 
@@ -157,14 +153,12 @@ export class ApiWorkflowClient {
   async getFilenames(): Promise<string[]> {
     for await (const r of this.getComputeWorkerRunsIter({ datasetId: this.datasetId, newestFirst: true })) {
       if (r.state !== "COMPLETED" || !r.artifacts.some((a) => a.type === "EMBEDDINGS")) continue;
-      const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "winnow-filenames-"));
-      try {
-        const f = path.join(dir, "embeddings.csv");
+      const { withTempDir, joinPath, readEmbeddingsCsv } = await import("./node-files.js");
+      return withTempDir("winnow-filenames-", async (dir) => {
+        const f = joinPath(dir, "embeddings.csv");
         await this.downloadArtifact(r, "EMBEDDINGS", f);
         return readEmbeddingsCsv(f, `run ${r.id} EMBEDDINGS`).filenames;
-      } finally {
-        await fs.promises.rm(dir, { recursive: true, force: true });
-      }
+      });
     }
     throw new ApiNotFoundError(404, `dataset ${this.datasetId} has no COMPLETED run with embeddings yet: its filenames are known once a run has listed them`);
   }
@@ -365,14 +359,20 @@ export class ApiWorkflowClient {
   /** Downloads every artifact of the run into `outputDir`, under its file name; returns the paths. */
   async downloadComputeWorkerRunArtifacts(run: RunRef, outputDir: string): Promise<string[]> {
     const r = await this.runOf(run);
+    const { joinPath } = await import("./node-files.js");
     const out: string[] = [];
     for (const a of r.artifacts) {
-      const dest = path.join(outputDir, a.file_name);
+      const dest = joinPath(outputDir, a.file_name);
       await this.http.download(`/v1/runs/${r.id}/artifacts/${encodeURIComponent(a.file_name)}`, dest);
       out.push(dest);
     }
     return out;
   }
+}
+
+/** An environment variable where there is a `process` (Node); none in a browser. */
+function env(name: string): string | undefined {
+  return typeof process === "undefined" ? undefined : process.env[name];
 }
 
 function sections(c: ComputeWorkerConfigs): Record<string, unknown> {

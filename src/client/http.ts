@@ -1,9 +1,5 @@
 // The HTTP transport under the client and the worker: JSON requests with the token, typed errors,
 // streamed downloads and uploads (no artifact is held in memory whole).
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { apiError } from "./errors.js";
 
 export interface HttpOptions {
@@ -62,20 +58,17 @@ export class ApiHttp {
       signal: AbortSignal.timeout(opts.timeoutMs ?? 10 * 60_000),
     });
     if (!res.ok || !res.body) return this.fail(res, "GET", url.replace(/signature=[^&]+/, "signature=…"));
-    await fs.promises.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
-    const tmp = `${dest}.part`;
-    await pipeline(Readable.fromWeb(res.body as never), fs.createWriteStream(tmp));
-    await fs.promises.rename(tmp, dest);
-    return (await fs.promises.stat(dest)).size;
+    const { bodyToFile } = await import("./node-files.js");
+    return bodyToFile(res.body, dest);
   }
 
   /** Streams a file as the body of a PUT. */
   async upload<T>(p: string, file: string): Promise<T> {
-    const size = (await fs.promises.stat(file)).size;
+    const { size, body } = await (await import("./node-files.js")).fileBody(file);
     const res = await fetch(this.base + p, {
       method: "PUT",
       headers: this.headers({ "content-type": "application/octet-stream", "content-length": String(size) }),
-      body: Readable.toWeb(fs.createReadStream(file)) as never,
+      body,
       duplex: "half",
       signal: AbortSignal.timeout(30 * 60_000),
     } as RequestInit);

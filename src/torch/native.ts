@@ -18,7 +18,9 @@ function findAddon(): string {
   }
   throw new Error(
     "winnow: the native engine is not built (build/Release/winnow_native.node is missing).\n" +
-      "  Build it with: npm run build:native   (libtorch is installed by: sudo bash scripts/setup.sh)",
+      "  In a checkout: npm run build:native   (libtorch is installed by: sudo bash scripts/setup.sh)\n" +
+      "  Installed from npm: install libtorch (sudo apt-get install -y libtorch-dev libopenblas0-pthread build-essential,\n" +
+      "  or set LIBTORCH), then: npm rebuild winnow   (winnow/client and winnow/config need no engine)",
   );
 }
 

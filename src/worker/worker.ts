@@ -316,8 +316,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     fs.writeFileSync(specFile, JSON.stringify(spec));
 
     // ---- the child ----
-    const jobScript = fileURLToPath(new URL("./job.ts", import.meta.url));
-    child = fork(jobScript, [specFile], { execArgv: ["--import", import.meta.resolve("tsx")], stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    // From the sources (a checkout) the job runs through tsx; from the compiled package, as JavaScript.
+    const fromSource = import.meta.url.endsWith(".ts");
+    const jobScript = fileURLToPath(new URL(fromSource ? "./job.ts" : "./job.js", import.meta.url));
+    const execArgv = fromSource ? ["--import", import.meta.resolve("tsx")] : [];
+    child = fork(jobScript, [specFile], { execArgv, stdio: ["ignore", "pipe", "pipe", "ipc"] });
     const tail: string[] = [];
     const onOutput = (buf: Buffer): void => {
       const lines = buf.toString("utf8").split(/\r?\n/).filter((l) => l.trim());
