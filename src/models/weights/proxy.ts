@@ -28,7 +28,7 @@ export function proxyFor(u: URL, env: NodeJS.ProcessEnv = process.env): URL | nu
   if (!v || noProxy(u, env)) return null;
   let p: URL;
   try {
-    p = new URL(/^[a-z]+:\/\//i.test(v) ? v : `http://${v}`);
+    p = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`);
   } catch {
     throw new Error(`proxy variable: ${JSON.stringify(v)} is not a URL (expected e.g. http://proxy.example:3128)`);
   }
