@@ -107,9 +107,10 @@ function parse(src: ByteSource, head: Uint8Array, opts: LegacyOptions): unknown 
     throw new CheckpointError("legacy checkpoint: the storage key list is not a list of strings", "FORMAT");
   }
   const listed = keys.value as string[];
-  if (new Set(listed).size !== listed.length) throw new CheckpointError("legacy checkpoint: a storage key is listed twice", "FORMAT");
+  const listedSet = new Set(listed);
+  if (listedSet.size !== listed.length) throw new CheckpointError("legacy checkpoint: a storage key is listed twice", "FORMAT");
   for (const k of storages.keys()) {
-    if (!listed.includes(k)) throw new CheckpointError(`legacy checkpoint: storage ${k} is used but its data is not in the file`, "FORMAT");
+    if (!listedSet.has(k)) throw new CheckpointError(`legacy checkpoint: storage ${k} is used but its data is not in the file`, "FORMAT");
   }
   let off = keys.end;
   for (const k of listed) {
