@@ -179,3 +179,25 @@ test("broken legacy files: magic, byte order, counts, sizes, truncation", () => 
   fails(good.subarray(0, good.length - 3), /truncated or corrupt/, "FORMAT");
   fails(good.subarray(0, 30), /truncated/, "PICKLE");
 });
+
+test("fuzz: 1,000 random byte mutations of a legacy file load or fail with a CheckpointError (never INTERNAL)", () => {
+  const good = new Uint8Array(fs.readFileSync(path.join(DIR, "small-legacy.pth")));
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  let failed = 0;
+  for (let i = 0; i < 1000; i++) {
+    const b = good.slice();
+    for (let k = 0, n = 1 + rnd(4); k < n; k++) b[rnd(b.length)] = rnd(256);
+    try {
+      readTorchFile(b, { lenient: i % 2 === 1 });
+    } catch (e) {
+      assert.ok(e instanceof CheckpointError, `mutation ${i}: ${String(e)}`);
+      assert.notEqual(e.code, "INTERNAL", `mutation ${i}: ${e.message}`);
+      failed++;
+    }
+  }
+  assert.ok(failed > 100, `only ${failed} of 1000 mutations failed`);
+});
