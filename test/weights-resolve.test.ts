@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
+import * as net from "node:net";
+import { execFileSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { resolveWeightsFile, weightsFolders, WeightsError, type WeightsFile } from "../src/models/weights/resolve.js";
@@ -199,6 +202,48 @@ test("HTTP_PROXY is honoured (absolute-URI request through a local proxy); NO_PR
   assert.equal(proxyFor(u("https://a.example/x"), { HTTPS_PROXY: "http://p:3128", NO_PROXY: "*" }), null);
   assert.ok(proxyFor(u("https://nota.example.org/x"), { HTTPS_PROXY: "http://p:3128", NO_PROXY: "a.example" }));
   assert.throws(() => proxyFor(u("https://a.example/x"), { HTTPS_PROXY: "socks5://p:1080" }), /only http:\/\/ proxies/);
+});
+
+test("HTTPS_PROXY: https goes through a CONNECT tunnel with TLS end to end (certificate checked at the origin)", async () => {
+  const tmp = tempDir("winnow-tls-");
+  dirs.push(tmp);
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", path.join(tmp, "k.pem"), "-out", path.join(tmp, "c.pem"), "-days", "1", "-subj", "/CN=models.invalid"], { stdio: "ignore" });
+  const origin = https.createServer({ key: fs.readFileSync(path.join(tmp, "k.pem")), cert: fs.readFileSync(path.join(tmp, "c.pem")) }, (_q, res) => res.end(BODY));
+  servers.push(origin as unknown as http.Server);
+  await new Promise<void>((r) => origin.listen(0, "127.0.0.1", r));
+  const tunnels: string[] = [];
+  const proxy = http.createServer();
+  servers.push(proxy);
+  proxy.on("connect", (req: http.IncomingMessage, sock: net.Socket) => {
+    tunnels.push(req.url ?? "");
+    if (req.url?.startsWith("refuse.")) {
+      sock.end("HTTP/1.1 403 Forbidden\r\n\r\n");
+      return;
+    }
+    const up = net.connect((origin.address() as AddressInfo).port, "127.0.0.1", () => {
+      sock.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      up.pipe(sock);
+      sock.pipe(up);
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  const env = envs({ HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+  const s = spec({ url: "https://models.invalid/x/model.pth" });
+  // the origin's self-signed certificate is refused: TLS runs between Winnow and the origin, not the proxy
+  await rejects(resolveWeightsFile(s, { env }), /DEPTH_ZERO_SELF_SIGNED_CERT|self.signed/i);
+  assert.deepEqual(tunnels, ["models.invalid:443"]);
+  await rejects(resolveWeightsFile(spec({ url: "https://refuse.invalid/m.pth" }), { env }), /refused the tunnel to refuse\.invalid:443: HTTP 403/);
+  // trusting it (for this test only), the file arrives through the tunnel
+  const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+  try {
+    assert.equal((await resolveWeightsFile(s, { env })).sha256, SHA);
+  } finally {
+    if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+  }
+  assert.equal(tunnels.length, 3);
+  assert.deepEqual(left(weightsFolders(env).winnow), [s.fileName]);
 });
 
 test("Lightly's zoo: six entries, lightly's keys, torch.hub hash prefixes; WINNOW_MODEL_ZOO adds entries", () => {
