@@ -11,5 +11,6 @@ export {
 export {
   rawToTensor, tensorToWrite, saveCheckpoint, loadCheckpointInto, loadModelCheckpoint, readCheckpointStateDict,
   normalizeLightlyKeys, detectHeadVariant, inferModelConfig, tryInferModelConfig, CheckpointMismatchError, formatModelConfig,
+  checkpointLayout, type BackboneLayout,
 } from "./checkpoint.js";
 export { loadCheckpoint, buildEmbeddingModel, ResNetEmbedding, type LoadCheckpointOptions } from "./embedding.js";
