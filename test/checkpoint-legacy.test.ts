@@ -22,7 +22,7 @@ after(() => fs.rmSync(DIR, { recursive: true, force: true }));
 const SENTINEL = `/tmp/pwned-legacy-${randomBytes(6).toString("hex")}`;
 
 const LAYOUTS = ["lightly2020", "features-bare", "no-layers", "model-prefix", "bare"] as const;
-const CFG: M.ModelConfig = { name: "resnet-9", width: 0.125, numFtrs: 16, outDim: 24, projectionHeadBatchNorm: false };
+const CFG: M.ModelConfig = { name: "resnet-9", width: 0.125, numFtrs: 16, outDim: 24, projectionHeadBatchNorm: false, inputBatchNorm: true, featureConv: true };
 
 torch.manualSeed(5);
 const X = torch.keep(torch.randn([2, 3, 16, 16]));

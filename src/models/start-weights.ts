@@ -7,7 +7,7 @@
 import * as torch from "../torch/index.js";
 import { loadStateDictFile } from "../checkpoint/index.js";
 import { buildModel, type ModelConfig } from "./registry.js";
-import { loadCheckpointInto, normalizeLightlyKeys, saveCheckpoint, formatModelConfig } from "./checkpoint.js";
+import { checkpointLayout, loadCheckpointInto, normalizeLightlyKeys, saveCheckpoint, formatModelConfig } from "./checkpoint.js";
 
 export interface StartingCheckpoint {
   /** The file to start from: `file` itself, or `outPath` when the head had to be replaced. */
@@ -18,8 +18,15 @@ export interface StartingCheckpoint {
 
 export function startingCheckpoint(file: string, settings: ModelConfig, seed: number, outPath: string): StartingCheckpoint {
   const dict = normalizeLightlyKeys(loadStateDictFile(file));
+  // The file's backbone layout wins over the config's (as for any checkpoint one fine-tunes from);
+  // its head variant too, when it has a head.
+  const layout = checkpointLayout(dict);
+  const fit: ModelConfig = {
+    ...settings, inputBatchNorm: layout.inputBatchNorm, featureConv: layout.featureConv,
+    projectionHeadBatchNorm: layout.projectionHeadBatchNorm ?? settings.projectionHeadBatchNorm,
+  };
   torch.manualSeed(seed);
-  const model = buildModel(settings);
+  const model = buildModel(fit);
   try {
     try {
       loadCheckpointInto(model, dict);
@@ -37,7 +44,7 @@ export function startingCheckpoint(file: string, settings: ModelConfig, seed: nu
       return {
         path: outPath,
         note: `${file}: backbone loaded; its projection head (${headKeys.length ? headKeys.slice(0, 4).join(", ") + (headKeys.length > 4 ? ", …" : "") : "none"}) ` +
-          `does not fit lightly_config.model = ${formatModelConfig(settings)} and starts from random weights (seed), as lightly's loader drops heads it cannot use`,
+          `does not fit lightly_config.model = ${formatModelConfig(fit)} and starts from random weights (seed), as lightly's loader drops heads it cannot use`,
       };
     }
   } finally {
