@@ -107,6 +107,14 @@ test("download from the mirror: progress reported, sha256 checked, atomic write 
     setTimeout(() => res.end(BODY.subarray(100_000)), 30);
   });
   const env = envs({ WINNOW_MODEL_MIRROR: `${srv.base}/mirror/` });
+  // what a killed download left two hours ago is swept; a recent one (maybe in progress) is not
+  const f = weightsFolders(env).winnow;
+  fs.mkdirSync(f, { recursive: true });
+  const stale = path.join(f, `.${spec().fileName}.part-99999999-0000`);
+  const fresh = path.join(f, `.${spec().fileName}.part-99999998-0000`);
+  fs.writeFileSync(stale, "x");
+  fs.writeFileSync(fresh, "x");
+  fs.utimesSync(stale, new Date(Date.now() - 7_200_000), new Date(Date.now() - 7_200_000));
   const seen: Array<[number, number]> = [];
   const logs: string[] = [];
   const r = await resolveWeightsFile(spec(), { env, onProgress: (b, t) => seen.push([b, t]), log: (l) => logs.push(l) });
@@ -115,7 +123,8 @@ test("download from the mirror: progress reported, sha256 checked, atomic write 
   assert.equal(r.url, `${srv.base}/mirror/${spec().fileName}`);
   assert.deepEqual(srv.hits, [`/mirror/${spec().fileName}`]);
   assert.ok(seen.length >= 2 && seen[seen.length - 1]![0] === BODY.length && seen.every(([, t]) => t === BODY.length), JSON.stringify(seen));
-  assert.deepEqual(left(weightsFolders(env).winnow), [spec().fileName]);
+  assert.deepEqual(left(weightsFolders(env).winnow).sort(), [path.basename(fresh), spec().fileName].sort());
+  fs.rmSync(fresh);
   assert.ok(logs.some((l) => l.includes("downloaded")));
   // found in the cache the second time: no new request
   assert.equal((await resolveWeightsFile(spec(), { env })).source, "winnow-cache");

@@ -39,6 +39,28 @@ export interface DownloadOptions {
 
 const NETWORK_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "ECONNRESET", "ETIMEDOUT", "EPROTO", "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "DEPTH_ZERO_SELF_SIGNED_CERT"]);
 
+/**
+ * Removes temporary files an earlier download of the same file left when its process was killed
+ * (nothing else can clean them up): those older than an hour, so a concurrent download is spared.
+ */
+function sweepStaleParts(dir: string, fileName: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(`.${fileName}.part-`)) continue;
+    const p = path.join(dir, n);
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { force: true });
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
 /** Downloads `spec.url` to `dir/spec.fileName`; returns the file's sha256. */
 export async function downloadWeights(spec: DownloadSpec, dir: string, opts: DownloadOptions): Promise<string> {
   const envMs = Number(opts.env.WINNOW_MODEL_DOWNLOAD_TIMEOUT_MS);
@@ -67,6 +89,7 @@ export async function downloadWeights(spec: DownloadSpec, dir: string, opts: Dow
     const code = (e as { code?: string }).code;
     return new DownloadError(`cannot download ${spec.url}: ${code ?? (e as Error).message}`, code !== undefined && NETWORK_CODES.has(code));
   };
+  sweepStaleParts(dir, spec.fileName);
   try {
     arm();
     let u = new URL(spec.url);
