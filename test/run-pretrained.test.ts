@@ -70,6 +70,7 @@ out({"file": os.path.join(INPUT["hub"], name), "sha256": h})
 });
 
 after(() => {
+  for (const d of [root, out, path.dirname(path.dirname(hub))]) fs.rmSync(d, { recursive: true, force: true });
   for (const k of ["WINNOW_OFFLINE", "TORCH_HOME", "WINNOW_MODEL_ZOO"]) {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
