@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's built-in test runner (TypeScript through tsx).
 // Files run in separate processes, two at a time: the machine has 2 cores and each
-// process already uses libtorch's intra-op threads.
+// process already uses libtorch's intra-op threads. WINNOW_OFFLINE=1: nothing in the suite may
+// download pretrained weights (the weights tests serve files from a local server explicitly).
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -21,6 +22,6 @@ if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s))
 const res = spawnSync(
   process.execPath,
   ["--import", "tsx", "--expose-gc", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
-  { stdio: "inherit", env: { ...process.env, WINNOW_TEST: "1" } },
+  { stdio: "inherit", env: { ...process.env, WINNOW_TEST: "1", WINNOW_OFFLINE: "1" } },
 );
 process.exit(res.status ?? 1);

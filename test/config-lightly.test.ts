@@ -24,6 +24,7 @@ const LIGHTLY = {
   summary_callback: { max_depth: 1 },
   resize: -1,
   seed: 1,
+  pre_trained: true, // lightly/cli/config/config.yaml: "Whether to use a pre-trained model or not"
 };
 
 const errorOf = (obj: unknown): LightlyConfigError => {

@@ -129,7 +129,7 @@ test("embeddings.csv exactly in lightly's format; the binary form holds the same
   const logs: string[] = [];
   const a = embedImages({ cache, config: cfg, outDir: path.join(root, "emb-a"), log: (m) => logs.push(m) });
   assert.equal(a.weights, "random-init");
-  assert.ok(a.notes.some((n) => /RANDOMLY INITIALISED/.test(n) && /no pretrained weights to download/.test(n)));
+  assert.ok(a.notes.some((n) => /RANDOMLY INITIALISED/.test(n) && /Lightly.s model zoo \(lightly_config\.pre_trained/.test(n)));
   assert.ok(logs.some((l) => /RANDOMLY INITIALISED/.test(l)));
   assert.equal(a.n, 12);
   assert.equal(a.d, 8);

@@ -92,11 +92,11 @@ test("a run with a checkpoint, a failed run, and `winnow runs` listing both", as
   const list = await winnow("runs");
   assert.equal(list.code, 0, list.stderr);
   const rows = list.stdout.trim().split("\n");
-  assert.match(rows[0]!, /^ID\s+STATE\s+INPUT\s+STARTED\s+DURATION\s+CHECKPOINT\s+SELECTED$/);
+  assert.match(rows[0]!, /^ID\s+STATE\s+INPUT\s+STARTED\s+DURATION\s+CHECKPOINT\s+SELECTED\s+WEIGHTS FROM$/);
   const okRow = rows.find((r) => r.startsWith(id!))!;
   const failRow = rows.find((r) => r.startsWith(failedId!))!;
-  assert.match(okRow, new RegExp(`COMPLETED\\s+${fs.realpathSync(root).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s.*\\syes\\s+4$`));
-  assert.match(failRow, /FAILED\s.*\sno\s+-$/);
+  assert.match(okRow, new RegExp(`COMPLETED\\s+${fs.realpathSync(root).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s.*\\syes\\s+4\\s+checkpoint \\S+headPlain\\.ckpt$`));
+  assert.match(failRow, /FAILED\s.*\sno\s+-\s+\S+$/);
   assert.ok(rows.indexOf(failRow) < rows.indexOf(okRow), "newest first");
   const json = JSON.parse((await winnow("runs", "--json")).stdout);
   assert.deepEqual(json.map((r: { id: string }) => r.id).sort(), [id, failedId].sort());

@@ -57,6 +57,8 @@ export interface UnpickleOptions {
   maxAllocation?: number;
   /** Max MARK nesting (default 10000; CPython's own pickler cannot nest deeper than its recursion limit). */
   maxDepth?: number;
+  /** Where the stream starts in `data` (the legacy torch.save format holds several pickles back to back). */
+  start?: number;
 }
 
 // Python 2 module names that protocol-2 pickles use, mapped the way Python 3's unpickler does.
@@ -161,14 +163,19 @@ function decodeLong(b: Uint8Array): number | bigint {
 }
 
 export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
+  return unpickleAt(data, opts).value;
+}
+
+/** Unpickles one stream starting at `opts.start`; `end` is the offset just past its STOP. */
+export function unpickleAt(data: Uint8Array, opts: UnpickleOptions): { value: unknown; end: number } {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const len = data.length;
   const lenient = opts.lenient;
   const maxAlloc = opts.maxAllocation ?? 256 * 1024 * 1024;
   const maxDepth = opts.maxDepth ?? 10000;
   let allocated = 0;
-  let pos = 0;
-  let opPos = 0;
+  let pos = opts.start ?? 0;
+  let opPos = pos;
   let stack: unknown[] = [];
   const metastack: unknown[][] = [];
   const memo = new Map<number, unknown>();
@@ -329,7 +336,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         u64();
         break;
       case 0x2e: // STOP
-        return pop();
+        return { value: pop(), end: pos };
       case 0x28: // MARK
         if (metastack.length >= maxDepth) fail(`nesting deeper than ${maxDepth}`, "LIMIT");
         charge(64);

@@ -2,6 +2,7 @@
 // Winnow server holds for the token (getComputeWorkerRuns).
 import type { Command } from "commander";
 import type { RunData } from "../client/index.js";
+import type { RunRecord } from "../run/store.js";
 import { addTokenOptions, requireToken } from "./token-option.js";
 
 interface RunsOptions {
@@ -68,14 +69,25 @@ async function localRuns(o: RunsOptions): Promise<void> {
     return;
   }
   process.stdout.write(table(
-    ["ID", "STATE", "INPUT", "STARTED", "DURATION", "CHECKPOINT", "SELECTED"],
+    ["ID", "STATE", "INPUT", "STARTED", "DURATION", "CHECKPOINT", "SELECTED", "WEIGHTS FROM"],
     recs.map((r) => [
       r.id, r.state, r.input, isoSeconds(r.startedAt),
       r.durationMs === null ? "-" : formatDuration(r.durationMs / 1000),
       r.checkpoint && fs.existsSync(r.checkpoint) ? "yes" : "no",
       r.selectedCount === null ? "-" : String(r.selectedCount),
+      startedFromText(r.startingWeights),
     ]),
   ));
+}
+
+/** The starting weights in a few words: "zoo resnet-18/simclr/d32/w1.0 (sha256 085d0693…)", "run <id>", "random". */
+export function startedFromText(w: RunRecord["startingWeights"]): string {
+  if (!w) return "-";
+  if (w.kind === "zoo") return `zoo ${w.zooKey} (sha256 ${(w.sha256 ?? "").slice(0, 8)}…)`;
+  if (w.kind === "run" || w.kind === "datapool" || w.kind === "resume") return `${w.kind} ${w.runId}`;
+  if (w.kind === "checkpoint") return `checkpoint ${w.path}`;
+  if (w.kind === "url") return `url ${w.url}`;
+  return w.warning ? `random (no zoo entry ${w.zooKey})` : w.kind;
 }
 
 async function serverRuns(o: RunsOptions): Promise<void> {

@@ -274,6 +274,11 @@ export const lightlyConfigSchema = z
       description: "Random seed (torch.manual_seed) for the model's initialisation, shuffling and augmentations.",
       winnow: "Each epoch's permutation and each step's augmentations use seeds derived from it, so a resumed run matches an uninterrupted one.",
     }),
+    pre_trained: leaf(z.boolean(), true, {
+      allowed: "true or false",
+      description: "Whether to start from a pre-trained model (Lightly's model zoo) or not.",
+      winnow: "When no worker_config.checkpoint, checkpoint_run_id or datapool checkpoint applies, the model starts from Lightly's zoo checkpoint for (model.name, num_ftrs, width) (six entries: resnet-9 w0.0625/w0.125 d16, resnet-18 and resnet-34 w1 d16/d32), for embedding and as the start of training. The file is looked up in $WINNOW_HOME/models, then $TORCH_HOME/hub/checkpoints, then downloaded (WINNOW_MODEL_MIRROR, WINNOW_OFFLINE; docs/quickstart.md). A model with no zoo entry starts from random weights with a warning, as in Lightly. false: random initialisation, nothing is looked up.",
+    }),
   });
 
 /** The resolved lightly_config: every key present, defaults filled in. */

@@ -58,7 +58,7 @@ export interface EmbedResult {
   csvPath: string | null;
   binaryPath: string | null;
   metaPath: string | null;
-  /** Where the weights came from. "random-init": no model and no checkpoint (no pretrained weights exist to download). */
+  /** Where the weights came from. "random-init": no model and no checkpoint (the run found no pretrained weights to start from). */
   weights: "model" | "checkpoint" | "random-init";
   checkpoint: string | null;
   modelConfig: ModelConfig;
@@ -161,7 +161,7 @@ function modelFor(opts: EmbedOptions, device: Device, note: (m: string) => void)
   }
   note(
     `no checkpoint and no trained model: embedding with RANDOMLY INITIALISED weights (${cfg.model.name}, seed ${cfg.seed}). ` +
-      "Winnow has no pretrained weights to download; train first (enable_training) or pass a checkpoint for meaningful embeddings.",
+      "Train first (enable_training), pass a checkpoint, or start from Lightly's model zoo (lightly_config.pre_trained with a zoo model) for meaningful embeddings.",
   );
   torch.manualSeed(cfg.seed);
   const model = buildModel(modelSettingsOf(cfg)) as SimCLR;

@@ -12,10 +12,23 @@ import { paddedCropBox } from "../data/index.js";
 import type { CropInfo } from "../predictions/index.js";
 import type { TaskIssues } from "./object-level.js";
 import type { StageTiming } from "./store.js";
+import type { StartingWeights } from "./pretrained.js";
 import { pca2, nearestNeighbourDistances, histogram, capIndices, type Histogram } from "./report-math.js";
 import { writeTextAtomic } from "./files.js";
 
 export const REPORT_FORMAT = "winnow-report/1";
+/** The starting weights' provenance as one sentence (zoo key + sha256, checkpoint path, run id). */
+export function startingWeightsText(w: StartingWeights): string {
+  switch (w.kind) {
+    case "zoo": return `Lightly's model zoo ${w.zooKey}, sha256 ${w.sha256}, from ${w.path} (${w.foundIn})`;
+    case "checkpoint": return `checkpoint ${w.path}`;
+    case "url": return `checkpoint downloaded from ${w.url}`;
+    case "run": case "datapool": case "resume": return `${w.kind === "run" ? "checkpoint of run" : w.kind === "datapool" ? "datapool checkpoint of run" : "resumed run"} ${w.runId} (${w.path})`;
+    case "custom-embeddings": return "none (custom embeddings)";
+    default: return w.warning ? `random initialisation. Warning: ${w.warning}` : "random initialisation (lightly_config.pre_trained: false)";
+  }
+}
+
 /** Points on the map and rows in the nearest-neighbour statistics (O(n²) in plain JavaScript). */
 export const REPORT_MAX_POINTS = 3000;
 export const REPORT_MAX_THUMBNAILS = 120;
@@ -31,7 +44,8 @@ export interface ReportInput {
   config: RunConfig;
   counts: { files: number; images: number; corrupt: number; duplicates: number; embedded: number; selected: number; datapoolBefore: number; datapoolAfter: number };
   training: null | { epochs: number; epochLosses: number[]; stepLosses: number[]; checkpoint: string | null; startedFrom: string | null; imagesPerSecond: number; device: string; durationMs: number };
-  embedding: { n: number; d: number; weights: string; checkpoint: string | null; source: string };
+  /** startingWeights: where the run's starting weights came from (run.json's record of it). */
+  embedding: { n: number; d: number; weights: string; checkpoint: string | null; source: string; startingWeights?: StartingWeights | null };
   selection: { filenames: string[]; stoppedBy: string; datapoolFilenames: string[] };
   /** Runs that read predictions (crop selection, training on crops, SCORES/PREDICTIONS inputs); null otherwise. */
   objects?: ObjectsReport | null;
@@ -261,6 +275,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 <tr><td>embedded</td><td>${c.embedded}</td></tr><tr><td>selected (this run)</td><td id="selected-count">${c.selected}</td></tr>
 <tr><td>datapool before / after</td><td>${c.datapoolBefore} / ${c.datapoolAfter}</td></tr></tbody></table>
 <p>Embeddings: ${r.embedding.n} × ${r.embedding.d} from ${esc(r.embedding.source)}${r.embedding.checkpoint ? ` (<code>${esc(r.embedding.checkpoint)}</code>)` : ""}. Selection stopped by: ${esc(r.selection.stoppedBy)}.</p>
+${r.embedding.startingWeights ? `<p id="starting-weights">Starting weights: ${esc(startingWeightsText(r.embedding.startingWeights))}</p>` : ""}
 <h2>Training loss</h2>
 ${t ? `<p>${t.epochs} epoch(s) on ${esc(t.device)}, ${t.imagesPerSecond.toFixed(1)} img/s${t.startedFrom ? `, from ${esc(t.startedFrom)}` : ""}; checkpoint <code>${esc(t.checkpoint ?? "none")}</code></p>${lossSvg(t.stepLosses, t.epochLosses, stepsPerEpoch)}` : "<p>No training in this run.</p>"}
 <h2>Embedding map (PCA)</h2>

@@ -25,6 +25,7 @@ import { withSourceModel } from "./source-model.js";
 import { createOutputFolder } from "./output-folder.js";
 import { saveRunRecord, newRunId, winnowHome, RUN_RECORD_FORMAT, type RunRecord } from "./store.js";
 import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
+import { provenanceOf, zooStart } from "./pretrained.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
 import { resolvePolicyPath, type RunPolicy } from "./policy.js";
 import { selectStep } from "./select-step.js";
@@ -177,7 +178,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   };
   const record: RunRecord = {
     format: RUN_RECORD_FORMAT, id, state: "INITIALIZING", input: inputReal, output, configFile: opts.configFile ? path.resolve(opts.configFile) : null,
-    startedAt: new Date(t0).toISOString(), endedAt: null, durationMs: null, stages: [], checkpoint: null, trained: false, weights: null,
+    startedAt: new Date(t0).toISOString(), endedAt: null, durationMs: null, stages: [], checkpoint: null, trained: false, weights: null, startingWeights: null,
     useDatapool: wc.use_datapool, datapoolUpdate: wc.use_datapool && wc.datasource.enable_datapool_update,
     selectedCount: null, datapoolCount: null, error: null, pid: process.pid, resumedFrom: resume?.runId ?? null,
   };
@@ -240,11 +241,25 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     // a bad URL or run id fails at once).
     const pool = wc.use_datapool ? datapoolRuns(inputReal) : [];
     // A resumed run continues its own checkpoint; the one its config started from is not fetched again.
-    const ckpt = resume ? null : await resolveCheckpoint(
+    const ckpt0 = resume ? null : await resolveCheckpoint(
       { checkpoint: wc.checkpoint, checkpointRunId: wc.checkpoint_run_id, datapool: wc.embeddings ? [] : pool },
       paths.checkpoints, { log, policy: opts.policy, base: inputReal },
     );
-    if (ckpt) log(`checkpoint: ${ckpt.path} (${ckpt.origin})`);
+    if (ckpt0) log(`checkpoint: ${ckpt0.path} (${ckpt0.origin})`);
+    // lightly_config.pre_trained: Lightly's zoo is the last source (found or downloaded now, before decoding).
+    let ckpt = ckpt0;
+    if (ckpt0) record.startingWeights = provenanceOf(ckpt0);
+    else if (resume) record.startingWeights = { kind: "resume", runId: resume.runId, path: resume.checkpoint };
+    else if (wc.embeddings) record.startingWeights = { kind: "custom-embeddings" };
+    else if (lc.pre_trained) {
+      const bar = new CountProgress("downloading pretrained weights (KiB)", stream);
+      const z = await zooStart(lc, paths.checkpoints, { log, signal: opts.signal, onProgress: (b, t) => bar.update(Math.floor(b / 1024), Math.ceil(Math.max(t, b) / 1024)) });
+      bar.done();
+      ckpt = z.ckpt;
+      record.startingWeights = z.weights;
+      for (const n of z.notes) note(n);
+    } else record.startingWeights = { kind: "random" };
+    saveRunRecord(record);
     const embeddingsFile = !wc.embeddings ? "" : opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
     const resumeFrom = resume ? await placeResumeCheckpoint(resume, ckptDir, wc.enable_training, log) : null;
 
@@ -456,7 +471,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
         epochs: training.epochsCompleted, epochLosses: training.epochLosses, stepLosses: training.stepLosses, checkpoint: training.checkpoint,
         startedFrom: training.startedFrom, imagesPerSecond: training.imagesPerSecond, device: training.device, durationMs: training.durationMs,
       } : null,
-      embedding: { n: filenames.length, d, weights: record.weights ?? "", checkpoint: wc.embeddings ? null : embedCheckpoint, source: embedSource },
+      embedding: { n: filenames.length, d, weights: record.weights ?? "", checkpoint: wc.embeddings ? null : embedCheckpoint, source: embedSource, startingWeights: record.startingWeights ?? null },
       selection: { filenames: pickedNames, stoppedBy: sel.stoppedBy, datapoolFilenames: datapoolBefore },
       objects: preds ? {
         predictionsDir: preds.dir, selectTask: plan.selectTask, trainTask: plan.trainTask, valueTasks: plan.valueTasks, padding: wc.object_level.padding,

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { RunState } from "./states.js";
+import type { StartingWeights } from "./pretrained.js";
 
 export const RUN_RECORD_FORMAT = "winnow-run/1";
 
@@ -44,6 +45,8 @@ export interface RunRecord {
   datapoolCount: number | null;
   error: string | null;
   pid: number;
+  /** Where the starting weights came from (zoo key + sha256, checkpoint path, run id); absent in older records. */
+  startingWeights?: StartingWeights | null;
   /** The run this one resumed (`winnow run --resume`, or the service's automatic resume); absent in older records. */
   resumedFrom?: string | null;
 }

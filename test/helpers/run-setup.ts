@@ -30,6 +30,8 @@ export const TINY_LIGHTLY = {
   optimizer: { lr: 0.1, momentum: 0.9 },
   collate: { input_size: 16 },
   seed: 3,
+  // Lightly's zoo has no tiny model; false keeps these runs from looking for one (tests stay offline and quiet).
+  pre_trained: false,
 };
 
 export function tinyConfig(extra: { worker_config?: Record<string, unknown>; selection_config?: Record<string, unknown>; lightly_config?: Record<string, unknown> } = {}) {
