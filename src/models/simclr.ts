@@ -28,14 +28,15 @@ export class EmbeddingModel extends Module {
 }
 
 export class SimCLR extends Module {
-  readonly backbone: Sequential;
+  readonly backbone: Module;
   readonly projectionHead: SimCLRProjectionHead;
   readonly config: ModelConfig;
 
-  constructor(cfg: ModelConfig) {
+  /** `backbone`: another feature extractor (e.g. a pretrained one) whose output is num_ftrs wide. */
+  constructor(cfg: ModelConfig, backbone?: Module) {
     super();
     this.config = { ...cfg };
-    this.backbone = this.registerModule("backbone", buildSslBackbone(cfg));
+    this.backbone = this.registerModule("backbone", backbone ?? buildSslBackbone(cfg));
     this.projectionHead = this.registerModule(
       "projection_head",
       new SimCLRProjectionHead(cfg.numFtrs, cfg.numFtrs, cfg.outDim, 2, cfg.projectionHeadBatchNorm),
