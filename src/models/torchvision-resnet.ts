@@ -125,6 +125,17 @@ export class TorchvisionResNet extends Module {
     return "ResNet";
   }
 
+  /** As ResNetEmbedding (loadCheckpoint's result): the model.name, width 1, embedding width. */
+  get modelName(): string {
+    return `torchvision/${this.arch}`;
+  }
+  get width(): number {
+    return 1;
+  }
+  get outputDim(): number {
+    return this.numFeatures;
+  }
+
   /** Pooled features [N, numFeatures] (torchvision's forward without fc). */
   override forward(x: Tensor): Tensor {
     return torch.scope(() => {

@@ -84,6 +84,17 @@ export class DinoVisionTransformer extends Module {
     return this.cfg.embedDim;
   }
 
+  /** As ResNetEmbedding (loadCheckpoint's result): the model.name, width 1, embedding width. */
+  get modelName(): string {
+    return `dinov2/${this.arch}`;
+  }
+  get width(): number {
+    return 1;
+  }
+  get outputDim(): number {
+    return this.cfg.embedDim;
+  }
+
   /** pos_embed for an input of h×w px: [1, 1 + (h/p)(w/p), D] (interpolate_pos_encoding). */
   posEmbedFor(h: number, w: number): Tensor {
     const pos = this.param("pos_embed")!;

@@ -164,4 +164,14 @@ with torch.no_grad():
         x = torch.randn(2, 3, 56, 70)  # 4×5 patches: the positional grid is interpolated, height ≠ width
         save(arch, m, x, m(x), {"square": m(x[:, :, :, :56]).reshape(-1).tolist()})
 
+# Key/shape lists only (no forward): the bigger architectures.
+shapes = {}
+for arch in ["resnet34", "resnet101"]:
+    if arch + ":shapes" in which:
+        shapes[arch] = {k: list(v.shape) for k, v in getattr(torchvision.models, arch)(weights=None).state_dict().items()}
+if "vitb14:shapes" in which:
+    sd = DinoViT(768, 12, 12).state_dict()
+    assert sorted(sd.keys()) == sorted(official_dinov2_keys(12))
+    shapes["vitb14"] = {k: list(v.shape) for k, v in sd.items()}
+meta["shapes"] = shapes
 json.dump(meta, open(f"{out_dir}/meta.json", "w"))
