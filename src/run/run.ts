@@ -24,6 +24,8 @@ import { placeResumeCheckpoint } from "./resume-checkpoint.js";
 import { withSourceModel } from "./source-model.js";
 import { createOutputFolder } from "./output-folder.js";
 import { saveRunRecord, newRunId, winnowHome, RUN_RECORD_FORMAT, type RunRecord } from "./store.js";
+import { isPretrainedBackbone, pretrainedBackbone } from "../models/pretrained.js";
+import { resolveWeightsFile } from "../models/weights/resolve.js";
 import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
 import { resolvePolicyPath, type RunPolicy } from "./policy.js";
@@ -245,6 +247,12 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       paths.checkpoints, { log, policy: opts.policy, base: inputReal },
     );
     if (ckpt) log(`checkpoint: ${ckpt.path} (${ckpt.origin})`);
+    // A pretrained backbone (torchvision/…, dinov2/…) with no checkpoint starts from its publisher's
+    // file, looked up now (before decoding) so a missing file fails at once.
+    const pretrained = !ckpt && !resume && !wc.embeddings && isPretrainedBackbone(lc.model.name)
+      ? await resolveWeightsFile(pretrainedBackbone(lc.model.name).weights, { log })
+      : null;
+    const pretrainedLabel = pretrained ? `pretrained ${lc.model.name} (${path.basename(pretrained.path)}, sha256 ${pretrained.sha256.slice(0, 12)})` : null;
     const embeddingsFile = !wc.embeddings ? "" : opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
     const resumeFrom = resume ? await placeResumeCheckpoint(resume, ckptDir, wc.enable_training, log) : null;
 
@@ -309,13 +317,13 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 
     // ---- TRAINING ----
     let training: WorkerTrainResult | null = null;
-    let embedCheckpoint: string | null = ckpt?.path ?? null;
-    record.weights = wc.embeddings ? "custom-embeddings" : ckpt ? (ckpt.origin === "path" ? "checkpoint" : ckpt.origin) : resume ? `resume:${resume.runId}` : "random-init";
+    let embedCheckpoint: string | null = ckpt?.path ?? pretrained?.path ?? null;
+    record.weights = wc.embeddings ? "custom-embeddings" : ckpt ? (ckpt.origin === "path" ? "checkpoint" : ckpt.origin) : resume ? `resume:${resume.runId}` : pretrainedLabel ?? "random-init";
     if (wc.enable_training) {
       enter("TRAINING");
       const handle = trainInWorker({
         cacheDir: trainCache.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: lc, outDir: paths.checkpoints,
-        device, startFrom: ckpt?.path, resumeFrom: resumeFrom ?? undefined, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
+        device, startFrom: ckpt?.path ?? pretrained?.path, resumeFrom: resumeFrom ?? undefined, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
         onProgress: (p) => printer?.update(p),
         onEpochEnd: (e) => {
           printer?.epoch(e);
@@ -339,7 +347,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       embedCheckpoint = training.checkpoint;
       record.checkpoint = training.checkpoint;
       record.trained = true;
-      record.weights = ckpt ? `trained from ${ckpt.origin === "path" ? "checkpoint" : ckpt.origin}` : resume ? `trained (resumed run ${resume.runId})` : "trained";
+      record.weights = ckpt ? `trained from ${ckpt.origin === "path" ? "checkpoint" : ckpt.origin}` : resume ? `trained (resumed run ${resume.runId})` : pretrainedLabel ? `trained from ${pretrainedLabel}` : "trained";
       saveRunRecord(record);
     } else if (ckpt) {
       record.checkpoint = ckpt.path;
