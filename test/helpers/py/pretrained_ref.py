@@ -10,11 +10,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-out_dir = sys.argv[1]
-which = sys.argv[2].split(",")
-torch.set_num_threads(2)
-torch.manual_seed(0)
-meta = {}
 
 
 class Attention(nn.Module):
@@ -140,38 +135,47 @@ def randomise(model):
     return model.eval()
 
 
-def save(name, model, x, y, extra=None):
-    torch.save(model.state_dict(), f"{out_dir}/{name}.pth")
-    x.contiguous().numpy().tofile(f"{out_dir}/{name}.in.f32")
-    y.contiguous().numpy().tofile(f"{out_dir}/{name}.out.f32")
-    meta[name] = {"in": list(x.shape), "out": list(y.shape), **(extra or {})}
+def main(out_dir, which):
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    meta = {}
+
+    def save(name, model, x, y, extra=None):
+        torch.save(model.state_dict(), f"{out_dir}/{name}.pth")
+        x.contiguous().numpy().tofile(f"{out_dir}/{name}.in.f32")
+        y.contiguous().numpy().tofile(f"{out_dir}/{name}.out.f32")
+        meta[name] = {"in": list(x.shape), "out": list(y.shape), **(extra or {})}
 
 
-with torch.no_grad():
-    for arch in ["resnet18", "resnet50"]:
-        if arch not in which:
-            continue
-        m = randomise(getattr(torchvision.models, arch)(weights=None))
-        x = torch.randn(2, 3, 64, 64)
-        feats = torch.flatten(m.avgpool(m.layer4(m.layer3(m.layer2(m.layer1(m.maxpool(m.relu(m.bn1(m.conv1(x))))))))), 1)
-        save(arch, m, x, feats, {"logits": m(x)[:, :5].reshape(-1).tolist()})
-    for arch, dim, heads in [("vits14", 384, 6), ("vitb14", 768, 12)]:
-        if arch not in which:
-            continue
-        m = randomise(DinoViT(dim, 12, heads))
-        keys = list(m.state_dict().keys())
-        assert sorted(keys) == sorted(official_dinov2_keys(12)), set(keys) ^ set(official_dinov2_keys(12))
-        x = torch.randn(2, 3, 56, 70)  # 4×5 patches: the positional grid is interpolated, height ≠ width
-        save(arch, m, x, m(x), {"square": m(x[:, :, :, :56]).reshape(-1).tolist()})
+    with torch.no_grad():
+        for arch in ["resnet18", "resnet50"]:
+            if arch not in which:
+                continue
+            m = randomise(getattr(torchvision.models, arch)(weights=None))
+            x = torch.randn(2, 3, 64, 64)
+            feats = torch.flatten(m.avgpool(m.layer4(m.layer3(m.layer2(m.layer1(m.maxpool(m.relu(m.bn1(m.conv1(x))))))))), 1)
+            save(arch, m, x, feats, {"logits": m(x)[:, :5].reshape(-1).tolist()})
+        for arch, dim, heads in [("vits14", 384, 6), ("vitb14", 768, 12)]:
+            if arch not in which:
+                continue
+            m = randomise(DinoViT(dim, 12, heads))
+            keys = list(m.state_dict().keys())
+            assert sorted(keys) == sorted(official_dinov2_keys(12)), set(keys) ^ set(official_dinov2_keys(12))
+            x = torch.randn(2, 3, 56, 70)  # 4×5 patches: the positional grid is interpolated, height ≠ width
+            save(arch, m, x, m(x), {"square": m(x[:, :, :, :56]).reshape(-1).tolist()})
 
-# Key/shape lists only (no forward): the bigger architectures.
-shapes = {}
-for arch in ["resnet34", "resnet101"]:
-    if arch + ":shapes" in which:
-        shapes[arch] = {k: list(v.shape) for k, v in getattr(torchvision.models, arch)(weights=None).state_dict().items()}
-if "vitb14:shapes" in which:
-    sd = DinoViT(768, 12, 12).state_dict()
-    assert sorted(sd.keys()) == sorted(official_dinov2_keys(12))
-    shapes["vitb14"] = {k: list(v.shape) for k, v in sd.items()}
-meta["shapes"] = shapes
-json.dump(meta, open(f"{out_dir}/meta.json", "w"))
+    # Key/shape lists only (no forward): the bigger architectures.
+    shapes = {}
+    for arch in ["resnet34", "resnet101"]:
+        if arch + ":shapes" in which:
+            shapes[arch] = {k: list(v.shape) for k, v in getattr(torchvision.models, arch)(weights=None).state_dict().items()}
+    if "vitb14:shapes" in which:
+        sd = DinoViT(768, 12, 12).state_dict()
+        assert sorted(sd.keys()) == sorted(official_dinov2_keys(12))
+        shapes["vitb14"] = {k: list(v.shape) for k, v in sd.items()}
+    meta["shapes"] = shapes
+    json.dump(meta, open(f"{out_dir}/meta.json", "w"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2].split(","))
