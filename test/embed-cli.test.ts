@@ -105,3 +105,30 @@ test("--model finds a pretrained backbone's published file in torch hub's folder
   assert.equal(usage.code, 2);
   assert.match(usage.err, /resnet-18 has no published weights to embed with/);
 });
+
+test("winnow run with a pretrained backbone: a missing file fails at INITIALIZING; present, it embeds with it and training starts from it", async () => {
+  const { run } = await import("../src/run/run.js");
+  const config = (train: boolean) => ({
+    worker_config: { enable_training: train },
+    selection_config: { n_samples: 2, strategies: [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }] },
+    lightly_config: {
+      model: { name: "dinov2/vits14", out_dim: 16 }, loader: { batch_size: 3 }, trainer: { gpus: 0, max_epochs: 1 },
+      collate: { input_size: 28 }, seed: 1,
+    },
+  });
+  const hubFile = path.join(tmp, "torch", "hub", "checkpoints", "dinov2_vits14_pretrain.pth");
+  fs.rmSync(hubFile, { force: true });
+  await assert.rejects(run({ input: images, config: config(false), output: path.join(tmp, "run-missing"), stream: null }), (e: Error & { record?: { stages: { state: string }[] } }) => {
+    assert.match(e.message, /dinov2_vits14_pretrain\.pth not found/);
+    assert.deepEqual(e.record?.stages.map((s) => s.state), ["INITIALIZING"]);
+    return true;
+  });
+  fs.mkdirSync(path.dirname(hubFile), { recursive: true });
+  fs.copyFileSync(path.join(refs, "vits14.pth"), hubFile);
+  const embedOnly = await run({ input: images, config: config(false), output: path.join(tmp, "run-embed"), stream: null });
+  assert.match(embedOnly.record.weights ?? "", /^pretrained dinov2\/vits14 \(dinov2_vits14_pretrain\.pth, sha256 [0-9a-f]{12}\)$/);
+  assert.equal(fs.readFileSync(embedOnly.paths.embeddings, "utf8").split("\r\n")[0]!.split(",").length, 384 + 2);
+  const trained = await run({ input: images, config: config(true), output: path.join(tmp, "run-train"), stream: null });
+  assert.match(trained.record.weights ?? "", /^trained from pretrained dinov2\/vits14/);
+  assert.match(fs.readFileSync(trained.paths.log, "utf8"), /training on 3 images.*from .*dinov2_vits14_pretrain\.pth/);
+});

@@ -96,7 +96,11 @@ test("SimCLR over a pretrained backbone: publisher weights in, a training step, 
   const base = torch.liveTensors();
   const model = M.buildModel({ name: "torchvision/resnet18", outDim: 16, projectionHeadBatchNorm: false }) as M.SimCLR;
   assert.equal(model.config.numFtrs, 512);
-  M.loadCheckpointInto(model.backbone, loadStateDictFile(join(dir, "resnet18.pth")));
+  // The publisher's file goes into the backbone (as the trainer and embedImages load it); another architecture's is refused.
+  assert.throws(() => M.loadStartingWeights(model, loadStateDictFile(join(dir, "resnet50.pth"))), /shape mismatch|layer1\.0\.conv3/);
+  M.loadStartingWeights(model, loadStateDictFile(join(dir, "resnet18.pth")));
+  const ref = loadStateDictFile(join(dir, "resnet18.pth")).get("layer4.1.conv2.weight")!;
+  assert.deepEqual(model.backbone.stateDict().get("layer4.1.conv2.weight")!.shape, ref.shape);
   const opt = new nn.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
   torch.manualSeed(3);
   const loss = torch.scope(() => {
