@@ -584,6 +584,7 @@ export function torchRefEmbeddings(o: {
     batch: Math.min(c.loader.batch_size, o.trainFiles.length), input_size: c.collate.input_size, collate: c.collate, model: c.model.name,
     width: c.model.width, num_ftrs: c.model.num_ftrs, out_dim: c.model.out_dim, lr: c.optimizer.lr, wd: c.optimizer.weight_decay,
     momentum: c.optimizer.momentum, temperature: c.criterion.temperature, seed: c.seed,
+    projection_head_batch_norm: c.model.projection_head_batch_norm, input_batch_norm: c.model.input_batch_norm, feature_conv: c.model.feature_conv,
     lr_schedule: c.optimizer.lr_schedule,
     schedule_steps: stepPlan(o.trainFiles.length, Math.min(c.loader.batch_size, o.trainFiles.length), c.loader.drop_last, c.trainer.max_epochs).totalSteps,
   });
@@ -591,10 +592,83 @@ export function torchRefEmbeddings(o: {
   const stdout = execFileSync("/usr/bin/python3", [path.join(here, "quality_ref.py")], {
     input, encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1", PYTHONWARNINGS: "ignore" },
   });
-  const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as { train_s: number; embed_s: number; steps: number; loss_first: number; loss_last: number };
+  const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as { d: number; train_s: number; embed_s: number; steps: number; loss_first: number; loss_last: number };
   const buf = fs.readFileSync(o.out);
   const values = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   return {
-    values, d: c.model.num_ftrs, trainSeconds: r.train_s, embedSeconds: r.embed_s, steps: r.steps, lossFirst: r.loss_first, lossLast: r.loss_last,
+    values, d: r.d, trainSeconds: r.train_s, embedSeconds: r.embed_s, steps: r.steps, lossFirst: r.loss_first, lossLast: r.loss_last,
   };
+}
+
+// ---- photos: real photographs, photo-sized and not square ------------------------------------------------
+/** Debian's wallpaper packages (gnome-backgrounds, mate-backgrounds, plasma-workspace-wallpapers). */
+export const PHOTO_FOLDERS = ["/usr/share/wallpapers", "/usr/share/backgrounds"];
+
+export interface PhotoSet {
+  root: string;
+  /** Source picture of each tile file ("<source>/<r>_<c>.jpg" → source index). */
+  sources: string[];
+  prepareSeconds: number;
+}
+
+/** One picture per wallpaper (its largest landscape file; no dark/portrait duplicates), sorted by path. */
+export function photoSources(): string[] {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    if (!fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(jpe?g|png|webp)$/i.test(e.name) && fs.statSync(p).size > 100_000 && !/screenshot|images_dark/.test(p)) files.push(p);
+    }
+  };
+  for (const f of PHOTO_FOLDERS) walk(f);
+  // Plasma wallpapers ship one picture at several sizes: keep the largest of each folder.
+  const bySource = new Map<string, string>();
+  for (const f of files.sort()) {
+    const m = /\/wallpapers\/([^/]+)\/contents\/images\/(\d+)x(\d+)\./.exec(f);
+    // Other packages: one picture per name (Elephants_3840x2160.jpg = Elephants.jpg; gnome's -d/-l = dark/light).
+    const key = m ? m[1]! : path.basename(f).replace(/(_\d+x\d+|-[dl])?\.\w+$/, "");
+    const area = m ? Number(m[2]) * Number(m[3]) : 0;
+    const prev = bySource.get(key);
+    const prevM = prev ? /(\d+)x(\d+)\.\w+$/.exec(prev) : null;
+    if (m && Number(m[2]) < Number(m[3])) continue; // portrait variants of landscape pictures
+    if (!prev || (prevM && area > Number(prevM[1]) * Number(prevM[2]))) bySource.set(key, f);
+  }
+  return [...bySource.values()].sort();
+}
+
+/**
+ * Cuts every wallpaper into a grid×grid of tiles (distinct regions of one picture), each resized to
+ * `tileWidth` px wide keeping its aspect ratio (16:9, 16:10, 4:3 … as the source), written as JPEG
+ * (quality 90) to <root>/<source>/<r>_<c>.jpg. Task: which picture does a tile come from.
+ */
+export async function preparePhotos(root: string, grid = 4, tileWidth = 320): Promise<PhotoSet> {
+  const srcs = photoSources();
+  if (srcs.length < 10) throw new Error(`only ${srcs.length} wallpapers found under ${PHOTO_FOLDERS.join(", ")}: apt-get install gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers`);
+  const names = srcs.map((s, i) => `${String(i).padStart(3, "0")}-${/\/wallpapers\/([^/]+)\//.exec(s)?.[1] ?? path.basename(s).replace(/\.\w+$/, "")}`);
+  const settings = { kind: "photos", grid, tileWidth, n: srcs.length, version: 1 };
+  const sources: string[] = [];
+  if (markerOk(root, settings)) {
+    for (const n of names) for (let k = 0; k < grid * grid; k++) sources.push(n);
+    return { root, sources: names, prepareSeconds: 0 };
+  }
+  const t0 = performance.now();
+  fs.rmSync(root, { recursive: true, force: true });
+  for (const [i, src] of srcs.entries()) {
+    const dir = path.join(root, names[i]!);
+    fs.mkdirSync(dir, { recursive: true });
+    const img = sharp(src, { limitInputPixels: false }).removeAlpha();
+    const { width, height } = await img.metadata();
+    const tw = Math.floor(width! / grid);
+    const th = Math.floor(height! / grid);
+    for (let r = 0; r < grid; r++) {
+      for (let c = 0; c < grid; c++) {
+        await sharp(src, { limitInputPixels: false }).removeAlpha().extract({ left: c * tw, top: r * th, width: tw, height: th })
+          .resize(tileWidth, Math.round((tileWidth * th) / tw)).jpeg({ quality: 90 }).toFile(path.join(dir, `${r}_${c}.jpg`));
+      }
+    }
+  }
+  writeMarker(root, settings);
+  return { root, sources: names, prepareSeconds: (performance.now() - t0) / 1000 };
 }

@@ -37,7 +37,8 @@ def main():
         T.ToTensor(),
         T.Normalize(MEAN, STD),
     ])
-    model = SimCLR(c["model"], c["width"], c["num_ftrs"], c["out_dim"])
+    model = SimCLR(c["model"], c["width"], c["num_ftrs"], c["out_dim"],
+                   input_bn=c.get("input_batch_norm", True), feature_conv=c.get("feature_conv", True), head_bn=c.get("projection_head_batch_norm", False))
     opt = torch.optim.SGD(model.parameters(), lr=c["lr"], weight_decay=c["wd"], momentum=c["momentum"])
     ds = FolderDataset(c["root"], c["train_files"])
     t0 = time.perf_counter()
@@ -68,7 +69,7 @@ def main():
         for x, _, _ in torch.utils.data.DataLoader(ets, batch_size=c["batch"], shuffle=False, num_workers=c["num_workers"]):
             out.append(model.backbone(x).flatten(1).numpy())
     np.concatenate(out).astype("<f4").tofile(c["out"])
-    print(json.dumps({"train_s": train_s, "embed_s": time.perf_counter() - t1, "steps": steps,
+    print(json.dumps({"d": model.num_ftrs, "train_s": train_s, "embed_s": time.perf_counter() - t1, "steps": steps,
                       "loss_first": losses[0], "loss_last": losses[-1], "torch": torch.__version__}))
 
 

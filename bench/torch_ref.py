@@ -63,10 +63,13 @@ ARCH = {
 }
 
 
-def backbone(name="resnet-18", width=1.0, num_ftrs=32):
+def backbone(name="resnet-18", width=1.0, num_ftrs=32, input_bn=True, feature_conv=True):
+    """The worker/docs backbone; input_bn=False, feature_conv=False: lightly's library backbone
+    (Sequential(*ResNetGenerator(...).children()[:-1], AdaptiveAvgPool2d(1)))."""
     block, layers = ARCH[name]
     base = int(64 * width)
-    mods = [nn.BatchNorm2d(3), nn.Conv2d(3, base, 3, 1, 1, bias=False), nn.BatchNorm2d(base)]
+    mods = [nn.BatchNorm2d(3)] if input_bn else []
+    mods += [nn.Conv2d(3, base, 3, 1, 1, bias=False), nn.BatchNorm2d(base)]
     cin = base
     for i, n in enumerate(layers):
         planes = base * 2**i
@@ -75,16 +78,34 @@ def backbone(name="resnet-18", width=1.0, num_ftrs=32):
             blocks.append(block(cin, planes, (1 if i == 0 else 2) if j == 0 else 1))
             cin = planes * block.expansion
         mods.append(nn.Sequential(*blocks))
-    mods += [nn.Conv2d(cin, num_ftrs, 1, bias=True), nn.AdaptiveAvgPool2d(1)]
+    if feature_conv:
+        mods.append(nn.Conv2d(cin, num_ftrs, 1, bias=True))
+    mods.append(nn.AdaptiveAvgPool2d(1))
     return nn.Sequential(*mods)
 
 
+def feature_dim(name, width):
+    block, _ = ARCH[name]
+    return int(64 * width) * 8 * block.expansion
+
+
 class SimCLR(nn.Module):
-    def __init__(self, name="resnet-18", width=1.0, num_ftrs=32, out_dim=128):
+    """The worker's SimCLR (defaults) or, with input_bn=False, feature_conv=False, head_bn=True,
+    lightly's library SimCLR: its benchmark backbone and SimCLRProjectionHead(d, d, out_dim)."""
+
+    def __init__(self, name="resnet-18", width=1.0, num_ftrs=32, out_dim=128, input_bn=True, feature_conv=True, head_bn=False):
         super().__init__()
-        self.backbone = backbone(name, width, num_ftrs)
+        if not feature_conv:
+            num_ftrs = feature_dim(name, width)
+        self.num_ftrs = num_ftrs
+        self.backbone = backbone(name, width, num_ftrs, input_bn, feature_conv)
         self.projection_head = nn.Module()
-        self.projection_head.layers = nn.Sequential(nn.Linear(num_ftrs, num_ftrs), nn.ReLU(), nn.Linear(num_ftrs, out_dim))
+        if head_bn:
+            self.projection_head.layers = nn.Sequential(
+                nn.Linear(num_ftrs, num_ftrs, bias=False), nn.BatchNorm1d(num_ftrs), nn.ReLU(),
+                nn.Linear(num_ftrs, out_dim, bias=False), nn.BatchNorm1d(out_dim))
+        else:
+            self.projection_head.layers = nn.Sequential(nn.Linear(num_ftrs, num_ftrs), nn.ReLU(), nn.Linear(num_ftrs, out_dim))
 
     def forward(self, x):
         return self.projection_head.layers(self.backbone(x).flatten(1))

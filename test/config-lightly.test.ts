@@ -55,6 +55,9 @@ test("defaults equal Lightly's, key by key", () => {
   const lightlyKeys = new Set(Object.entries(LIGHTLY).flatMap(([s, v]) => (typeof v === "object" && v ? Object.keys(v).map((k) => `${s}.${k}`) : [s])));
   lightlyKeys.add("optimizer.momentum");
   lightlyKeys.add("optimizer.lr_schedule");
+  // and the model layout keys (issue 20), whose defaults are the worker's model.
+  for (const k of ["projection_head_batch_norm", "input_batch_norm", "feature_conv"]) lightlyKeys.add(`model.${k}`);
+  assert.deepEqual([d.model.projection_head_batch_norm, d.model.input_batch_norm, d.model.feature_conv], [false, true, true]);
   assert.deepEqual(new Set(lightlyConfigKeys().map((r) => r.key)), lightlyKeys);
   // The collate defaults are the transforms layer's (one source for both).
   for (const [k, v] of Object.entries(COLLATE_DEFAULTS)) assert.deepEqual((d.collate as Record<string, unknown>)[k], v, `collate.${k}`);
@@ -156,7 +159,9 @@ test("the docs table lists every key with its default, range and notes; model se
     assert.ok(r.description.length > 0, `${r.key} has no description`);
   }
   const m = modelSettingsOf(lightlyConfigDefaults());
-  assert.deepEqual(m, { name: "resnet-18", width: 1, numFtrs: 32, outDim: 128, projectionHeadBatchNorm: false });
+  assert.deepEqual(m, { name: "resnet-18", width: 1, numFtrs: 32, outDim: 128, projectionHeadBatchNorm: false, inputBatchNorm: true, featureConv: true });
+  const lib = parseLightlyConfig({ model: { projection_head_batch_norm: true, input_batch_norm: false, feature_conv: false } });
+  assert.deepEqual(modelSettingsOf(lib), { name: "resnet-18", width: 1, numFtrs: 32, outDim: 128, projectionHeadBatchNorm: true, inputBatchNorm: false, featureConv: false });
 });
 
 test("model.name allows exactly the engine's registered backbones", async () => {

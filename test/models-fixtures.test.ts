@@ -30,7 +30,7 @@ const manifest = (JSON.parse(readFileSync(join(DIR, "manifest.json"), "utf8")) a
 const f32 = (file: string, shape: number[]): torch.Tensor => torch.fromBytes(new Uint8Array(readFileSync(join(DIR, file))), shape, "float32");
 const cfgOf = (c: Case): M.ModelConfig => ({
   name: c.model.name, width: c.model.width, numFtrs: c.model.num_ftrs, outDim: c.model.out_dim,
-  projectionHeadBatchNorm: c.model.projection_head_batch_norm,
+  projectionHeadBatchNorm: c.model.projection_head_batch_norm, inputBatchNorm: true, featureConv: true,
 });
 const maxAbs = (a: torch.Tensor, b: torch.Tensor): number => torch.scope(() => a.sub(b).abs().max().item());
 
@@ -142,7 +142,7 @@ test("a resnet-18 checkpoint into a resnet-9 model fails with the differing keys
   // the configured model and the settings that fit
   assert.match(msg, /configured as lightly_config\.model = \{ name: "resnet-9", width: 0\.125, num_ftrs: 32, out_dim: 128 \}/);
   assert.match(msg, /The checkpoint fits lightly_config\.model = \{ name: "resnet-18", width: 0\.25, num_ftrs: 32, out_dim: 128 \}/);
-  assert.deepEqual(err.fittingConfig, { name: "resnet-18", width: 0.25, numFtrs: 32, outDim: 128, projectionHeadBatchNorm: true });
+  assert.deepEqual(err.fittingConfig, { name: "resnet-18", width: 0.25, numFtrs: 32, outDim: 128, projectionHeadBatchNorm: true, inputBatchNorm: true, featureConv: true });
   model.dispose();
   assert.equal(torch.liveTensors(), base, "a failed load allocates nothing");
 });
@@ -153,7 +153,7 @@ test("head variant and num_ftrs/out_dim mismatches are reported with the fitting
     () => M.loadCheckpointInto(model, join(DIR, "resnet-18-w0.25-f16-o64-headPlain.ckpt")),
     (e: unknown) => {
       assert.ok(e instanceof M.CheckpointMismatchError);
-      assert.deepEqual(e.fittingConfig, { name: "resnet-18", width: 0.25, numFtrs: 16, outDim: 64, projectionHeadBatchNorm: false });
+      assert.deepEqual(e.fittingConfig, { name: "resnet-18", width: 0.25, numFtrs: 16, outDim: 64, projectionHeadBatchNorm: false, inputBatchNorm: true, featureConv: true });
       assert.match(e.message, /projection_head\.layers\.0\.bias/);
       assert.match(e.message, /num_ftrs: 16, out_dim: 64 \} \(projection head without BatchNorm/);
       return true;

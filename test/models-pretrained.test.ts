@@ -117,7 +117,7 @@ test("SimCLR over a pretrained backbone: publisher weights in, a training step, 
   const keys = [...loadStateDictFile(path).keys()];
   assert.ok(keys.includes("model.backbone.layer4.1.bn2.running_var") && keys.includes("model.backbone.fc.weight") && keys.includes("model.projection_head.layers.2.weight"));
   const fit = M.inferModelConfig(loadStateDictFile(path));
-  assert.deepEqual(fit, { name: "torchvision/resnet18", width: 1, numFtrs: 512, outDim: 16, projectionHeadBatchNorm: false });
+  assert.deepEqual(fit, { name: "torchvision/resnet18", width: 1, numFtrs: 512, outDim: 16, projectionHeadBatchNorm: false, inputBatchNorm: false, featureConv: false });
   model.eval();
   const x = torch.randn([2, 3, 32, 32]);
   const a = torch.noGrad(() => torch.scope(() => model.embed(x).data() as Float32Array));

@@ -35,15 +35,32 @@ for i, c in enumerate(JIN):
   });
 });
 
-test("inferModelConfig recovers every depth and a width that is not a power of two", () => {
+test("inferModelConfig recovers every depth, a width that is not a power of two, and both backbone layouts", () => {
+  const layouts = [
+    { inputBatchNorm: true, featureConv: true }, // the docs/worker model
+    { inputBatchNorm: false, featureConv: false }, // lightly's library model
+    { inputBatchNorm: false, featureConv: true },
+    { inputBatchNorm: true, featureConv: false },
+  ];
   for (const name of NAMES) {
-    const cfg = { name, width: 0.3, numFtrs: 12, outDim: 20, projectionHeadBatchNorm: name.length % 2 === 0 };
-    const m = M.buildModel(cfg);
-    const inferred = M.inferModelConfig(new Map([...m.stateDict("model.")].map(([k, t]) => [k, t.shape])));
-    assert.equal(inferred.name, name);
-    assert.equal(Math.trunc(64 * inferred.width), Math.trunc(64 * 0.3), "same stem channels");
-    assert.deepEqual({ ...inferred, width: 0.3 }, cfg);
-    m.dispose();
+    for (const [li, layout] of layouts.entries()) {
+      const cfg = { name, width: 0.3, numFtrs: 12, outDim: 20, projectionHeadBatchNorm: (name.length + li) % 2 === 0, ...layout };
+      const m = M.buildModel(cfg) as M.SimCLR;
+      const base = Math.trunc(64 * 0.3);
+      const channels = base * 8 * (name === "resnet-50" || name === "resnet-101" || name === "resnet-152" ? 4 : 1);
+      assert.equal(m.config.numFtrs, layout.featureConv ? 12 : channels, `${name} ${JSON.stringify(layout)}: embedding size`);
+      const keys = [...m.stateDict("model.")];
+      assert.equal(keys[0]![1].shape.length, layout.inputBatchNorm ? 1 : 4, "backbone.0 is the input BN or the stem conv");
+      const inferred = M.inferModelConfig(new Map(keys.map(([k, t]) => [k, t.shape])));
+      assert.equal(inferred.name, name);
+      assert.equal(Math.trunc(64 * inferred.width), base, "same stem channels");
+      assert.deepEqual({ ...inferred, width: 0.3 }, { ...cfg, numFtrs: m.config.numFtrs }, `${name} ${JSON.stringify(layout)}`);
+      // Without the head (a backbone-only file) the embedding size still comes out right.
+      const bbOnly = new Map(keys.filter(([k]) => k.startsWith("model.backbone.")).map(([k, t]) => [k, t.shape]));
+      assert.equal(M.inferModelConfig(bbOnly).numFtrs, m.config.numFtrs);
+      assert.deepEqual(M.checkpointLayout(new Map(keys)), { ...layout, projectionHeadBatchNorm: cfg.projectionHeadBatchNorm });
+      m.dispose();
+    }
   }
 });
 
@@ -81,7 +98,7 @@ test("registries: a new backbone and a new model plug in by name", () => {
     },
     (shapes) => (shapes.has("1.0.weight") && !shapes.has("2.0.conv1.weight") ? shapes.get("1.0.weight")![0] / 16 : null),
   );
-  M.registerModel("embedding", (cfg) => new M.EmbeddingModel(M.buildSslBackbone(cfg)));
+  M.registerModel("embedding", (cfg) => new M.EmbeddingModel(M.buildSslBackbone(cfg).backbone));
   assert.ok(M.listBackbones().includes("tiny-cnn"));
   assert.ok(M.listModels().includes("embedding"));
   const m = M.buildModel({ name: "tiny-cnn", width: 2, numFtrs: 8, outDim: 4 }) as M.SimCLR;
@@ -91,7 +108,7 @@ test("registries: a new backbone and a new model plug in by name", () => {
   ]);
   torch.scope(() => assert.deepEqual(m.forward(torch.randn([2, 3, 8, 8])).shape, [2, 4]));
   const cfg = M.inferModelConfig(new Map([...m.stateDict()].map(([k, t]) => [k, t.shape])));
-  assert.deepEqual(cfg, { name: "tiny-cnn", width: 2, numFtrs: 8, outDim: 4, projectionHeadBatchNorm: true });
+  assert.deepEqual(cfg, { name: "tiny-cnn", width: 2, numFtrs: 8, outDim: 4, projectionHeadBatchNorm: true, inputBatchNorm: true, featureConv: true });
   const e = M.buildModel({ name: "tiny-cnn", width: 1, numFtrs: 6 }, "embedding");
   torch.scope(() => assert.deepEqual(e.forward(torch.randn([2, 3, 8, 8])).shape, [2, 6]));
   assert.ok([...e.stateDict().keys()].every((k) => k.startsWith("backbone.")));

@@ -24,6 +24,9 @@ const CONFIGS: M.ModelConfig[] = [
   { name: "resnet-18", width: 0.0625, numFtrs: 8, outDim: 16, projectionHeadBatchNorm: true },
   { name: "resnet-50", width: 0.0625, numFtrs: 32, outDim: 128, projectionHeadBatchNorm: true },
   { name: "resnet-50", width: 0.0625, numFtrs: 16, outDim: 32, projectionHeadBatchNorm: false },
+  // lightly's library model (its benchmarks' SimCLR): no input BN, no 1×1 conv, head with BatchNorm.
+  { name: "resnet-18", width: 0.125, numFtrs: 64, outDim: 32, projectionHeadBatchNorm: true, inputBatchNorm: false, featureConv: false },
+  { name: "resnet-50", width: 0.0625, numFtrs: 128, outDim: 16, projectionHeadBatchNorm: true, inputBatchNorm: false, featureConv: false },
 ];
 const STEPS = 3;
 
@@ -78,14 +81,16 @@ before(() => {
 from lightly_like import SimCLRModel, load_checkpoint
 x = IN["x"]
 for i, c in enumerate(JIN):
-    m = SimCLRModel(c["name"], c["width"], c["numFtrs"], c["outDim"], c["projectionHeadBatchNorm"])
+    library = c.get("inputBatchNorm") is False
+    m = SimCLRModel(c["name"], c["width"], c["numFtrs"], c["outDim"], c["projectionHeadBatchNorm"], library)
     ckpt = load_checkpoint(m, os.path.join(${JSON.stringify(tmp)}, "m%d.ckpt" % i))
     m.eval()
     with torch.no_grad():
         out("embed%d" % i, m.embed(x)); out("proj%d" % i, m(x))
     sd = ckpt["state_dict"]
+    bn = "model.backbone.%d.num_batches_tracked" % (1 if library else 0)  # the first BatchNorm
     jout("meta%d" % i, {"epoch": ckpt["epoch"], "method": ckpt["method"], "n": len(sd),
-        "nbt": int(sd["model.backbone.0.num_batches_tracked"]), "nbt_dtype": str(sd["model.backbone.0.num_batches_tracked"].dtype),
+        "nbt": int(sd[bn]), "nbt_dtype": str(sd[bn].dtype),
         "requires_grad": any(v.requires_grad for v in sd.values()), "first": next(iter(sd))})
 `,
     { x: input },
@@ -104,7 +109,7 @@ function sameTensor(a: torch.Tensor, b: torch.Tensor): boolean {
 }
 
 for (const [i, cfg] of CONFIGS.entries()) {
-  const label = `${cfg.name} w${cfg.width} f${cfg.numFtrs} o${cfg.outDim} ${cfg.projectionHeadBatchNorm ? "headBN" : "headPlain"}`;
+  const label = `${cfg.name} w${cfg.width} f${cfg.numFtrs} o${cfg.outDim} ${cfg.projectionHeadBatchNorm ? "headBN" : "headPlain"}${cfg.inputBatchNorm === false ? " (lightly's library model)" : ""}`;
   test(`${label}: trained in Winnow, loaded by torch.load(weights_only=True) into plain PyTorch, same outputs`, () => {
     const m = mine[i];
     assert.ok(m.losses.every(Number.isFinite), `losses ${m.losses}`);
@@ -113,7 +118,7 @@ for (const [i, cfg] of CONFIGS.entries()) {
     assert.equal(meta.epoch, STEPS);
     assert.equal(meta.method, "simclr");
     assert.equal(meta.first, "model.backbone.0.weight");
-    assert.equal(meta.nbt, 2 * STEPS, "two views per step through the input BatchNorm");
+    assert.equal(meta.nbt, 2 * STEPS, "two views per step through the first BatchNorm");
     assert.equal(meta.nbt_dtype, "torch.int64");
     assert.equal(meta.requires_grad, false);
     assertAllClose(m.embed, values(py.tensors[`embed${i}`]), { atol: 1e-4, rtol: 0, what: "embeddings" });
@@ -142,4 +147,46 @@ test("a SimCLR training loop (forward, NT-Xent, backward, SGD, BN updates) leave
   opt.dispose();
   model.dispose();
   assert.equal(torch.liveTensors(), base);
+});
+
+test("lightly's library model (no input BN, no 1×1 conv, BatchNorm head) saved by PyTorch loads strictly and gives PyTorch's outputs", () => {
+  const dir = mkdtempSync(join(tmpdir(), "winnow-library-"));
+  try {
+    const file = join(dir, "library.ckpt");
+    const x = torch.keep(torch.randn([3, 3, 32, 32]));
+    const ref = runTorch(
+      String.raw`
+from lightly_like import SimCLRModel
+torch.manual_seed(3)
+m = SimCLRModel("resnet-18", 0.125, 0, 24, batch_norm=True, library=True)
+for mod in m.modules():  # non-trivial BatchNorm statistics, as after training
+    if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+        mod.running_mean.uniform_(-0.5, 0.5); mod.running_var.uniform_(0.5, 2.0); mod.num_batches_tracked.fill_(7)
+m.eval()
+torch.save({"state_dict": {"model." + k: v for k, v in m.state_dict().items()}}, JIN["file"])
+with torch.no_grad():
+    out("embed", m.embed(IN["x"])); out("proj", m(IN["x"]))
+jout("keys", list(m.state_dict().keys())[:3])
+`,
+      { x },
+      { file },
+    );
+    assert.deepEqual(ref.json.keys, ["backbone.0.weight", "backbone.1.weight", "backbone.1.bias"], "stem conv first, as lightly's library model");
+    const { model, config } = M.loadModelCheckpoint(file);
+    assert.deepEqual(config, { name: "resnet-18", width: 0.125, numFtrs: 64, outDim: 24, projectionHeadBatchNorm: true, inputBatchNorm: false, featureConv: false });
+    const simclr = model as M.SimCLR;
+    simclr.eval();
+    const [embed, proj] = torch.noGrad(() => torch.scope(() => [simclr.embed(x).toArray(), simclr.forward(x).toArray()]));
+    assertAllClose(embed, values(ref.tensors.embed), { atol: 1e-4, rtol: 0, what: "embeddings" });
+    assertAllClose(proj, values(ref.tensors.proj), { atol: 1e-4, rtol: 0, what: "projections" });
+    // The same file into the model lightly_config.model's keys build (strict), and not into the worker's layout.
+    const fromKeys = M.buildModel({ name: "resnet-18", width: 0.125, outDim: 24, projectionHeadBatchNorm: true, inputBatchNorm: false, featureConv: false });
+    M.loadCheckpointInto(fromKeys, file);
+    const worker = M.buildModel({ name: "resnet-18", width: 0.125, numFtrs: 64, outDim: 24, projectionHeadBatchNorm: true });
+    assert.throws(() => M.loadCheckpointInto(worker, file), /input_batch_norm: false, feature_conv: false/);
+    for (const m of [model, fromKeys, worker]) m.dispose();
+    x.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -109,7 +109,7 @@ test("checkpoint inspect prints the architecture and head; unreadable files exit
   assert.match(r.stdout, /projection head: plain \(projection_head\.layers\.\{0,2\}/);
   assert.match(r.stdout, /backbone\.\*: \d+ tensors/);
   const j = JSON.parse((await winnow("checkpoint", "inspect", FIXTURE, "--json")).stdout);
-  assert.deepEqual(j.lightlyConfigModel, { name: "resnet-18", width: 0.25, num_ftrs: 16, out_dim: 64 });
+  assert.deepEqual(j.lightlyConfigModel, { name: "resnet-18", width: 0.25, num_ftrs: 16, out_dim: 64, projection_head_batch_norm: false, input_batch_norm: true, feature_conv: true });
   assert.equal(j.headVariant, "plain");
   const junk = path.join(work, "junk.ckpt");
   fs.writeFileSync(junk, "definitely not a zip file");

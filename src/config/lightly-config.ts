@@ -110,7 +110,22 @@ export const lightlyConfigSchema = z
         out_dim: leaf(int(1, 8192), 128, {
           allowed: "an integer in [1, 8192]",
           description: "Output size of the projection head, on which the NT-Xent loss is computed.",
-          winnow: "The head is Lightly's CLI/worker head: Linear(num_ftrs, num_ftrs) → ReLU → Linear(num_ftrs, out_dim), no BatchNorm, so checkpoints load in the Lightly worker.",
+          winnow: "By default the head is Lightly's CLI/worker head: Linear(num_ftrs, num_ftrs) → ReLU → Linear(num_ftrs, out_dim), no BatchNorm, so checkpoints load in the Lightly worker (see projection_head_batch_norm).",
+        }),
+        projection_head_batch_norm: leaf(z.boolean(), false, {
+          allowed: "true or false",
+          description: "Winnow key. true: lightly's current SimCLRProjectionHead, Linear(no bias) → BatchNorm1d → ReLU → Linear(no bias) → BatchNorm1d (keys projection_head.layers.{0,1,3,4}), as lightly's library trains SimCLR. false: the worker's head without BatchNorm.",
+          winnow: "Fine-tuning from a checkpoint keeps the checkpoint's head. The library recipe (all three keys: projection_head_batch_norm true, input_batch_norm false, feature_conv false) gives better embeddings than the worker's model at the same steps: see docs/benchmarks.md, issue 20's ablation.",
+        }),
+        input_batch_norm: leaf(z.boolean(), true, {
+          allowed: "true or false",
+          description: "Winnow key. true: the worker/docs model's BatchNorm2d(3) on the input image (backbone.0). false: none, as lightly's library models (backbone.0 is then the stem conv).",
+          winnow: "Fine-tuning from a checkpoint keeps the checkpoint's layout.",
+        }),
+        feature_conv: leaf(z.boolean(), true, {
+          allowed: "true or false",
+          description: "Winnow key. true: the worker/docs model's 1×1 conv from the ResNet's channels to num_ftrs. false: none, as lightly's library models; the embedding then has the ResNet's channels (512·width for resnet-9/18/34, 2048·width for resnet-50/101) and num_ftrs is not used.",
+          winnow: "Fine-tuning from a checkpoint keeps the checkpoint's layout.",
         }),
       },
       "Passed to lightly.models.ResNetGenerator and the SimCLR model.",
@@ -360,19 +375,30 @@ export interface ModelSettings {
   numFtrs: number;
   outDim: number;
   projectionHeadBatchNorm: boolean;
+  inputBatchNorm: boolean;
+  featureConv: boolean;
+}
+
+/** What a checkpoint dictates about the model's layout (overrides the config's keys when fine-tuning or embedding from it). */
+export interface LayoutOverride {
+  projectionHeadBatchNorm?: boolean | null;
+  inputBatchNorm?: boolean;
+  featureConv?: boolean;
 }
 
 /**
- * lightly_config.model as the engine's ModelConfig. The projection head defaults to Lightly's
- * CLI/worker variant (no BatchNorm): checkpoints then load in the Lightly worker.
+ * lightly_config.model as the engine's ModelConfig. The defaults are Lightly's CLI/worker model (input
+ * BatchNorm, 1×1 conv, head without BatchNorm): checkpoints then load in the Lightly worker.
  */
-export function modelSettingsOf(cfg: LightlyConfig, opts: { projectionHeadBatchNorm?: boolean } = {}): ModelSettings {
+export function modelSettingsOf(cfg: LightlyConfig, opts: LayoutOverride = {}): ModelSettings {
   return {
     name: cfg.model.name,
     width: cfg.model.width,
     numFtrs: cfg.model.num_ftrs,
     outDim: cfg.model.out_dim,
-    projectionHeadBatchNorm: opts.projectionHeadBatchNorm ?? false,
+    projectionHeadBatchNorm: opts.projectionHeadBatchNorm ?? cfg.model.projection_head_batch_norm,
+    inputBatchNorm: opts.inputBatchNorm ?? cfg.model.input_batch_norm,
+    featureConv: opts.featureConv ?? cfg.model.feature_conv,
   };
 }
 

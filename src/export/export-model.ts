@@ -134,7 +134,7 @@ export function exportModel(src: string | Uint8Array | Module, opts: ExportOptio
         : encodeSafetensors(entries, {
           format: "pt",
           "winnow.part": part,
-          "winnow.model": JSON.stringify({ name: config.name, width: config.width, num_ftrs: config.numFtrs, out_dim: config.outDim, projection_head_batch_norm: config.projectionHeadBatchNorm }),
+          "winnow.model": JSON.stringify({ name: config.name, width: config.width, num_ftrs: config.numFtrs, out_dim: config.outDim, projection_head_batch_norm: config.projectionHeadBatchNorm, input_batch_norm: config.inputBatchNorm ?? true, feature_conv: config.featureConv ?? true }),
         });
     }
     if (opts.out) writeFileAtomic(opts.out, [bytes]);

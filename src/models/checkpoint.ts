@@ -68,15 +68,54 @@ export function tryInferModelConfig(dict: Map<string, Shaped>): { config: ModelC
   }
 }
 
+/** Where a SimCLR state dict's backbone differs between the docs/worker model and lightly's library model. */
+export interface BackboneLayout {
+  /** backbone.0 is BatchNorm2d(3) (docs/worker model) rather than the stem conv (library model). */
+  inputBatchNorm: boolean;
+  /** A 1×1 conv follows the ResNet's last stage (docs/worker model). */
+  featureConv: boolean;
+}
+
+/**
+ * A (normalized) state dict's backbone shapes, re-indexed as the docs model lays them out (index 0 =
+ * input BatchNorm, 1 = stem conv, 2 = stem BN, 3..6 = stages, 7 = 1×1 conv), and its layout.
+ */
+function backboneShapes(d: Map<string, Shaped>): { shapes: ShapeMap; layout: BackboneLayout } {
+  const raw: ShapeMap = new Map();
+  for (const [k, v] of d) if (k.startsWith("backbone.")) raw.set(k.slice("backbone.".length), shapeOf(v));
+  // The docs model starts with BatchNorm2d(3); a library backbone with the stem (conv) instead.
+  const inputBatchNorm = raw.get("0.running_mean")?.length === 1 && raw.get("0.weight")?.[0] === 3;
+  const shapes: ShapeMap = new Map();
+  let last = -1;
+  for (const [k, v] of raw) {
+    const m = /^(\d+)(\..*)$/.exec(k);
+    const key = m && !inputBatchNorm ? `${Number(m[1]) + 1}${m[2]}` : k;
+    shapes.set(key, v);
+    if (m) last = Math.max(last, Number(key.split(".")[0]));
+  }
+  // The 1×1 conv is the last indexed module, a plain Conv2d (its weight directly under the index).
+  const conv = shapes.get(`${last}.weight`);
+  const featureConv = !!conv && conv.length === 4 && conv[2] === 1 && conv[3] === 1;
+  return { shapes, layout: { inputBatchNorm, featureConv } };
+}
+
+/** The backbone layout and head variant a checkpoint was trained with (what a model must be built as to load it). */
+export function checkpointLayout(dict: Map<string, unknown>): BackboneLayout & { projectionHeadBatchNorm: boolean | null } {
+  const d = normalizeLightlyKeys(dict as Map<string, Shaped>);
+  const { layout } = backboneShapes(d);
+  const head = detectHeadVariant(d.keys());
+  return { ...layout, projectionHeadBatchNorm: head === null ? null : head === "batchNorm" };
+}
+
 /**
  * The model settings that reproduce a (normalized) state dict's keys and shapes: the backbone is
  * recognized by the registered backbones (ResNets: blocks per stage, bottleneck or not; width from
- * the stem's channels / 64), num_ftrs and out_dim from the head (or the last backbone conv).
+ * the stem's channels / 64), in the docs/worker layout or lightly's library layout (no input BN, no
+ * 1×1 conv); num_ftrs and out_dim from the head (or the last backbone conv / the ResNet's channels).
  */
 export function inferModelConfig(dict: Map<string, Shaped>): ModelConfig {
   const d = normalizeLightlyKeys(dict);
-  const bb: ShapeMap = new Map();
-  for (const [k, v] of d) if (k.startsWith("backbone.")) bb.set(k.slice("backbone.".length), shapeOf(v));
+  const { shapes: bb, layout } = backboneShapes(d);
   if (bb.size === 0) throw new Error("inferModelConfig: the state dict has no backbone.* keys");
   let name: string | null = null;
   let width: number | null = null;
@@ -96,14 +135,17 @@ export function inferModelConfig(dict: Map<string, Shaped>): ModelConfig {
   const fixed = getBackbone(name).numFeatures;
   if (head) numFtrs = shapeOf(head)[1];
   else if (fixed !== undefined) numFtrs = fixed;
-  else {
+  else if (layout.featureConv) {
     let last = -1;
-    for (const k of bb.keys()) {
-      const m = /^(\d+)\.weight$/.exec(k);
-      if (m && bb.get(k)!.length === 4) last = Math.max(last, Number(m[1]));
-    }
-    if (last < 0) throw new Error("inferModelConfig: cannot find the backbone's output conv");
+    for (const k of bb.keys()) last = Math.max(last, Number(k.split(".")[0]));
     numFtrs = bb.get(`${last}.weight`)![0];
+  } else {
+    // No head, no 1×1 conv: the last stage's output channels (its last block's last conv).
+    let last = -1;
+    while (bb.has(`6.${last + 1}.conv1.weight`)) last++;
+    const conv = bb.get(`6.${last}.conv3.weight`) ?? bb.get(`6.${last}.conv2.weight`);
+    if (!conv) throw new Error("inferModelConfig: cannot find the backbone's last stage");
+    numFtrs = conv[0];
   }
   let outDim = numFtrs;
   let lastLinear = -1;
@@ -115,12 +157,14 @@ export function inferModelConfig(dict: Map<string, Shaped>): ModelConfig {
     }
   }
   const variant = detectHeadVariant(d.keys());
-  return { name, width, numFtrs, outDim, projectionHeadBatchNorm: variant !== "plain" };
+  return { name, width, numFtrs, outDim, projectionHeadBatchNorm: variant !== "plain", ...layout };
 }
 
 /** lightly_config.model style: { name: "resnet-18", width: 1, num_ftrs: 32, out_dim: 128 }. */
 export function formatModelConfig(c: Partial<ModelConfig>): string {
   const parts = [`name: "${c.name}"`, `width: ${c.width}`, `num_ftrs: ${c.numFtrs}`, `out_dim: ${c.outDim}`];
+  if (c.inputBatchNorm === false) parts.push("input_batch_norm: false");
+  if (c.featureConv === false) parts.push("feature_conv: false");
   const head = c.projectionHeadBatchNorm === undefined ? "" : ` (projection head ${c.projectionHeadBatchNorm ? "with BatchNorm: layers.{0,1,3,4}" : "without BatchNorm: layers.{0,2}"})`;
   return `{ ${parts.join(", ")} }${head}`;
 }

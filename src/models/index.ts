@@ -11,6 +11,7 @@ export {
 export {
   rawToTensor, tensorToWrite, saveCheckpoint, loadCheckpointInto, loadModelCheckpoint, readCheckpointStateDict,
   normalizeLightlyKeys, detectHeadVariant, inferModelConfig, tryInferModelConfig, CheckpointMismatchError, formatModelConfig,
+  checkpointLayout, type BackboneLayout,
 } from "./checkpoint.js";
 export {
   PRETRAINED_BACKBONES, isPretrainedBackbone, pretrainedBackbone, buildPretrainedBackbone, type PretrainedBackbone,

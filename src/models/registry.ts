@@ -10,6 +10,16 @@ export interface ModelConfig {
   outDim: number;
   /** SimCLR head variant: true = Linear/BN1d/ReLU/Linear/BN1d, false = Linear/ReLU/Linear with biases. */
   projectionHeadBatchNorm: boolean;
+  /**
+   * The docs/worker model's BatchNorm2d(3) on the input (backbone.0). lightly's library models
+   * (its benchmarks, `Sequential(*resnet.children()[:-1], AdaptiveAvgPool2d(1))`) have none. Default true.
+   */
+  inputBatchNorm?: boolean;
+  /**
+   * The docs/worker model's 1×1 conv from the ResNet's channels to numFtrs. Without it the embedding
+   * has the ResNet's channels (512·width for resnet-18/34) and numFtrs is that number. Default true.
+   */
+  featureConv?: boolean;
 }
 
 export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = Object.freeze({
@@ -18,6 +28,8 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = Object.freeze({
   numFtrs: 32,
   outDim: 128,
   projectionHeadBatchNorm: true,
+  inputBatchNorm: true,
+  featureConv: true,
 });
 
 /** What a backbone factory returns: the feature layers (in order) and their output channels. */

@@ -12,7 +12,10 @@ export interface CheckpointInspection {
   groups: Array<{ prefix: string; tensors: number; numel: number }>;
   model: ModelConfig | null;
   /** The lightly_config.model block that loads it. */
-  lightlyConfigModel: { name: string; width: number; num_ftrs: number; out_dim: number } | null;
+  lightlyConfigModel: {
+    name: string; width: number; num_ftrs: number; out_dim: number;
+    projection_head_batch_norm: boolean; input_batch_norm: boolean; feature_conv: boolean;
+  } | null;
   modelError: string | null;
   headVariant: "batchNorm" | "plain" | null;
   topLevelKeys: string[];
@@ -51,7 +54,12 @@ export function inspectCheckpoint(file: string): CheckpointInspection {
     file, bytes: st.size, tensors: keys.length, numel: keys.reduce((a, k) => a + numelOf(k.shape), 0),
     groups: [...groups].map(([prefix, g]) => ({ prefix, ...g })),
     model, modelError,
-    lightlyConfigModel: model ? { name: model.name, width: model.width, num_ftrs: model.numFtrs, out_dim: model.outDim } : null,
+    lightlyConfigModel: model
+      ? {
+        name: model.name, width: model.width, num_ftrs: model.numFtrs, out_dim: model.outDim,
+        projection_head_batch_norm: model.projectionHeadBatchNorm, input_batch_norm: model.inputBatchNorm ?? true, feature_conv: model.featureConv ?? true,
+      }
+      : null,
     headVariant: detectHeadVariant(sd.keys()),
     topLevelKeys: [...contents.top.keys()].map(String).filter((k) => !k.startsWith("winnow_optimizer.")),
     training: r ? { epochsCompleted: r.epochsCompleted, globalStep: r.globalStep, complete: r.complete, numImages: r.numImages } : null,
@@ -63,7 +71,10 @@ export function formatInspection(i: CheckpointInspection, withKeys: boolean): st
   const lines = [`${i.file} (${i.bytes.toLocaleString("en-US")} bytes)`];
   if (i.model) {
     lines.push(`architecture: SimCLR ${i.model.name}, width ${i.model.width}, num_ftrs ${i.model.numFtrs}, out_dim ${i.model.outDim}`);
-    lines.push(`lightly_config.model: { name: "${i.model.name}", width: ${i.model.width}, num_ftrs: ${i.model.numFtrs}, out_dim: ${i.model.outDim} }`);
+    const layout = i.model.inputBatchNorm === false || i.model.featureConv === false
+      ? `, input_batch_norm: ${i.model.inputBatchNorm ?? true}, feature_conv: ${i.model.featureConv ?? true} (lightly's library backbone)` : "";
+    const headKey = i.model.projectionHeadBatchNorm && i.headVariant === "batchNorm" ? ", projection_head_batch_norm: true" : "";
+    lines.push(`lightly_config.model: { name: "${i.model.name}", width: ${i.model.width}, num_ftrs: ${i.model.numFtrs}, out_dim: ${i.model.outDim}${headKey}${layout} }`);
   } else lines.push(`architecture: not recognised (${i.modelError})`);
   const head = i.headVariant === "batchNorm" ? "with BatchNorm (projection_head.layers.{0,1,3,4}; the lightly docs' build_model)"
     : i.headVariant === "plain" ? "plain (projection_head.layers.{0,2}; Lightly's CLI/worker)" : "none found";

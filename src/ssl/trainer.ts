@@ -20,13 +20,13 @@ import * as torch from "../torch/index.js";
 import type { Device, Tensor } from "../torch/index.js";
 import { SGD, cosineSchedule } from "../nn/index.js";
 import {
-  SimCLR, buildModel, saveCheckpoint, loadStartingWeights, normalizeLightlyKeys, detectHeadVariant, rawToTensor, tensorToWrite,
+  SimCLR, buildModel, saveCheckpoint, loadStartingWeights, checkpointLayout, rawToTensor, tensorToWrite,
   type ModelConfig,
 } from "../models/index.js";
 import { readTorchFile, findStateDict, CheckpointError, isRawTensor, type RawTensor, type ExtraValue } from "../checkpoint/index.js";
 import type { ImageCache, CorruptFile } from "../data/index.js";
 import { simclrViews, type AugmentOptions } from "../transforms/index.js";
-import { modelSettingsOf, precisionMode, type LightlyConfig } from "../config/lightly-config.js";
+import { modelSettingsOf, precisionMode, type LightlyConfig, type LayoutOverride } from "../config/lightly-config.js";
 import type { TrainProgress, EpochSummary } from "../util/progress.js";
 import { ntXentLoss } from "./ntxent.js";
 import { deriveSeed, epochOrder, batchLength, stepPlan } from "./seeds.js";
@@ -54,7 +54,7 @@ export interface TrainOptions {
   startFrom?: string;
   /** Continue a Winnow run from one of its checkpoints: weights, momentum, epoch and step. */
   resumeFrom?: string;
-  /** Projection head with BatchNorm (lightly docs' variant). Default: false (the worker's head), or the variant of startFrom/resumeFrom. */
+  /** Projection head with BatchNorm (lightly's library head). Default: model.projection_head_batch_norm, or the variant of startFrom/resumeFrom. */
   projectionHeadBatchNorm?: boolean;
   /** Keep the trained model in the result (caller disposes it). Default false: it is freed. */
   keepModel?: boolean;
@@ -271,15 +271,22 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (opts.resumeFrom && !contents!.resume) {
     throw new Error(`train: ${opts.resumeFrom} has no Winnow resume state (not written by Winnow's trainer); use startFrom to fine-tune from its weights`);
   }
-  let headBN = opts.projectionHeadBatchNorm ?? false;
-  if (contents && opts.projectionHeadBatchNorm === undefined) {
-    const variant = detectHeadVariant(normalizeLightlyKeys(contents.stateDict).keys());
-    if (variant === "batchNorm") {
-      headBN = true;
-      note(`${init}: projection head with BatchNorm (lightly docs' variant); training keeps it (the Lightly worker builds the head without BatchNorm)`);
-    }
+  // Starting weights dictate the layout (head variant, input BN, 1×1 conv); the config's keys otherwise.
+  let layout: LayoutOverride = {};
+  if (contents) {
+    const l = checkpointLayout(contents.stateDict);
+    layout = { inputBatchNorm: l.inputBatchNorm, featureConv: l.featureConv, projectionHeadBatchNorm: l.projectionHeadBatchNorm };
+    const configured = modelSettingsOf(cfg);
+    const differs = [
+      l.projectionHeadBatchNorm !== null && l.projectionHeadBatchNorm !== configured.projectionHeadBatchNorm ? `projection_head_batch_norm: ${l.projectionHeadBatchNorm}` : "",
+      l.inputBatchNorm !== configured.inputBatchNorm ? `input_batch_norm: ${l.inputBatchNorm}` : "",
+      l.featureConv !== configured.featureConv ? `feature_conv: ${l.featureConv}` : "",
+    ].filter(Boolean);
+    if (differs.length && opts.projectionHeadBatchNorm === undefined) note(`${init}: the checkpoint's model has ${differs.join(", ")} (lightly_config.model says otherwise); training keeps the checkpoint's layout`);
   }
-  const modelConfig: ModelConfig = { ...modelSettingsOf(cfg, { projectionHeadBatchNorm: headBN }) };
+  if (opts.projectionHeadBatchNorm !== undefined) layout.projectionHeadBatchNorm = opts.projectionHeadBatchNorm;
+  const modelConfig: ModelConfig = { ...modelSettingsOf(cfg, layout) };
+  const headBN = modelConfig.projectionHeadBatchNorm;
 
   const resume = opts.resumeFrom ? contents!.resume! : null;
   if (resume) {
@@ -327,7 +334,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (cfg.optimizer.momentum > 0 && loaded === 0 && resume.globalStep > 0) note(`${opts.resumeFrom} holds no momentum buffers: momentum restarts from zero`);
     }
     if (cfg.trainer.enable_model_summary) {
-      opts.log?.(`model: SimCLR ${modelConfig.name} width ${modelConfig.width}, num_ftrs ${modelConfig.numFtrs}, out_dim ${modelConfig.outDim}, head ${headBN ? "with" : "without"} BatchNorm: ${model.numParameters().toLocaleString("en-US")} parameters`);
+      opts.log?.(`model: SimCLR ${modelConfig.name} width ${modelConfig.width}, ${model.config.featureConv ? `num_ftrs ${model.config.numFtrs}` : `no 1×1 conv (${model.config.numFtrs} features)`}, out_dim ${modelConfig.outDim}, ${model.config.inputBatchNorm ? "" : "no input BatchNorm, "}head ${headBN ? "with" : "without"} BatchNorm: ${model.numParameters().toLocaleString("en-US")} parameters`);
     }
     opts.log?.(`training on ${n} images, ${device}, ${precision === "32" ? "float32" : "bf16 autocast"}, batch ${batchSize}, ${stepsPerEpoch} steps/epoch, epochs ${resume ? resume.epoch + 1 : 1}..${cfg.trainer.max_epochs}${init ? `, from ${init}` : ""}`);
 
@@ -356,7 +363,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const state = (ep: number, step: number, complete: boolean): ResumeState => ({
       format: RESUME_FORMAT, epoch: ep, step, globalStep, epochsCompleted: epochLosses.length, seed: cfg.seed,
       numImages: n, batchSize, stepsPerEpoch, epochLosses: [...epochLosses], partialStepLosses: [...partial],
-      best, modelConfig, config: cfg, complete,
+      best, modelConfig: model.config, config: cfg, complete,
     });
     const save = (ep: number, step: number, complete: boolean): void => {
       writeCheckpoint(model, opt!, lastPath, state(ep, step, complete));
@@ -496,7 +503,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       epochsCompleted: epochLosses.length, globalStep, aborted, stepLosses, epochLosses,
       imagesPerSecond: trainMs > 0 ? (imagesDone * 1000) / trainMs : 0, durationMs: performance.now() - t0, prefetchedSteps,
       lastCheckpoint, bestCheckpoint, checkpoint: bestCheckpoint ?? lastCheckpoint, checkpoints,
-      modelConfig, device, precision, numImages: n, batchSize, stepsPerEpoch,
+      modelConfig: model.config, device, precision, numImages: n, batchSize, stepsPerEpoch,
       corruptFilenames: cache.corruptFilenames, notes,
       resumedFrom: resume ? { path: opts.resumeFrom!, epoch: resume.epoch, step: resume.step } : null,
       startedFrom: opts.startFrom ?? null,

@@ -62,10 +62,13 @@ DEPTHS = {
 }
 
 
-def backbone(name, width, num_ftrs):
+def backbone(name, width, num_ftrs, library=False):
+    """The docs/worker backbone; library=True: lightly's library (benchmark) backbone,
+    Sequential(*ResNetGenerator(...).children()[:-1], AdaptiveAvgPool2d(1)): no input BN, no 1x1 conv."""
     block, depths = DEPTHS[name]
     base = int(64 * width)
-    mods = [nn.BatchNorm2d(3), nn.Conv2d(3, base, 3, 1, 1, bias=False), nn.BatchNorm2d(base)]
+    mods = [] if library else [nn.BatchNorm2d(3)]
+    mods += [nn.Conv2d(3, base, 3, 1, 1, bias=False), nn.BatchNorm2d(base)]
     cin = base
     for i, n in enumerate(depths):
         planes = base * 2 ** i
@@ -77,8 +80,15 @@ def backbone(name, width, num_ftrs):
     # lightly's ResNet also builds its classifier (dropped from the backbone); building it here keeps
     # the random draws, and so the initial weights for a given seed, the same as lightly's and Winnow's.
     nn.Linear(cin, 10)
-    mods += [nn.Conv2d(cin, num_ftrs, 1), nn.AdaptiveAvgPool2d(1)]
+    if not library:
+        mods.append(nn.Conv2d(cin, num_ftrs, 1))
+    mods.append(nn.AdaptiveAvgPool2d(1))
     return nn.Sequential(*mods)
+
+
+def feature_dim(name, width):
+    block, _ = DEPTHS[name]
+    return int(64 * width) * 8 * block.expansion
 
 
 class Head(nn.Module):
@@ -96,9 +106,11 @@ class Head(nn.Module):
 
 
 class SimCLRModel(nn.Module):
-    def __init__(self, name="resnet-18", width=1.0, num_ftrs=32, out_dim=128, batch_norm=True):
+    def __init__(self, name="resnet-18", width=1.0, num_ftrs=32, out_dim=128, batch_norm=True, library=False):
         super().__init__()
-        self.backbone = backbone(name, width, num_ftrs)
+        if library:
+            num_ftrs = feature_dim(name, width)
+        self.backbone = backbone(name, width, num_ftrs, library)
         self.projection_head = Head(num_ftrs, out_dim, batch_norm)
 
     def embed(self, x):
