@@ -8,7 +8,9 @@ import "./quality-env.js";
 // Embedding: embedImages() with the default outputs (embeddings.csv + .f32 + .json), random-init
 // resnet-18 width 0.25 (the compute does not depend on the weights), input 32, batch 128, CPU.
 //
-//   npx tsx bench/memory-embed.ts [--sizes 10000,100000] [--side 32] [--size 32] [--width 0.25]
+// --model: another backbone, e.g. torchvision/resnet50 or dinov2/vits14 (random weights; --width does not apply).
+//
+//   npx tsx bench/memory-embed.ts [--sizes 10000,100000] [--side 32] [--size 32] [--width 0.25] [--model resnet-18]
 //        [--batch 128] [--threads 2] [--work /tmp/winnow-bench] [--no-write]
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -21,6 +23,7 @@ const self = fileURLToPath(import.meta.url);
 const SIDE = arg("side", 32);
 const SIZE = arg("size", 32);
 const WIDTH = arg("width", 0.25);
+const MODEL = argStr("model", "resnet-18");
 const BATCH = arg("batch", 128);
 const THREADS = arg("threads", 2);
 const WORK = argStr("work", "/tmp/winnow-bench");
@@ -75,7 +78,7 @@ async function child(): Promise<void> {
     c.close();
   } else {
     const config = parseLightlyConfig({
-      loader: { batch_size: BATCH }, model: { name: "resnet-18", width: WIDTH }, trainer: { gpus: 0 }, collate: { input_size: SIZE },
+      loader: { batch_size: BATCH }, model: { name: MODEL, width: WIDTH }, trainer: { gpus: 0 }, collate: { input_size: SIZE },
     });
     const dir = fs.readdirSync(cacheDir).map((d) => path.join(cacheDir, d)).find((d) => fs.existsSync(path.join(d, "index.bin")))!;
     const c = openImageCache(dir);
@@ -155,7 +158,7 @@ async function parent(): Promise<void> {
     appendSection(`
 ### Memory: peak RSS of cache build and embedding vs N (${today()})
 
-- Command: \`${cmd}\` (effective: N = ${sizes.join(", ")}; ${SIDE}×${SIDE} RGB PNGs; cache ${SIZE} px input → ${Math.round(SIZE * 1.125)} px slots; embedImages with csv + f32 output, random-init resnet-18 width ${WIDTH}, batch ${BATCH}, CPU, ${THREADS} threads).
+- Command: \`${cmd}\` (effective: N = ${sizes.join(", ")}; ${SIDE}×${SIDE} RGB PNGs; cache ${SIZE} px input → ${Math.round(SIZE * 1.125)} px slots; embedImages with csv + f32 output, random-init ${MODEL}${MODEL.includes("/") ? "" : ` width ${WIDTH}`}, batch ${BATCH}, CPU, ${THREADS} threads).
 - Machine: ${machineLine()}; OpenMP wait: ${OMP_SETTING}; load average ${loads.join(" → ")} (start, after each N; shared machine). Total wall time ${totalS.toFixed(0)} s.
 - Each phase is a fresh child process (\`node --import tsx bench/memory-embed.ts --child build|embed\`); peak = \`process.resourceUsage().maxRSS\` at its end, RSS samples from \`process.memoryUsage.rss()\` in the progress callback. The embed process opens the cache built by the build process (openImageCache) and embeds every image.
 

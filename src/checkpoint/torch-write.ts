@@ -17,13 +17,15 @@ import {
 } from "./tensor.js";
 import { ZipWriter, concatChunks } from "./zip.js";
 
-export type ExtraValue = string | number | bigint | boolean | null | TensorToWrite | RawTensor;
+export type ExtraValue = string | number | bigint | boolean | null | TensorToWrite | RawTensor | readonly string[];
 
 export interface WriteOptions {
   /** Extra top-level entries (metadata). Floats are refused: torch 1.13's weights_only loader cannot read them. */
   extra?: Record<string, ExtraValue>;
   /** Folder inside the zip (torch uses the file's stem in 1.13 and "archive" in 2.x). */
   rootName?: string;
+  /** Leave the state-dict entry out of the top level when the state dict is empty (a file of extras only). */
+  omitEmptyStateDict?: boolean;
   /** Key of the state dict in the top-level dict; null writes the OrderedDict itself as the top level. */
   stateDictKey?: string | null;
   /** Test hook: write zip64 fields for every record, as archives over 4 GiB need. */
@@ -93,7 +95,8 @@ function buildTorchChunks(
     if (typeof v === "number" && !Number.isSafeInteger(v)) {
       throw new CheckpointError(`extra ${JSON.stringify(k)} = ${v}: only integers are allowed (torch 1.13 weights_only cannot read floats); store it as a string`, "INVALID_ARGUMENT");
     }
-    if (!(v === null || ["string", "number", "bigint", "boolean"].includes(typeof v) || isTensorLike(v))) {
+    const strList = Array.isArray(v) && v.every((s) => typeof s === "string");
+    if (!(v === null || strList || ["string", "number", "bigint", "boolean"].includes(typeof v) || isTensorLike(v))) {
       throw new CheckpointError(`extra ${JSON.stringify(k)}: unsupported value type ${typeof v}`, "INVALID_ARGUMENT");
     }
   }
@@ -158,13 +161,21 @@ function buildTorchChunks(
   else {
     w.emptyDict();
     w.put();
-    const top: Array<[string, unknown]> = [[sdKey, undefined], ...preparedExtra];
+    const top: Array<[string, unknown]> = [...(sd.length === 0 && opts.omitEmptyStateDict ? [] : [[sdKey, undefined] as [string, unknown]]), ...preparedExtra];
     w.items(top, ([k, v]) => {
       w.str(k);
       if (k === sdKey && v === undefined) writeStateDict();
       else if (v === null) w.none();
       else if (typeof v === "string") w.str(v);
-      else if (typeof v === "boolean") w.bool(v);
+      else if (Array.isArray(v)) {
+        // a list of str: EMPTY_LIST, then MARK … APPENDS (as CPython pickles it)
+        w.byte(0x5d).put();
+        if (v.length) {
+          w.mark();
+          for (const s of v as string[]) w.str(s);
+          w.byte(0x65);
+        }
+      } else if (typeof v === "boolean") w.bool(v);
       else if (typeof v === "number" || typeof v === "bigint") w.int(v);
       else writeTensor(v as PreparedTensor);
     });

@@ -12,6 +12,7 @@ export interface ExportCommandOptions {
   out?: string;
   opset?: string | number;
   foldBn?: boolean;
+  inputSize?: string | number;
 }
 
 const EXT: Record<ExportFormat, string> = { torch: "ckpt", safetensors: "safetensors", onnx: "onnx" };
@@ -23,6 +24,8 @@ export async function exportCommand(source: string, o: ExportCommandOptions): Pr
   if (o.part !== undefined && !EXPORT_PARTS.includes(o.part as ExportPart)) throw new CliError(`export: --part must be one of ${EXPORT_PARTS.join(", ")}, got "${o.part}"`, EXIT.usage);
   const opset = o.opset === undefined ? undefined : Number(o.opset);
   if (opset !== undefined && !Number.isInteger(opset)) throw new CliError(`export: --opset must be an integer, got "${o.opset}"`, EXIT.usage);
+  const inputSize = o.inputSize === undefined ? undefined : Number(o.inputSize);
+  if (inputSize !== undefined && !(Number.isInteger(inputSize) && inputSize > 0)) throw new CliError(`export: --input-size must be a positive integer, got "${o.inputSize}"`, EXIT.usage);
   let file = source;
   let label = source;
   if (!fs.existsSync(source)) {
@@ -40,7 +43,7 @@ export async function exportCommand(source: string, o: ExportCommandOptions): Pr
   const out = path.resolve(o.out ?? `${path.basename(file).replace(/\.[^.]*$/, "")}-${part}.${EXT[format]}`);
   if (path.resolve(file) === out) throw new CliError(`export: --out ${out} is the source file itself`, EXIT.usage);
   try {
-    const r = exportModel(file, { format, part, out, opset, foldBatchNorm: o.foldBn });
+    const r = exportModel(file, { format, part, out, opset, foldBatchNorm: o.foldBn, inputSize });
     return { ...r, source: label, path: out };
   } catch (e) {
     throw new CliError(`export: ${label}: ${(e as Error).message}`, EXIT.failed);
@@ -56,6 +59,7 @@ export function register(program: Command): void {
     .option("--part <part>", "backbone (what Winnow embeds with; default for onnx) | model (whole SimCLR model; default for torch/safetensors)")
     .option("-o, --out <file>", "output file (default: <source name>-<part>.<ckpt|safetensors|onnx> in the current folder)")
     .option("--opset <n>", "ONNX opset, 13..21 (default 13)")
+    .option("--input-size <px>", "ONNX of a ViT backbone (dinov2/…): the fixed input size (default 224)")
     .option("--no-fold-bn", "ONNX: keep BatchNorm layers as BatchNormalization nodes instead of folding them into the convolutions")
     .action(async (source: string, o: ExportCommandOptions) => {
       const r = await exportCommand(source, o);

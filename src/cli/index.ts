@@ -12,6 +12,7 @@ import * as runCommand from "./run.js";
 import * as runsCommand from "./runs.js";
 import * as checkpointCommand from "./checkpoint.js";
 import * as exportCommand from "./export.js";
+import * as embedCommand from "./embed.js";
 import * as serveCommand from "./serve.js";
 import * as workerCommand from "./worker.js";
 import * as scheduleCommand from "./schedule.js";
@@ -20,7 +21,7 @@ import * as tokenCommand from "./token.js";
 export type CommandModule = { register(program: Command): void };
 
 /** Commands in the order `winnow --help` lists them. */
-export const COMMANDS: CommandModule[] = [runCommand, runsCommand, checkpointCommand, exportCommand, serveCommand, workerCommand, scheduleCommand, tokenCommand];
+export const COMMANDS: CommandModule[] = [runCommand, runsCommand, embedCommand, checkpointCommand, exportCommand, serveCommand, workerCommand, scheduleCommand, tokenCommand];
 
 /** An error the CLI prints as is (no stack) and exits with `exitCode`. */
 export class CliError extends Error {

@@ -85,6 +85,7 @@ export function startedFromText(w: RunRecord["startingWeights"]): string {
   if (!w) return "-";
   if (w.kind === "zoo") return `zoo ${w.zooKey} (sha256 ${(w.sha256 ?? "").slice(0, 8)}…)`;
   if (w.kind === "run" || w.kind === "datapool" || w.kind === "resume") return `${w.kind} ${w.runId}`;
+  if (w.kind === "backbone") return `${w.backbone} (sha256 ${(w.sha256 ?? "").slice(0, 8)}…)`;
   if (w.kind === "checkpoint") return `checkpoint ${w.path}`;
   if (w.kind === "url") return `url ${w.url}`;
   return w.warning ? `random (no zoo entry ${w.zooKey})` : w.kind;

@@ -48,8 +48,15 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min
 const prob = () => z.number().min(0).max(1);
 const nonNeg = () => z.number().min(0).max(Number.MAX_VALUE);
 
-/** Backbones lightly's ResNetGenerator builds (the engine's registry holds the same; a test checks it). */
-export const MODEL_NAMES = ["resnet-9", "resnet-18", "resnet-34", "resnet-50", "resnet-101", "resnet-152"] as const;
+/**
+ * Backbones: lightly's ResNetGenerator ones, then pretrained backbones by LightlyTrain's names
+ * (torchvision's ImageNet ResNets, DINOv2 ViTs). The engine's registry holds the same; a test checks it.
+ */
+export const MODEL_NAMES = [
+  "resnet-9", "resnet-18", "resnet-34", "resnet-50", "resnet-101", "resnet-152",
+  "torchvision/resnet18", "torchvision/resnet34", "torchvision/resnet50", "torchvision/resnet101",
+  "dinov2/vits14", "dinov2/vitb14",
+] as const;
 
 /** trainer.precision values: Lightning's spellings that mean full or mixed precision. */
 export const PRECISION_VALUES = [32, 16, "32", "16", "32-true", "16-mixed", "bf16", "bf16-mixed"] as const;
@@ -90,6 +97,7 @@ export const lightlyConfigSchema = z
         name: leaf(z.enum(MODEL_NAMES), "resnet-18", {
           allowed: MODEL_NAMES.map((n) => `"${n}"`).join(", "),
           description: "Backbone: lightly's ResNetGenerator architecture (CIFAR-style 3×3 stem, no max-pool).",
+          winnow: "Also pretrained backbones (LightlyTrain's names): `torchvision/resnet18|34|50|101` (torchvision's ImageNet weights; embedding = pooled features, 512 or 2048) and `dinov2/vits14|vitb14` (DINOv2; embedding = CLS token, 384 or 768; input_size a multiple of 14). They start from the publisher's weight file (found in $WINNOW_HOME/models or torch hub's checkpoint folder); `width` and `num_ftrs` do not apply to them. See docs/embedding-model.md.",
         }),
         width: leaf(z.number().min(1 / 64).max(8), 1, {
           allowed: "a number in [0.015625, 8] (int(64·width) stem channels, at least 1)",

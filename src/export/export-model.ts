@@ -13,6 +13,7 @@ import {
   EmbeddingModel, SimCLR, type ModelConfig,
 } from "../models/index.js";
 import { moduleToOnnx, DEFAULT_OPSET } from "./onnx.js";
+import { DinoVisionTransformer } from "../models/vit.js";
 
 export type ExportFormat = "torch" | "safetensors" | "onnx";
 export type ExportPart = "backbone" | "model";
@@ -28,6 +29,8 @@ export interface ExportOptions {
   /** ONNX only: opset (default 13) and BatchNorm folding (default true). */
   opset?: number;
   foldBatchNorm?: boolean;
+  /** ONNX of a ViT backbone (dinov2/…): the fixed input size in px (default 224; a multiple of the patch size). */
+  inputSize?: number;
 }
 
 export interface ExportResult {
@@ -112,6 +115,7 @@ export function exportModel(src: string | Uint8Array | Module, opts: ExportOptio
       try {
         bytes = moduleToOnnx(net, {
           opset: opts.opset ?? DEFAULT_OPSET, foldBatchNorm: opts.foldBatchNorm, outputDim,
+          inputSize: model.backbone instanceof DinoVisionTransformer ? [opts.inputSize ?? 224, opts.inputSize ?? 224] : undefined,
           outputName: part === "model" ? "projection" : "embedding",
           graphName: `winnow-simclr-${part}`,
           docString: JSON.stringify({ part, model: config }),

@@ -16,6 +16,9 @@ import { BasicBlock, Bottleneck } from "../models/resnet.js";
 import { ProjectionHead } from "../models/heads.js";
 import { EmbeddingModel, SimCLR } from "../models/simclr.js";
 import { ProtoWriter } from "./protobuf.js";
+import { TorchvisionResNet } from "../models/torchvision-resnet.js";
+import { DinoVisionTransformer } from "../models/vit.js";
+import { dinoVitToOnnx, torchvisionResNetToOnnx } from "./onnx-pretrained.js";
 
 /** onnx.proto: TensorProto.DataType.FLOAT, AttributeProto.AttributeType values. */
 const FLOAT = 1;
@@ -36,6 +39,8 @@ export interface OnnxExportOptions {
   outputName?: string;
   /** Output width, for the output's declared shape [batch, outputDim]; unknown when omitted. */
   outputDim?: number;
+  /** Fixed input [height, width] (required by ViTs: their positional embeddings are resized for it at export). */
+  inputSize?: [number, number];
   /** Free text stored as the model's doc_string (e.g. the model settings). */
   docString?: string;
   graphName?: string;
@@ -43,19 +48,32 @@ export interface OnnxExportOptions {
 }
 
 const f32Bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-const float32Of = (t: Tensor): Float32Array => {
+export const float32Of = (t: Tensor): Float32Array => {
   const d = torch.scope(() => t.float().data()); // .float() may make a new handle: the scope frees it
   if (!(d instanceof Float32Array)) throw new Error("onnx export: expected float32 data");
   return d;
 };
 
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: Uint8Array[] = [];
   readonly initializers: Uint8Array[] = [];
   private readonly names = new Set<string>();
   private count = 0;
 
-  constructor(readonly fold: boolean) {}
+  constructor(readonly fold: boolean, readonly opset = DEFAULT_OPSET, readonly inputSize: [number, number] | null = null) {}
+
+  /** An int64 initializer (shapes, axes, indices); dims [] for a scalar. */
+  int64(name: string, values: number[], dims: number[] = [values.length]): string {
+    const n = this.unique(name);
+    const t = new ProtoWriter();
+    for (const d of dims) t.int(1, d);
+    t.int(2, 7); // INT64
+    t.string(8, n);
+    const b = new BigInt64Array(values.map((v) => BigInt(v)));
+    t.bytes(9, new Uint8Array(b.buffer));
+    this.initializers.push(t.finish());
+    return n;
+  }
 
   private unique(base: string): string {
     let n = base;
@@ -192,6 +210,8 @@ class GraphBuilder {
       const out = this.convBn(b, m.conv3, at("conv3"), m.bn3, at("bn3"));
       return this.node("Relu", [this.node("Add", [out, this.module(x, m.shortcut, at("shortcut"))])]);
     }
+    if (m instanceof TorchvisionResNet) return torchvisionResNetToOnnx(this, x, m, path);
+    if (m instanceof DinoVisionTransformer) return dinoVitToOnnx(this, x, m, path);
     if (m instanceof ProjectionHead) return this.module(x, m.layers, at("layers"));
     if (m instanceof EmbeddingModel) return this.node("Flatten", [this.module(x, m.backbone, at("backbone"))], { axis: 1 });
     if (m instanceof SimCLR) {
@@ -240,7 +260,7 @@ export function moduleToOnnx(module: Module, opts: OnnxExportOptions = {}): Uint
   if (ir === undefined) throw new Error(`onnx export: opset ${opset} is not supported (13..21)`);
   const inputName = opts.inputName ?? "input";
   const outputName = opts.outputName ?? "output";
-  const g = new GraphBuilder(opts.foldBatchNorm ?? true);
+  const g = new GraphBuilder(opts.foldBatchNorm ?? true, opset, opts.inputSize ?? null);
   const last = g.module(inputName, module, "");
   // Name the graph output: an Identity keeps every node's own output name unique and simple.
   g.node("Identity", [last], {}, outputName);
@@ -248,7 +268,7 @@ export function moduleToOnnx(module: Module, opts: OnnxExportOptions = {}): Uint
   for (const n of g.nodes) graph.bytes(1, n);
   graph.string(2, opts.graphName ?? module.typeName);
   for (const t of g.initializers) graph.bytes(5, t);
-  graph.message(11, valueInfo(inputName, ["batch", 3, "height", "width"]));
+  graph.message(11, valueInfo(inputName, ["batch", 3, opts.inputSize?.[0] ?? "height", opts.inputSize?.[1] ?? "width"]));
   graph.message(12, valueInfo(outputName, ["batch", opts.outputDim ?? "features"]));
   const model = new ProtoWriter()
     .int(1, ir) // ir_version

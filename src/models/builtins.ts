@@ -2,6 +2,7 @@
 import { RESNET_LAYOUTS, resnetGenerator } from "./resnet.js";
 import { registerBackbone, registerModel, type ShapeMap } from "./registry.js";
 import { SimCLR } from "./simclr.js";
+import { PRETRAINED_BACKBONES, buildPretrainedBackbone, isPretrainedBackbone, matchesPretrained } from "./pretrained.js";
 
 function resnetFeatures(name: string) {
   return ({ width }: { width: number }) => {
@@ -32,4 +33,17 @@ function resnetInfer(name: string) {
 
 for (const name of Object.keys(RESNET_LAYOUTS)) registerBackbone(name, resnetFeatures(name), resnetInfer(name));
 
-registerModel("simclr", (cfg) => new SimCLR(cfg));
+// Pretrained backbones (torchvision/…, dinov2/…): the module is the whole publisher's network
+// (keys backbone.<publisher keys>), its embedding width is fixed and width does not apply.
+for (const [name, b] of Object.entries(PRETRAINED_BACKBONES)) {
+  const build = (): never => {
+    throw new Error(`${name} is a pretrained backbone with the publisher's own layout: build it with buildModel({ name: "${name}" })`);
+  };
+  registerBackbone(name, build, (shapes) => (matchesPretrained(name, shapes) ? 1 : null), b.numFeatures);
+}
+
+registerModel("simclr", (cfg) => {
+  if (!isPretrainedBackbone(cfg.name)) return new SimCLR(cfg);
+  const backbone = buildPretrainedBackbone(cfg.name);
+  return new SimCLR({ ...cfg, width: 1, numFtrs: backbone.numFeatures }, backbone);
+});

@@ -132,7 +132,9 @@ export function inferModelConfig(dict: Map<string, Shaped>): ModelConfig {
   }
   const head = d.get("projection_head.layers.0.weight");
   let numFtrs: number;
+  const fixed = getBackbone(name).numFeatures;
   if (head) numFtrs = shapeOf(head)[1];
+  else if (fixed !== undefined) numFtrs = fixed;
   else if (layout.featureConv) {
     let last = -1;
     for (const k of bb.keys()) last = Math.max(last, Number(k.split(".")[0]));

@@ -8,10 +8,13 @@ import { Sequential, BatchNorm2d, AdaptiveAvgPool2d, Flatten } from "../nn/index
 import type { RawTensor } from "../checkpoint/index.js";
 import { getBackbone } from "./registry.js";
 import {
-  CheckpointMismatchError, formatModelConfig, normalizeLightlyKeys, tryInferModelConfig, rawToTensor, readCheckpointStateDict,
+  CheckpointMismatchError, formatModelConfig, loadCheckpointInto, normalizeLightlyKeys, tryInferModelConfig, rawToTensor, readCheckpointStateDict,
   type ShapeMismatch,
 } from "./checkpoint.js";
 import * as torch from "../torch/index.js";
+import { buildPretrainedBackbone, isPretrainedBackbone, publisherStateDict } from "./pretrained.js";
+import type { TorchvisionResNet } from "./torchvision-resnet.js";
+import type { DinoVisionTransformer } from "./vit.js";
 
 export interface LoadCheckpointOptions {
   /** lightly_config.model.name, e.g. "resnet-18". Default: the architecture the checkpoint has (checked when given). */
@@ -42,10 +45,19 @@ export function buildEmbeddingModel(modelName = "resnet-18", width = 1): ResNetE
  * 1×1 conv and the projection head are ignored. A checkpoint of another architecture or width
  * fails with the differing keys/shapes and the settings that fit.
  */
-export function loadCheckpoint(src: string | Uint8Array | Map<string, RawTensor>, opts: LoadCheckpointOptions = {}): ResNetEmbedding {
-  const dict = src instanceof Map ? normalizeLightlyKeys(src) : readCheckpointStateDict(src);
+export function loadCheckpoint(
+  src: string | Uint8Array | Map<string, RawTensor>, opts: LoadCheckpointOptions = {},
+): ResNetEmbedding | TorchvisionResNet | DinoVisionTransformer {
+  let dict = src instanceof Map ? normalizeLightlyKeys(src) : readCheckpointStateDict(src);
+  // A publisher's file (torchvision's resnet50-….pth, dinov2_vits14_pretrain.pth) has the backbone's keys unprefixed.
+  if (!dict.has("backbone.conv1.weight") && (dict.has("conv1.weight") || dict.has("cls_token"))) {
+    const prefixed = new Map<string, RawTensor>();
+    for (const [k, v] of publisherStateDict(dict)) prefixed.set(`backbone.${k}`, v);
+    dict = prefixed;
+  }
   const { config: fit, error: fitError } = tryInferModelConfig(dict);
   const modelName = opts.modelName ?? fit?.name;
+  if (modelName !== undefined && isPretrainedBackbone(modelName)) return loadPretrainedEmbedding(dict, modelName, src);
   const width = opts.width ?? fit?.width;
   if (modelName === undefined || width === undefined) throw new Error(`loadCheckpoint: cannot tell the architecture of ${typeof src === "string" ? src : "the checkpoint"} (${fitError}); pass { modelName, width }`);
   const model = buildEmbeddingModel(modelName, width);
@@ -75,4 +87,18 @@ export function loadCheckpoint(src: string | Uint8Array | Map<string, RawTensor>
   }
   model.eval();
   return model;
+}
+
+/** A pretrained backbone (publisher's layout under backbone.*) loaded strictly, in eval mode. */
+function loadPretrainedEmbedding(dict: Map<string, RawTensor>, name: string, src: unknown): TorchvisionResNet | DinoVisionTransformer {
+  const model = buildPretrainedBackbone(name);
+  const own = new Map<string, RawTensor>();
+  for (const [k, v] of dict) if (k.startsWith("backbone.")) own.set(k.slice("backbone.".length), v);
+  try {
+    loadCheckpointInto(model, own);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`checkpoint ${typeof src === "string" ? src : "(in memory)"} as ${name}: ${(e as Error).message}`);
+  }
+  return model.eval();
 }

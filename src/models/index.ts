@@ -13,4 +13,10 @@ export {
   normalizeLightlyKeys, detectHeadVariant, inferModelConfig, tryInferModelConfig, CheckpointMismatchError, formatModelConfig,
   checkpointLayout, type BackboneLayout,
 } from "./checkpoint.js";
+export {
+  PRETRAINED_BACKBONES, isPretrainedBackbone, pretrainedBackbone, buildPretrainedBackbone, type PretrainedBackbone,
+} from "./pretrained.js";
+export { loadStartingWeights, isPublisherLayout } from "./pretrained-load.js";
+export { TorchvisionResNet } from "./torchvision-resnet.js";
+export { DinoVisionTransformer } from "./vit.js";
 export { loadCheckpoint, buildEmbeddingModel, ResNetEmbedding, type LoadCheckpointOptions } from "./embedding.js";

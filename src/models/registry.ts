@@ -50,6 +50,8 @@ export interface BackboneEntry {
    * reproduces them, or null when they are not this architecture.
    */
   infer?: (shapes: ShapeMap) => number | null;
+  /** A backbone whose embedding width is fixed (pretrained backbones): num_ftrs is this. */
+  numFeatures?: number;
 }
 
 const backbones = new Map<string, BackboneEntry>();
@@ -58,8 +60,9 @@ export function registerBackbone(
   name: string,
   build: BackboneEntry["build"],
   infer?: BackboneEntry["infer"],
+  numFeatures?: number,
 ): void {
-  backbones.set(name, { name, build, infer });
+  backbones.set(name, { name, build, infer, numFeatures });
 }
 
 export function getBackbone(name: string): BackboneEntry {

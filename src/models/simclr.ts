@@ -40,16 +40,21 @@ export class EmbeddingModel extends Module {
 }
 
 export class SimCLR extends Module {
-  readonly backbone: Sequential;
+  readonly backbone: Module;
   readonly projectionHead: SimCLRProjectionHead;
   readonly config: ModelConfig;
 
-  constructor(cfg: ModelConfig) {
+  /** `backbone`: another feature extractor (e.g. a pretrained one) whose output is num_ftrs wide. */
+  constructor(cfg: ModelConfig, backbone?: Module) {
     super();
-    const { backbone, dim } = buildSslBackbone(cfg);
+    // A backbone given (a pretrained one, publisher's layout): no input BN, no 1×1 conv; its width is num_ftrs.
+    const built = backbone ? { backbone, dim: cfg.numFtrs } : buildSslBackbone(cfg);
+    const dim = built.dim;
     // numFtrs is the embedding's size: the ResNet's channels when there is no 1×1 conv.
-    this.config = { ...cfg, inputBatchNorm: cfg.inputBatchNorm ?? true, featureConv: cfg.featureConv ?? true, numFtrs: dim };
-    this.backbone = this.registerModule("backbone", backbone);
+    this.config = backbone
+      ? { ...cfg, inputBatchNorm: false, featureConv: false }
+      : { ...cfg, inputBatchNorm: cfg.inputBatchNorm ?? true, featureConv: cfg.featureConv ?? true, numFtrs: dim };
+    this.backbone = this.registerModule("backbone", built.backbone);
     this.projectionHead = this.registerModule(
       "projection_head",
       new SimCLRProjectionHead(dim, dim, cfg.outDim, 2, cfg.projectionHeadBatchNorm),

@@ -20,7 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as torch from "../torch/index.js";
 import type { Device, Tensor } from "../torch/index.js";
-import { buildModel, loadCheckpointInto, checkpointLayout, type ModelConfig, type SimCLR } from "../models/index.js";
+import { buildModel, loadStartingWeights, checkpointLayout, type ModelConfig, type SimCLR } from "../models/index.js";
 import type { ImageCache } from "../data/index.js";
 import { embeddingTransform } from "../transforms/index.js";
 import { modelSettingsOf, type LightlyConfig } from "../config/lightly-config.js";
@@ -151,7 +151,7 @@ function modelFor(opts: EmbedOptions, device: Device, note: (m: string) => void)
     const layout = checkpointLayout(stateDict); // the checkpoint's layout, whatever the config says
     const model = buildModel(modelSettingsOf(cfg, { ...layout, projectionHeadBatchNorm: layout.projectionHeadBatchNorm ?? false })) as SimCLR;
     try {
-      loadCheckpointInto(model, stateDict);
+      loadStartingWeights(model, stateDict); // a pretrained backbone's own file loads into the backbone
       model.to({ device, memoryFormat: "channels_last" }); // faster convolutions, same values
     } catch (e) {
       model.dispose();

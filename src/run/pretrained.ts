@@ -14,12 +14,14 @@ import type { ResolvedCheckpoint } from "./checkpoint-source.js";
 
 /** Where a run's starting weights came from (run.json `startingWeights`, the report, `winnow runs`). */
 export interface StartingWeights {
-  kind: "zoo" | "checkpoint" | "url" | "run" | "datapool" | "resume" | "random" | "custom-embeddings";
+  kind: "zoo" | "backbone" | "checkpoint" | "url" | "run" | "datapool" | "resume" | "random" | "custom-embeddings";
+  /** A pretrained backbone's name (kind "backbone": its publisher's file, e.g. torchvision/resnet50). */
+  backbone?: string;
   /** Zoo key (kind "zoo"; also set on "random" when the zoo had no entry for it). */
   zooKey?: string;
   /** sha256 of the zoo file. */
   sha256?: string;
-  /** Where the zoo file was found: "winnow-cache", "torch-hub" or "download". */
+  /** Where the zoo/publisher file was found: "winnow-cache", "torch-hub" or "download". */
   foundIn?: string;
   /** The file the weights were read from (zoo file, checkpoint path, the run's checkpoint). */
   path?: string;

@@ -21,6 +21,7 @@ export const REPORT_FORMAT = "winnow-report/1";
 export function startingWeightsText(w: StartingWeights): string {
   switch (w.kind) {
     case "zoo": return `Lightly's model zoo ${w.zooKey}, sha256 ${w.sha256}, from ${w.path} (${w.foundIn})`;
+    case "backbone": return `${w.backbone}'s published weights, sha256 ${w.sha256}, from ${w.path} (${w.foundIn})`;
     case "checkpoint": return `checkpoint ${w.path}`;
     case "url": return `checkpoint downloaded from ${w.url}`;
     case "run": case "datapool": case "resume": return `${w.kind === "run" ? "checkpoint of run" : w.kind === "datapool" ? "datapool checkpoint of run" : "resumed run"} ${w.runId} (${w.path})`;

@@ -24,6 +24,8 @@ import { placeResumeCheckpoint } from "./resume-checkpoint.js";
 import { withSourceModel } from "./source-model.js";
 import { createOutputFolder } from "./output-folder.js";
 import { saveRunRecord, newRunId, winnowHome, RUN_RECORD_FORMAT, type RunRecord } from "./store.js";
+import { isPretrainedBackbone, pretrainedBackbone } from "../models/pretrained.js";
+import { resolveWeightsFile } from "../models/weights/resolve.js";
 import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
 import { provenanceOf, zooStart } from "./pretrained.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
@@ -246,20 +248,35 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       paths.checkpoints, { log, policy: opts.policy, base: inputReal },
     );
     if (ckpt0) log(`checkpoint: ${ckpt0.path} (${ckpt0.origin})`);
-    // lightly_config.pre_trained: Lightly's zoo is the last source (found or downloaded now, before decoding).
+    // Starting weights, in order: a checkpoint source, the resumed run, custom embeddings (no model), a
+    // pretrained backbone's publisher file (torchvision/…, dinov2/…), Lightly's zoo (pre_trained), random.
+    // Files are found or downloaded now, before decoding, so a missing one fails at once.
     let ckpt = ckpt0;
+    let pretrained: Awaited<ReturnType<typeof resolveWeightsFile>> | null = null;
+    const download = (what: string) => {
+      const bar = new CountProgress(`downloading ${what} (KiB)`, stream);
+      return { bar, onProgress: (b: number, t: number) => bar.update(Math.floor(b / 1024), Math.ceil(Math.max(t, b) / 1024)) };
+    };
     if (ckpt0) record.startingWeights = provenanceOf(ckpt0);
     else if (resume) record.startingWeights = { kind: "resume", runId: resume.runId, path: resume.checkpoint };
     else if (wc.embeddings) record.startingWeights = { kind: "custom-embeddings" };
-    else if (lc.pre_trained) {
-      const bar = new CountProgress("downloading pretrained weights (KiB)", stream);
-      const z = await zooStart(lc, paths.checkpoints, { log, signal: opts.signal, onProgress: (b, t) => bar.update(Math.floor(b / 1024), Math.ceil(Math.max(t, b) / 1024)) });
+    else if (isPretrainedBackbone(lc.model.name) && lc.pre_trained) {
+      const { bar, onProgress } = download(`${lc.model.name} weights`);
+      pretrained = await resolveWeightsFile(pretrainedBackbone(lc.model.name).weights, {
+        log, signal: opts.signal, onProgress, hint: "or set lightly_config.pre_trained: false to run without it (random initial weights)",
+      });
+      bar.done();
+      record.startingWeights = { kind: "backbone", backbone: lc.model.name, sha256: pretrained.sha256, foundIn: pretrained.source, path: pretrained.path };
+    } else if (lc.pre_trained && !isPretrainedBackbone(lc.model.name)) {
+      const { bar, onProgress } = download("pretrained weights");
+      const z = await zooStart(lc, paths.checkpoints, { log, signal: opts.signal, onProgress });
       bar.done();
       ckpt = z.ckpt;
       record.startingWeights = z.weights;
       for (const n of z.notes) note(n);
     } else record.startingWeights = { kind: "random" };
     saveRunRecord(record);
+    const pretrainedLabel = pretrained ? `pretrained ${lc.model.name} (${path.basename(pretrained.path)}, sha256 ${pretrained.sha256.slice(0, 12)})` : null;
     const embeddingsFile = !wc.embeddings ? "" : opts.policy ? resolvePolicyPath(wc.embeddings, "worker_config.embeddings", opts.policy, inputReal) : path.resolve(wc.embeddings);
     const resumeFrom = resume ? await placeResumeCheckpoint(resume, ckptDir, wc.enable_training, log) : null;
 
@@ -324,13 +341,13 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 
     // ---- TRAINING ----
     let training: WorkerTrainResult | null = null;
-    let embedCheckpoint: string | null = ckpt?.path ?? null;
-    record.weights = wc.embeddings ? "custom-embeddings" : ckpt ? (ckpt.origin === "path" ? "checkpoint" : ckpt.origin) : resume ? `resume:${resume.runId}` : "random-init";
+    let embedCheckpoint: string | null = ckpt?.path ?? pretrained?.path ?? null;
+    record.weights = wc.embeddings ? "custom-embeddings" : ckpt ? (ckpt.origin === "path" ? "checkpoint" : ckpt.origin) : resume ? `resume:${resume.runId}` : pretrainedLabel ?? "random-init";
     if (wc.enable_training) {
       enter("TRAINING");
       const handle = trainInWorker({
         cacheDir: trainCache.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: lc, outDir: paths.checkpoints,
-        device, startFrom: ckpt?.path, resumeFrom: resumeFrom ?? undefined, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
+        device, startFrom: ckpt?.path ?? pretrained?.path, resumeFrom: resumeFrom ?? undefined, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
         onProgress: (p) => printer?.update(p),
         onEpochEnd: (e) => {
           printer?.epoch(e);
@@ -354,7 +371,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       embedCheckpoint = training.checkpoint;
       record.checkpoint = training.checkpoint;
       record.trained = true;
-      record.weights = ckpt ? `trained from ${ckpt.origin === "path" ? "checkpoint" : ckpt.origin}` : resume ? `trained (resumed run ${resume.runId})` : "trained";
+      record.weights = ckpt ? `trained from ${ckpt.origin === "path" ? "checkpoint" : ckpt.origin}` : resume ? `trained (resumed run ${resume.runId})` : pretrainedLabel ? `trained from ${pretrainedLabel}` : "trained";
       saveRunRecord(record);
     } else if (ckpt) {
       record.checkpoint = ckpt.path;

@@ -20,7 +20,7 @@ import * as torch from "../torch/index.js";
 import type { Device, Tensor } from "../torch/index.js";
 import { SGD, cosineSchedule } from "../nn/index.js";
 import {
-  SimCLR, buildModel, saveCheckpoint, loadCheckpointInto, checkpointLayout, rawToTensor, tensorToWrite,
+  SimCLR, buildModel, saveCheckpoint, loadStartingWeights, checkpointLayout, rawToTensor, tensorToWrite,
   type ModelConfig,
 } from "../models/index.js";
 import { readTorchFile, findStateDict, CheckpointError, isRawTensor, type RawTensor, type ExtraValue } from "../checkpoint/index.js";
@@ -321,7 +321,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // step. On CUDA they are channels_last, the layout the GPU benchmarks measured.
     const viewFormat = onCuda ? "channels_last" : "contiguous";
     model.to({ device, memoryFormat: "channels_last" });
-    if (contents) loadCheckpointInto(model, contents.stateDict);
+    if (contents) loadStartingWeights(model, contents.stateDict); // a pretrained backbone's own file loads into the backbone
     model.train();
     opt = new SGD(model.parameters(), { lr: cfg.optimizer.lr, weightDecay: cfg.optimizer.weight_decay, momentum: cfg.optimizer.momentum });
     if (resume) {
