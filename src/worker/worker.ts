@@ -40,6 +40,8 @@ export interface WorkerOptions {
   s3?: S3Settings;
   /** Heartbeat period, ms (default 10 000; the server's timeout should be several periods). */
   heartbeatMs?: number;
+  /** Least time between two live-progress updates of a run, ms (default 1000). */
+  progressMs?: number;
   /** Long-poll wait per claim request, ms (default 20 000). */
   pollWaitMs?: number;
   /** Retry budget of each artifact upload (and datapool download) of a run (default 10 tries / 5 minutes). */
@@ -95,6 +97,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   fs.mkdirSync(workDir, { recursive: true });
   const realRoot = fs.realpathSync(o.datasourceRoot ?? ".");
   const heartbeatMs = o.heartbeatMs ?? 10_000;
+  const progressMs = o.progressMs ?? 1000;
 
   let http = new ApiHttp({ url: o.server, token: o.token });
   const budget = (given: Partial<RetryBudget> | undefined, d: RetryBudget): RetryBudget => ({ ...d, ...given });
@@ -361,13 +364,22 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       uploadNewestCheckpoint().finally(() => (uploading = false));
     }, 1000);
 
+    // Live progress goes to the server at most once a second (the newest only); each update's answer
+    // also carries cancel_requested, so a cancel from the UI is noticed within about a second.
+    let progress: Record<string, unknown> | null = null;
+    const progressTimer = setInterval(() => {
+      if (progress) update({ progress });
+      progress = null;
+    }, progressMs);
     const done = await new Promise<Extract<JobMessage, { type: "done" }> | null>((resolve) => {
       let result: Extract<JobMessage, { type: "done" }> | null = null;
       child!.on("message", (m: JobMessage) => {
         if (m.type === "state") {
           const s = lightlyState(m.state);
+          progress = null;
           if (s && !["COMPLETED", "FAILED", "ABORTED"].includes(s)) update({ state: s, progress: { stage: m.state } });
-        } else if (m.type === "log") logLines(m.lines);
+        } else if (m.type === "progress") progress = { ...m.progress };
+        else if (m.type === "log") logLines(m.lines);
         else if (m.type === "done") result = m;
       });
       child!.on("exit", (code, sig) => {
@@ -376,6 +388,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       });
     });
     clearInterval(ckptTimer);
+    clearInterval(progressTimer);
     stop?.removeEventListener("abort", onStop);
     while (uploading) await sleep(50);
     if (ended) return; // the server ended the run (dead-worker policy or cancel); nothing more to say
