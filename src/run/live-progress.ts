@@ -1,7 +1,19 @@
 // Structured progress of a running run, for the service (the worker sends it to the server, the web
 // UI draws it): which stage, how far, the loss, images/s and ETA. The terminal text of progress.ts
 // is for people reading a log; this is for programs, with snake_case keys as the API stores them.
-import type { TrainProgress } from "../util/progress.js";
+// No imports: the web UI's type-check reads this file too (util/progress.ts needs Node's types).
+
+/** The fields of util/progress.ts's TrainProgress this reads. */
+interface TrainStep {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  epochLoss: number;
+  imagesPerSecond: number;
+  etaSeconds: number | null;
+}
 
 export interface LiveProgress {
   /** The run state this progress belongs to (TRAINING, EMBEDDING, …). */
@@ -28,7 +40,7 @@ export interface LiveProgress {
 
 const finite = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
 
-export function trainingProgress(stage: string, p: TrainProgress): LiveProgress {
+export function trainingProgress(stage: string, p: TrainStep): LiveProgress {
   const total = p.epochs * p.stepsPerEpoch;
   const done = p.epoch * p.stepsPerEpoch + p.step;
   return {

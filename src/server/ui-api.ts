@@ -190,6 +190,15 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     return s;
   });
 
+  // The HTML report's text, for the UI to show in a sandboxed iframe (srcdoc: no token in a URL, the
+  // page's CSP applies, and sandbox="" runs none of its scripts). Plain text: never rendered here.
+  app.get("/v1/runs/:id/report-html", async (req, reply) => {
+    const r = await run(req);
+    const rep = await artifactText(req, r, "REPORT_HTML");
+    if (!rep) throw httpError(404, `run ${r.id} (${r.state}) has no REPORT_HTML artifact`);
+    return reply.type("text/plain; charset=utf-8").header("x-content-type-options", "nosniff").send(rep.text);
+  });
+
   registerUiLive(app, { store, workerTimeoutMs: o.workerTimeoutMs ?? 60_000 });
 
   // States as the run's log announced them ("[k/N] STATE" lines, server time), then its end state.

@@ -138,6 +138,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     const w = await retrying("register", () => http.json<WorkerData>("POST", "/v1/workers", { name: o.name ?? `${os.hostname()}-${process.pid}`, labels: o.labels ?? [] }));
     workerId = w.id;
   }
+  const workerName = o.name ?? workerId;
   log(`worker ${workerId} registered at ${http.base} (labels: ${(o.labels ?? []).join(", ") || "none"})`);
   http = new ApiHttp({ url: o.server, token: o.token, headers: { "x-winnow-worker": workerId } });
 
@@ -281,7 +282,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         input = m.dir;
         logLines([`datasource ${c.dataset.datasource}: ${m.objects} object(s), ${m.downloaded} downloaded (${m.bytesDownloaded} bytes), ${m.unchanged} unchanged, ${m.removed} removed${m.skipped.length ? `, ${m.skipped.length} skipped (keys that cannot be a local path, e.g. ${JSON.stringify(m.skipped[0])})` : ""}`]);
       } catch (e) {
-        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be read on worker ${workerId}: ${(e as Error).message}`);
+        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be read on worker ${workerName}: ${(e as Error).message}`);
       }
     } else {
       try {
@@ -290,7 +291,9 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         if (real !== input) throw new PathRefused(c.dataset.datasource, "symbolic link in the path (it may lead outside the datasource root)");
       } catch (e) {
         const why = e instanceof PathRefused ? e.reason : (e as Error).message;
-        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be used on worker ${workerId} (root ${realRoot}): ${why}`);
+        // The root is this machine's business: in the run's log, not in the message the UI shows.
+        logLines([`datasource root on worker ${workerName}: ${realRoot}`]);
+        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be used on worker ${workerName}: ${why}`);
       }
     }
     if (c.checkpoint && "error" in c.checkpoint) return finish("FAILED", c.checkpoint.error);

@@ -100,7 +100,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
         <span class="muted">PCA of {p.map.d}-d embeddings · axes explain {(100 * p.map.explained[0]).toFixed(1)}% and {(100 * p.map.explained[1]).toFixed(1)}% of the variance</span>
       </div>
       <div class="map-area" style={{ width: `${width}px`, height: `${H}px` }}>
-        <canvas ref={canvas} data-testid="embedding-map" style={{ width: `${width}px`, height: `${H}px` }} onMouseMove={onMove} onMouseLeave={() => setHover(null)} />
+        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onMouseMove={onMove} onMouseLeave={() => setHover(null)} />
         {hover && <div class="hover-mark" style={{ left: `${hover.x - 6}px`, top: `${hover.y - 6}px` }} />}
         {hover && (
           <div class="tip" data-testid="map-tip" style={{ left: `${hover.x + 190 > width ? hover.x - 182 : hover.x + 12}px`, top: `${Math.min(H - 170, Math.max(0, hover.y - 20))}px` }}>
