@@ -235,6 +235,17 @@ test("a completed run: selected count, worker name, 'Started from' links to its 
   assert.ok((await inner.innerText("body")).length > 200, "the report's text is shown");
   await page.waitForSelector("[data-testid=loss-chart][role=img][aria-label*='Training loss over 1 epoch']");
   await page.waitForSelector("[data-testid=embedding-map][role=img][aria-label*='4 selected']");
+  // Lasso around the whole map: all 16 images listed; then colour by folder (all at the top level).
+  await page.$eval("[data-testid=embedding-map]", (el) => el.scrollIntoView({ block: "center" }));
+  const m = (await (await page.$("[data-testid=embedding-map]"))!.boundingBox())!;
+  await page.mouse.move(m.x + 2, m.y + 2);
+  await page.mouse.down();
+  for (const [x, y] of [[m.width - 2, 2], [m.width - 2, m.height - 2], [2, m.height - 2]] as const) await page.mouse.move(m.x + x, m.y + y, { steps: 6 });
+  await page.mouse.up();
+  assert.match(await (await page.waitForSelector("[data-testid=lasso-result]")).innerText(), /^16 image\(s\) in the lasso/);
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>("[data-testid=lasso-result] img")].filter((i) => i.complete && i.naturalWidth > 0).length === 16, undefined, { timeout: 15_000 });
+  await page.selectOption("select[name=colour-by]", "folder");
+  assert.deepEqual(await page.$$eval("[data-testid=folder-legend]", (els) => els.map((e) => e.textContent?.trim())), [". 16"]);
   await shot(page, "run-completed-desktop");
   // The same facts through the client.
   const client = new ApiWorkflowClient({ url, token });
@@ -243,6 +254,21 @@ test("a completed run: selected count, worker name, 'Started from' links to its 
   assert.match(await client.getComputeWorkerRunReportHtml(run), /<html/i);
   const ws = await client.getWorkerSummaries();
   assert.deepEqual(ws.items.map((w) => [w.name, w.labels, w.live]), [["live-cpu-1", ["cpu"], true]]);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("the dataset form refuses a datasource folder the server does not have, and creates nothing", async () => {
+  const { page, problems } = await signedIn();
+  await page.click("nav >> text=Datasets");
+  await page.fill("input[name=name]", "ghost");
+  await page.fill("input[name=datasource]", "no-such-folder");
+  await page.click("form.inline button[type=submit]");
+  assert.match(await (await page.waitForSelector("p.error")).innerText(), /datasource "no-such-folder": no such folder under the server's datasource root; nothing was created/);
+  assert.ok(!(await call<{ name: string }[]>("GET", "/v1/datasets")).some((d) => d.name === "ghost"));
+  await page.fill("input[name=datasource]", "imgs");
+  await page.click("form.inline button[type=submit]");
+  await page.waitForSelector("tr[data-dataset=ghost]");
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -55,6 +55,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/run-summaries/{id}": { get: { summary: "One run's summary: worker name, selected count, dataset name" } },
   "/v1/runs/{id}/report-html": { get: { summary: "The run's HTML report as text (the UI shows it in a sandboxed iframe)" } },
   "/v1/worker-summaries": { get: { summary: "Workers with liveness (heartbeat within the dead-worker timeout) and current run" } },
+  "/v1/datasource-check": { get: { summary: "Whether a datasource folder exists under the server's datasource root (the dataset form's check)", query: ["datasource"] } },
   "/v1/queue-summaries": { get: { summary: "OPEN scheduled runs with the number of live workers whose labels fit" } },
 };
 

@@ -199,6 +199,24 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     return reply.type("text/plain; charset=utf-8").header("x-content-type-options", "nosniff").send(rep.text);
   });
 
+  // The dataset form's check that a datasource folder exists under this server's datasource root
+  // (where thumbnails are read). The API itself accepts any datasource: workers resolve it under
+  // their own --datasource-root, which may be another machine's folder.
+  app.get("/v1/datasource-check", async (req) => {
+    const ds = String(query(req).datasource ?? "");
+    if (/^s3:\/\//i.test(ds)) return { datasource: ds, exists: null, message: "an S3 datasource: not checked here (workers read the bucket)" };
+    try {
+      const abs = resolveInside(o.datasourceRoot, ds);
+      await checkRealInside(abs, ds);
+      const st = await fs.promises.stat(abs);
+      if (!st.isDirectory()) return { datasource: ds, exists: false, message: `datasource ${JSON.stringify(ds)}: not a folder under the server's datasource root` };
+      return { datasource: ds, exists: true, message: "" };
+    } catch (e) {
+      const why = e instanceof PathRefused ? e.reason : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such folder under the server's datasource root" : (e as Error).message;
+      return { datasource: ds, exists: false, message: `datasource ${JSON.stringify(ds)}: ${why}` };
+    }
+  });
+
   registerUiLive(app, { store, workerTimeoutMs: o.workerTimeoutMs ?? 60_000 });
 
   // States as the run's log announced them ("[k/N] STATE" lines, server time), then its end state.

@@ -1,13 +1,16 @@
 // The 2-D embedding map on a canvas: every point one small square (tens of thousands draw in a few
 // ms), earlier datapool samples blue, this run's selection orange and on top. A grid over screen
 // cells finds the point under the mouse; hovering shows its image (the canvas is not redrawn).
+// Colour by selection (default) or by folder; drag a lasso around points to see their images.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { EmbeddingMap as MapData } from "../api.ts";
+import { folderGroups, insidePolygon, PALETTE } from "../mapGroups.ts";
 import { Thumb } from "./Thumb.tsx";
 
 const H = 420;
 const PAD = 12;
 const CELL = 8;
+const LASSO_MAX = 60;
 
 /** The tooltip in the map's corner across from the point, so it never covers the points near it. */
 function tipPlace(h: { x: number; y: number }, width: number): Record<string, string> {
@@ -19,6 +22,10 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
   const box = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(640);
   const [hover, setHover] = useState<{ i: number; x: number; y: number } | null>(null);
+  const [colourBy, setColourBy] = useState<"selection" | "folder">("selection");
+  const [lasso, setLasso] = useState<{ x: number; y: number }[] | null>(null);
+  const [lassoed, setLassoed] = useState<number[] | null>(null);
+  const folders = useMemo(() => (colourBy === "folder" ? folderGroups(p.map.filenames) : null), [p.map, colourBy]);
   const { n, xy } = p.map;
   const kind = useMemo(() => {
     const k = new Uint8Array(n);
@@ -86,15 +93,43 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
       for (let i = 0; i < n; i++) if (kind[i] === k) g.rect(layout.px[i]! - size / 2, layout.py[i]! - size / 2, size, size);
       g.fill();
     };
-    draw(0, "rgba(90,90,90,0.55)", s);
-    draw(1, "rgba(31,119,180,0.85)", s + 1);
-    draw(2, "#ff7f0e", s + 3);
+    if (folders) {
+      for (let gi = 0; gi < folders.names.length; gi++) {
+        g.fillStyle = PALETTE[gi]!;
+        g.beginPath();
+        for (let i = 0; i < n; i++) if (folders.group[i] === gi) g.rect(layout.px[i]! - s / 2 - 0.5, layout.py[i]! - s / 2 - 0.5, s + 1, s + 1);
+        g.fill();
+      }
+    } else {
+      draw(0, "rgba(90,90,90,0.55)", s);
+      draw(1, "rgba(31,119,180,0.85)", s + 1);
+      draw(2, "#ff7f0e", s + 3);
+    }
     performance.mark("winnow-map-drawn"); // the browser test's first-render time
-  }, [layout, kind, width]);
+  }, [layout, kind, width, folders]);
 
-  const onMove = (e: MouseEvent): void => {
+  const local = (e: MouseEvent): { x: number; y: number } => {
     const r = (e.currentTarget as HTMLCanvasElement).getBoundingClientRect();
-    const mx = e.clientX - r.left, my = e.clientY - r.top;
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  };
+  // Lasso: press, drag around points, release.
+  const onDown = (e: PointerEvent): void => {
+    if (e.button !== 0) return;
+    (e.currentTarget as HTMLCanvasElement).setPointerCapture?.(e.pointerId);
+    setHover(null);
+    setLasso([local(e)]);
+  };
+  const onUp = (): void => {
+    if (lasso && lasso.length >= 3) setLassoed(insidePolygon(layout.px, layout.py, lasso));
+    setLasso(null);
+  };
+  const onMove = (e: MouseEvent): void => {
+    if (lasso) {
+      const q = local(e), last = lasso[lasso.length - 1]!;
+      if ((q.x - last.x) ** 2 + (q.y - last.y) ** 2 >= 9) setLasso([...lasso, q]);
+      return;
+    }
+    const { x: mx, y: my } = local(e);
     const cx = Math.floor(mx / CELL), cy = Math.floor(my / CELL);
     let best = -1, bd = CELL * CELL * 2.25;
     for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
@@ -115,10 +150,22 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
         <span><i class="dot all" /> all {n}</span>
         {p.map.datapool.length > 0 && <span><i class="dot pool" /> earlier datapool {p.map.datapool.length}</span>}
         <span><i class="dot sel" /> selected {p.map.selected.length}</span>
+        <label class="small">Colour by{" "}
+          <select name="colour-by" value={colourBy} onChange={(e) => setColourBy((e.target as HTMLSelectElement).value as "selection" | "folder")}>
+            <option value="selection">selection</option>
+            <option value="folder">folder</option>
+          </select>
+        </label>
+        {folders && folders.names.map((name, gi) => <span key={name} data-testid="folder-legend"><i class="dot" style={{ background: PALETTE[gi] }} /> {name} {folders.counts[gi]}</span>)}
         <span class="muted">PCA of {p.map.d}-d embeddings · axes explain {(100 * p.map.explained[0]).toFixed(1)}% and {(100 * p.map.explained[1]).toFixed(1)}% of the variance</span>
       </div>
       <div class="map-area" style={{ width: `${width}px`, height: `${H}px` }}>
-        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onMouseMove={onMove} onMouseLeave={() => setHover(null)} />
+        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onMouseMove={onMove} onMouseLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
+        {lasso && (
+          <svg class="lasso" width={width} height={H} aria-hidden="true">
+            <polygon points={lasso.map((q) => `${q.x},${q.y}`).join(" ")} />
+          </svg>
+        )}
         {hover && <div class="hover-mark" style={{ left: `${hover.x - 6}px`, top: `${hover.y - 6}px` }} />}
         {hover && (
           <div class="tip" data-testid="map-tip" style={tipPlace(hover, width)}>
@@ -128,6 +175,24 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
           </div>
         )}
       </div>
+      <p class="small muted">Drag around points to see their images.</p>
+      {lassoed && (
+        <div data-testid="lasso-result">
+          <div class="row">
+            <b>{lassoed.length} image(s) in the lasso</b>
+            {lassoed.length > LASSO_MAX && <span class="muted">first {LASSO_MAX} shown</span>}
+            <button type="button" onClick={() => setLassoed(null)}>Clear</button>
+          </div>
+          <div class="grid">
+            {lassoed.slice(0, LASSO_MAX).map((i) => (
+              <figure key={i}>
+                <Thumb runId={p.runId} file={p.map.filenames[i]!} size={128} />
+                <figcaption class="mono small">{p.map.filenames[i]}{kind[i] === 2 ? " · selected" : ""}</figcaption>
+              </figure>
+            ))}
+          </div>
+        </div>
+      )}
     </div>
   );
 }

@@ -54,6 +54,9 @@ export function Datasets() {
         onSubmit={async (e) => {
           e.preventDefault();
           try {
+            // A folder that is not there would be accepted and fail only when a run starts.
+            const c = await api<{ exists: boolean | null; message: string }>("GET", `/v1/datasource-check?datasource=${encodeURIComponent(source.trim())}`);
+            if (c.exists === false) return setMsg({ error: true, text: `${c.message}; nothing was created` });
             const d = await api<DatasetData>("POST", "/v1/datasets", { name: name.trim(), datasource: source.trim() });
             setMsg({ error: false, text: `created ${d.name} (${d.id})` });
             setName("");
