@@ -207,8 +207,8 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     if (/^s3:\/\//i.test(ds)) return { datasource: ds, exists: null, message: "an S3 datasource: not checked here (workers read the bucket)" };
     try {
       const abs = resolveInside(o.datasourceRoot, ds);
-      await checkRealInside(abs, ds);
       const st = await fs.promises.stat(abs);
+      await checkRealInside(abs, ds);
       if (!st.isDirectory()) return { datasource: ds, exists: false, message: `datasource ${JSON.stringify(ds)}: not a folder under the server's datasource root` };
       return { datasource: ds, exists: true, message: "" };
     } catch (e) {

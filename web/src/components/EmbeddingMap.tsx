@@ -2,7 +2,7 @@
 // ms), earlier datapool samples blue, this run's selection orange and on top. A grid over screen
 // cells finds the point under the mouse; hovering shows its image (the canvas is not redrawn).
 // Colour by selection (default) or by folder; drag a lasso around points to see their images.
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { EmbeddingMap as MapData } from "../api.ts";
 import { folderGroups, insidePolygon, PALETTE } from "../mapGroups.ts";
 import { Thumb } from "./Thumb.tsx";
@@ -20,7 +20,8 @@ function tipPlace(h: { x: number; y: number }, width: number): Record<string, st
 export function EmbeddingMap(p: { runId: string; map: MapData }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const box = useRef<HTMLDivElement>(null);
-  const [width, setWidth] = useState(640);
+  // 0 until the box is measured: the points are laid out and drawn once, at the real width.
+  const [width, setWidth] = useState(0);
   const [hover, setHover] = useState<{ i: number; x: number; y: number } | null>(null);
   const [colourBy, setColourBy] = useState<"selection" | "folder">("selection");
   const [lasso, setLasso] = useState<{ x: number; y: number }[] | null>(null);
@@ -34,7 +35,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     return k;
   }, [p.map]);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     const f = (): void => setWidth(Math.max(320, (box.current?.clientWidth ?? 656) - 16)); // the box has 8 px padding
     f();
     addEventListener("resize", f);
@@ -43,6 +44,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
 
   // Screen positions and the hover grid for the current size.
   const layout = useMemo(() => {
+    if (width === 0) return null;
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (let i = 0; i < n; i++) {
       const x = xy[2 * i]!, y = xy[2 * i + 1]!;
@@ -75,9 +77,10 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     return { px, py, start, order, cols, rows };
   }, [xy, n, width]);
 
-  useEffect(() => {
+  // Drawn before the browser paints (a layout effect), not a frame later.
+  useLayoutEffect(() => {
     const c = canvas.current;
-    if (!c) return;
+    if (!c || !layout) return;
     const dpr = window.devicePixelRatio || 1;
     c.width = Math.round(width * dpr);
     c.height = Math.round(H * dpr);
@@ -120,10 +123,11 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     setLasso([local(e)]);
   };
   const onUp = (): void => {
-    if (lasso && lasso.length >= 3) setLassoed(insidePolygon(layout.px, layout.py, lasso));
+    if (layout && lasso && lasso.length >= 3) setLassoed(insidePolygon(layout.px, layout.py, lasso));
     setLasso(null);
   };
   const onMove = (e: MouseEvent): void => {
+    if (!layout) return;
     if (lasso) {
       const q = local(e), last = lasso[lasso.length - 1]!;
       if ((q.x - last.x) ** 2 + (q.y - last.y) ** 2 >= 9) setLasso([...lasso, q]);
