@@ -12,6 +12,9 @@ const PAD = 12;
 const CELL = 8;
 const LASSO_MAX = 60;
 
+/** "#rrggbb" as an opaque pixel of a little-endian Uint32Array over RGBA bytes. */
+const rgba = (hex: string): number => (0xff000000 | (parseInt(hex.slice(5, 7), 16) << 16) | (parseInt(hex.slice(3, 5), 16) << 8) | parseInt(hex.slice(1, 3), 16)) >>> 0;
+
 /** The tooltip in the map's corner across from the point, so it never covers the points near it. */
 function tipPlace(h: { x: number; y: number }, width: number): Record<string, string> {
   return { [h.x < width / 2 ? "right" : "left"]: "4px", [h.y < H / 2 ? "bottom" : "top"]: "4px" };
@@ -85,29 +88,29 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     c.width = Math.round(width * dpr);
     c.height = Math.round(H * dpr);
     const g = c.getContext("2d")!;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.fillStyle = "#fff";
-    g.fillRect(0, 0, width, H);
-    const s = n > 20000 ? 1.5 : n > 2000 ? 2.5 : 4;
-    // One path per colour, filled once (faster than a fillRect per point).
-    const draw = (k: number, color: string, size: number): void => {
-      g.fillStyle = color;
-      g.beginPath();
-      for (let i = 0; i < n; i++) if (kind[i] === k) g.rect(layout.px[i]! - size / 2, layout.py[i]! - size / 2, size, size);
-      g.fill();
+    // Points written straight into the pixels (100 000 squares in a few ms; canvas paths of that
+    // many rectangles take hundreds). Later kinds overwrite earlier ones: the selection is on top.
+    const img = g.createImageData(c.width, c.height);
+    const buf = new Uint32Array(img.data.buffer);
+    buf.fill(0xffffffff);
+    const W = c.width, HH = c.height;
+    const s = n > 20000 ? 2 : n > 2000 ? 3 : 4;
+    const square = (i: number, color: number, size: number): void => {
+      const half = (size * dpr) / 2;
+      const x0 = Math.max(0, Math.round(layout.px[i]! * dpr - half)), x1 = Math.min(W, Math.round(layout.px[i]! * dpr + half));
+      const y0 = Math.max(0, Math.round(layout.py[i]! * dpr - half)), y1 = Math.min(HH, Math.round(layout.py[i]! * dpr + half));
+      for (let y = y0; y < y1; y++) buf.fill(color, y * W + x0, y * W + x1);
     };
     if (folders) {
-      for (let gi = 0; gi < folders.names.length; gi++) {
-        g.fillStyle = PALETTE[gi]!;
-        g.beginPath();
-        for (let i = 0; i < n; i++) if (folders.group[i] === gi) g.rect(layout.px[i]! - s / 2 - 0.5, layout.py[i]! - s / 2 - 0.5, s + 1, s + 1);
-        g.fill();
-      }
+      const colors = PALETTE.map(rgba);
+      for (let i = 0; i < n; i++) square(i, colors[folders.group[i]!]!, s + 1);
     } else {
-      draw(0, "rgba(90,90,90,0.55)", s);
-      draw(1, "rgba(31,119,180,0.85)", s + 1);
-      draw(2, "#ff7f0e", s + 3);
+      // Grey and blue as their translucent colours look on white; orange exact (#ff7f0e).
+      const colors = [rgba("#a4a4a4"), rgba("#418bbf"), rgba("#ff7f0e")];
+      const sizes = [s, s + 1, s + 3];
+      for (let k = 0; k < 3; k++) for (let i = 0; i < n; i++) if (kind[i] === k) square(i, colors[k]!, sizes[k]!);
     }
+    g.putImageData(img, 0, 0);
     performance.mark("winnow-map-drawn"); // the browser test's first-render time
   }, [layout, kind, width, folders]);
 

@@ -30,7 +30,7 @@ export function Datasets() {
     <section>
       <h1>Datasets</h1>
       {error && <p class="error">{error.message}</p>}
-      <div class="scroll-x">
+      <div class="scroll-x" tabIndex={0}>
       <table data-testid="datasets">
         <thead><tr><th>Name</th><th>Datasource</th><th>Created</th><th>Runs</th><th>Datapool size</th><th /></tr></thead>
         <tbody>

@@ -154,7 +154,7 @@ function MapSection(p: { run: RunData; version: string }) {
 
 function Artifacts(p: { run: RunData }) {
   const [err, setErr] = useState<string | null>(null);
-  if (p.run.artifacts.length === 0) return <p class="muted">No artifacts yet.</p>;
+  if (p.run.artifacts.length === 0) return <p class="muted">{END_STATES.has(p.run.state) ? "This run stored no artifacts." : "No artifacts yet."}</p>;
   const download = async (name: string): Promise<void> => {
     try {
       // A short-lived signed URL: the browser downloads it without the token.
@@ -172,7 +172,7 @@ function Artifacts(p: { run: RunData }) {
   const order = (t: string): number => (t === "CHECKPOINT" ? 0 : t.startsWith("REPORT") ? 1 : 2);
   return (
     <div>
-      <div class="scroll-x">
+      <div class="scroll-x" tabIndex={0}>
       <table class="artifacts" data-testid="artifacts">
         <tbody>
           {[...p.run.artifacts].sort((a, b) => order(a.type) - order(b.type) || a.file_name.localeCompare(b.file_name)).map((a) => (
@@ -225,7 +225,7 @@ function ConfigView(p: { id: string }) {
         <button type="button" class={which === "resolved" ? "on" : ""} onClick={() => setWhich("resolved")}>Resolved (every default)</button>
         <button type="button" class={which === "scheduled" ? "on" : ""} onClick={() => setWhich("scheduled")}>As scheduled</button>
       </div>
-      {data.error && which === "resolved" ? <p class="error">{data.error}</p> : <pre class="config" data-testid="config">{YAML.stringify(v)}</pre>}
+      {data.error && which === "resolved" ? <p class="error">{data.error}</p> : <pre class="config" data-testid="config" tabIndex={0} aria-label="Configuration">{YAML.stringify(v)}</pre>}
     </div>
   );
 }
@@ -246,7 +246,7 @@ function LogTail(p: { id: string; live: boolean }) {
     const el = pre.current;
     if (el) el.scrollTop = el.scrollHeight;
   }, [lines.length]);
-  return <pre class="log" ref={pre} data-testid="log">{lines.length ? lines.map((l) => l.line).join("\n") : "(no log lines yet)"}</pre>;
+  return <pre class="log" ref={pre} data-testid="log" tabIndex={0} aria-label="Log">{lines.length ? lines.map((l) => l.line).join("\n") : "(no log lines yet)"}</pre>;
 }
 
 /** The run's HTML report in place: srcdoc (no token in a URL) in an iframe that runs no scripts. */

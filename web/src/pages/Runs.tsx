@@ -23,7 +23,7 @@ export function RunTable(p: { datasetId?: string; state?: string; page: number; 
   const pages = Math.max(1, Math.ceil(data.total / PAGE));
   return (
     <div>
-      <div class="scroll-x">
+      <div class="scroll-x" tabIndex={0}>
       <table class="runs" data-testid="runs-table">
         <thead>
           <tr><th>Run id</th><th>Dataset</th><th>State</th><th>Started</th><th>Duration</th><th class="num">Selected</th><th>Training</th><th>Checkpoint</th></tr>
@@ -75,7 +75,7 @@ export function QueuedRuns() {
   return (
     <section aria-labelledby="queued-h">
       <h2 id="queued-h">Queued ({data.items.length})</h2>
-      <div class="scroll-x">
+      <div class="scroll-x" tabIndex={0}>
         <table data-testid="queued-table">
           <thead><tr><th>Scheduled run</th><th>Dataset</th><th>Priority</th><th>Runs on</th><th>Queued at</th><th /></tr></thead>
           <tbody>

@@ -133,7 +133,7 @@ function Queue() {
   return (
     <div>
       <h2>Queue</h2>
-      <div class="scroll-x">
+      <div class="scroll-x" tabIndex={0}>
       <table data-testid="queue">
         <thead><tr><th>Scheduled id</th><th>State</th><th>Priority</th><th>Runs on</th><th>Created</th><th /></tr></thead>
         <tbody>

@@ -17,7 +17,7 @@ export function Workers() {
     <section>
       <h1>Workers</h1>
       <p class="muted">A worker is live while its heartbeat is younger than {fmtDuration(data.heartbeat_timeout_ms)}; start one with <code>winnow worker</code>.</p>
-      <div class="scroll-x">
+      <div class="scroll-x" tabIndex={0}>
         <table data-testid="workers-table">
           <thead><tr><th>Name</th><th>Labels</th><th>Last heartbeat</th><th>Current run</th></tr></thead>
           <tbody>
