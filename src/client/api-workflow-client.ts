@@ -9,7 +9,7 @@ import {
   type ArtifactData, type DatasetData, type Priority, type RunData, type RunState, type ScheduledRunData,
   type ScheduledState, type WorkerData,
 } from "../db/records.js";
-import type { EmbeddingMap, RunSummary } from "../db/records.js";
+import type { EmbeddingMap, QueuedRunSummary, RunSummary, WorkerSummary } from "../db/records.js";
 import { ApiHttp } from "./http.js";
 import { ApiConflictError, ApiNotFoundError } from "./errors.js";
 
@@ -301,6 +301,26 @@ export class ApiWorkflowClient {
   }
 
   /** The dataset's datapool: how many samples, and the run that recorded it (null: empty). */
+  /** One run's summary as the UI's run page shows it (worker name, selected count). */
+  async getComputeWorkerRunSummary(run: { id: string } | string): Promise<RunSummary> {
+    return this.http.json("GET", `/v1/run-summaries/${encodeURIComponent(typeof run === "string" ? run : run.id)}`);
+  }
+
+  /** The run's HTML report as text. */
+  async getComputeWorkerRunReportHtml(run: { id: string } | string): Promise<string> {
+    return this.http.text(`/v1/runs/${encodeURIComponent(typeof run === "string" ? run : run.id)}/report-html`);
+  }
+
+  /** Workers: live or not (heartbeat within the server's timeout) and the run each is on. */
+  async getWorkerSummaries(): Promise<{ heartbeat_timeout_ms: number; items: WorkerSummary[] }> {
+    return this.http.json("GET", "/v1/worker-summaries");
+  }
+
+  /** OPEN scheduled runs, each with the number of live workers that fit its labels (0: it waits). */
+  async getQueueSummaries(): Promise<{ items: QueuedRunSummary[] }> {
+    return this.http.json("GET", "/v1/queue-summaries");
+  }
+
   async getDatapoolSize(datasetId = this.datasetId): Promise<{ run_id: string | null; size: number }> {
     return this.http.json("GET", `/v1/datasets/${datasetId}/datapool`);
   }

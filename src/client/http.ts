@@ -50,6 +50,13 @@ export class ApiHttp {
     return (await res.json()) as T;
   }
 
+  /** A text answer (the HTML report). */
+  async text(p: string, opts: { timeoutMs?: number } = {}): Promise<string> {
+    const res = await fetch(this.base + p, { headers: this.headers(), signal: AbortSignal.timeout(opts.timeoutMs ?? this.o.timeoutMs ?? 60_000) });
+    if (!res.ok) return this.fail(res, "GET", p);
+    return res.text();
+  }
+
   /** Streams a response body to `dest` (written to a temp name, then renamed). */
   async download(p: string | URL, dest: string, opts: { auth?: boolean; timeoutMs?: number } = {}): Promise<number> {
     const url = typeof p === "string" && !/^https?:/.test(p) ? this.base + p : String(p);

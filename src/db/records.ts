@@ -120,6 +120,27 @@ export interface RunSummary {
   duration_ms: number;
   training: boolean;
   checkpoint: boolean;
+  worker_id: string;
+  /** The worker's registered name (null once the worker is deleted). */
+  worker_name: string | null;
+  /** Images the run selected (lines of its SELECTED_FILENAMES; null before it has one). */
+  selected_count: number | null;
+  /** Where its starting checkpoint came from (`run:<id>`, a URL, …). */
+  checkpoint_source: string | null;
+}
+
+/** A worker as the workers page lists it. */
+export interface WorkerSummary extends WorkerData {
+  /** Heartbeat within the server's dead-worker timeout. */
+  live: boolean;
+  current_run: { id: string; state: RunState; progress: RunProgress | null } | null;
+}
+
+/** An OPEN scheduled run as the runs overview lists it (queued, no run yet). */
+export interface QueuedRunSummary extends ScheduledRunData {
+  dataset_name: string | null;
+  /** Live workers whose labels include every label of runs_on. */
+  matching_live_workers: number;
 }
 
 export interface EmbeddingMap {

@@ -72,6 +72,10 @@ const LIST_PAGE = 1000;
 export interface RunQuery {
   datasetId?: string;
   state?: RunState;
+  /** Runs of this worker only. */
+  workerId?: string;
+  /** Runs not in an end state only (the workers page's current run). */
+  active?: boolean;
   /** Newest first (the UI's overview) instead of oldest first (Lightly's order). */
   newestFirst?: boolean;
   /** Page size; absent: every matching run. */
@@ -379,6 +383,8 @@ export class Store {
     const params: SqlValue[] = [owner];
     if (q.datasetId) (where.push("dataset_id = ?"), params.push(q.datasetId));
     if (q.state) (where.push("state = ?"), params.push(q.state));
+    if (q.workerId) (where.push("worker_id = ?"), params.push(q.workerId));
+    if (q.active) where.push("state NOT IN ('COMPLETED', 'ABORTED', 'FAILED', 'CRASHED')");
     return { where: where.join(" AND "), params };
   }
 

@@ -17,6 +17,7 @@ import { prepareImages, embedImages, readEmbeddings, embeddingsCsvHeader, embedd
 import { trainInWorker, type WorkerTrainResult } from "../ssl/index.js";
 import * as torch from "../torch/index.js";
 import { ProgressPrinter, formatDuration, type ProgressStream } from "../util/progress.js";
+import { countProgress, trainingProgress, type LiveProgress } from "./live-progress.js";
 import type { ImageCache } from "../data/index.js";
 import { RUN_STATES, END_STATES, type RunState } from "./states.js";
 import { localResumeSource } from "./resume.js";
@@ -53,6 +54,8 @@ export interface RunOptions {
   stream?: ProgressStream | null;
   /** Aborts the run (training stops after its current step and keeps a checkpoint). */
   signal?: AbortSignal;
+  /** Structured progress (training steps, decoding and embedding counts), for the service's live view. */
+  onProgress?: (p: LiveProgress) => void;
   /** Folder of the decode cache. Default $WINNOW_HOME/cache. */
   cacheDir?: string;
   /**
@@ -197,6 +200,15 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     log(`[${RUN_STATES.indexOf(state) + 1}/${RUN_STATES.length - 2}] ${state}`);
   };
 
+  // Counted stages' structured progress: the clock starts at each stage's first report.
+  let liveT0 = { key: "", at: 0 };
+  const live = (what: string, done: number, total: number): void => {
+    if (!opts.onProgress) return;
+    const key = `${record.state}:${what}`;
+    if (liveT0.key !== key) liveT0 = { key, at: performance.now() };
+    opts.onProgress(countProgress(record.state, what, liveT0.at, done, total));
+  };
+
   let cache: ImageCache | null = null;
   let preds: RunPredictions | null = null;
   let trainHandle: ReturnType<typeof trainInWorker> | null = null;
@@ -285,7 +297,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const decodeBar = new CountProgress("decoding", stream);
     cache = await prepareImages(inputReal, {
       cacheDir: opts.cacheDir ?? path.join(winnowHome(), "cache"), config: lc, removeExactDuplicates: wc.remove_exact_duplicates,
-      training: wc.enable_training, onProgress: (d, t) => decodeBar.update(d, t), log,
+      training: wc.enable_training, onProgress: (d, t) => (decodeBar.update(d, t), live("decoding", d, t)), log,
     });
     decodeBar.done();
     if (wc.training.task_name && !wc.enable_training) note(`worker_config.training.task_name ${JSON.stringify(wc.training.task_name)} has no effect: enable_training is false`);
@@ -348,7 +360,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       const handle = trainInWorker({
         cacheDir: trainCache.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: lc, outDir: paths.checkpoints,
         device, startFrom: ckpt?.path ?? pretrained?.path, resumeFrom: resumeFrom ?? undefined, numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
-        onProgress: (p) => printer?.update(p),
+        onProgress: (p) => (printer?.update(p), opts.onProgress?.(trainingProgress(record.state, p))),
         onEpochEnd: (e) => {
           printer?.epoch(e);
           log(`epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, ${e.imagesPerSecond.toFixed(1)} img/s, ${formatDuration(e.seconds)}`, false);
@@ -403,7 +415,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       const bar = new CountProgress("embedding", stream);
       const e = embedImages({
         cache: itemCache, config: lc, outDir: path.dirname(paths.embeddings), checkpoint: embedCheckpoint ?? undefined, device,
-        onProgress: (dn, t) => bar.update(dn, t), log,
+        onProgress: (dn, t) => (bar.update(dn, t), live("embedding", dn, t)), log,
       });
       bar.done();
       for (const n of e.notes) if (!notes.includes(n)) notes.push(n);

@@ -52,7 +52,7 @@ export interface AppOptions {
   allowRoots?: string[];
   logger?: boolean;
   /** Bounds of the UI's heavy routes (embedding map, thumbnails); defaults in ui-api.ts. */
-  ui?: Pick<UiApiOptions, "embeddingMap" | "thumbnails">;
+  ui?: Pick<UiApiOptions, "embeddingMap" | "thumbnails" | "workerTimeoutMs">;
   /**
    * How often a long-polling claim re-checks the queue without a wake-up (ms; default 1000). With
    * LISTEN/NOTIFY running, schedules on other replicas wake it, so serve() lengthens this then.

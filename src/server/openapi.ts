@@ -52,6 +52,11 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/runs/{id}/thumbnail": { get: { summary: "A thumbnail of one of the run's images, read inside the datasource", query: ["file", "size"] } },
   "/v1/datasets/{id}/datapool": { get: { summary: "Datapool size of a dataset" } },
   "/v1/configs/validate": { post: { summary: "Validate a run config against the shared schemas (no run is created)" } },
+  "/v1/run-summaries/{id}": { get: { summary: "One run's summary: worker name, selected count, dataset name" } },
+  "/v1/runs/{id}/report-html": { get: { summary: "The run's HTML report as text (the UI shows it in a sandboxed iframe)" } },
+  "/v1/worker-summaries": { get: { summary: "Workers with liveness (heartbeat within the dead-worker timeout) and current run" } },
+  "/v1/datasource-check": { get: { summary: "Whether a datasource folder exists under the server's datasource root (the dataset form's check)", query: ["datasource"] } },
+  "/v1/queue-summaries": { get: { summary: "OPEN scheduled runs with the number of live workers whose labels fit" } },
 };
 
 /** Every documented (method, path) pair, path in fastify's `:param` form: tests compare it with the registered routes. */

@@ -65,7 +65,7 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
     claimPollMs,
     store, storage, signingSecret: secret, datasourceRoot: path.resolve(o.datasourceRoot ?? "."),
     publicUrl: () => o.publicUrl?.replace(/\/+$/, "") ?? url, bodyLimit: o.bodyLimit, artifactLimit: o.artifactLimit, logger: o.logger,
-    storageRedirect: o.storageRedirect, allowRoots: o.allowRoots,
+    storageRedirect: o.storageRedirect, allowRoots: o.allowRoots, ui: { workerTimeoutMs: o.heartbeatTimeoutMs ?? 60_000 },
   });
   const host = o.host ?? "127.0.0.1";
   await app.listen({ host, port: o.port ?? 8470 });

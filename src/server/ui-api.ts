@@ -21,9 +21,12 @@ import { LruCache } from "./ui-embedding-map.js";
 import { EmbeddingMapPool, type EmbeddingMapPoolOptions } from "./embedding-map-pool.js";
 import { Limiter, withBudget } from "./bounded-work.js";
 import { readRegularFile } from "./regular-file.js";
+import { registerUiLive } from "./ui-live.js";
 
 export interface UiApiOptions {
   store: Store;
+  /** The server's dead-worker timeout: a worker whose heartbeat is older is shown as not live. */
+  workerTimeoutMs?: number;
   storage: ArtifactStorage;
   /** Real path of the datasource root (datasets' datasources are relative to it). */
   datasourceRoot: string;
@@ -113,12 +116,22 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   const thumbMaxBytes = o.thumbnails?.maxBytes ?? 64 << 20;
   const thumbBudgetMs = o.thumbnails?.budgetMs ?? 10_000;
   const datapoolSizes = new LruCache<number>(256);
+  const lineCounts = new LruCache<number>(1024);
 
   async function run(req: FastifyRequest): Promise<RunData> {
     const id = params(req).id!;
     const r = await store.getRun(owner(req), id);
     if (!r) throw httpError(404, `run ${JSON.stringify(id)} not found`);
     return r;
+  }
+  /** Lines of the run's SELECTED_FILENAMES, counted once per artifact version. */
+  async function selectedCount(req: FastifyRequest, r: RunData): Promise<number | null> {
+    const a = r.artifacts.find((x) => x.type === "SELECTED_FILENAMES");
+    if (!a) return null;
+    return lineCounts.get(`${a.id}:${a.sha256}`, async () => {
+      const s = await store.getArtifactByName(owner(req), r.id, a.file_name);
+      return s ? countLines(await storage.get(s.storageKey)) : 0;
+    });
   }
   async function artifactText(req: FastifyRequest, r: RunData, type: ArtifactType): Promise<{ artifact: ArtifactData; text: string } | null> {
     const a = r.artifacts.find((x) => x.type === type);
@@ -147,15 +160,64 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
         training.set(r.config_id, (c?.worker_config as { enable_training?: unknown } | undefined)?.enable_training === true);
       }
     }
+    const workers = new Map((await store.listWorkers(owner(req))).map((w) => [w.id, w.name]));
     const now = Date.now();
-    const items: RunSummary[] = page.map((r) => ({
+    const selected = await Promise.all(page.map((r) => selectedCount(req, r)));
+    const items: RunSummary[] = page.map((r, i) => ({
       id: r.id, dataset_id: r.dataset_id, dataset_name: names.get(r.dataset_id) ?? null, scheduled_id: r.scheduled_id,
       state: r.state, message: r.message, progress: r.progress, created_at: r.created_at, ended_at: r.ended_at,
       last_modified_at: r.last_modified_at, duration_ms: (r.ended_at ?? now) - r.created_at,
       training: training.get(r.config_id) ?? false, checkpoint: r.artifacts.some((a) => a.type === "CHECKPOINT"),
+      worker_id: r.worker_id, worker_name: workers.get(r.worker_id) ?? null, selected_count: selected[i]!, checkpoint_source: r.checkpoint_source,
     }));
     return { total, offset, limit, items };
   });
+
+  // One run's summary (the detail page's header: worker name, selected count).
+  app.get("/v1/run-summaries/:id", async (req) => {
+    const r = await run(req);
+    const c = await store.getConfig(owner(req), r.config_id);
+    const ds = await store.getDataset(owner(req), r.dataset_id);
+    const w = (await store.listWorkers(owner(req))).find((x) => x.id === r.worker_id);
+    const s: RunSummary = {
+      id: r.id, dataset_id: r.dataset_id, dataset_name: ds?.name ?? null, scheduled_id: r.scheduled_id,
+      state: r.state, message: r.message, progress: r.progress, created_at: r.created_at, ended_at: r.ended_at,
+      last_modified_at: r.last_modified_at, duration_ms: (r.ended_at ?? Date.now()) - r.created_at,
+      training: (c?.worker_config as { enable_training?: unknown } | undefined)?.enable_training === true,
+      checkpoint: r.artifacts.some((a) => a.type === "CHECKPOINT"),
+      worker_id: r.worker_id, worker_name: w?.name ?? null, selected_count: await selectedCount(req, r), checkpoint_source: r.checkpoint_source,
+    };
+    return s;
+  });
+
+  // The HTML report's text, for the UI to show in a sandboxed iframe (srcdoc: no token in a URL, the
+  // page's CSP applies, and sandbox="" runs none of its scripts). Plain text: never rendered here.
+  app.get("/v1/runs/:id/report-html", async (req, reply) => {
+    const r = await run(req);
+    const rep = await artifactText(req, r, "REPORT_HTML");
+    if (!rep) throw httpError(404, `run ${r.id} (${r.state}) has no REPORT_HTML artifact`);
+    return reply.type("text/plain; charset=utf-8").header("x-content-type-options", "nosniff").send(rep.text);
+  });
+
+  // The dataset form's check that a datasource folder exists under this server's datasource root
+  // (where thumbnails are read). The API itself accepts any datasource: workers resolve it under
+  // their own --datasource-root, which may be another machine's folder.
+  app.get("/v1/datasource-check", async (req) => {
+    const ds = String(query(req).datasource ?? "");
+    if (/^s3:\/\//i.test(ds)) return { datasource: ds, exists: null, message: "an S3 datasource: not checked here (workers read the bucket)" };
+    try {
+      const abs = resolveInside(o.datasourceRoot, ds);
+      const st = await fs.promises.stat(abs);
+      await checkRealInside(abs, ds);
+      if (!st.isDirectory()) return { datasource: ds, exists: false, message: `datasource ${JSON.stringify(ds)}: not a folder under the server's datasource root` };
+      return { datasource: ds, exists: true, message: "" };
+    } catch (e) {
+      const why = e instanceof PathRefused ? e.reason : (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such folder under the server's datasource root" : (e as Error).message;
+      return { datasource: ds, exists: false, message: `datasource ${JSON.stringify(ds)}: ${why}` };
+    }
+  });
+
+  registerUiLive(app, { store, workerTimeoutMs: o.workerTimeoutMs ?? 60_000 });
 
   // States as the run's log announced them ("[k/N] STATE" lines, server time), then its end state.
   app.get("/v1/runs/:id/timeline", async (req) => {

@@ -43,6 +43,8 @@ export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIS
     return reply.send(fs.createReadStream(file));
   }
 
+  // Browsers ask for /favicon.ico on every page, without a token: the UI's icon, public.
+  app.get("/favicon.ico", pub, async (_req, reply) => reply.redirect("/ui/favicon.svg", 301));
   app.get("/", pub, async (_req, reply) => reply.redirect("/ui/", 302));
   app.get("/ui", pub, async (_req, reply) => reply.redirect("/ui/", 302));
   app.get("/ui/*", pub, async (req, reply) => {

@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProgressStream } from "../util/progress.js";
+import type { LiveProgress } from "../run/live-progress.js";
 import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.js";
 import { preflightJobConfig } from "./job-preflight.js";
 import { FileReadError } from "../util/regular-file.js";
@@ -51,6 +52,7 @@ export interface JobSpec {
 export type JobMessage =
   | { type: "state"; state: string }
   | { type: "log"; lines: string[] }
+  | { type: "progress"; progress: LiveProgress }
   | { type: "done"; ok: boolean; aborted: boolean; message: string; record: Record<string, unknown> | null };
 
 function send(m: JobMessage): void {
@@ -115,6 +117,8 @@ async function main(spec: JobSpec): Promise<void> {
       return true;
     },
   };
+  // Only the newest progress goes out, with the log lines (every step would flood the IPC channel).
+  let progress: LiveProgress | null = null;
   const recordFile = runPaths(spec.output).record;
   let lastState = "";
   const poll = (): void => {
@@ -131,11 +135,15 @@ async function main(spec: JobSpec): Promise<void> {
       send({ type: "log", lines: pending });
       pending = [];
     }
+    if (progress) {
+      send({ type: "progress", progress });
+      progress = null;
+    }
   };
   const timer = setInterval(poll, 250);
   try {
     const res = await run({
-      input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir,
+      input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir, onProgress: (p) => void (progress = p),
       overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
     });
     poll();

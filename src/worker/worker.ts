@@ -40,6 +40,8 @@ export interface WorkerOptions {
   s3?: S3Settings;
   /** Heartbeat period, ms (default 10 000; the server's timeout should be several periods). */
   heartbeatMs?: number;
+  /** Least time between two live-progress updates of a run, ms (default 1000). */
+  progressMs?: number;
   /** Long-poll wait per claim request, ms (default 20 000). */
   pollWaitMs?: number;
   /** Retry budget of each artifact upload (and datapool download) of a run (default 10 tries / 5 minutes). */
@@ -95,6 +97,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   fs.mkdirSync(workDir, { recursive: true });
   const realRoot = fs.realpathSync(o.datasourceRoot ?? ".");
   const heartbeatMs = o.heartbeatMs ?? 10_000;
+  const progressMs = o.progressMs ?? 1000;
 
   let http = new ApiHttp({ url: o.server, token: o.token });
   const budget = (given: Partial<RetryBudget> | undefined, d: RetryBudget): RetryBudget => ({ ...d, ...given });
@@ -135,6 +138,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     const w = await retrying("register", () => http.json<WorkerData>("POST", "/v1/workers", { name: o.name ?? `${os.hostname()}-${process.pid}`, labels: o.labels ?? [] }));
     workerId = w.id;
   }
+  const workerName = o.name ?? workerId;
   log(`worker ${workerId} registered at ${http.base} (labels: ${(o.labels ?? []).join(", ") || "none"})`);
   http = new ApiHttp({ url: o.server, token: o.token, headers: { "x-winnow-worker": workerId } });
 
@@ -278,7 +282,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         input = m.dir;
         logLines([`datasource ${c.dataset.datasource}: ${m.objects} object(s), ${m.downloaded} downloaded (${m.bytesDownloaded} bytes), ${m.unchanged} unchanged, ${m.removed} removed${m.skipped.length ? `, ${m.skipped.length} skipped (keys that cannot be a local path, e.g. ${JSON.stringify(m.skipped[0])})` : ""}`]);
       } catch (e) {
-        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be read on worker ${workerId}: ${(e as Error).message}`);
+        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be read on worker ${workerName}: ${(e as Error).message}`);
       }
     } else {
       try {
@@ -287,7 +291,9 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         if (real !== input) throw new PathRefused(c.dataset.datasource, "symbolic link in the path (it may lead outside the datasource root)");
       } catch (e) {
         const why = e instanceof PathRefused ? e.reason : (e as Error).message;
-        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be used on worker ${workerId} (root ${realRoot}): ${why}`);
+        // The root is this machine's business: in the run's log, not in the message the UI shows.
+        logLines([`datasource root on worker ${workerName}: ${realRoot}`]);
+        return finish("FAILED", `datasource ${JSON.stringify(c.dataset.datasource)} cannot be used on worker ${workerName}: ${why}`);
       }
     }
     if (c.checkpoint && "error" in c.checkpoint) return finish("FAILED", c.checkpoint.error);
@@ -364,13 +370,22 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       uploadNewestCheckpoint().finally(() => (uploading = false));
     }, 1000);
 
+    // Live progress goes to the server at most once a second (the newest only); each update's answer
+    // also carries cancel_requested, so a cancel from the UI is noticed within about a second.
+    let progress: Record<string, unknown> | null = null;
+    const progressTimer = setInterval(() => {
+      if (progress) update({ progress });
+      progress = null;
+    }, progressMs);
     const done = await new Promise<Extract<JobMessage, { type: "done" }> | null>((resolve) => {
       let result: Extract<JobMessage, { type: "done" }> | null = null;
       child!.on("message", (m: JobMessage) => {
         if (m.type === "state") {
           const s = lightlyState(m.state);
+          progress = null;
           if (s && !["COMPLETED", "FAILED", "ABORTED"].includes(s)) update({ state: s, progress: { stage: m.state } });
-        } else if (m.type === "log") logLines(m.lines);
+        } else if (m.type === "progress") progress = { ...m.progress };
+        else if (m.type === "log") logLines(m.lines);
         else if (m.type === "done") result = m;
       });
       child!.on("exit", (code, sig) => {
@@ -379,6 +394,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       });
     });
     clearInterval(ckptTimer);
+    clearInterval(progressTimer);
     stop?.removeEventListener("abort", onStop);
     while (uploading) await sleep(50);
     if (ended) return; // the server ended the run (dead-worker policy or cancel); nothing more to say

@@ -1,8 +1,9 @@
 // The API from the browser: every call carries the token the user signed in with, kept in
 // sessionStorage only (gone when the tab closes). Errors keep the server's status and message.
-import type { ArtifactData, DatasetData, EmbeddingMap, Priority, RunData, RunState, RunSummary, ScheduledRunData } from "../../src/db/records.ts";
+import type { ArtifactData, DatasetData, EmbeddingMap, Priority, QueuedRunSummary, RunData, RunState, RunSummary, ScheduledRunData, WorkerSummary } from "../../src/db/records.ts";
+import type { LiveProgress } from "../../src/run/live-progress.ts";
 
-export type { ArtifactData, DatasetData, EmbeddingMap, RunData, RunState, RunSummary, ScheduledRunData, Priority };
+export type { ArtifactData, DatasetData, EmbeddingMap, LiveProgress, QueuedRunSummary, RunData, RunState, RunSummary, ScheduledRunData, Priority, WorkerSummary };
 
 const KEY = "winnow.token";
 export const getToken = (): string | null => sessionStorage.getItem(KEY);
@@ -39,6 +40,14 @@ async function request(method: string, path: string, body?: unknown, token = get
   }
   return res;
 }
+
+/** Text of a route (the HTML report). */
+export async function apiText(path: string): Promise<string> {
+  return (await request("GET", path)).text();
+}
+
+/** Cancels a scheduled run: a queued one at once; a running one is aborted by its worker (ends ABORTED). */
+export const cancelScheduled = (scheduledId: string): Promise<unknown> => api("POST", `/v1/scheduled-runs/${encodeURIComponent(scheduledId)}/cancel`);
 
 export async function api<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
   const res = await request(method, path, body, token);

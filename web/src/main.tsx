@@ -10,6 +10,7 @@ import { Runs } from "./pages/Runs.tsx";
 import { RunDetail } from "./pages/RunDetail.tsx";
 import { Datasets, DatasetDetail } from "./pages/Datasets.tsx";
 import { Schedule } from "./pages/Schedule.tsx";
+import { Workers } from "./pages/Workers.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 
 function App() {
@@ -35,6 +36,7 @@ function App() {
   else if (path === "/datasets") page = <Datasets />;
   else if ((m = /^\/datasets\/([^/]+)$/.exec(path))) page = <DatasetDetail key={m[1]} id={decodeURIComponent(m[1]!)} />;
   else if (path === "/schedule") page = <Schedule query={query} />;
+  else if (path === "/workers") page = <Workers />;
   else page = <NotFound what="page" id={path} />;
 
   const nav = (to: string, label: string) => (
@@ -47,6 +49,7 @@ function App() {
         <nav>
           {nav("/runs", "Runs")}
           {nav("/datasets", "Datasets")}
+          {nav("/workers", "Workers")}
           {nav("/schedule", "Schedule a run")}
         </nav>
         <button type="button" class="link" onClick={() => (clearToken(), setTok(null))}>Sign out</button>

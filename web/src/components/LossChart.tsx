@@ -2,7 +2,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 
-export function LossChart(p: { steps: number[]; epochs: number[] }) {
+export function LossChart(p: { steps: number[]; epochs: number[]; empty?: string }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const perStep = p.steps.length > 1;
@@ -23,6 +23,11 @@ export function LossChart(p: { steps: number[]; epochs: number[] }) {
     const plot = new uPlot({ width, height: 260, series, scales: { x: { time: false } }, axes: [{ label: perStep ? "step" : "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] }, { label: "loss" }] }, data, el.current);
     return () => plot.destroy();
   }, [p.steps, p.epochs]);
-  if (p.steps.length === 0 && p.epochs.length === 0) return <p class="muted">No training loss (yet).</p>;
-  return <div class="chart" ref={el} data-testid="loss-chart" />;
+  if (p.steps.length === 0 && p.epochs.length === 0) return <p class="muted">{p.empty ?? "No training loss."}</p>;
+  // The canvas has a text equivalent: what the curve says, in numbers.
+  const e = p.epochs;
+  const alt = e.length
+    ? `Training loss over ${e.length} epoch(s): ${e[0]!.toFixed(4)} after the first, ${e[e.length - 1]!.toFixed(4)} after the last.`
+    : `Training loss over ${p.steps.length} step(s), from ${p.steps[0]!.toFixed(4)} to ${p.steps[p.steps.length - 1]!.toFixed(4)}.`;
+  return <div class="chart" ref={el} data-testid="loss-chart" role="img" aria-label={alt} />;
 }

@@ -1,4 +1,5 @@
 // Datasets: the list (with run counts and datapool sizes), creating one, and one dataset's runs.
+import { useTitle } from "../useTitle.ts";
 import { useState } from "preact/hooks";
 import { api, type DatasetData } from "../api.ts";
 import { fmtTime } from "../format.ts";
@@ -20,6 +21,7 @@ function RunCount(p: { id: string }) {
 }
 
 export function Datasets() {
+  useTitle("Datasets");
   const { data, error, reload } = usePoll(() => api<DatasetData[]>("GET", "/v1/datasets"), [], 10000);
   const [name, setName] = useState("");
   const [source, setSource] = useState("");
@@ -28,6 +30,7 @@ export function Datasets() {
     <section>
       <h1>Datasets</h1>
       {error && <p class="error">{error.message}</p>}
+      <div class="scroll-x" tabIndex={0}>
       <table data-testid="datasets">
         <thead><tr><th>Name</th><th>Datasource</th><th>Created</th><th>Runs</th><th>Datapool size</th><th /></tr></thead>
         <tbody>
@@ -44,12 +47,16 @@ export function Datasets() {
           {data && data.length === 0 && <tr><td colSpan={6} class="muted">No datasets yet: create one below.</td></tr>}
         </tbody>
       </table>
+      </div>
       <h2>Create a dataset</h2>
       <form
         class="inline"
         onSubmit={async (e) => {
           e.preventDefault();
           try {
+            // A folder that is not there would be accepted and fail only when a run starts.
+            const c = await api<{ exists: boolean | null; message: string }>("GET", `/v1/datasource-check?datasource=${encodeURIComponent(source.trim())}`);
+            if (c.exists === false) return setMsg({ error: true, text: `${c.message}; nothing was created` });
             const d = await api<DatasetData>("POST", "/v1/datasets", { name: name.trim(), datasource: source.trim() });
             setMsg({ error: false, text: `created ${d.name} (${d.id})` });
             setName("");
@@ -70,6 +77,7 @@ export function Datasets() {
 }
 
 export function DatasetDetail(p: { id: string }) {
+  useTitle(`Dataset ${p.id}`);
   const { data, error } = usePoll(() => api<DatasetData>("GET", `/v1/datasets/${encodeURIComponent(p.id)}`), [p.id], 0, () => false);
   const [page, setPage] = useState(0);
   if (error instanceof ApiError && error.status === 404) return <NotFound what="dataset" id={p.id} message={error.message} />;

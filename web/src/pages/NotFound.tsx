@@ -1,7 +1,9 @@
+import { useTitle } from "../useTitle.ts";
 import { linkProps } from "../router.ts";
 
 /** Also what another owner's record looks like: the API answers 404 for both. */
 export function NotFound(p: { what: string; id: string; message?: string }) {
+  useTitle("Not found");
   return (
     <section class="notfound" data-testid="not-found">
       <h1>Not found</h1>

@@ -2,7 +2,11 @@
 // artifacts (download, signed checkpoint URL), the checkpoint_run_id snippet, and the config.
 import { useEffect, useRef, useState } from "preact/hooks";
 import YAML from "yaml";
-import { api, ApiError, END_STATES, signedUrl, type DatasetData, type EmbeddingMap as MapData, type RunData } from "../api.ts";
+import { api, apiText, ApiError, cancelScheduled, END_STATES, signedUrl, type EmbeddingMap as MapData, type RunData, type RunSummary } from "../api.ts";
+import { ConfirmButton } from "../components/ConfirmButton.tsx";
+import { LiveProgress } from "../components/LiveProgress.tsx";
+import { shownError } from "../shownError.ts";
+import { useTitle } from "../useTitle.ts";
 import { CopyButton } from "../components/CopyButton.tsx";
 import { EmbeddingMap } from "../components/EmbeddingMap.tsx";
 import { LossChart } from "../components/LossChart.tsx";
@@ -16,32 +20,47 @@ import { NotFound } from "./NotFound.tsx";
 const GRID_MAX = 60;
 
 export function RunDetail(p: { id: string }) {
-  const { data: run, error } = usePoll(() => api<RunData>("GET", `/v1/runs/${encodeURIComponent(p.id)}`), [p.id], 2000, (r) => !END_STATES.has(r.state));
-  const [dataset, setDataset] = useState<DatasetData | null>(null);
-  useEffect(() => {
-    if (run) api<DatasetData>("GET", `/v1/datasets/${run.dataset_id}`).then(setDataset, () => {});
-  }, [run?.dataset_id]);
+  useTitle(`Run ${p.id}`);
+  const id = encodeURIComponent(p.id);
+  const { data, error, reload } = usePoll(
+    async () => {
+      const [run, sum] = await Promise.all([api<RunData>("GET", `/v1/runs/${id}`), api<RunSummary>("GET", `/v1/run-summaries/${id}`)]);
+      return { run, sum };
+    },
+    [p.id], 1000, (d) => !END_STATES.has(d.run.state),
+  );
+  const run = data?.run;
+  const sum = data?.sum;
 
   if (error instanceof ApiError && error.status === 404) return <NotFound what="run" id={p.id} message={error.message} />;
   if (!run) return error ? <p class="error">{error.message}</p> : <p class="muted">Loading…</p>;
   const ended = END_STATES.has(run.state);
   // Refetch the derived views when something they read has changed.
   const version = `${run.state}:${run.artifacts.map((a) => a.sha256).join(",")}`;
+  const from = run.checkpoint_source ? /^run:(.+)$/.exec(run.checkpoint_source) : null;
+  const failed = ended && run.state !== "COMPLETED";
   return (
     <section class="detail" data-testid="run-detail">
       <h1>
         Run <span class="mono" data-testid="run-id">{run.id}</span> <CopyButton text={run.id} label="Copy id" testid="copy-run-id" />
       </h1>
       <div class="facts">
-        <div><b>State</b> <StateBadge state={run.state} /></div>
-        <div><b>Dataset</b> {dataset ? <a {...linkProps(`/datasets/${dataset.id}`)}>{dataset.name}</a> : run.dataset_id}</div>
+        <div><b>State</b> <span role="status" aria-live="polite" data-testid="run-state"><StateBadge state={run.state} /></span></div>
+        <div><b>Dataset</b> <a {...linkProps(`/datasets/${run.dataset_id}`)}>{sum?.dataset_name ?? run.dataset_id}</a></div>
         <div><b>Started</b> {fmtTime(run.created_at)}</div>
         <div><b>Duration</b> {fmtDuration((run.ended_at ?? Date.now()) - run.created_at)}</div>
-        <div><b>Worker</b> <span class="mono">{run.worker_id}</span></div>
-        {run.checkpoint_source && <div><b>Started from</b> <span class="mono">{run.checkpoint_source}</span></div>}
+        <div><b>Worker</b> <span data-testid="worker-name" title={`worker id ${run.worker_id}`}>{sum?.worker_name ?? run.worker_id}</span></div>
+        <div><b>Selected</b> <span data-testid="selected-count">{sum?.selected_count ?? "—"}</span></div>
+        {run.checkpoint_source && <div><b>Started from</b> {from ? <a class="mono" {...linkProps(`/runs/${from[1]}`)} data-testid="started-from">run {from[1]}</a> : <span class="mono">{run.checkpoint_source}</span>}</div>}
+        {!ended && (
+          <div class="actions">
+            <ConfirmButton label="Abort run" question="Abort this run? It stops after its current step and ends ABORTED." confirmLabel="Abort" testid="abort-run" onConfirm={() => cancelScheduled(run.scheduled_id).then(reload)} />
+          </div>
+        )}
       </div>
-      {run.message && <p class={run.state === "COMPLETED" ? "muted" : ended ? "error" : "muted"}>{run.message}</p>}
-      {run.progress && !ended && <Progress p={run.progress} />}
+      {run.message && failed && <p class="error" data-testid="failure-reason"><b>Why it ended {run.state}:</b> {shownError(run.message)}</p>}
+      {run.message && !failed && <p class="muted">{run.message}</p>}
+      {!ended && <LiveProgress state={run.state} progress={run.progress} />}
 
       <h2>Timeline</h2>
       <Timeline id={run.id} version={version} ended={ended} />
@@ -49,7 +68,7 @@ export function RunDetail(p: { id: string }) {
       <div class="two">
         <div>
           <h2>Training loss</h2>
-          <Loss id={run.id} version={version} ended={ended} />
+          <Loss id={run.id} version={version} ended={ended} state={run.state} />
         </div>
         <div>
           <h2>Reuse this run's checkpoint</h2>
@@ -60,6 +79,13 @@ export function RunDetail(p: { id: string }) {
       <h2>Artifacts</h2>
       <Artifacts run={run} />
 
+      {run.artifacts.some((a) => a.type === "REPORT_HTML") && (
+        <>
+          <h2>Report</h2>
+          <ReportView id={run.id} version={version} />
+        </>
+      )}
+
       <h2>Embedding map</h2>
       <MapSection run={run} version={version} />
 
@@ -69,20 +95,6 @@ export function RunDetail(p: { id: string }) {
       <h2>Log</h2>
       <LogTail id={run.id} live={!ended} />
     </section>
-  );
-}
-
-function Progress(p: { p: NonNullable<RunData["progress"]> }) {
-  const f = p.p.fraction;
-  return (
-    <div class="progress">
-      {f !== undefined && <progress max={1} value={f} />}
-      <span class="muted">
-        {p.p.epoch !== undefined && p.p.epochs !== undefined ? ` epoch ${p.p.epoch}/${p.p.epochs}` : ""}
-        {p.p.loss !== undefined ? ` · loss ${Number(p.p.loss).toFixed(4)}` : ""}
-        {f !== undefined ? ` · ${Math.round(100 * f)}%` : ""}
-      </span>
-    </div>
   );
 }
 
@@ -109,17 +121,18 @@ function Timeline(p: { id: string; version: string; ended: boolean }) {
   );
 }
 
-function Loss(p: { id: string; version: string; ended: boolean }) {
+function Loss(p: { id: string; version: string; ended: boolean; state: string }) {
   const { data, error } = usePoll(() => api<{ epoch_losses: number[]; step_losses: number[] }>("GET", `/v1/runs/${p.id}/loss`), [p.id, p.version], 4000, () => !p.ended);
   if (error) return <p class="error">{error.message}</p>;
   if (!data) return <p class="muted">Loading…</p>;
-  return <LossChart steps={data.step_losses} epochs={data.epoch_losses} />;
+  const none = p.ended ? (p.state === "COMPLETED" ? "This run did not train (no training loss)." : `No training loss: the run ended ${p.state} before a training epoch finished.`) : "No training loss yet: it appears once an epoch has finished.";
+  return <LossChart steps={data.step_losses} epochs={data.epoch_losses} empty={none} />;
 }
 
 function MapSection(p: { run: RunData; version: string }) {
   const has = p.run.artifacts.some((a) => a.type === "EMBEDDINGS");
   const { data, error } = usePoll(() => (has ? api<MapData>("GET", `/v1/runs/${p.run.id}/embedding-map`) : Promise.resolve(null)), [p.run.id, p.version, has], 0, () => false);
-  if (!has) return <p class="muted">The map appears once the run has uploaded its embeddings.</p>;
+  if (!has) return <p class="muted">{END_STATES.has(p.run.state) ? `No map: the run ended ${p.run.state} without embeddings.` : "The map appears once the run has uploaded its embeddings."}</p>;
   if (error) return <p class="error">{error.message}</p>;
   if (!data) return <p class="muted">Computing the map…</p>;
   const shown = data.selected.slice(0, GRID_MAX);
@@ -141,7 +154,7 @@ function MapSection(p: { run: RunData; version: string }) {
 
 function Artifacts(p: { run: RunData }) {
   const [err, setErr] = useState<string | null>(null);
-  if (p.run.artifacts.length === 0) return <p class="muted">No artifacts yet.</p>;
+  if (p.run.artifacts.length === 0) return <p class="muted">{END_STATES.has(p.run.state) ? "This run stored no artifacts." : "No artifacts yet."}</p>;
   const download = async (name: string): Promise<void> => {
     try {
       // A short-lived signed URL: the browser downloads it without the token.
@@ -159,6 +172,7 @@ function Artifacts(p: { run: RunData }) {
   const order = (t: string): number => (t === "CHECKPOINT" ? 0 : t.startsWith("REPORT") ? 1 : 2);
   return (
     <div>
+      <div class="scroll-x" tabIndex={0}>
       <table class="artifacts" data-testid="artifacts">
         <tbody>
           {[...p.run.artifacts].sort((a, b) => order(a.type) - order(b.type) || a.file_name.localeCompare(b.file_name)).map((a) => (
@@ -174,6 +188,7 @@ function Artifacts(p: { run: RunData }) {
           ))}
         </tbody>
       </table>
+      </div>
       {err && <p class="error">{err}</p>}
     </div>
   );
@@ -210,7 +225,7 @@ function ConfigView(p: { id: string }) {
         <button type="button" class={which === "resolved" ? "on" : ""} onClick={() => setWhich("resolved")}>Resolved (every default)</button>
         <button type="button" class={which === "scheduled" ? "on" : ""} onClick={() => setWhich("scheduled")}>As scheduled</button>
       </div>
-      {data.error && which === "resolved" ? <p class="error">{data.error}</p> : <pre class="config" data-testid="config">{YAML.stringify(v)}</pre>}
+      {data.error && which === "resolved" ? <p class="error">{data.error}</p> : <pre class="config" data-testid="config" tabIndex={0} aria-label="Configuration">{YAML.stringify(v)}</pre>}
     </div>
   );
 }
@@ -231,5 +246,15 @@ function LogTail(p: { id: string; live: boolean }) {
     const el = pre.current;
     if (el) el.scrollTop = el.scrollHeight;
   }, [lines.length]);
-  return <pre class="log" ref={pre} data-testid="log">{lines.length ? lines.map((l) => l.line).join("\n") : "(no log lines yet)"}</pre>;
+  return <pre class="log" ref={pre} data-testid="log" tabIndex={0} aria-label="Log">{lines.length ? lines.map((l) => l.line).join("\n") : "(no log lines yet)"}</pre>;
+}
+
+/** The run's HTML report in place: srcdoc (no token in a URL) in an iframe that runs no scripts. */
+function ReportView(p: { id: string; version: string }) {
+  const [open, setOpen] = useState(false);
+  const { data, error } = usePoll(() => (open ? apiText(`/v1/runs/${p.id}/report-html`) : Promise.resolve(null)), [p.id, p.version, open], 0, () => false);
+  if (!open) return <button type="button" data-testid="view-report" onClick={() => setOpen(true)}>View the report here</button>;
+  if (error) return <p class="error">{error.message}</p>;
+  if (data === null) return <p class="muted">Loading the report…</p>;
+  return <iframe class="report" title="The run's HTML report" sandbox="" srcDoc={data} data-testid="report-frame" />;
 }

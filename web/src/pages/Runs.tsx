@@ -1,8 +1,11 @@
 // Runs overview: every run the token may see, newest first, filtered by dataset and state, paged;
 // refreshed every few seconds so states are live.
 import { RUN_STATES } from "../../../src/db/records.ts";
-import { api, type DatasetData, type RunSummary } from "../api.ts";
+import { api, cancelScheduled, type DatasetData, type QueuedRunSummary, type RunSummary } from "../api.ts";
+import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { CopyButton } from "../components/CopyButton.tsx";
+import { shownError } from "../shownError.ts";
+import { useTitle } from "../useTitle.ts";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { fmtDuration, fmtTime } from "../format.ts";
 import { linkProps, navigate } from "../router.ts";
@@ -20,9 +23,10 @@ export function RunTable(p: { datasetId?: string; state?: string; page: number; 
   const pages = Math.max(1, Math.ceil(data.total / PAGE));
   return (
     <div>
+      <div class="scroll-x" tabIndex={0}>
       <table class="runs" data-testid="runs-table">
         <thead>
-          <tr><th>Run id</th><th>Dataset</th><th>State</th><th>Started</th><th>Duration</th><th>Training</th><th>Checkpoint</th></tr>
+          <tr><th>Run id</th><th>Dataset</th><th>State</th><th>Started</th><th>Duration</th><th class="num">Selected</th><th>Training</th><th>Checkpoint</th></tr>
         </thead>
         <tbody>
           {data.items.map((r) => (
@@ -32,18 +36,28 @@ export function RunTable(p: { datasetId?: string; state?: string; page: number; 
                 <CopyButton text={r.id} label="Copy id" testid="copy-run-id" />
               </td>
               <td>{r.dataset_name ?? r.dataset_id}</td>
-              <td title={r.message}><StateBadge state={r.state} />{r.progress?.fraction !== undefined && !r.ended_at ? <span class="muted"> {Math.round(100 * r.progress.fraction)}%</span> : null}</td>
+              <td class="state-cell">
+                <StateBadge state={r.state} />
+                {typeof r.progress?.fraction === "number" && !r.ended_at ? (
+                  <div class="mini-progress" data-testid="row-progress">
+                    <progress max={1} value={r.progress.fraction} aria-label="progress" /> <span class="small">{Math.round(100 * r.progress.fraction)}%{r.progress.epoch !== undefined ? ` · epoch ${r.progress.epoch}/${r.progress.epochs}` : ""}{typeof r.progress.loss === "number" ? ` · loss ${r.progress.loss.toFixed(3)}` : ""}</span>
+                  </div>
+                ) : null}
+                {r.ended_at && r.state !== "COMPLETED" && r.message ? <div class="small error reason" data-testid="row-reason">{shownError(r.message)}</div> : null}
+              </td>
               <td>{fmtTime(r.created_at)}</td>
               <td>{fmtDuration(r.duration_ms)}</td>
+              <td class="num" data-testid="row-selected">{r.selected_count ?? "—"}</td>
               <td>{r.training ? "yes" : "no"}</td>
               <td>{r.checkpoint ? "✓ available" : "—"}</td>
             </tr>
           ))}
           {data.items.length === 0 && (
-            <tr><td colSpan={7} class="muted">No runs{p.state || p.datasetId ? " match the filter" : " yet"}.</td></tr>
+            <tr><td colSpan={8} class="muted">No runs{p.state || p.datasetId ? " match the filter" : " yet"}.</td></tr>
           )}
         </tbody>
       </table>
+      </div>
       <div class="pager">
         <button type="button" disabled={p.page <= 0} onClick={() => p.onPage(p.page - 1)}>← Newer</button>
         <span>Page {Math.min(p.page + 1, pages)} of {pages} · {data.total} run(s)</span>
@@ -53,7 +67,44 @@ export function RunTable(p: { datasetId?: string; state?: string; page: number; 
   );
 }
 
+/** OPEN scheduled runs (no worker has taken them yet), with a warning where no live worker fits. */
+export function QueuedRuns() {
+  const { data, error, reload } = usePoll(() => api<{ items: QueuedRunSummary[] }>("GET", "/v1/queue-summaries"), [], 3000);
+  if (error && !data) return <p class="error">{error.message}</p>;
+  if (!data || data.items.length === 0) return null;
+  return (
+    <section aria-labelledby="queued-h">
+      <h2 id="queued-h">Queued ({data.items.length})</h2>
+      <div class="scroll-x" tabIndex={0}>
+        <table data-testid="queued-table">
+          <thead><tr><th>Scheduled run</th><th>Dataset</th><th>Priority</th><th>Runs on</th><th>Queued at</th><th /></tr></thead>
+          <tbody>
+            {data.items.map((s) => (
+              <tr key={s.id} data-scheduled-id={s.id}>
+                <td class="mono">{s.id}</td>
+                <td>{s.dataset_name ?? s.dataset_id}</td>
+                <td>{s.priority}</td>
+                <td>
+                  {s.runs_on.length ? s.runs_on.join(", ") : <span class="muted">any worker</span>}
+                  {s.matching_live_workers === 0 && (
+                    <div class="small warn" data-testid="no-worker-warning">
+                      No live worker {s.runs_on.length ? `has the label${s.runs_on.length > 1 ? "s" : ""} ${s.runs_on.join(", ")}` : "is connected"}: this run waits until one {s.runs_on.length ? "with them " : ""}starts.
+                    </div>
+                  )}
+                </td>
+                <td>{fmtTime(s.created_at)}</td>
+                <td><ConfirmButton label="Cancel" question="Cancel this queued run?" confirmLabel="Cancel run" testid="cancel-queued" onConfirm={() => cancelScheduled(s.id).then(reload)} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 export function Runs(p: { query: URLSearchParams }) {
+  useTitle("Runs");
   const dataset = p.query.get("dataset") ?? "";
   const state = p.query.get("state") ?? "";
   const page = Math.max(0, Number(p.query.get("page") ?? 0) || 0);
@@ -84,6 +135,9 @@ export function Runs(p: { query: URLSearchParams }) {
           </select>
         </label>
       </div>
+      <QueuedRuns />
+      {/* the queue has its own heading; the runs below are those a worker has taken */}
+      <h2>Runs</h2>
       <RunTable datasetId={dataset || undefined} state={state || undefined} page={page} onPage={(n) => go({ page: n })} />
     </section>
   );

@@ -1,5 +1,6 @@
 // Scheduling form: a dataset, the config as YAML (or JSON) with Lightly's three sections checked
 // live by the server against the same schemas scheduling uses, a priority and runs_on labels.
+import { useTitle } from "../useTitle.ts";
 import { useEffect, useState } from "preact/hooks";
 import YAML from "yaml";
 import { PRIORITIES } from "../../../src/db/records.ts";
@@ -44,6 +45,7 @@ function parseConfig(text: string): { value: Record<string, unknown> } | { issue
 }
 
 export function Schedule(p: { query: URLSearchParams }) {
+  useTitle("Schedule a run");
   const { data: datasets } = usePoll(() => api<DatasetData[]>("GET", "/v1/datasets"), [], 0, () => false);
   const [datasetId, setDatasetId] = useState(p.query.get("dataset") ?? "");
   const [text, setText] = useState(TEMPLATE);
@@ -131,6 +133,7 @@ function Queue() {
   return (
     <div>
       <h2>Queue</h2>
+      <div class="scroll-x" tabIndex={0}>
       <table data-testid="queue">
         <thead><tr><th>Scheduled id</th><th>State</th><th>Priority</th><th>Runs on</th><th>Created</th><th /></tr></thead>
         <tbody>
@@ -146,6 +149,7 @@ function Queue() {
           ))}
         </tbody>
       </table>
+      </div>
     </div>
   );
 }

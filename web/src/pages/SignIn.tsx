@@ -1,8 +1,10 @@
 // Sign-in: the token is checked against the API and kept in sessionStorage only.
+import { useTitle } from "../useTitle.ts";
 import { useState } from "preact/hooks";
 import { api, setToken } from "../api.ts";
 
 export function SignIn(p: { error: string | null; onSignedIn: (token: string) => void }) {
+  useTitle("Sign in");
   const [value, setValue] = useState("");
   const [error, setError] = useState<string | null>(p.error);
   const [busy, setBusy] = useState(false);
