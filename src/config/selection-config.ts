@@ -54,6 +54,8 @@ interface LeafSpec {
   required: boolean;
   allowed: string;
   description: string;
+  /** Enum values, for "did you mean" when the schema wraps the enum (a default). */
+  values?: readonly string[];
 }
 const name = () => z.string().min(1).max(4096);
 const finite = () => z.number().min(-Number.MAX_VALUE).max(Number.MAX_VALUE);
@@ -151,6 +153,7 @@ const STRATEGY_SPECS: Record<StrategyType, Record<string, LeafSpec>> = {
       schema: z.enum(BALANCE_DISTRIBUTIONS).default("TARGET"),
       required: false,
       allowed: BALANCE_DISTRIBUTIONS.join(", "),
+      values: BALANCE_DISTRIBUTIONS,
       description: "TARGET: the target shares; UNIFORM: every class (input.categories, else every class present) the same share; INPUT: the shares the classes have among all input samples.",
     },
     strength,
@@ -317,7 +320,7 @@ function checkLeaves(obj: Record<string, unknown>, specs: Record<string, LeafSpe
     }
     const r = spec.schema.safeParse(v);
     if (!r.success) {
-      const enumVals = (spec.schema as unknown as { options?: string[] }).options;
+      const enumVals = spec.values ?? (spec.schema as unknown as { options?: string[] }).options;
       const s = enumVals ? suggestValue(v, enumVals) : null;
       out.push({ path: `${path}.${k}`, message: `got ${show(v)}${s && s !== v ? ` — did you mean '${s}'?` : ""}; allowed: ${spec.allowed}` });
     }
