@@ -438,7 +438,7 @@ test("BALANCE distribution UNIFORM / INPUT and input.categories give the referen
 
 test("n_samples -1 selects until a stopping condition or no sample is left", () => {
   const all = runSelection(cfgOf(-1, [{ input: { type: "SCORES", task: "det", score: "entropy" }, strategy: { type: "THRESHOLD", threshold: 0.5, operation: "BIGGER" } }, { input: EMB, strategy: { type: "DIVERSITY" } }]), items);
-  assert.equal(all.selected.length, items.scores!.det.entropy.filter((x) => x > 0.5).length);
+  assert.equal(all.selected.length, Array.from(items.scores!.det.entropy).filter((x) => x > 0.5).length);
   assert.equal(all.stoppedBy, "no_candidates_left");
   assert.equal(all.requested, -1);
   const md = cfgOf(-1, [{ input: EMB, strategy: { type: "DIVERSITY", stopping_condition_minimum_distance: 1.2 } }]);

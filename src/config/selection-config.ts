@@ -26,6 +26,8 @@ import { suggestKey, type ConfigIssue } from "./lightly-config.js";
 export const INPUT_TYPES = ["EMBEDDINGS", "SCORES", "METADATA", "PREDICTIONS", "RANDOM"] as const;
 export const STRATEGY_TYPES = ["DIVERSITY", "WEIGHTS", "THRESHOLD", "BALANCE", "SIMILARITY", "TYPICALITY"] as const;
 export const BALANCE_DISTRIBUTIONS = ["TARGET", "UNIFORM", "INPUT"] as const;
+/** Metadata the worker computes itself (src/run/lightly-metadata.ts); other `lightly.*` keys are config errors. */
+export const LIGHTLY_METADATA_KEYS = ["lightly.sharpness", "lightly.snr", "lightly.sizeInBytes", "lightly.width", "lightly.height"] as const;
 /** TYPICALITY's default number of neighbours (Lightly's API leaves it to the worker; Winnow's choice). */
 export const DEFAULT_TYPICALITY_NEIGHBORS = 20;
 export const PREDICTION_NAMES = ["CLASS_DISTRIBUTION", "CATEGORY_COUNT"] as const;
@@ -256,6 +258,10 @@ function entryIssues(input: Record<string, unknown>, strategy: Record<string, un
     const dist = strategy.distribution ?? "TARGET";
     if (dist === "TARGET" && strategy.target === undefined) out.push({ path: `${at}.strategy.target`, message: "required with distribution TARGET (the default), got nothing; allowed: a mapping class → fraction, or distribution UNIFORM / INPUT" });
     if (dist !== "TARGET" && strategy.target !== undefined) out.push({ path: `${at}.strategy.target`, message: `given with distribution ${String(dist)}, which sets the shares itself; allowed: drop target, or distribution TARGET` });
+  }
+  if (input.type === "METADATA" && typeof input.key === "string" && input.key.startsWith("lightly.") && !(LIGHTLY_METADATA_KEYS as readonly string[]).includes(input.key)) {
+    const s = suggestKey(input.key, [...LIGHTLY_METADATA_KEYS]);
+    out.push({ path: `${at}.input.key`, message: `${JSON.stringify(input.key)} is not metadata the worker computes${s ? ` — did you mean '${s}'?` : ""} (lightly.* keys: ${LIGHTLY_METADATA_KEYS.join(", ")})` });
   }
   if (input.category !== undefined && input.categories !== undefined) out.push({ path: `${at}.input.categories`, message: "given with input.category; allowed: one of the two (categories: [\"a\"] is category: \"a\")" });
   return out;
