@@ -115,6 +115,22 @@ test("missing metadata, unknown key, unknown tag, unknown task fail at INITIALIZ
   await failsAtInit(one({ type: "PREDICTIONS", task: "seg", name: "CATEGORY_COUNT" }, { type: "WEIGHTS" }), /^selection_config\.strategies\[0\]\.input\.task: task "seg" is not in .*tasks\.json \(tasks there: det\)/, { lightlyPath: lp });
 });
 
+test("relevant_filenames_file: only the listed files are selected; a missing file fails at INITIALIZING", async () => {
+  write(root, ".lightly/relevant.txt", `# picked by hand\n${names[2]}\n./${names[7]}\nsub/deep/odd.png\nnot-there.png\n`);
+  const r = await run({
+    input: root, output: path.join(out, "relevant"), stream: null,
+    config: tinyConfig({ worker_config: { relevant_filenames_file: ".lightly/relevant.txt" }, selection_config: { n_samples: -1, strategies: [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }] } }),
+  });
+  assert.deepEqual(lines(r.paths.selectedFilenames).sort(), [names[2], names[7], "sub/deep/odd.png"].sort());
+  assert.match(fs.readFileSync(r.paths.log, "utf8"), /1 listed file\(s\) are not usable images of the input \(e\.g\. not-there\.png\)/);
+  const t0 = performance.now();
+  const err = await run({ input: root, output: path.join(out, "relevant-missing"), stream: null, config: tinyConfig({ worker_config: { relevant_filenames_file: "nope.txt" } }) }).catch((e: unknown) => e);
+  assert.ok(err instanceof RunError);
+  assert.deepEqual(err.record.stages.map((s) => s.state), ["INITIALIZING"]);
+  assert.match(err.record.error!, /^worker_config\.relevant_filenames_file: .*nope\.txt cannot be opened \(ENOENT\); expected a text file/);
+  assert.ok(performance.now() - t0 < 1000);
+});
+
 test("a run selects on custom and worker metadata, and a COMPLETED run's id is a tag for SIMILARITY", async () => {
   const first = await run({
     input: root, output: path.join(out, "md-run"), stream: null,

@@ -28,7 +28,8 @@ import { resolveCheckpoint, datapoolRuns } from "./checkpoint-source.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
 import { resolvePolicyPath, type RunPolicy } from "./policy.js";
 import { selectStep } from "./select-step.js";
-import { checkSelectionSources, loadSelectionMetadata } from "./selection-sources.js";
+import { checkSelectionSources, loadSelectionMetadata, readRelevantFilenames } from "./selection-sources.js";
+import { parseCropName } from "../predictions/index.js";
 import { writeReport, type RunReport } from "./report.js";
 import { writeTextAtomic, linesText } from "./files.js";
 import { CountProgress } from "./progress.js";
@@ -242,6 +243,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const selSources = checkSelectionSources(config.selection_config, {
       input: inputReal, lightlyPath: opts.lightlyPath, predictionsDir: plan.tasks.length ? predictionsDirFor(inputReal, opts.lightlyPath) : null, tags: opts.tags,
     });
+    const relevant = readRelevantFilenames(wc.relevant_filenames_file, { input: inputReal, lightlyPath: opts.lightlyPath, policy: opts.policy });
+    if (relevant) log(`relevant_filenames_file: selecting among ${relevant.length} listed file(s)`);
 
     // Earlier datapool runs and the checkpoint to start from (resolved before the slow stages, so
     // a bad URL or run id fails at once).
@@ -420,8 +423,16 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       writeTextAtomic(path.join(output, "data", "metadata_issues.json"), `${JSON.stringify(md.issues, null, 2)}\n`);
       note(`${md.issues.length} metadata file problem(s) (data/metadata_issues.json): ${md.issues.slice(0, 3).map((x) => `${x.file} ${x.code}`).join(", ")}${md.issues.length > 3 ? ", …" : ""}`);
     }
+    // relevant_filenames_file: only items of listed images may be picked (crops by their image).
+    const relevantSet = relevant ? new Set(relevant) : null;
+    const only = relevantSet ? new Set(filenames.filter((f) => relevantSet.has(parseCropName(f)?.image ?? f))) : undefined;
+    if (relevantSet && only) {
+      const usable = new Set(filenames.map((f) => parseCropName(f)?.image ?? f));
+      const absent = relevant!.filter((f) => !usable.has(f));
+      if (absent.length) note(`relevant_filenames_file: ${absent.length} listed file(s) are not usable images of the input (e.g. ${absent.slice(0, 3).join(", ")})`);
+    }
     const sel = selectStep(config.selection_config, filenames, values, d, {
-      normalize: wc.normalize_embeddings, datapool: datapoolBefore, device, values: { ...predValues, metadata: md.metadata }, tags: selSources.tags,
+      normalize: wc.normalize_embeddings, datapool: datapoolBefore, device, values: { ...predValues, metadata: md.metadata }, tags: selSources.tags, only,
     });
     const index = new Map(filenames.map((f, i) => [f, i]));
     const poolSet = new Set(datapoolBefore);

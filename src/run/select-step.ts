@@ -11,8 +11,8 @@ export interface SelectStepResult {
 
 export function selectStep(
   cfg: SelectionConfig, filenames: string[], values: Float32Array, d: number,
-  opts: { normalize: boolean; datapool: string[]; device?: "cpu" | "cuda"; values?: Pick<SelectionItems, "scores" | "predictions" | "metadata">; tags?: Record<string, string[]> },
+  opts: { normalize: boolean; datapool: string[]; device?: "cpu" | "cuda"; values?: Pick<SelectionItems, "scores" | "predictions" | "metadata">; tags?: Record<string, string[]>; only?: ReadonlySet<string> },
 ): SelectStepResult {
-  const r = runSelection(cfg, { filenames, embeddings: values, dim: d, ...opts.values }, { normalizeEmbeddings: opts.normalize, datapool: opts.datapool, device: opts.device, tags: opts.tags });
+  const r = runSelection(cfg, { filenames, embeddings: values, dim: d, ...opts.values }, { normalizeEmbeddings: opts.normalize, datapool: opts.datapool, device: opts.device, tags: opts.tags, only: opts.only });
   return { selected: [...r.selected], stoppedBy: r.stoppedBy };
 }

@@ -15,6 +15,8 @@ import { listPredictionTasks, readTaskSchema } from "../predictions/read.js";
 import { parseCropName } from "../predictions/values.js";
 import { computeLightlyMetadata, type LightlyMetadataKey } from "./lightly-metadata.js";
 import { listRunRecords } from "./store.js";
+import { resolvePolicyPath, type RunPolicy } from "./policy.js";
+import { readRegularText } from "../util/regular-file.js";
 
 export class SelectionSourceError extends Error {
   constructor(readonly path: string, message: string) {
@@ -133,4 +135,25 @@ export async function loadSelectionMetadata(src: SelectionSources, input: string
     for (const k of src.lightlyKeys) metadata[k] = images.map((f) => v[k][row.get(f)!]);
   }
   return { metadata, issues };
+}
+
+/**
+ * worker_config.relevant_filenames_file: the filenames (one per line, relative to the input folder)
+ * the selection may pick. The path is relative to --lightly-path when given, else to the input
+ * folder (Lightly: relative to the Lightly datasource); an untrusted config's path passes the policy.
+ */
+export function readRelevantFilenames(value: string, o: { input: string; lightlyPath?: string | null; policy?: RunPolicy }): string[] | null {
+  if (!value) return null;
+  const field = "worker_config.relevant_filenames_file";
+  const base = o.lightlyPath ? path.resolve(o.lightlyPath) : o.input;
+  const file = o.policy ? resolvePolicyPath(value, field, o.policy, base) : path.resolve(base, value);
+  let text: string;
+  try {
+    text = readRegularText(file, field);
+  } catch (e) {
+    throw new SelectionSourceError(field, `${(e as Error).message.replace(`${field}: `, "")}; expected a text file with one filename per line`);
+  }
+  const names = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#")).map((l) => l.replace(/^\.\//, ""));
+  if (!names.length) throw new SelectionSourceError(field, `${file} lists no filename`);
+  return names;
 }

@@ -33,6 +33,8 @@ export interface SelectionOptions {
   device?: "cpu" | "cuda";
   /** Tags by name (filenames), for SIMILARITY's input.tag_name. */
   tags?: Record<string, string[]>;
+  /** worker_config.relevant_filenames_file: only these filenames may be selected (the others still count as data: neighbours, INPUT shares). */
+  only?: ReadonlySet<string>;
   /** TYPICALITY above this many items uses the approximate neighbour search (typicality-ivf.ts). */
   typicalityExactMax?: number;
 }
@@ -136,6 +138,7 @@ function prepare(cfg: SelectionConfig, items: SelectionItems, opts: SelectionOpt
   const n = items.filenames.length;
   const eligible = new Uint8Array(n).fill(1);
   for (const p of pool) eligible[p] = 0;
+  if (opts.only) items.filenames.forEach((f, j) => { if (!opts.only!.has(f)) eligible[j] = 0; });
   let base: Float64Array | null = null;
   const addLog = (scores: Float64Array, s: number): void => {
     if (s === 0) return;

@@ -14,7 +14,7 @@ import { randomValues } from "./inputs.js";
 export interface IvfOptions {
   /** Number of clusters (default round(√N)). */
   nlist?: number;
-  /** Clusters searched per query cluster (default 12). */
+  /** Clusters searched per query cluster, its own included (default 12). */
   nprobe?: number;
   /** Lloyd iterations (default 6). */
   iterations?: number;
@@ -86,8 +86,8 @@ export function meanKnnDistanceIvf(x: Tensor, k: number, o: IvfOptions = {}): { 
         const m = counts[q];
         if (!m) continue;
         const probes: number[] = [];
-        let have = 0;
-        for (let r = 0; r < nlist && (probes.length < nprobe || have < kk + 1); r++) {
+        let have = m;
+        for (let r = 0; r < nlist && (probes.length < nprobe - 1 || have < kk + 1); r++) {
           const p = byDist[q * nlist + r];
           if (p === q) continue;
           probes.push(p);

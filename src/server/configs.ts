@@ -52,7 +52,7 @@ function pathIssues(c: ScheduledConfigInput, ctx: ScheduleContext): ConfigIssue[
     if (why) out.push({ path: "lightly_config.checkpoint_callback.dirpath", message: `${JSON.stringify(dirpath)} refused: ${why}` });
   }
   const wc = (c.worker_config ?? {}) as Record<string, unknown>;
-  for (const key of ["embeddings", "checkpoint"] as const) {
+  for (const key of ["embeddings", "checkpoint", "relevant_filenames_file"] as const) {
     const v = wc[key];
     if (typeof v !== "string" || !v) continue;
     const field = `worker_config.${key}`;
