@@ -14,7 +14,7 @@ import { randomValues } from "./inputs.js";
 export interface IvfOptions {
   /** Number of clusters (default round(√N)). */
   nlist?: number;
-  /** Clusters searched per query cluster, its own included (default 12). */
+  /** Clusters searched per query cluster, its own included (default 6). */
   nprobe?: number;
   /** Lloyd iterations (default 6). */
   iterations?: number;
@@ -68,7 +68,7 @@ export function meanKnnDistanceIvf(x: Tensor, k: number, o: IvfOptions = {}): { 
   const neighbours = o.keepNeighbours ? new Int32Array(n * kk) : undefined;
   if (kk < 1) return { means, neighbours };
   const nlist = Math.max(1, Math.min(n, o.nlist ?? Math.round(Math.sqrt(n))));
-  const nprobe = Math.min(nlist, o.nprobe ?? 12);
+  const nprobe = Math.min(nlist, o.nprobe ?? 6);
   torch.noGrad(() =>
     torch.scope(() => {
       const c = kmeans(x, nlist, o.iterations ?? 6);
