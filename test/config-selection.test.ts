@@ -30,13 +30,14 @@ const STRATEGIES: Record<string, object> = {
   THRESHOLD: { type: "THRESHOLD", threshold: 0.5, operation: "BIGGER" },
   BALANCE: { type: "BALANCE", target: { a: 0.5 } },
   SIMILARITY: { type: "SIMILARITY" },
+  TYPICALITY: { type: "TYPICALITY" },
 };
 
 test("exactly Lightly's input × strategy combinations are accepted", () => {
   // Lightly's table, restated: Embeddings → Diversity, Similarity; Metadata → Weights, Threshold, Balance;
   // Category count, Random, Scores → Weights, Threshold; Class distribution → Balance.
   const lightly: Record<string, string[]> = {
-    EMBEDDINGS: ["DIVERSITY", "SIMILARITY"], METADATA: ["WEIGHTS", "THRESHOLD", "BALANCE"], "PREDICTIONS CATEGORY_COUNT": ["WEIGHTS", "THRESHOLD"],
+    EMBEDDINGS: ["DIVERSITY", "SIMILARITY", "TYPICALITY"], METADATA: ["WEIGHTS", "THRESHOLD", "BALANCE"], "PREDICTIONS CATEGORY_COUNT": ["WEIGHTS", "THRESHOLD"],
     "PREDICTIONS CLASS_DISTRIBUTION": ["BALANCE"], RANDOM: ["WEIGHTS", "THRESHOLD"], SCORES: ["WEIGHTS", "THRESHOLD"],
   };
   assert.deepEqual(Object.fromEntries(Object.entries(VALID_COMBINATIONS).map(([k, v]) => [k, [...v].sort()])), Object.fromEntries(Object.entries(lightly).map(([k, v]) => [k, [...v].sort()])));
@@ -56,7 +57,7 @@ test("exactly Lightly's input × strategy combinations are accepted", () => {
       }
     }
   }
-  assert.equal(accepted, 12);
+  assert.equal(accepted, 13);
 });
 
 test("defaults, and the index of the failing strategy in the path", () => {
@@ -73,8 +74,8 @@ test("bad keys and values: path, what was given, what is allowed, did you mean",
   const cases: [unknown, RegExp][] = [
     [{ strategies: [{ input: INPUTS.EMBEDDINGS, strategy: STRATEGIES.DIVERSITY }] }, /^selection_config: got neither n_samples nor proportion_samples; allowed: exactly one of them$/],
     [{ n_samples: 3, proportion_samples: 0.5, strategies: [{ input: INPUTS.EMBEDDINGS, strategy: STRATEGIES.DIVERSITY }] }, /^selection_config: got both n_samples \(3\) and proportion_samples \(0\.5\)/],
-    [one(INPUTS.EMBEDDINGS, STRATEGIES.DIVERSITY, { n_samples: 0 }), /^selection_config\.n_samples: got 0; allowed: an integer in \[1, 100000000\]$/],
-    [one(INPUTS.EMBEDDINGS, STRATEGIES.DIVERSITY, { n_samples: 2.5 }), /^selection_config\.n_samples: got 2\.5; allowed: an integer in \[1, 100000000\]$/],
+    [one(INPUTS.EMBEDDINGS, STRATEGIES.DIVERSITY, { n_samples: 0 }), /^selection_config\.n_samples: got 0; allowed: an integer in \[1, 100000000\], or -1 \(no limit: only stopping conditions end the selection\)$/],
+    [one(INPUTS.EMBEDDINGS, STRATEGIES.DIVERSITY, { n_samples: 2.5 }), /^selection_config\.n_samples: got 2\.5; allowed: an integer in \[1, 100000000\], or -1 \(no limit: only stopping conditions end the selection\)$/],
     [one(INPUTS.EMBEDDINGS, STRATEGIES.DIVERSITY, { proportion_samples: 1.5 }), /^selection_config\.proportion_samples: got 1\.5; allowed: a number in \(0, 1\]$/],
     [one(INPUTS.EMBEDDINGS, STRATEGIES.DIVERSITY, { nsamples: 3 }), /^selection_config\.nsamples: unknown key — did you mean 'n_samples'\?/],
     [{ n_samples: 3, strategies: [] }, /^selection_config\.strategies: got a list of 0; allowed: a non-empty list of \{ input, strategy \}$/],
@@ -106,4 +107,27 @@ test("bad keys and values: path, what was given, what is allowed, did you mean",
   // every problem at once
   const all = messages({ n_sample: 3, strategies: [{ input: { type: "SCORES" }, strategy: { type: "DIVERSE" } }] });
   assert.equal(all.length, 5, all.join("\n")); // unknown key, neither n nor proportion, task, score, strategy.type
+});
+
+test("issue 23 keys: TYPICALITY, max_sum, target_range, distribution, categories, n_samples -1", () => {
+  const ok = parseSelectionConfig(one({ type: "EMBEDDINGS" }, { type: "TYPICALITY" }, { n_samples: -1 }));
+  assert.equal(ok.n_samples, -1);
+  assert.deepEqual(ok.strategies[0].strategy, { type: "TYPICALITY", num_nearest_neighbors: 20, strength: 1 });
+  const b = parseSelectionConfig(one({ type: "METADATA", key: "w" }, { type: "BALANCE", distribution: "UNIFORM" }));
+  assert.equal((b.strategies[0].strategy as { distribution: string }).distribution, "UNIFORM");
+  parseSelectionConfig(one({ type: "PREDICTIONS", task: "t", name: "CATEGORY_COUNT", categories: ["a", "b"] }, { type: "WEIGHTS", stopping_condition_max_sum: 10, target_range: { min_sum: 2, max_sum: 9 } }));
+  const bad = (input: object, strategy: object, extra?: object) => messages(one(input, strategy, extra)).join("\n");
+  assert.match(bad({ type: "EMBEDDINGS" }, { type: "TYPICALITY", num_nearest_neighbors: 1 }), /strategies\[0\]\.strategy\.num_nearest_neighbors: got 1; allowed: an integer in \[2, 10000\]/);
+  assert.match(bad({ type: "EMBEDDINGS" }, { type: "TYPICALITY", stopping_condition_minimum_typicality: 0 }), /stopping_condition_minimum_typicality: got 0; allowed: a number in \(0, 1\]/);
+  assert.match(bad({ type: "EMBEDDINGS", tag_name: "q" }, { type: "TYPICALITY" }), /TYPICALITY takes none/);
+  assert.match(bad({ type: "SCORES", task: "t", score: "s" }, { type: "WEIGHTS", target_range: { min_sum: 5, max_sum: 1 } }), /strategy\.target_range: got a mapping; allowed: .*max_sum ≥ min_sum/);
+  assert.match(bad({ type: "SCORES", task: "t", score: "s" }, { type: "WEIGHTS", stopping_condition_max_sum: -1 }), /stopping_condition_max_sum: got -1/);
+  assert.match(bad({ type: "SCORES", task: "t", score: "s" }, { type: "THRESHOLD", threshold: 1, operation: "BIGGER", stopping_condition_max_sum: 3 }), /strategy\.stopping_condition_max_sum: unknown key/);
+  assert.match(bad({ type: "METADATA", key: "w" }, { type: "BALANCE" }), /strategy\.target: required with distribution TARGET/);
+  assert.match(bad({ type: "METADATA", key: "w" }, { type: "BALANCE", distribution: "INPUT", target: { a: 1 } }), /strategy\.target: given with distribution INPUT/);
+  assert.match(bad({ type: "METADATA", key: "w" }, { type: "BALANCE", distribution: "uniform" }), /distribution: got the string "uniform" — did you mean 'UNIFORM'\?/);
+  assert.match(bad({ type: "PREDICTIONS", task: "t", name: "CATEGORY_COUNT", categories: ["a", "a"] }, { type: "WEIGHTS" }), /input\.categories: got a list of 2; allowed: a non-empty list of distinct/);
+  assert.match(bad({ type: "PREDICTIONS", task: "t", name: "CATEGORY_COUNT", categories: ["a"], category: "a" }, { type: "WEIGHTS" }), /input\.categories: given with input\.category/);
+  assert.match(bad({ type: "EMBEDDINGS" }, { type: "DIVERSITY" }, { n_samples: 0 }), /n_samples: got 0; allowed: an integer in \[1, 100000000\], or -1/);
+  assert.match(bad({ type: "EMBEDDINGS" }, { type: "DIVERSITY" }, { n_samples: -2 }), /n_samples: got -2/);
 });

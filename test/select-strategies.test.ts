@@ -56,8 +56,9 @@ function refValues(input: SelectionConfig["strategies"][number]["input"], items:
   if (input.type === "RANDOM") return Array.from(randomValues(input.random_seed, n));
   if (input.type === "PREDICTIONS") {
     const p = items.predictions![input.task];
-    const cat = input.category === undefined ? -1 : p.categories.indexOf(input.category);
-    return p.items.map((it) => it.categoryIds.filter((c) => cat < 0 || c === cat).length);
+    const names = input.categories ?? (input.category === undefined ? null : [input.category]);
+    const keep = names ? names.map((nm) => p.categories.indexOf(nm)) : null;
+    return p.items.map((it) => it.categoryIds.filter((c) => !keep || keep.includes(c)).length);
   }
   throw new Error("no values");
 }
@@ -73,11 +74,13 @@ function refClasses(input: SelectionConfig["strategies"][number]["input"], items
     });
   }
   const p = items.predictions![(input as { task: string }).task];
+  const only = (input as { categories?: string[] }).categories;
   return p.items.map((it) => {
     const row = new Array(C + 1).fill(0);
-    for (const c of it.categoryIds) {
+    const ids = it.categoryIds.filter((c) => !only || only.includes(p.categories[c]));
+    for (const c of ids) {
       const k = classes.indexOf(p.categories[c]);
-      row[k < 0 ? C : k] += 1 / it.categoryIds.length;
+      row[k < 0 ? C : k] += 1 / ids.length;
     }
     return row;
   });
@@ -85,7 +88,8 @@ function refClasses(input: SelectionConfig["strategies"][number]["input"], items
 
 function reference(cfg: SelectionConfig, items: SelectionItems, opts: Opts = {}): number[] {
   const n = items.filenames.length;
-  const want = cfg.n_samples ?? Math.floor(cfg.proportion_samples! * n);
+  const want = cfg.n_samples === -1 ? n : cfg.n_samples ?? Math.floor(cfg.proportion_samples! * n);
+  const sums: { v: number[]; sum: number; stopAt?: number; min?: number; max?: number }[] = [];
   const pool = (opts.datapool ?? []).map((f) => items.filenames.indexOf(f)).filter((j) => j >= 0);
   const ok = new Array(n).fill(true);
   for (const p of pool) ok[p] = false;
@@ -101,6 +105,17 @@ function reference(cfg: SelectionConfig, items: SelectionItems, opts: Opts = {})
       const v = refValues(input, items).map((x) => (Number.isNaN(x) ? 0 : x));
       const max = Math.max(...v);
       scorers.push((j) => (max > 0 ? v[j] / max : 1) ** strategy.strength);
+      const r = strategy.target_range;
+      if (strategy.stopping_condition_max_sum !== undefined || r) sums.push({ v, sum: 0, stopAt: strategy.stopping_condition_max_sum, min: r?.min_sum, max: r?.max_sum });
+    } else if (strategy.type === "TYPICALITY") {
+      // The definition: 1 / mean distance to the K nearest other items, over the max of that.
+      const K = Math.min(strategy.num_nearest_neighbors, n - 1);
+      const inv = rows.map((a, j) => 1 / (rows.map((b, k) => (k === j ? Infinity : dist(a, b))).sort((x, y) => x - y).slice(0, K).reduce((s, d) => s + d, 0) / K));
+      const top = Math.max(...inv);
+      const t = inv.map((v) => v / top);
+      const min = strategy.stopping_condition_minimum_typicality;
+      if (min !== undefined) t.forEach((v, j) => { if (v < min) ok[j] = false; });
+      scorers.push((j) => t[j] ** strategy.strength);
     } else if (strategy.type === "SIMILARITY") {
       const names = (input as { filenames?: string[]; tag_name?: string }).filenames ?? opts.tags![(input as { tag_name: string }).tag_name];
       const q = names.map((f) => items.filenames.indexOf(f)).filter((j) => j >= 0);
@@ -116,9 +131,25 @@ function reference(cfg: SelectionConfig, items: SelectionItems, opts: Opts = {})
         return (dj / dmax) ** strategy.strength;
       });
     } else if (strategy.type === "BALANCE") {
-      const classes = Object.keys(strategy.target);
-      const t = [...classes.map((c) => strategy.target[c]), Math.max(0, 1 - classes.reduce((a, c) => a + strategy.target[c], 0))];
+      const given = strategy.target;
+      let classes: string[];
+      if (given) classes = Object.keys(given);
+      else if (input.type === "METADATA") classes = [...new Set(Array.from(items.metadata![input.key]).filter((v) => v !== null).map(String))].sort();
+      else {
+        const p = items.predictions![(input as { task: string }).task];
+        const only = (input as { categories?: string[] }).categories;
+        classes = only ?? p.categories.filter((_, c) => p.items.some((it) => it.categoryIds.includes(c)));
+      }
       const P = refClasses(input, items, classes);
+      let shares: number[];
+      if (given) shares = classes.map((c) => given[c]);
+      else if (strategy.distribution === "UNIFORM") shares = classes.map(() => 1 / classes.length);
+      else {
+        const tot = classes.map((_, k) => P.reduce((a, row) => a + row[k], 0));
+        const all = tot.reduce((a, b) => a + b, 0);
+        shares = tot.map((x) => x / all);
+      }
+      const t = [...shares, Math.max(0, 1 - shares.reduce((a, b) => a + b, 0))];
       scorers.push((j, centres) => {
         const counts = t.map((_, k) => centres.reduce((a, c) => a + P[c][k], 0));
         const m = counts.reduce((a, b) => a + b, 0);
@@ -127,9 +158,9 @@ function reference(cfg: SelectionConfig, items: SelectionItems, opts: Opts = {})
     }
   }
   const selected: number[] = [];
-  while (selected.length < want) {
+  while (selected.length < want || sums.some((t) => t.min !== undefined && t.sum < t.min)) {
     const centres = [...pool, ...selected];
-    const cands = [...Array(n).keys()].filter((j) => ok[j] && !selected.includes(j));
+    const cands = [...Array(n).keys()].filter((j) => ok[j] && !selected.includes(j) && !sums.some((t) => t.max !== undefined && t.sum + t.v[j] > t.max));
     let best = -1;
     let bestScore = -Infinity;
     for (const j of cands) {
@@ -147,6 +178,8 @@ function reference(cfg: SelectionConfig, items: SelectionItems, opts: Opts = {})
     }
     if (best < 0) break;
     selected.push(best);
+    for (const t of sums) t.sum += t.v[best];
+    if (sums.some((t) => t.stopAt !== undefined && t.sum >= t.stopAt)) break;
   }
   return selected;
 }
@@ -335,4 +368,81 @@ test("missing inputs name the strategy and what exists", () => {
   err(cfgOf(5, [{ input: EMB, strategy: { type: "DIVERSITY" } }]), { filenames: ["a"] }, /strategies\[0\]\.input: EMBEDDINGS: the items have no embeddings/);
   err(cfgOf(5, [{ input: { type: "METADATA", key: "t" }, strategy: { type: "WEIGHTS" } }]), { filenames: ["a", "b"], metadata: { t: [1, -2] } }, /WEIGHTS needs values ≥ 0.*b has -2/);
   err(cfgOf(5, [{ input: { type: "EMBEDDINGS", tag_name: "nope" }, strategy: { type: "SIMILARITY" } }]), items, /input\.tag_name: no tag "nope"/);
+});
+
+// ---- Lightly's other keys (issue 23) -----------------------------------------------------------------
+
+test("TYPICALITY equals the definition on a hand-computed set", () => {
+  // Points on a line at 0, 1, 2, 10 (K = 2): mean distances 1.5, 1, 1.5, 8.5 → 1/mean normalised by 1/1.
+  const line: SelectionItems = { filenames: ["a", "b", "c", "d"], embeddings: Float32Array.from([0, 1, 2, 10]), dim: 1 };
+  const cfg = cfgOf(4, [{ input: EMB, strategy: { type: "TYPICALITY", num_nearest_neighbors: 2 } }]);
+  assert.deepEqual(runSelection(cfg, line).selected, [1, 0, 2, 3]);
+  // typicality of d = 1/8.5 ≈ 0.118, of a and c = 1/1.5 ≈ 0.667: a minimum of 0.5 keeps a, b, c only.
+  const stop = runSelection(cfgOf(4, [{ input: EMB, strategy: { type: "TYPICALITY", num_nearest_neighbors: 2, stopping_condition_minimum_typicality: 0.5 } }]), line);
+  assert.deepEqual(stop.selected, [1, 0, 2]);
+  assert.equal(stop.stoppedBy, "stopping_condition_minimum_typicality");
+  const strict = runSelection(cfgOf(4, [{ input: EMB, strategy: { type: "TYPICALITY", num_nearest_neighbors: 2, stopping_condition_minimum_typicality: 0.7 } }]), line);
+  assert.deepEqual(strict.selected, [1]);
+});
+
+test("TYPICALITY alone and combined (DIVERSITY, WEIGHTS, datapool) gives the reference's picks", () => {
+  const base = torch.liveTensors();
+  same(cfgOf(25, [{ input: EMB, strategy: { type: "TYPICALITY", num_nearest_neighbors: 5 } }]));
+  same(cfgOf(25, [{ input: EMB, strategy: { type: "TYPICALITY" } }]), { normalizeEmbeddings: true });
+  const combo = [{ input: EMB, strategy: { type: "DIVERSITY" } }, { input: EMB, strategy: { type: "TYPICALITY", num_nearest_neighbors: 8, strength: 2 } }];
+  same(cfgOf(20, combo));
+  same(cfgOf(20, combo), { datapool: items.filenames.slice(0, 6), normalizeEmbeddings: true });
+  same(cfgOf(20, [...combo, { input: { type: "SCORES", task: "det", score: "entropy" }, strategy: { type: "WEIGHTS", strength: 0.5 } }]));
+  same(cfgOf(-1, [{ input: EMB, strategy: { type: "TYPICALITY", num_nearest_neighbors: 4, stopping_condition_minimum_typicality: 0.6 } }]));
+  assert.equal(torch.liveTensors(), base);
+});
+
+test("stopping_condition_max_sum and target_range bound the sum of the WEIGHTS input", () => {
+  const count = { type: "PREDICTIONS", task: "det", name: "CATEGORY_COUNT" };
+  const v = items.predictions!.det.items.map((it) => it.categoryIds.length);
+  const sumOf = (sel: number[]) => sel.reduce((a, j) => a + v[j], 0);
+  // max_sum alone: stops at the pick that reaches 25 objects
+  const ms = runSelection(cfgOf(-1, [{ input: count, strategy: { type: "WEIGHTS", stopping_condition_max_sum: 25 } }]), items);
+  assert.deepEqual(ms.selected, reference(cfgOf(-1, [{ input: count, strategy: { type: "WEIGHTS", stopping_condition_max_sum: 25 } }]), items));
+  assert.equal(ms.stoppedBy, "stopping_condition_max_sum");
+  assert.ok(sumOf(ms.selected) >= 25 && sumOf(ms.selected.slice(0, -1)) < 25);
+  // target_range: never above max_sum; goes past n_samples until min_sum
+  const tr = { type: "WEIGHTS", target_range: { min_sum: 40, max_sum: 44 } };
+  const r = runSelection(cfgOf(5, [{ input: count, strategy: tr }]), items);
+  assert.deepEqual(r.selected, reference(cfgOf(5, [{ input: count, strategy: tr }]), items));
+  assert.ok(r.selected.length > 5 && sumOf(r.selected) >= 40 && sumOf(r.selected) <= 44, `sum ${sumOf(r.selected)}`);
+  assert.deepEqual(r.sums, [{ strategy: 0, sum: sumOf(r.selected), minSum: 40, maxSum: 44, met: true }]);
+  // with DIVERSITY (the general loop) and n_samples -1: stops when nothing fits under max_sum
+  const both = cfgOf(-1, [{ input: EMB, strategy: { type: "DIVERSITY" } }, { input: count, strategy: { type: "WEIGHTS", strength: 0.3, target_range: { max_sum: 30 } } }]);
+  const rb = runSelection(both, items);
+  assert.deepEqual(rb.selected, reference(both, items));
+  assert.equal(rb.stoppedBy, "target_range");
+  assert.ok(sumOf(rb.selected) <= 30);
+  same(cfgOf(15, [{ input: count, strategy: { type: "WEIGHTS", stopping_condition_max_sum: 12 } }, { input: { type: "METADATA", key: "weather" }, strategy: { type: "BALANCE", distribution: "UNIFORM" } }]));
+});
+
+test("BALANCE distribution UNIFORM / INPUT and input.categories give the reference's picks", () => {
+  const weather = { type: "METADATA", key: "weather" };
+  const uni = same(cfgOf(40, [{ input: weather, strategy: { type: "BALANCE", distribution: "UNIFORM" } }]));
+  // UNIFORM = the TARGET of 1/4 each over the four values present
+  assert.deepEqual(uni, runSelection(cfgOf(40, [{ input: weather, strategy: { type: "BALANCE", target: { fog: 0.25, rainy: 0.25, snow: 0.25, sunny: 0.25 } } }]), items).selected);
+  same(cfgOf(40, [{ input: weather, strategy: { type: "BALANCE", distribution: "INPUT" } }]));
+  same(cfgOf(30, [{ input: EMB, strategy: { type: "DIVERSITY" } }, { input: weather, strategy: { type: "BALANCE", distribution: "INPUT" } }]), { datapool: items.filenames.slice(10, 20) });
+  const pred = { type: "PREDICTIONS", task: "det", name: "CLASS_DISTRIBUTION", categories: ["bus", "bike"] };
+  same(cfgOf(30, [{ input: pred, strategy: { type: "BALANCE", distribution: "UNIFORM" } }]));
+  same(cfgOf(30, [{ input: pred, strategy: { type: "BALANCE", target: { bus: 0.7 } } }]));
+  same(cfgOf(20, [{ input: { type: "PREDICTIONS", task: "det", name: "CATEGORY_COUNT", categories: ["car", "bike"] }, strategy: { type: "WEIGHTS" } }]));
+  assert.throws(() => runSelection(cfgOf(5, [{ input: { ...pred, categories: ["bus", "tram"] }, strategy: { type: "BALANCE", distribution: "UNIFORM" } }]), items),
+    /strategies\[0\]\.input\.categories: task "det" has no category "tram"/);
+});
+
+test("n_samples -1 selects until a stopping condition or no sample is left", () => {
+  const all = runSelection(cfgOf(-1, [{ input: { type: "SCORES", task: "det", score: "entropy" }, strategy: { type: "THRESHOLD", threshold: 0.5, operation: "BIGGER" } }, { input: EMB, strategy: { type: "DIVERSITY" } }]), items);
+  assert.equal(all.selected.length, Array.from(items.scores!.det.entropy).filter((x) => x > 0.5).length);
+  assert.equal(all.stoppedBy, "no_candidates_left");
+  assert.equal(all.requested, -1);
+  const md = cfgOf(-1, [{ input: EMB, strategy: { type: "DIVERSITY", stopping_condition_minimum_distance: 1.2 } }]);
+  const r = runSelection(md, items);
+  assert.deepEqual(r.selected, reference(md, items));
+  assert.equal(r.stoppedBy, "stopping_condition_minimum_distance");
 });

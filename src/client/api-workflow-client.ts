@@ -10,6 +10,7 @@ import {
   type ScheduledState, type WorkerData,
 } from "../db/records.js";
 import type { EmbeddingMap, QueuedRunSummary, RunSummary, WorkerSummary } from "../db/records.js";
+import type { TagData } from "../db/tags.js";
 import { ApiHttp } from "./http.js";
 import { ApiConflictError, ApiNotFoundError } from "./errors.js";
 
@@ -228,6 +229,16 @@ export class ApiWorkflowClient {
 
   async getComputeWorkerRun(runId: string): Promise<RunData> {
     return this.http.json("GET", `/v1/runs/${encodeURIComponent(runId)}`);
+  }
+
+  /** The tags of a run's selection: its own id (a COMPLETED run) and the names given to it. */
+  async getComputeWorkerRunTags(runId: string): Promise<TagData[]> {
+    return this.http.json("GET", `/v1/runs/${encodeURIComponent(runId)}/tags`);
+  }
+
+  /** Names a COMPLETED run's selection (a tag of its dataset, usable as SIMILARITY's input.tag_name). */
+  async createComputeWorkerRunTag(runId: string, name: string): Promise<TagData> {
+    return this.http.json("POST", `/v1/runs/${encodeURIComponent(runId)}/tags`, { name });
   }
 
   async getComputeWorkerRunFromScheduledRun(scheduledRunId: string): Promise<RunData> {

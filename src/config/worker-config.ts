@@ -123,9 +123,10 @@ export const workerConfigSchema = z
     }),
     pretagging: leaf(z.literal(false), false, { allowed: "false (pretagging is not supported)", description: "Run Lightly's pretagging model." }),
     pretagging_upload: leaf(z.literal(false), false, { allowed: "false (pretagging is not supported)", description: "Upload the pretagging results." }),
-    relevant_filenames_file: leaf(z.literal(""), "", {
-      allowed: '"" (not supported yet: the whole input folder is processed)',
-      description: "A file listing the only filenames to process.",
+    relevant_filenames_file: leaf(z.string().max(4096), "", {
+      allowed: 'a path (relative to the input folder, or to --lightly-path when given), or "" for every file',
+      description: "A text file listing the only filenames (one per line, relative to the input folder) the run selects from.",
+      winnow: "The selection considers only the listed files; training and embedding still read the whole folder. A missing file fails the run at INITIALIZING.",
     }),
     selected_sequence_length: leaf(z.literal(1), 1, {
       allowed: "1 (sequence selection is not supported)",

@@ -90,6 +90,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE scheduled_runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0`,
     ],
   },
+  {
+    // Names users give a COMPLETED run's selection (src/db/tags.ts); a run's own id needs no row.
+    id: 4,
+    name: "tags",
+    statements: [
+      `CREATE TABLE tags (
+         id TEXT PRIMARY KEY, owner TEXT NOT NULL, dataset_id TEXT NOT NULL REFERENCES datasets (id),
+         run_id TEXT NOT NULL REFERENCES runs (id), name TEXT NOT NULL, created_at BIGINT NOT NULL,
+         UNIQUE (dataset_id, name))`,
+      `CREATE INDEX tags_run ON tags (run_id)`,
+    ],
+  },
 ];
 
 /** Applies the migrations not yet applied, in order; returns the ids applied now. */

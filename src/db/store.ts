@@ -172,6 +172,7 @@ export class Store {
         }
         const runsOf = `SELECT id FROM runs WHERE dataset_id = ?`;
         const keys = (await tx.all<Row>(`SELECT storage_key FROM artifacts WHERE run_id IN (${runsOf})`, [id])).map((r) => String(r.storage_key));
+        await tx.run(`DELETE FROM tags WHERE dataset_id = ?`, [id]);
         await tx.run(`DELETE FROM artifacts WHERE run_id IN (${runsOf})`, [id]);
         await tx.run(`DELETE FROM run_log_lines WHERE run_id IN (${runsOf})`, [id]);
         await tx.run(`DELETE FROM runs WHERE dataset_id = ?`, [id]);

@@ -32,6 +32,8 @@ import { provenanceOf, zooStart } from "./pretrained.js";
 import { readEmbeddingsCsv } from "./embeddings-csv.js";
 import { resolvePolicyPath, type RunPolicy } from "./policy.js";
 import { selectStep } from "./select-step.js";
+import { checkSelectionSources, loadSelectionMetadata, readRelevantFilenames } from "./selection-sources.js";
+import { parseCropName } from "../predictions/index.js";
 import { writeReport, type RunReport } from "./report.js";
 import { writeTextAtomic, linesText } from "./files.js";
 import { CountProgress } from "./progress.js";
@@ -76,6 +78,8 @@ export interface RunOptions {
   resume?: string | { runId: string; checkpoint: string };
   /** Ends the run record at once (ABORTED, checkpoint on disk recorded) before the caller exits: a second Ctrl-C. */
   hardStop?: AbortSignal;
+  /** Tags by name (filenames) for SIMILARITY's tag_name, besides earlier local runs' ids. */
+  tags?: Record<string, string[]>;
 }
 
 /** Where a run's files are. */
@@ -250,6 +254,12 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     }
     if (!st?.isDirectory()) throw new Error(`input ${inputGiven}: ${st ? "not a folder" : "no such folder"}`);
     if (source.line) log(source.line);
+    // Metadata, tags and prediction tasks the selection names: checked now, not after training.
+    const selSources = checkSelectionSources(config.selection_config, {
+      input: inputReal, lightlyPath: opts.lightlyPath, predictionsDir: plan.tasks.length ? predictionsDirFor(inputReal, opts.lightlyPath) : null, tags: opts.tags,
+    });
+    const relevant = readRelevantFilenames(wc.relevant_filenames_file, { input: inputReal, lightlyPath: opts.lightlyPath, policy: opts.policy });
+    if (relevant) log(`relevant_filenames_file: selecting among ${relevant.length} listed file(s)`);
 
     // Earlier datapool runs and the checkpoint to start from (resolved before the slow stages, so
     // a bad URL or run id fails at once).
@@ -452,7 +462,22 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       log(`datapool: ${datapoolBefore.length} sample(s) selected by ${pool.length} earlier run(s)`);
     }
     const predValues = preds ? preds.selectionValues(plan.valueTasks, filenames, plan.selectTask, log) : null;
-    const sel = selectStep(config.selection_config, filenames, values, d, { normalize: wc.normalize_embeddings, datapool: datapoolBefore, device, values: predValues ?? undefined });
+    const md = await loadSelectionMetadata(selSources, inputReal, filenames);
+    if (md.issues.length) {
+      writeTextAtomic(path.join(output, "data", "metadata_issues.json"), `${JSON.stringify(md.issues, null, 2)}\n`);
+      note(`${md.issues.length} metadata file problem(s) (data/metadata_issues.json): ${md.issues.slice(0, 3).map((x) => `${x.file} ${x.code}`).join(", ")}${md.issues.length > 3 ? ", …" : ""}`);
+    }
+    // relevant_filenames_file: only items of listed images may be picked (crops by their image).
+    const relevantSet = relevant ? new Set(relevant) : null;
+    const only = relevantSet ? new Set(filenames.filter((f) => relevantSet.has(parseCropName(f)?.image ?? f))) : undefined;
+    if (relevantSet && only) {
+      const usable = new Set(filenames.map((f) => parseCropName(f)?.image ?? f));
+      const absent = relevant!.filter((f) => !usable.has(f));
+      if (absent.length) note(`relevant_filenames_file: ${absent.length} listed file(s) are not usable images of the input (e.g. ${absent.slice(0, 3).join(", ")})`);
+    }
+    const sel = selectStep(config.selection_config, filenames, values, d, {
+      normalize: wc.normalize_embeddings, datapool: datapoolBefore, device, values: { ...predValues, metadata: md.metadata }, tags: selSources.tags, only,
+    });
     const index = new Map(filenames.map((f, i) => [f, i]));
     const poolSet = new Set(datapoolBefore);
     const picked = sel.selected.filter((i) => !poolSet.has(filenames[i]!));

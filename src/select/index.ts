@@ -5,8 +5,9 @@
 import * as torch from "../torch/index.js";
 import type { Tensor } from "../torch/index.js";
 import type { SelectionConfig, SelectionInput } from "../config/selection-config.js";
-import { numericValues, classRows, SelectionInputError } from "./inputs.js";
+import { numericValues, classRows, classesOf, SelectionInputError } from "./inputs.js";
 import { selectDiverseLazy } from "./diversity-lazy.js";
+import { typicalityScores } from "./typicality-scores.js";
 
 export { SelectionInputError } from "./inputs.js";
 
@@ -32,9 +33,15 @@ export interface SelectionOptions {
   device?: "cpu" | "cuda";
   /** Tags by name (filenames), for SIMILARITY's input.tag_name. */
   tags?: Record<string, string[]>;
+  /** worker_config.relevant_filenames_file: only these filenames may be selected (the others still count as data: neighbours, INPUT shares). */
+  only?: ReadonlySet<string>;
+  /** TYPICALITY above this many items uses the approximate neighbour search (typicality-ivf.ts). */
+  typicalityExactMax?: number;
 }
 
-export type StopReason = "n_samples" | "stopping_condition_minimum_distance" | "no_candidates_left";
+export type StopReason =
+  | "n_samples" | "stopping_condition_minimum_distance" | "no_candidates_left" | "stopping_condition_max_sum"
+  | "stopping_condition_minimum_typicality" | "target_range";
 
 export interface SelectionResult {
   /** Indices into items, in pick order. */
@@ -49,6 +56,8 @@ export interface SelectionResult {
   /** Datapool filenames found among the items (centres), and those that were not. */
   datapoolFound: number;
   datapoolMissing: string[];
+  /** Per WEIGHTS strategy with a stopping_condition_max_sum or target_range: the sum reached (index = strategy). */
+  sums?: { strategy: number; sum: number; minSum?: number; maxSum?: number; met: boolean }[];
 }
 
 // ---- preparing the strategies -------------------------------------------------------------------------
@@ -63,6 +72,10 @@ interface Prepared {
   base: Float64Array | null;
   diversity: { strength: number; minDistance?: number }[];
   balance: { strength: number; rows: Float64Array; target: Float64Array }[];
+  /** WEIGHTS with stopping_condition_max_sum / target_range: the raw values (NaN → 0) and the limits. */
+  sums: { strategy: number; values: Float64Array; stopAt?: number; minSum?: number; maxSum?: number }[];
+  /** Items only a TYPICALITY minimum keeps out (for the stop reason). */
+  typicalityBlocked: Uint8Array | null;
 }
 
 function threshold(v: number, op: string, t: number): boolean {
@@ -125,13 +138,15 @@ function prepare(cfg: SelectionConfig, items: SelectionItems, opts: SelectionOpt
   const n = items.filenames.length;
   const eligible = new Uint8Array(n).fill(1);
   for (const p of pool) eligible[p] = 0;
+  if (opts.only) items.filenames.forEach((f, j) => { if (!opts.only!.has(f)) eligible[j] = 0; });
   let base: Float64Array | null = null;
   const addLog = (scores: Float64Array, s: number): void => {
     if (s === 0) return;
     base ??= new Float64Array(n);
     for (let j = 0; j < n; j++) base[j] += Math.max(-CLAMP, Math.min(CLAMP, s * Math.log(scores[j])));
   };
-  const out: Prepared = { eligible, base: null, diversity: [], balance: [] };
+  const out: Prepared = { eligible, base: null, diversity: [], balance: [], sums: [], typicalityBlocked: null };
+  const blocked: number[][] = [];
   cfg.strategies.forEach(({ input, strategy }, i) => {
     switch (strategy.type) {
       case "THRESHOLD": {
@@ -148,6 +163,22 @@ function prepare(cfg: SelectionConfig, items: SelectionItems, opts: SelectionOpt
         }
         // Normalised to a maximum of 1 (as Lightly documents); no value (NaN) weighs 0.
         addLog(Float64Array.from(v, (w) => (Number.isNaN(w) ? 0 : max > 0 ? w / max : 1)), strategy.strength);
+        const range = strategy.target_range;
+        if (strategy.stopping_condition_max_sum !== undefined || range?.min_sum !== undefined || range?.max_sum !== undefined) {
+          out.sums.push({ strategy: i, values: Float64Array.from(v, (w) => (Number.isNaN(w) ? 0 : w)), stopAt: strategy.stopping_condition_max_sum, minSum: range?.min_sum, maxSum: range?.max_sum });
+        }
+        break;
+      }
+      case "TYPICALITY": {
+        embeddingRows(items, i);
+        const t = typicalityScores(getX(), strategy.num_nearest_neighbors, opts.typicalityExactMax);
+        addLog(t, strategy.strength);
+        const min = strategy.stopping_condition_minimum_typicality;
+        if (min !== undefined) {
+          const below: number[] = [];
+          for (let j = 0; j < n; j++) if (t[j] < min) below.push(j);
+          blocked.push(below);
+        }
         break;
       }
       case "SIMILARITY": {
@@ -167,16 +198,35 @@ function prepare(cfg: SelectionConfig, items: SelectionItems, opts: SelectionOpt
         }
         break;
       case "BALANCE": {
-        const classes = Object.keys(strategy.target);
-        const target = new Float64Array(classes.length + 1);
-        classes.forEach((c, k) => (target[k] = strategy.target[c]));
-        target[classes.length] = Math.max(0, 1 - target.reduce((a, b) => a + b, 0));
-        if (strategy.strength !== 0) out.balance.push({ strength: strategy.strength, rows: classRows(input, items, classes, i), target });
+        if (strategy.strength === 0) break;
+        const given = strategy.distribution === "TARGET" ? strategy.target! : null;
+        const classes = given ? Object.keys(given) : classesOf(input, items, i);
+        const rows = classRows(input, items, classes, i);
+        const C = classes.length;
+        const target = new Float64Array(C + 1);
+        if (given) classes.forEach((c, k) => (target[k] = given[c]));
+        else if (strategy.distribution === "UNIFORM") target.fill(C ? 1 / C : 0, 0, C);
+        else {
+          // INPUT: each class's share among all items (fractional for detections), the data's own distribution.
+          for (let j = 0; j < n; j++) for (let k = 0; k < C; k++) target[k] += rows[j * (C + 1) + k];
+          const tot = target.reduce((a, b) => a + b, 0);
+          if (tot > 0) for (let k = 0; k < C; k++) target[k] /= tot;
+        }
+        target[C] = Math.max(0, 1 - target.subarray(0, C).reduce((a, b) => a + b, 0));
+        out.balance.push({ strength: strategy.strength, rows, target });
         break;
       }
     }
   });
   out.base = base;
+  if (blocked.length) {
+    // Below a TYPICALITY minimum: never selected (as the minimum distance does for DIVERSITY).
+    out.typicalityBlocked = new Uint8Array(n);
+    for (const b of blocked) for (const j of b) if (eligible[j]) {
+      eligible[j] = 0;
+      out.typicalityBlocked[j] = 1;
+    }
+  }
   return out;
 }
 
@@ -198,7 +248,9 @@ function exactMinDistance(x: Float32Array, dim: number, j: number, centres: Iter
 
 export function runSelection(cfg: SelectionConfig, items: SelectionItems, opts: SelectionOptions = {}): SelectionResult {
   const n = items.filenames.length;
+  // n_samples -1: no count limit, only the stopping conditions (or running out of samples) end it.
   const requested = cfg.n_samples ?? Math.floor((cfg.proportion_samples ?? 0) * n);
+  const want = requested === -1 ? n : requested;
   const { found: pool, missing } = indicesOf(items, opts.datapool ?? []);
   let x: Tensor | null = null;
   const getX = (): Tensor => (x ??= embeddingTensor(items, opts));
@@ -206,14 +258,87 @@ export function runSelection(cfg: SelectionConfig, items: SelectionItems, opts: 
     const prep = prepare(cfg, items, opts, pool, getX);
     const candidates = prep.eligible.reduce((a, b) => a + b, 0);
     const common = { requested, candidates, datapoolFound: pool.length, datapoolMissing: missing };
-    // Only DIVERSITY (strength > 0) and thresholds: farthest-point sampling with its fast kernel.
-    if (prep.diversity.length === 1 && prep.diversity[0].strength > 0 && !prep.base && !prep.balance.length) {
-      return { ...diversityOnly(getX(), prep, pool, requested), ...common };
+    let r: { selected: number[]; stoppedBy: StopReason; distances?: number[] };
+    if (prep.diversity.length === 1 && prep.diversity[0].strength > 0 && !prep.base && !prep.balance.length && !prep.sums.length) {
+      // Only DIVERSITY (strength > 0) and thresholds: farthest-point sampling with its fast kernel.
+      r = diversityOnly(getX(), prep, pool, want);
+    } else if (!prep.diversity.length && !prep.balance.length) {
+      // Constant scores only (WEIGHTS, SIMILARITY, TYPICALITY): the greedy order is one sort.
+      r = constantOrder(prep, n, want);
+    } else {
+      r = greedy(prep, items, pool, want, prep.diversity.length ? getX() : null);
     }
-    return { ...greedy(prep, items, pool, requested, prep.diversity.length ? getX() : null), ...common };
+    if (r.stoppedBy === "no_candidates_left" && prep.typicalityBlocked?.some((b) => b === 1)) r.stoppedBy = "stopping_condition_minimum_typicality";
+    return { ...r, ...common, ...(prep.sums.length ? { sums: sumReport(prep, r.selected) } : {}) };
   } finally {
     (x as Tensor | null)?.dispose();
   }
+}
+
+function sumReport(prep: Prepared, selected: number[]): NonNullable<SelectionResult["sums"]> {
+  return prep.sums.map((t) => {
+    const sum = selected.reduce((a, j) => a + t.values[j], 0);
+    return { strategy: t.strategy, sum, minSum: t.minSum, maxSum: t.maxSum, met: (t.minSum === undefined || sum >= t.minSum) && (t.maxSum === undefined || sum <= t.maxSum) };
+  });
+}
+
+/** Running sums of WEIGHTS inputs: the stop at stopping_condition_max_sum, target_range's bounds. */
+class Sums {
+  readonly sum: number[];
+  constructor(readonly t: Prepared["sums"]) {
+    this.sum = t.map(() => 0);
+  }
+  /** Item j would take a sum past its max_sum. */
+  exceeds(j: number): boolean {
+    return this.t.some((t, k) => t.maxSum !== undefined && this.sum[k] + t.values[j] > t.maxSum);
+  }
+  /** Adds item j; true when a stopping_condition_max_sum is reached. */
+  add(j: number): boolean {
+    let stop = false;
+    this.t.forEach((t, k) => {
+      this.sum[k] += t.values[j];
+      if (t.stopAt !== undefined && this.sum[k] >= t.stopAt) stop = true;
+    });
+    return stop;
+  }
+  /** Some target_range min_sum is not reached yet (selection goes on past n_samples). */
+  belowMin(): boolean {
+    return this.t.some((t, k) => t.minSum !== undefined && this.sum[k] < t.minSum);
+  }
+  get hasMax(): boolean {
+    return this.t.some((t) => t.maxSum !== undefined);
+  }
+}
+
+/**
+ * Constant scores: the greedy argmax (lowest index on ties) of a score that never changes is the
+ * items sorted by score; a target_range max_sum only ever removes items (values are ≥ 0), so
+ * skipping them in that order is the same as masking them pick by pick.
+ */
+function constantOrder(prep: Prepared, n: number, want: number): { selected: number[]; stoppedBy: StopReason } {
+  const total = new Float64Array(n);
+  const order: number[] = [];
+  for (let j = 0; j < n; j++) {
+    if (!prep.eligible[j]) continue;
+    const v = prep.base ? Math.max(-CLAMP, Math.min(CLAMP, prep.base[j])) : 0;
+    total[j] = Number.isNaN(v) ? -CLAMP : v;
+    order.push(j);
+  }
+  order.sort((a, b) => total[b] - total[a] || a - b);
+  const sums = new Sums(prep.sums);
+  const selected: number[] = [];
+  let skipped = false;
+  for (const j of order) {
+    if (selected.length >= want && !sums.belowMin()) return { selected, stoppedBy: "n_samples" };
+    if (sums.exceeds(j)) {
+      skipped = true;
+      continue;
+    }
+    selected.push(j);
+    if (sums.add(j)) return { selected, stoppedBy: "stopping_condition_max_sum" };
+  }
+  if (selected.length >= want && !sums.belowMin()) return { selected, stoppedBy: "n_samples" };
+  return { selected, stoppedBy: skipped ? "target_range" : "no_candidates_left" };
 }
 
 /** Only DIVERSITY (and thresholds): the lazy batched farthest-point kernel (same picks as the dense one). */
@@ -300,7 +425,9 @@ function greedy(prep: Prepared, items: SelectionItems, pool: number[], want: num
         count(p);
       }
       const minDist = Math.max(0, ...prep.diversity.map((d) => d.minDistance ?? 0));
-      while (selected.length < want) {
+      const sums = new Sums(prep.sums);
+      const vals = prep.sums.map((t) => (t.maxSum !== undefined ? { t: f64(t.values), max: t.maxSum } : null));
+      while (selected.length < want || sums.belowMin()) {
         const picked = torch.scope(() => {
           let total = base.clone();
           if (centres > 0 && minD) {
@@ -314,6 +441,9 @@ function greedy(prep: Prepared, items: SelectionItems, pool: number[], want: num
           total = total.clamp(-CLAMP, CLAMP);
           total = total.maskedFill(total.isnan(), -CLAMP).add(pen);
           if (centres > 0 && minD && minDist > 0) total = total.maskedFill(minD.lt(minDist * minDist), -Infinity);
+          vals.forEach((v, k) => {
+            if (v) total = total.maskedFill(v.t.add(sums.sum[k]).gt(v.max), -Infinity);
+          });
           const j = total.argmax(0);
           return [j.item(), total.indexSelect(0, j.view(1)).item()] as [number, number];
         });
@@ -321,7 +451,7 @@ function greedy(prep: Prepared, items: SelectionItems, pool: number[], want: num
         if (v === -Infinity) {
           // Nothing selectable: the distance stop when candidates were left but all too close.
           const left = torch.scope(() => pen.eq(0).sum().item());
-          stoppedBy = left > 0 && minDist > 0 ? "stopping_condition_minimum_distance" : "no_candidates_left";
+          stoppedBy = left > 0 && minDist > 0 ? "stopping_condition_minimum_distance" : left > 0 && sums.hasMax ? "target_range" : "no_candidates_left";
           break;
         }
         pen.indexFill_(0, torch.tensor([j], { dtype: "int64", device }), -Infinity);
@@ -335,6 +465,10 @@ function greedy(prep: Prepared, items: SelectionItems, pool: number[], want: num
         distances.push(dist);
         addCentre(j);
         count(j);
+        if (sums.add(j)) {
+          stoppedBy = "stopping_condition_max_sum";
+          break;
+        }
       }
       return null;
     }),

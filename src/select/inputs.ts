@@ -62,16 +62,49 @@ export function numericValues(input: SelectionInput, items: SelectionItems, i: n
       const pred = items.predictions?.[input.task];
       if (!pred) throw new SelectionInputError(`${at(i)}.task`, `no predictions for task "${input.task}" (tasks with predictions: ${list(items.predictions)})`);
       checkLength(pred.items, n, `${at(i)}.task`);
-      let cat = -1;
-      if ("category" in input && input.category !== undefined) {
-        cat = pred.categories.indexOf(input.category);
-        if (cat < 0) throw new SelectionInputError(`${at(i)}.category`, `task "${input.task}" has no category "${input.category}" (its categories: ${pred.categories.join(", ")})`);
-      }
-      return Float64Array.from(pred.items, (it) => (cat < 0 ? it.categoryIds.length : it.categoryIds.filter((c) => c === cat).length));
+      const keep = categoryFilter(input, pred.categories, i);
+      return Float64Array.from(pred.items, (it) => (keep ? it.categoryIds.filter((c) => keep.has(c)).length : it.categoryIds.length));
     }
     default:
       throw new SelectionInputError(`${at(i)}.type`, `${input.type} gives no number per item`);
   }
+}
+
+/** The category ids `input.category` / `input.categories` keep (null: all); unknown names are errors. */
+function categoryFilter(input: SelectionInput, categories: string[], i: number): Set<number> | null {
+  if (input.type !== "PREDICTIONS") return null;
+  const names = input.categories ?? (input.category !== undefined ? [input.category] : null);
+  if (!names) return null;
+  const field = input.categories ? "categories" : "category";
+  return new Set(names.map((nm) => {
+    const c = categories.indexOf(nm);
+    if (c < 0) throw new SelectionInputError(`${at(i)}.${field}`, `task "${input.task}" has no category "${nm}" (its categories: ${categories.join(", ")})`);
+    return c;
+  }));
+}
+
+/**
+ * The classes BALANCE spreads over when the config gives no target (UNIFORM, INPUT): the
+ * input.categories when given, else every class that occurs among the items (sorted).
+ */
+export function classesOf(input: SelectionInput, items: SelectionItems, i: number): string[] {
+  if (input.type === "METADATA") {
+    const v = items.metadata?.[input.key];
+    if (!v) throw new SelectionInputError(`${at(i)}.key`, `no metadata "${input.key}" (keys: ${list(items.metadata)})`);
+    const seen = new Set<string>();
+    for (let j = 0; j < v.length; j++) if (v[j] !== null && v[j] !== undefined) seen.add(String(v[j]));
+    return [...seen].sort();
+  }
+  if (input.type === "PREDICTIONS") {
+    const pred = items.predictions?.[input.task];
+    if (!pred) throw new SelectionInputError(`${at(i)}.task`, `no predictions for task "${input.task}" (tasks with predictions: ${list(items.predictions)})`);
+    const keep = categoryFilter(input, pred.categories, i);
+    if (input.categories) return [...input.categories];
+    const seen = new Set<number>();
+    for (const it of pred.items) for (const c of it.categoryIds) if (!keep || keep.has(c)) seen.add(c);
+    return pred.categories.filter((_, c) => seen.has(c));
+  }
+  throw new SelectionInputError(`${at(i)}.type`, `${input.type} gives no classes per item`);
 }
 
 /**
@@ -101,12 +134,13 @@ export function classRows(input: SelectionInput, items: SelectionItems, classes:
     if (!pred) throw new SelectionInputError(`${at(i)}.task`, `no predictions for task "${input.task}" (tasks with predictions: ${list(items.predictions)})`);
     checkLength(pred.items, n, `${at(i)}.task`);
     const catCol = pred.categories.map((c) => col.get(c) ?? C);
+    // input.categories: objects of the other categories do not count at all.
+    const keep = categoryFilter(input, pred.categories, i);
     for (let j = 0; j < n; j++) {
-      const ids = pred.items[j].categoryIds;
-      for (const c of ids) {
-        if (!(c >= 0 && c < catCol.length)) throw new SelectionInputError(`${at(i)}.task`, `prediction of ${items.filenames[j]} has category id ${c}; task "${input.task}" has ${catCol.length} categories`);
-        rows[j * (C + 1) + catCol[c]] += 1 / ids.length;
-      }
+      const all = pred.items[j].categoryIds;
+      for (const c of all) if (!(c >= 0 && c < catCol.length)) throw new SelectionInputError(`${at(i)}.task`, `prediction of ${items.filenames[j]} has category id ${c}; task "${input.task}" has ${catCol.length} categories`);
+      const ids = keep ? all.filter((c) => keep.has(c)) : all;
+      for (const c of ids) rows[j * (C + 1) + catCol[c]] += 1 / ids.length;
     }
     return rows;
   }

@@ -12,11 +12,12 @@ import { ConflictError, newId } from "../db/store.js";
 import { RUN_END_STATES } from "../db/records.js";
 import type { ArtifactType, ConfigData, DatasetData, RunData, WorkerData } from "../db/records.js";
 import { resolveInside, PathRefused } from "../data/folder.js";
-import { checkScheduledConfig, type ScheduleContext } from "./configs.js";
+import { checkScheduledConfig, checkScheduledSources, configTagNames, type ScheduleContext } from "./configs.js";
+import { TagStore, TAG_NAME } from "../db/tags.js";
 import type { ConfigIssue } from "../config/lightly-config.js";
 import { openApiDocument } from "./openapi.js";
 import {
-  artifactTypeQuery, claimBody, CONTROL_CHARS, createConfigBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
+  artifactTypeQuery, claimBody, CONTROL_CHARS, createConfigBody, createTagBody, createDatasetBody, logBody, registerWorkerBody, runUpdateBody,
   runsQuery, scheduleBody, scheduledStateQuery, signedUrlBody,
 } from "./schemas.js";
 import { checkArtifactName, StorageFull, TooLarge, type ArtifactStorage } from "./storage.js";
@@ -85,6 +86,7 @@ declare module "fastify" {
 
 export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmitter; routes: { method: string; url: string }[] } {
   const { store, storage } = o;
+  const tags = new TagStore(store.db);
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit: o.bodyLimit ?? 1 << 20,
@@ -357,7 +359,10 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
       const s = await store.newestDatasetSelection(owner(req), r.dataset_id, r.id);
       if (s) datapool = { run_id: s.run.id, url: signedUrl(req, s.artifact.id, ttl).url };
     }
-    return { run: r, config: cfg satisfies ConfigData, dataset: ds, checkpoint, datapool, resume };
+    // SIMILARITY's tag_name: the tagged run's selected filenames, fetched by the worker with the job.
+    const tagged = await tags.resolve(owner(req), r.dataset_id, configTagNames(cfg));
+    const tagUrls = Object.fromEntries([...tagged].map(([name, t]) => [name, { run_id: t.run_id, url: signedUrl(req, t.artifact_id, ttl).url }]));
+    return { run: r, config: cfg satisfies ConfigData, dataset: ds, checkpoint, datapool, resume, tags: tagUrls };
   }
 
   // ---- configs and scheduled runs -------------------------------------------------------------------
@@ -369,6 +374,15 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   const refuseIssues = (issues: ConfigIssue[] | null): void => {
     if (issues) throw new HttpError(400, issues.map((i) => `${i.path}: ${i.message}`).join("; "), issues[0]!.path);
   };
+  /**
+   * What the worker would refuse at INITIALIZING, refused now: unknown tags of the dataset and (when
+   * the datasource is on this server's disk) missing metadata / prediction files.
+   */
+  async function refuseMissingSources(req: FastifyRequest, c: Parameters<typeof checkScheduledSources>[0], ds: DatasetData): Promise<void> {
+    const known = await tags.resolve(owner(req), ds.id, configTagNames(c));
+    const dir = scheduleContext(ds).datasourceDir ?? null;
+    refuseIssues(checkScheduledSources(c, dir && fs.existsSync(dir) ? dir : null, Object.fromEntries([...known.keys()].map((k) => [k, []]))));
+  }
 
   async function createConfig(req: FastifyRequest, b: { worker_config?: Record<string, unknown> | null; selection_config?: Record<string, unknown> | null; lightly_config?: Record<string, unknown> | null }, ds?: DatasetData): Promise<ConfigData> {
     refuseIssues(checkScheduledConfig(b, scheduleContext(ds)));
@@ -396,8 +410,11 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
       if (!stored) throw new HttpError(400, `config_id: config ${JSON.stringify(b.config_id)} not found`, "config_id");
       // The dataset is known only now: judge the config's paths against its datasource.
       refuseIssues(checkScheduledConfig(stored, scheduleContext(ds)));
+      await refuseMissingSources(req, stored, ds);
       configId = b.config_id;
     } else {
+      refuseIssues(checkScheduledConfig(b, scheduleContext(ds)));
+      await refuseMissingSources(req, b, ds);
       configId = (await createConfig(req, b, ds)).id;
     }
     const s = await store.schedule(owner(req), ds.id, configId, b.priority, [...new Set(b.runs_on)]);
@@ -441,6 +458,22 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     return store.listRuns(owner(req), { datasetId: q.dataset_id, limit: q.limit, offset: q.offset, newestFirst: q.order === "desc" });
   });
   app.get("/v1/runs/:id", async (req) => run(req, params(req).id!));
+  // Tags: the run's own name (COMPLETED with a selection) and the names users gave its selection.
+  app.get("/v1/runs/:id/tags", async (req) => {
+    const t = await tags.ofRun(owner(req), params(req).id!);
+    if (!t) throw notFound("run", params(req).id!);
+    return t;
+  });
+  app.post("/v1/runs/:id/tags", async (req, reply) => {
+    await run(req, params(req).id!); // 404 before the body is judged (another owner's ids look unknown)
+    const b = parse(createTagBody, req.body, "body");
+    if (!TAG_NAME.test(b.name)) throw new HttpError(400, `name: ${JSON.stringify(b.name)} is not a tag name; allowed: 3-128 letters, digits, space and . : ; = @ _ -, starting with a letter or digit`, "name");
+    const t = await tags.create(owner(req), params(req).id!, b.name);
+    if (t === null) throw notFound("run", params(req).id!);
+    if (typeof t === "string") throw new HttpError(409, t, "run");
+    return reply.code(201).send(t);
+  });
+  app.get("/v1/datasets/:id/tags", async (req) => tags.ofDataset(owner(req), (await dataset(req, params(req).id!)).id));
   app.patch("/v1/runs/:id", async (req) => {
     const { run: r, workerId } = await workerRun(req, params(req).id!);
     const b = parse(runUpdateBody, req.body, "body");

@@ -11,6 +11,8 @@ import * as path from "node:path";
 import { resolveRunConfig, RunConfigError } from "../config/run-config.js";
 import type { ConfigIssue } from "../config/lightly-config.js";
 import { runSubpathProblem } from "../run/policy.js";
+import { checkSelectionSources, SelectionSourceError } from "../run/selection-sources.js";
+import { predictionsDirOf } from "../predictions/read.js";
 
 export interface ScheduledConfigInput {
   worker_config?: unknown;
@@ -50,7 +52,7 @@ function pathIssues(c: ScheduledConfigInput, ctx: ScheduleContext): ConfigIssue[
     if (why) out.push({ path: "lightly_config.checkpoint_callback.dirpath", message: `${JSON.stringify(dirpath)} refused: ${why}` });
   }
   const wc = (c.worker_config ?? {}) as Record<string, unknown>;
-  for (const key of ["embeddings", "checkpoint"] as const) {
+  for (const key of ["embeddings", "checkpoint", "relevant_filenames_file"] as const) {
     const v = wc[key];
     if (typeof v !== "string" || !v) continue;
     const field = `worker_config.${key}`;
@@ -77,4 +79,29 @@ function pathIssues(c: ScheduledConfigInput, ctx: ScheduleContext): ConfigIssue[
     }
   }
   return out;
+}
+
+/** The tag names a config's SIMILARITY inputs use. */
+export function configTagNames(c: ScheduledConfigInput): string[] {
+  const sc = c.selection_config as { strategies?: { input?: { tag_name?: unknown } }[] } | null | undefined;
+  return [...new Set((sc?.strategies ?? []).map((s) => s?.input?.tag_name).filter((t): t is string => typeof t === "string"))];
+}
+
+/**
+ * What a worker would find missing at INITIALIZING, found at schedule time: tags the dataset does
+ * not have, and, for a datasource on this server's disk, metadata and prediction files. Call after
+ * checkScheduledConfig accepted the config. `tags`: the dataset's tags among the config's names.
+ */
+export function checkScheduledSources(c: ScheduledConfigInput, datasourceDir: string | null, tags: Record<string, string[]>): ConfigIssue[] | null {
+  const { selection_config } = resolveRunConfig({ worker_config: c.worker_config ?? {}, selection_config: c.selection_config ?? {}, lightly_config: c.lightly_config ?? {} });
+  const local = datasourceDir !== null;
+  try {
+    checkSelectionSources(selection_config, {
+      input: datasourceDir ?? "", predictionsDir: local ? predictionsDirOf(datasourceDir) : null, tags, localRuns: false, files: local,
+    });
+  } catch (e) {
+    if (e instanceof SelectionSourceError) return [{ path: e.path, message: e.message.slice(e.path.length + 2) }];
+    throw e;
+  }
+  return null;
 }

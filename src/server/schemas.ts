@@ -29,6 +29,8 @@ export const createConfigBody = z.strictObject({
   lightly_config: configSection,
 });
 
+export const createTagBody = z.strictObject({ name: z.string().max(200) });
+
 export const scheduleBody = z.strictObject({
   /** An existing config, or the three sections inline (then a config is created). */
   config_id: z.string().max(200).refine(noControl, CONTROL_MESSAGE).optional(),
@@ -78,6 +80,7 @@ export const BODY_SCHEMAS = {
   RegisterWorker: registerWorkerBody,
   CreateConfig: createConfigBody,
   ScheduleRun: scheduleBody,
+  CreateTag: createTagBody,
   Claim: claimBody,
   RunUpdate: runUpdateBody,
   LogLines: logBody,

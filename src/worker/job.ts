@@ -47,6 +47,8 @@ export interface JobSpec {
   policy?: { allowRoots?: string[]; allowUrlHosts?: string[]; serverOrigin?: string | null };
   /** Continue the training of a CRASHED run from its checkpoint (signed URL; the service's automatic resume). */
   resume?: { runId: string; checkpoint: string } | null;
+  /** Tag name → file of its filenames (downloaded by the worker), for SIMILARITY's tag_name. */
+  tags?: Record<string, string>;
 }
 
 export type JobMessage =
@@ -145,6 +147,7 @@ async function main(spec: JobSpec): Promise<void> {
     const res = await run({
       input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir, onProgress: (p) => void (progress = p),
       overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
+      tags: Object.fromEntries(Object.entries(spec.tags ?? {}).map(([name, f]) => [name, fs.readFileSync(f, "utf8").split("\n").filter(Boolean)])),
     });
     poll();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });

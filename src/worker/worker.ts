@@ -69,6 +69,8 @@ interface Claim {
   datapool: { run_id: string; url: string } | null;
   /** Automatic resume of a CRASHED run: its checkpoint (signed URL) to continue training from. */
   resume?: { run_id: string; attempt: number; url: string } | null;
+  /** SIMILARITY's tag names → the tagged run's selected filenames (signed URL). */
+  tags?: Record<string, { run_id: string; url: string }>;
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -309,6 +311,16 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       }
       datapool = { runId: c.datapool.run_id, file: f };
     }
+    const tagFiles: Record<string, string> = {};
+    for (const [k, [name, t]] of Object.entries(Object.entries(c.tags ?? {}))) {
+      const f = path.join(jobDir, `tag-${k}.txt`);
+      try {
+        await retrying("tag download", () => http.download(t.url, f, { auth: false }), { untilStopped: false, budget: uploadBudget });
+      } catch (e) {
+        return finish("FAILED", `tag ${JSON.stringify(name)}: the selection of run ${t.run_id} cannot be downloaded: ${(e as Error).message}`);
+      }
+      tagFiles[name] = f;
+    }
     if (c.checkpoint) await update({ checkpoint_source: c.checkpoint.source });
 
     const spec: JobSpec = {
@@ -317,6 +329,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       checkpoint: c.checkpoint && "url" in c.checkpoint ? c.checkpoint.url : null, datapool, device: o.device,
       policy: { allowRoots: (o.allowRoots ?? []).map((r) => path.resolve(r)), allowUrlHosts: o.allowUrlHosts ?? [], serverOrigin: new URL(http.base).origin },
       resume: c.resume ? { runId: c.resume.run_id, checkpoint: c.resume.url } : null,
+      tags: tagFiles,
     };
     const specFile = path.join(jobDir, "spec.json");
     fs.writeFileSync(specFile, JSON.stringify(spec));
