@@ -22,7 +22,7 @@ import "./quality-env.js";
 //
 //   npx tsx bench/speed-train.ts [--emoji 500] [--rounds 3] [--size 32] [--model resnet-18]
 //        [--width 0.25] [--batch 128] [--threads 2] [--model-steps 6] [--jpeg-side 0] [--work /tmp/winnow-bench] [--no-write]
-//        [--no-jemalloc]
+//        [--no-jemalloc] [--cache S (default: the training cache, cacheSizeFor(size, min_scale))]
 // --jpeg-side S: the files are the same emoji upscaled to S×S JPEGs (quality 90), which decode like
 // small photos; 0 (default): the 64 px PNGs as they are.
 import * as fs from "node:fs";
@@ -86,7 +86,9 @@ const config = parseLightlyConfig({
   seed: 1,
 });
 const cpu0 = cpuMs();
-const cache = await buildImageCache(root, { cacheDir, resolution: cacheSizeFor(SIZE), removeExactDuplicates: false });
+// The cache a training run builds (S = cacheSizeFor(input_size, min_scale)); --cache S overrides it.
+const CACHE_SIDE = arg("cache", cacheSizeFor(SIZE, config.collate.min_scale));
+const cache = await buildImageCache(root, { cacheDir, resolution: CACHE_SIDE, removeExactDuplicates: false });
 const build = { ms: cache.stats.durationMs, cpu: cpuMs() - cpu0, n: cache.length };
 log(`cache build: ${cache.length} files (${VENDORS.length} vendors × ${set.emoji.length} emoji, ${filesDesc}) → ${cache.resolution} px in ${(build.ms / 1000).toFixed(2)} s = ${((build.n * 1000) / build.ms).toFixed(0)} img/s`);
 const n = cache.length;
@@ -397,7 +399,7 @@ if (WRITE) {
 - Data: ${n} ${dataDesc}. Model and recipe: lightly_config defaults except batch_size ${BATCH}, input_size ${SIZE}, model ${MODEL} width ${WIDTH} (SGD lr 1, weight decay 1e-5, no momentum; NT-Xent 0.5; collate defaults: RandomResizedCrop scale (0.15, 1), hflip 0.5, ColorJitter(0.7, 0.7, 0.7, 0.2) p 0.8, grayscale 0.2, Gaussian blur p 0.5 sigma [0.2, 2], ImageNet Normalize); each view through the model separately (lightly's SimCLR), plain projection head; Winnow's trainer with channels_last weights and NCHW views, the PyTorch script in NCHW (as lightly).
 - Winnow: the cache is built once first: ${(build.ms / 1000).toFixed(2)} s for ${n} files = **${((n * 1000) / build.ms).toFixed(0)} img/s** (${(build.cpu / n).toFixed(2)} ms CPU per image), not counted below. "training epoch" = one \`train()\` call with max_epochs 1 (model construction, ${stepsPerEpoch} steps, the end-of-epoch checkpoint write: ${trainEpochNote.toFixed(0)} ms outside the epoch loop). Counting the cache build into a first epoch: ${firstEpoch.toFixed(0)} img/s. Winnow's addon keeps freed CPU blocks of ≥ 256 KiB for reuse (its caching allocator, native/src/cpu_cache.cc; ${torch.cpuCache.stats().enabled ? "on" : "off: WINNOW_CPU_CACHE_MB=0"} in this run); each \`train()\` call empties it when it ends, so every measured epoch starts cold.
 - PyTorch: each epoch a fresh DataLoader iterator (Lightly's default: persistent_workers off, so worker start-up is in every epoch), shuffle, drop_last. CPU time includes the DataLoader workers.
-- img/s = images per epoch (each image yields two views) / wall time; medians over ${ROUNDS} rounds. Embedding: Winnow \`embedImages\` (cache ${cacheSizeFor(SIZE)} px → ${SIZE} px antialiased resize, backbone, .f32 output, no CSV) vs DataLoader (PIL open, Resize((${SIZE}, ${SIZE})), ToTensor, Normalize) + backbone, eval, no_grad.
+- img/s = images per epoch (each image yields two views) / wall time; medians over ${ROUNDS} rounds. Embedding: Winnow \`embedImages\` (cache ${CACHE_SIDE} px → ${SIZE} px antialiased resize, backbone, .f32 output, no CSV) vs DataLoader (PIL open, Resize((${SIZE}, ${SIZE})), ToTensor, Normalize) + backbone, eval, no_grad.
 
 ${table}
 
