@@ -22,7 +22,7 @@ import "./quality-env.js";
 //
 //   npx tsx bench/speed-train.ts [--emoji 500] [--rounds 3] [--size 32] [--model resnet-18]
 //        [--width 0.25] [--batch 128] [--threads 2] [--model-steps 6] [--jpeg-side 0] [--work /tmp/winnow-bench] [--no-write]
-//        [--no-jemalloc] [--cache S (default: the training cache, cacheSizeFor(size, min_scale))]
+//        [--no-jemalloc] [--cache S (default: a run's cache, cacheSizeFor(size))]
 // --jpeg-side S: the files are the same emoji upscaled to S×S JPEGs (quality 90), which decode like
 // small photos; 0 (default): the 64 px PNGs as they are.
 import * as fs from "node:fs";
@@ -86,8 +86,8 @@ const config = parseLightlyConfig({
   seed: 1,
 });
 const cpu0 = cpuMs();
-// The cache a training run builds (S = cacheSizeFor(input_size, min_scale)); --cache S overrides it.
-const CACHE_SIDE = arg("cache", cacheSizeFor(SIZE, config.collate.min_scale));
+// The cache a run builds (S = cacheSizeFor(input_size)); --cache S overrides it.
+const CACHE_SIDE = arg("cache", cacheSizeFor(SIZE));
 const cache = await buildImageCache(root, { cacheDir, resolution: CACHE_SIDE, removeExactDuplicates: false });
 const build = { ms: cache.stats.durationMs, cpu: cpuMs() - cpu0, n: cache.length };
 log(`cache build: ${cache.length} files (${VENDORS.length} vendors × ${set.emoji.length} emoji, ${filesDesc}) → ${cache.resolution} px in ${(build.ms / 1000).toFixed(2)} s = ${((build.n * 1000) / build.ms).toFixed(0)} img/s`);

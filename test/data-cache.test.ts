@@ -162,32 +162,23 @@ describe("reuse and invalidation", () => {
     assert.equal(cacheSizeFor(1), 1);
   });
 
-  test("training caches: S = input / sqrt(min_scale) within [1.125, 2] × input; a new input_size or min_scale rebuilds, the same S reuses", async () => {
-    assert.equal(cacheSizeFor(32, 0.2), 64); // 1/sqrt(0.2) = 2.24, capped at 2
-    assert.equal(cacheSizeFor(32, 0.5), 45); // 1.41
-    assert.equal(cacheSizeFor(32, 0.9), 36); // 1.05 → at least 1.125
-    assert.equal(cacheSizeFor(64, 0.15), 128);
+  test("a new input_size rebuilds the cache; a new min_scale reuses it (crop boxes are drawn at training time, in the original's pixels)", async () => {
     const root = await folder(3);
     const cacheDir = mk();
     const cfg = (input: number, minScale: number) => parseLightlyConfig({ collate: { input_size: input, min_scale: minScale } });
-    const prep = (input: number, minScale: number, training = true) => prepareImages(root, { cacheDir, config: cfg(input, minScale), training });
-    const a = await prep(16, 0.25); // S 32
-    assert.equal(a.resolution, 32);
-    assert.equal(a.stats.decoded, 3);
+    const prep = (input: number, minScale: number) => prepareImages(root, { cacheDir, config: cfg(input, minScale) });
+    const a = await prep(16, 0.25);
+    assert.deepEqual([a.resolution, a.stats.decoded], [18, 3]);
+    const first = Buffer.from(a.readBatch([0, 1, 2]).data);
     a.close();
-    const b = await prep(16, 0.5); // min_scale changed: S 23, decoded anew
+    const b = await prep(20, 0.25); // input_size changed: S 23, decoded anew
     assert.deepEqual([b.resolution, b.stats.decoded], [23, 3]);
     b.close();
-    const c = await prep(20, 0.25); // input_size changed: S 40
-    assert.deepEqual([c.resolution, c.stats.decoded], [40, 3]);
+    const c = await prep(16, 0.6); // min_scale changed: same S, nothing decoded, the same pixels
+    assert.deepEqual([c.resolution, c.stats.decoded, c.stats.reused], [18, 0, 3]);
+    assert.ok(Buffer.from(c.readBatch([0, 1, 2]).data).equals(first));
     c.close();
-    const d = await prep(16, 0.2); // min_scale changed but S is still 32 (cap): the first cache is reused
-    assert.deepEqual([d.resolution, d.stats.decoded, d.stats.reused], [32, 0, 3]);
-    d.close();
-    const e = await prep(16, 0.2, false); // embedding only: 1.125 × input
-    assert.deepEqual([e.resolution, e.stats.decoded], [18, 3]);
-    e.close();
-    assert.equal(fs.readdirSync(cacheDir).length, 4);
+    assert.equal(fs.readdirSync(cacheDir).length, 2);
   });
 });
 

@@ -91,7 +91,7 @@ test("--model finds a pretrained backbone's published file in torch hub's folder
   const hub = path.join(tmp, "torch", "hub", "checkpoints");
   const missing = await capture(["embed", images, "--model", "dinov2/vits14", "-o", path.join(tmp, "v.npy"), "--format", "npy"]);
   assert.equal(missing.code, 1);
-  assert.match(missing.err, /dinov2_vits14_pretrain\.pth not found.*https:\/\/dl\.fbaipublicfiles\.com\/dinov2\/dinov2_vits14\/dinov2_vits14_pretrain\.pth/s);
+  assert.match(missing.err, /dinov2_vits14_pretrain\.pth is not on this machine.*https:\/\/dl\.fbaipublicfiles\.com\/dinov2\/dinov2_vits14\/dinov2_vits14_pretrain\.pth/s);
   assert.ok(missing.err.includes(hub) && missing.err.includes(path.join(tmp, "home", "models")));
   fs.mkdirSync(hub, { recursive: true });
   fs.copyFileSync(path.join(refs, "vits14.pth"), path.join(hub, "dinov2_vits14_pretrain.pth"));
@@ -119,7 +119,7 @@ test("winnow run with a pretrained backbone: a missing file fails at INITIALIZIN
   const hubFile = path.join(tmp, "torch", "hub", "checkpoints", "dinov2_vits14_pretrain.pth");
   fs.rmSync(hubFile, { force: true });
   await assert.rejects(run({ input: images, config: config(false), output: path.join(tmp, "run-missing"), stream: null }), (e: Error & { record?: { stages: { state: string }[] } }) => {
-    assert.match(e.message, /dinov2_vits14_pretrain\.pth not found/);
+    assert.match(e.message, /dinov2_vits14_pretrain\.pth is not on this machine.*pre_trained: false/s);
     assert.deepEqual(e.record?.stages.map((s) => s.state), ["INITIALIZING"]);
     return true;
   });

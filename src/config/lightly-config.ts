@@ -200,7 +200,7 @@ export const lightlyConfigSchema = z
         input_size: leaf(int(1, 1024), COLLATE_DEFAULTS.input_size, {
           allowed: "an integer in [1, 1024]",
           description: "Side of the square views (training) and of the embedding input, in pixels.",
-          winnow: "The image cache stores each image once, squared: at input_size / sqrt(collate.min_scale) when training (within [1.125, 2] × input_size, so the smallest random crops keep input resolution), at 1.125 × input_size when only embedding. Crop boxes are drawn in the original's pixels.",
+          winnow: "The image cache stores each image once at cacheSizeFor(input_size) (12.5% larger, for crops), squashed; crop boxes are drawn in the original's pixels, so crops keep the original's aspect ratios.",
         }),
         cj_prob: leaf(prob(), COLLATE_DEFAULTS.cj_prob, { allowed: "a number in [0, 1]", description: "Probability that color jitter is applied." }),
         cj_bright: leaf(nonNeg(), COLLATE_DEFAULTS.cj_bright, { allowed: "a number ≥ 0", description: "Color jitter brightness strength." }),

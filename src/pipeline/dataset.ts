@@ -9,10 +9,8 @@ export interface PrepareImagesOptions {
   cacheDir: string;
   /** collate.input_size sets the cache resolution, loader.num_workers the decodes in flight. */
   config: LightlyConfig;
-  /** Cache side S; default cacheSizeFor(collate.input_size, collate.min_scale) when `training`, else cacheSizeFor(collate.input_size). */
+  /** Cache side S; default cacheSizeFor(collate.input_size) (12.5% headroom for crops). */
   resolution?: number;
-  /** The cache feeds training (random resized crops need more pixels than embedding). Default false. */
-  training?: boolean;
   /** Drop files whose bytes equal an earlier file's. Default true (the Lightly worker's remove_exact_duplicates). */
   removeExactDuplicates?: boolean;
   onProgress?: (done: number, total: number) => void;
@@ -25,7 +23,7 @@ function cacheOptions(opts: PrepareImagesOptions) {
   const nw = opts.config.loader.num_workers;
   return {
     cacheDir: opts.cacheDir,
-    resolution: opts.resolution ?? cacheSizeFor(opts.config.collate.input_size, opts.training ? opts.config.collate.min_scale : undefined),
+    resolution: opts.resolution ?? cacheSizeFor(opts.config.collate.input_size),
     removeExactDuplicates: opts.removeExactDuplicates ?? true,
     // -1 (Lightly: one worker per core): libuv's pool size, which runs the reads and sharp; more only queues.
     concurrency: nw < 0 ? defaultConcurrency() : Math.max(1, nw),

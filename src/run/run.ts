@@ -307,7 +307,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const decodeBar = new CountProgress("decoding", stream);
     cache = await prepareImages(inputReal, {
       cacheDir: opts.cacheDir ?? path.join(winnowHome(), "cache"), config: lc, removeExactDuplicates: wc.remove_exact_duplicates,
-      training: wc.enable_training, onProgress: (d, t) => (decodeBar.update(d, t), live("decoding", d, t)), log,
+      onProgress: (d, t) => (decodeBar.update(d, t), live("decoding", d, t)), log,
     });
     decodeBar.done();
     if (wc.training.task_name && !wc.enable_training) note(`worker_config.training.task_name ${JSON.stringify(wc.training.task_name)} has no effect: enable_training is false`);
@@ -323,7 +323,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       checkTasksListed(dir, plan.tasks, why);
       log(`predictions: ${dir} (task${plan.tasks.length === 1 ? "" : "s"} ${plan.tasks.join(", ")})`);
       preds = new RunPredictions(dir, wc.object_level.padding);
-      const prepOpts = { cacheDir: opts.cacheDir ?? path.join(winnowHome(), "cache"), config: lc, removeExactDuplicates: wc.remove_exact_duplicates, training: wc.enable_training, log };
+      const prepOpts = { cacheDir: opts.cacheDir ?? path.join(winnowHome(), "cache"), config: lc, removeExactDuplicates: wc.remove_exact_duplicates, log };
       for (const task of [plan.selectTask, plan.trainTask]) {
         if (!task || preds.crops.has(task)) continue;
         const bar = new CountProgress(`cropping ${task}`, stream);
