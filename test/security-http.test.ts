@@ -195,7 +195,7 @@ test("regression: tenant B gets 404 for tenant A's ids on every route, exactly l
   const doc = (await api("GET", "/openapi.json", null)).json as { paths: Record<string, Record<string, unknown>> };
   const idOf: [RegExp, string][] = [
     [/^\/v1\/datasets\/\{id\}/, A.dataset], [/^\/v1\/workers\/\{id\}/, A.worker], [/^\/v1\/runs\/\{id\}/, A.run],
-    [/^\/v1\/scheduled-runs\/\{id\}/, A.scheduled], [/^\/v1\/configs\/\{id\}/, A.config],
+    [/^\/v1\/scheduled-runs\/\{id\}/, A.scheduled], [/^\/v1\/configs\/\{id\}/, A.config], [/^\/v1\/run-summaries\/\{id\}/, A.run],
   ];
   let n = 0;
   for (const [p, ops] of Object.entries(doc.paths)) {
