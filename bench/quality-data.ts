@@ -606,7 +606,7 @@ export const PHOTO_FOLDERS = ["/usr/share/wallpapers", "/usr/share/backgrounds"]
 
 export interface PhotoSet {
   root: string;
-  /** Source picture of each tile file ("<source>/<r>_<c>.jpg" → source index). */
+  /** The pictures' folder names under root (tiles are "<source>/<r>_<c>.jpg"). */
   sources: string[];
   prepareSeconds: number;
 }
@@ -648,11 +648,7 @@ export async function preparePhotos(root: string, grid = 4, tileWidth = 320): Pr
   if (srcs.length < 10) throw new Error(`only ${srcs.length} wallpapers found under ${PHOTO_FOLDERS.join(", ")}: apt-get install gnome-backgrounds mate-backgrounds plasma-workspace-wallpapers`);
   const names = srcs.map((s, i) => `${String(i).padStart(3, "0")}-${/\/wallpapers\/([^/]+)\//.exec(s)?.[1] ?? path.basename(s).replace(/\.\w+$/, "")}`);
   const settings = { kind: "photos", grid, tileWidth, n: srcs.length, version: 1 };
-  const sources: string[] = [];
-  if (markerOk(root, settings)) {
-    for (const n of names) for (let k = 0; k < grid * grid; k++) sources.push(n);
-    return { root, sources: names, prepareSeconds: 0 };
-  }
+  if (markerOk(root, settings)) return { root, sources: names, prepareSeconds: 0 };
   const t0 = performance.now();
   fs.rmSync(root, { recursive: true, force: true });
   for (const [i, src] of srcs.entries()) {

@@ -29,6 +29,7 @@ import "./quality-env.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
+import sharp from "sharp";
 import * as torch from "../src/torch/index.js";
 import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
 import {
@@ -143,10 +144,8 @@ async function photoSet(): Promise<DataSet> {
   const srcOf = files.map((f) => set.sources.indexOf(f.split("/")[0]!));
   const sizes = new Map<string, number>();
   for (const s of set.sources) {
-    const buf = fs.readFileSync(path.join(set.root, s, "0_0.jpg"));
-    let i = 2;
-    while (i < buf.length && !(buf[i] === 0xff && buf[i + 1]! >= 0xc0 && buf[i + 1]! <= 0xc2)) i += 2 + buf.readUInt16BE(i + 2);
-    const key = `${buf.readUInt16BE(i + 7)}×${buf.readUInt16BE(i + 5)}`;
+    const { width, height } = await sharp(path.join(set.root, s, "0_0.jpg")).metadata();
+    const key = `${width}×${height}`;
     sizes.set(key, (sizes.get(key) ?? 0) + 1);
   }
   return {

@@ -80,7 +80,7 @@ export interface BackboneLayout {
  * A (normalized) state dict's backbone shapes, re-indexed as the docs model lays them out (index 0 =
  * input BatchNorm, 1 = stem conv, 2 = stem BN, 3..6 = stages, 7 = 1×1 conv), and its layout.
  */
-function backboneShapes(d: Map<string, Shaped>): { shapes: ShapeMap; layout: BackboneLayout } {
+function backboneShapes(d: Map<string, Shaped>): { shapes: ShapeMap; layout: BackboneLayout; last: number } {
   const raw: ShapeMap = new Map();
   for (const [k, v] of d) if (k.startsWith("backbone.")) raw.set(k.slice("backbone.".length), shapeOf(v));
   // The docs model starts with BatchNorm2d(3); a library backbone with the stem (conv) instead.
@@ -96,7 +96,7 @@ function backboneShapes(d: Map<string, Shaped>): { shapes: ShapeMap; layout: Bac
   // The 1×1 conv is the last indexed module, a plain Conv2d (its weight directly under the index).
   const conv = shapes.get(`${last}.weight`);
   const featureConv = !!conv && conv.length === 4 && conv[2] === 1 && conv[3] === 1;
-  return { shapes, layout: { inputBatchNorm, featureConv } };
+  return { shapes, layout: { inputBatchNorm, featureConv }, last };
 }
 
 /** The backbone layout and head variant a checkpoint was trained with (what a model must be built as to load it). */
@@ -115,7 +115,7 @@ export function checkpointLayout(dict: Map<string, unknown>): BackboneLayout & {
  */
 export function inferModelConfig(dict: Map<string, Shaped>): ModelConfig {
   const d = normalizeLightlyKeys(dict);
-  const { shapes: bb, layout } = backboneShapes(d);
+  const { shapes: bb, layout, last: lastIndex } = backboneShapes(d);
   if (bb.size === 0) throw new Error("inferModelConfig: the state dict has no backbone.* keys");
   let name: string | null = null;
   let width: number | null = null;
@@ -135,11 +135,8 @@ export function inferModelConfig(dict: Map<string, Shaped>): ModelConfig {
   const fixed = getBackbone(name).numFeatures;
   if (head) numFtrs = shapeOf(head)[1];
   else if (fixed !== undefined) numFtrs = fixed;
-  else if (layout.featureConv) {
-    let last = -1;
-    for (const k of bb.keys()) last = Math.max(last, Number(k.split(".")[0]));
-    numFtrs = bb.get(`${last}.weight`)![0];
-  } else {
+  else if (layout.featureConv) numFtrs = bb.get(`${lastIndex}.weight`)![0];
+  else {
     // No head, no 1×1 conv: the last stage's output channels (its last block's last conv).
     let last = -1;
     while (bb.has(`6.${last + 1}.conv1.weight`)) last++;
