@@ -81,8 +81,11 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
     : null;
   const timeout = o.heartbeatTimeoutMs ?? 60_000;
   const orphanGrace = o.orphanLockGraceMs ?? 60_000;
+  // A server that was down could not hear heartbeats: it judges no worker dead before it has itself
+  // been up for a full timeout (workers back off and reconnect meanwhile).
+  const upSince = Date.now();
   const reaper = setInterval(() => {
-    store.reapDeadWorkers(timeout).catch((e) => console.error(`dead-worker check failed: ${(e as Error).message}`));
+    if (Date.now() - upSince >= timeout) store.reapDeadWorkers(timeout).catch((e) => console.error(`dead-worker check failed: ${(e as Error).message}`));
     store.reclaimOrphanLocks(orphanGrace)
       .then((n) => n > 0 && wake.emit("scheduled"))
       .catch((e) => console.error(`orphan-lock check failed: ${(e as Error).message}`));
