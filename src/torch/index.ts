@@ -8,6 +8,7 @@ import * as functional from "./functional.js";
 export { Tensor, scope, keep, scopeDepth, functional, functional as F };
 export type { Device, Scalar, DType, TypedArray };
 export { isFloating, ELEMENT_SIZE };
+export { parseDevice, normalizeDevice, sameDevice, isCuda, type ParsedDevice } from "./device.js";
 
 export interface Options {
   dtype?: DType;

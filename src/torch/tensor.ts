@@ -4,7 +4,9 @@ import { native, type Handle } from "./native.js";
 import { track, registerTensorClass } from "./scope.js";
 import { type DType, dtypeCode, dtypeFromCode, viewAs, type TypedArray, ELEMENT_SIZE } from "./dtype.js";
 
-export type Device = string; // "cpu" | "cuda" | "cuda:N"
+import type { Device } from "./device.js";
+
+export type { Device };
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
 type Dims = number | number[];
