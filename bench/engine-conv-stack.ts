@@ -10,19 +10,19 @@
 // with the same scope plus dispose() of each activation as soon as it has been used (PyTorch's
 // memory lifetimes), and PyTorch. Each reports the median of its steps (wall, CPU, page faults),
 // plus the per-op overhead of a 1-element add in both.
-// Results go to docs/benchmarks.md, section "Engine: conv→bn→relu stack" (the rest of the file is kept).
+// Results go to docs/benchmarks-history.md (newest first, bench/bench-doc.ts); the current table in
+// docs/benchmarks.md is updated by hand.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { execFileSync } from "node:child_process";
 import * as torch from "../src/torch/index.js";
 import { F, type Tensor } from "../src/torch/index.js";
+import { recordRun } from "./bench-doc.js";
 
 const PYTHON = "/usr/bin/python3";
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -354,19 +354,7 @@ async function main(): Promise<void> {
     "  page faults are less sensitive to the load than wall time.",
     "",
   ].join("\n");
-  if (WRITE) {
-    const file = join(root, "docs", "benchmarks.md");
-    let doc = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n\n";
-    const start = doc.indexOf("## Engine: conv→bn→relu stack");
-    if (start >= 0) {
-      const next = doc.indexOf("\n## ", start + 1);
-      doc = doc.slice(0, start) + section + (next >= 0 ? "\n" + doc.slice(next + 1) : "");
-    } else {
-      doc = doc.replace(/\n*$/, "\n\n") + section;
-    }
-    writeFileSync(file, doc);
-    console.log(`written to ${file}`);
-  }
+  if (WRITE) console.log(`recorded in ${recordRun(section)}`);
 }
 
 await main();

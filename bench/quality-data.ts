@@ -17,6 +17,7 @@ import sharp from "sharp";
 import * as torch from "../src/torch/index.js";
 import { parseLightlyConfig, lightlyConfigDefaults, type LightlyConfig } from "../src/config/lightly-config.js";
 import { stepPlan } from "../src/ssl/seeds.js";
+import { recordRun } from "./bench-doc.js";
 
 const require = createRequire(import.meta.url);
 
@@ -420,9 +421,9 @@ export function pythonTorchVersion(): string {
 
 export const today = (): string => new Date().toISOString().slice(0, 10);
 
+/** Records a run's section in docs/benchmarks-history.md (newest first; see bench/bench-doc.ts). */
 export function appendSection(markdown: string): void {
-  const file = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "docs", "benchmarks.md");
-  fs.appendFileSync(file, `\n${markdown.trim()}\n`);
+  console.log(`recorded in ${recordRun(markdown)}`);
 }
 
 export function arg(name: string, def: number): number {

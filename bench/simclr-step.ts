@@ -6,12 +6,12 @@
 // Then: save + load of a resnet-50 (width 1) checkpoint, Winnow (saveCheckpoint/loadCheckpointInto)
 // vs torch.save/torch.load + load_state_dict.
 // PyTorch is /usr/bin/python3 (Debian python3-torch) running test/helpers/py/lightly_like.py, a
-// plain-PyTorch copy of the architecture. Appends a section to docs/benchmarks.md.
+// plain-PyTorch copy of the architecture. Records a section in docs/benchmarks-history.md.
 //
 //   npx tsx bench/simclr-step.ts [--steps N] [--warmup N] [--threads N] [--no-write]
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { appendFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir, cpus, totalmem, loadavg } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +19,7 @@ import * as torch from "../src/torch/index.js";
 import * as nn from "../src/nn/index.js";
 import * as M from "../src/models/index.js";
 import { ntXentLoss } from "../src/ssl/index.js";
+import { recordRun } from "./bench-doc.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -266,12 +267,7 @@ async function main(): Promise<void> {
     `Raw step times: ${raw}.`,
     "",
   ].join("\n");
-  if (WRITE) {
-    const file = join(root, "docs", "benchmarks.md");
-    if (!existsSync(file)) writeFileSync(file, "# Benchmarks\n");
-    appendFileSync(file, section);
-    console.log(`\nappended to ${file}`);
-  }
+  if (WRITE) console.log(`\nrecorded in ${recordRun(section)}`);
 }
 
 main().catch((e) => {
