@@ -49,6 +49,13 @@ test("every folder of src/ is in exactly one layer", () => {
   for (const f of folders) assert.equal(listed.filter((x) => x === f).length, 1, `src/${f} must be in one layer of scripts/layers.ts`);
 });
 
+test("CONTRIBUTING.md's layer table is the one the check uses", () => {
+  const rows = fs.readFileSync(path.join(root, "CONTRIBUTING.md"), "utf8").split("\n")
+    .map((l) => /^\| (\d+) \| ([^|]+) \| ([^|]+) \|/.exec(l)).filter((m) => m !== null);
+  const doc = rows.map((m) => `${m[1]} ${m[2]!.trim()}: ${m[3]!.replace(/ \(.*\)/, "").trim()}`);
+  assert.deepEqual(doc, LAYERS.map((l, i) => `${i} ${l.name}: ${l.folders.join(", ")}`));
+});
+
 test("only src/torch loads the native addon", () => {
   const offenders: string[] = [];
   const walk = (dir: string): void => {
