@@ -305,7 +305,7 @@ async function main(): Promise<void> {
   })();
   const info = torch.buildInfo();
   const section = [
-    "## Engine: conv→bn→relu stack",
+    `## Engine: conv→bn→relu stack (${new Date().toISOString().slice(0, 10)})`,
     "",
     "Forward + backward of eight conv3x3 (no bias) → batchNorm (training, running stats) → ReLU layers with",
     "ResNet-18's widths (3→64, 64→64 | 64→128 s2, 128→128 | 128→256 s2, 256→256 | 256→512 s2, 512→512),",
