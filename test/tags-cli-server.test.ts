@@ -1,7 +1,8 @@
 // `winnow tags` / `winnow tag`, run as users run them (bin/winnow.mjs) against a real server on
 // loopback (SQLite, local artifacts): a COMPLETED run's own tag with its file count, naming its
-// selection, the dataset's list, and the refusals (name taken or invalid, run not COMPLETED, unknown
-// run, another token's run, missing arguments) with their messages and exit codes.
+// selection, the dataset's list (by id, and by name with --token-file), and the refusals (name taken
+// or invalid, run not COMPLETED, unknown run, another token's run, missing arguments) with their
+// messages and exit codes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -72,7 +73,8 @@ before(async () => {
   tokA = (await st.createToken("a")).token;
   tokB = (await st.createToken("b")).token;
   await db.close();
-  srv = await serve({ database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0 });
+  // The unfinished run has no worker beating: a long heartbeat timeout keeps it EMBEDDING on a loaded machine.
+  srv = await serve({ database, storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0, heartbeatTimeoutMs: 3_600_000 });
   const a = new ApiWorkflowClient({ url: srv.url, token: tokA });
   datasetId = await a.createDataset("cats", "imgs");
   done = await playRun(a, ["a.png", "b.png", "sub/c.png"]);
@@ -89,6 +91,8 @@ test("winnow tag names a COMPLETED run's selection; winnow tags lists the run's 
   assert.deepEqual([r0.length, r0[1]![0], r0[1]![1], r0[1]![3]], [2, done, "run id", "3"]);
   assert.match(r0[1]![2]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
 
+  const tokenFile = path.join(dir, "token.txt");
+  fs.writeFileSync(tokenFile, `${tokA}\n`, { mode: 0o600 });
   const made = await winnow("tag", done, "first picks", "--server", srv.url, "--token", tokA);
   assert.equal(made.code, 0, made.stderr);
   assert.equal(made.stdout, `tagged run ${done}'s selection (3 files) as "first picks" in dataset ${datasetId}\n`);
@@ -97,7 +101,7 @@ test("winnow tag names a COMPLETED run's selection; winnow tags lists the run's 
     winnow("tags", done, "--server", srv.url, "--token", tokA),
     winnow("tags", done, "--json", "--server", srv.url, "--token", tokA),
     winnow("tags", "--dataset", datasetId, "--server", srv.url, "--token", tokA),
-    winnow("tags", "--dataset", "cats", "--server", srv.url, "--token", tokA),
+    winnow("tags", "--dataset", "cats", "--server", srv.url, "--token-file", tokenFile),
   ]);
   assert.equal(both.code, 0, both.stderr);
   assert.deepEqual(rows(both.stdout).slice(1).map((r) => [r[0], r[1], r[3]]), [[done, "run id", "3"], ["first picks", "given", "3"]]);
