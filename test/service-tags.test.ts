@@ -103,6 +103,8 @@ function suite(backend: BackendName): void {
     // dataset tags listing, and a dataset deletion takes its tags along
     const ds = (await client.getDatasetsByName("tags"))[0]!.id;
     assert.deepEqual((await api("GET", `/v1/datasets/${ds}/tags`)).json.map((t: { name: string }) => t.name), ["first picks"]);
+    assert.deepEqual((await client.getDatasetTags(ds)).map((t) => [t.name, t.run_id]), [["first picks", runId]]);
+    await assert.rejects(other.getDatasetTags(ds), ApiNotFoundError);
     for (const s of await client.getScheduledComputeWorkerRuns("OPEN")) await client.cancelScheduledComputeWorkerRun(s.id);
     await client.deleteDatasetById(ds);
   });

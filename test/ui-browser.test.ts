@@ -1,7 +1,8 @@
 // The web UI in a real browser (Debian's chromium driven by playwright-core) against a real server
 // and worker on loopback: one tiny end-to-end run, then sign-in, the runs overview, the run detail
 // (loss chart, embedding map, thumbnails, checkpoint download and signed URL), scheduling from the
-// form, datasets, and what a wrong or another token sees. Screenshots go to test-artifacts/.
+// form, datasets, tags (naming a selection, the dataset's names), and what a wrong or another token
+// sees. Screenshots go to test-artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -386,6 +387,42 @@ test("datasets: list with run count, create through the form", async () => {
   await page.close();
 });
 
+test("tags: the run page lists the run's own tag with its files; a name added through the form (keyboard only) appears; a bad or taken name shows the server's message inline; the dataset page links the name to its run", async () => {
+  const page = await ctx.newPage();
+  await signIn(page, tokenA);
+  await page.waitForSelector("[data-testid=runs-table]");
+  await page.goto(`${url}/ui/runs/${run.id}`);
+  await page.waitForFunction((id) => document.querySelector(`[data-testid=run-tags] tr[data-tag="${id}"] td.num`)?.textContent === "4", run.id);
+  // The field is found by its label and used from the keyboard: type, Enter.
+  await page.getByLabel("Name this selection").focus();
+  await page.keyboard.type("bad/name");
+  await page.keyboard.press("Enter");
+  const bad = await page.waitForSelector("[data-testid=tag-msg].error");
+  assert.match(await bad.innerText(), /"bad\/name" is not a tag name; allowed: 3-128 letters/);
+  assert.equal(await page.getAttribute("input[name=tag]", "aria-invalid"), "true");
+  await page.fill("input[name=tag]", "first picks");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`[data-testid=run-tags] tr[data-tag="first picks"]`);
+  assert.match(await page.innerText("[data-testid=tag-msg]"), /tagged as first picks/);
+  assert.equal(await page.inputValue("input[name=tag]"), "");
+  assert.match(await page.innerText(`[data-testid=run-tags] tr[data-tag="first picks"]`), /first picks\s+given name[\s\S]*4$/);
+  await page.fill("input[name=tag]", "first picks");
+  await page.keyboard.press("Enter");
+  assert.match(await (await page.waitForSelector("[data-testid=tag-msg].error")).innerText(), /has a tag named "first picks" already/);
+  assert.deepEqual((await clientA.getComputeWorkerRunTags(run.id)).map((t) => t.name), [run.id, "first picks"]);
+  await shot(page, "run-tags");
+  // The dataset page lists the name with a link to the run that made it.
+  await page.click(`.facts a[href="/ui/datasets/${run.dataset_id}"]`);
+  const row = await page.waitForSelector(`[data-testid=dataset-tags] tr[data-tag="first picks"]`);
+  await page.waitForFunction(() => document.querySelector(`[data-testid=dataset-tags] tr[data-tag="first picks"] td.num`)?.textContent === "4");
+  assert.match(await row.innerText(), new RegExp(`first picks\\s+${run.id}`));
+  await shot(page, "dataset-tags");
+  await page.click(`[data-testid=dataset-tags] tr[data-tag="first picks"] a`);
+  await page.waitForSelector("[data-testid=run-detail]");
+  assert.equal(new URL(page.url()).pathname, `/ui/runs/${run.id}`);
+  await page.close();
+});
+
 test("another token: no runs listed, and the first token's run id in the URL gives a not-found page", async () => {
   const page = await ctx.newPage();
   await signIn(page, tokenB);
@@ -396,6 +433,11 @@ test("another token: no runs listed, and the first token's run id in the URL giv
   await page.waitForSelector("[data-testid=not-found]");
   assert.match(await page.innerText("[data-testid=not-found]"), /Not found/);
   assert.equal(await page.$("[data-testid=run-detail]"), null);
+  // Nor its tags: not on the page, and 404 from the API and the client.
+  assert.equal(await page.$("[data-testid=run-tags]"), null);
+  assert.ok(!(await page.innerText("body")).includes("first picks"));
+  assert.equal((await fetch(`${url}/v1/runs/${run.id}/tags`, { headers: { authorization: `Bearer ${tokenB}` } })).status, 404);
+  await assert.rejects(clientB.getComputeWorkerRunTags(run.id), /not found/);
   await shot(page, "not-found");
   assert.equal((await clientB.getComputeWorkerRuns()).length, 0);
   await page.close();

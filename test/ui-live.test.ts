@@ -275,6 +275,8 @@ test("the dataset form refuses a datasource folder the server does not have, and
 });
 
 test("every page fits a 390 px phone, has its own title, and loads without errors; /favicon.ico needs no token", async () => {
+  // A named selection: the run page and the dataset page show their tags tables (also for axe below).
+  await call("POST", `/v1/runs/${ids.completed}/tags`, { name: "phone check tag" });
   const fav = await fetch(`${url}/favicon.ico`);
   assert.equal(fav.status, 200);
   assert.match(fav.headers.get("content-type") ?? "", /svg/);

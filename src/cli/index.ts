@@ -17,11 +17,12 @@ import * as serveCommand from "./serve.js";
 import * as workerCommand from "./worker.js";
 import * as scheduleCommand from "./schedule.js";
 import * as tokenCommand from "./token.js";
+import * as tagsCommand from "./tags.js";
 
 export type CommandModule = { register(program: Command): void };
 
 /** Commands in the order `winnow --help` lists them. */
-export const COMMANDS: CommandModule[] = [runCommand, runsCommand, embedCommand, checkpointCommand, exportCommand, serveCommand, workerCommand, scheduleCommand, tokenCommand];
+export const COMMANDS: CommandModule[] = [runCommand, runsCommand, embedCommand, checkpointCommand, exportCommand, serveCommand, workerCommand, scheduleCommand, tagsCommand, tokenCommand];
 
 /** An error the CLI prints as is (no stack) and exits with `exitCode`. */
 export class CliError extends Error {

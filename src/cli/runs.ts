@@ -16,13 +16,13 @@ interface RunsOptions {
 }
 
 /** Left-aligned columns separated by two spaces. */
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   const w = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
   const line = (r: string[]): string => r.map((c, j) => c.padEnd(w[j]!)).join("  ").trimEnd();
   return `${[line(head), ...rows.map(line)].join("\n")}\n`;
 }
 
-const isoSeconds = (t: string): string => t.replace("T", " ").replace(/\.\d+Z$/, "Z");
+export const isoSeconds = (t: string): string => t.replace("T", " ").replace(/\.\d+Z$/, "Z");
 
 export function register(program: Command): void {
   const cmd = program

@@ -241,6 +241,11 @@ export class ApiWorkflowClient {
     return this.http.json("POST", `/v1/runs/${encodeURIComponent(runId)}/tags`, { name });
   }
 
+  /** The names users gave to selections of the dataset's runs (each run's own-id tag is not listed). */
+  async getDatasetTags(datasetId = this.datasetId): Promise<TagData[]> {
+    return this.http.json("GET", `/v1/datasets/${encodeURIComponent(datasetId)}/tags`);
+  }
+
   async getComputeWorkerRunFromScheduledRun(scheduledRunId: string): Promise<RunData> {
     return this.http.json("GET", `/v1/scheduled-runs/${encodeURIComponent(scheduledRunId)}/run`);
   }

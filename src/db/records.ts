@@ -103,6 +103,16 @@ export interface RunData {
   ended_at: number | null;
 }
 
+/** A tag: a name for a COMPLETED run's selection, unique in its dataset (src/db/tags.ts). */
+export interface TagData {
+  name: string;
+  run_id: string;
+  dataset_id: string;
+  /** false for the tag named after the run itself (no row). */
+  user_given: boolean;
+  created_at: number;
+}
+
 // ---- views of the web UI (ui-api.ts) --------------------------------------------------------------
 
 /** A run as the runs overview lists it. */

@@ -3,17 +3,11 @@
 // other names (CLI / client). SIMILARITY's input.tag_name resolves through these at schedule time
 // and the worker gets the tag's filenames with the job.
 import type { Db } from "./driver.js";
-import type { ArtifactData } from "./records.js";
+import type { ArtifactData, TagData } from "./records.js";
 import { newId, ConflictError } from "./store.js";
 
-export interface TagData {
-  name: string;
-  run_id: string;
-  dataset_id: string;
-  /** false for the tag named after the run itself (no row). */
-  user_given: boolean;
-  created_at: number;
-}
+// TagData lives with the other API records (records.ts), which the web UI type-checks without the driver.
+export type { TagData } from "./records.js";
 
 /** Lightly's tag name rule (letters, digits, space . : ; = @ _ -; 3+ characters, no leading punctuation). */
 export const TAG_NAME = /^[a-zA-Z0-9][a-zA-Z0-9 .:;=@_-]{2,127}$/;

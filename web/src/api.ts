@@ -2,7 +2,9 @@
 // sessionStorage only (gone when the tab closes). Errors keep the server's status and message.
 import type { ArtifactData, DatasetData, EmbeddingMap, Priority, QueuedRunSummary, RunData, RunState, RunSummary, ScheduledRunData, WorkerSummary } from "../../src/db/records.ts";
 import type { LiveProgress } from "../../src/run/live-progress.ts";
+import type { TagData } from "../../src/db/records.ts";
 
+export type { TagData };
 export type { ArtifactData, DatasetData, EmbeddingMap, LiveProgress, QueuedRunSummary, RunData, RunState, RunSummary, ScheduledRunData, Priority, WorkerSummary };
 
 const KEY = "winnow.token";
@@ -61,6 +63,11 @@ export async function blobUrl(path: string): Promise<string> {
 }
 
 
+
+/** A run's tags (its own id once COMPLETED, then the names given to its selection); a dataset's given names. */
+export const runTags = (runId: string): Promise<TagData[]> => api("GET", `/v1/runs/${encodeURIComponent(runId)}/tags`);
+export const datasetTags = (datasetId: string): Promise<TagData[]> => api("GET", `/v1/datasets/${encodeURIComponent(datasetId)}/tags`);
+export const createRunTag = (runId: string, name: string): Promise<TagData> => api("POST", `/v1/runs/${encodeURIComponent(runId)}/tags`, { name });
 
 export const thumbPath = (runId: string, file: string, size = 128): string =>
   `/v1/runs/${encodeURIComponent(runId)}/thumbnail?file=${encodeURIComponent(file)}&size=${size}`;

@@ -1,4 +1,4 @@
-// Datasets: the list (with run counts and datapool sizes), creating one, and one dataset's runs.
+// Datasets: the list (with run counts and datapool sizes), creating one, and one dataset's tags and runs.
 import { useTitle } from "../useTitle.ts";
 import { useState } from "preact/hooks";
 import { api, type DatasetData } from "../api.ts";
@@ -7,6 +7,7 @@ import { linkProps, navigate } from "../router.ts";
 import { usePoll } from "../usePoll.ts";
 import { NotFound } from "./NotFound.tsx";
 import { RunTable } from "./Runs.tsx";
+import { DatasetTags } from "../components/DatasetTags.tsx";
 import { ApiError } from "../api.ts";
 
 function DatapoolSize(p: { id: string }) {
@@ -92,6 +93,8 @@ export function DatasetDetail(p: { id: string }) {
         <div><b>Datapool size</b> <DatapoolSize id={data.id} /></div>
       </div>
       <p><button type="button" class="primary" onClick={() => navigate(`/schedule?dataset=${data.id}`)}>Schedule a run on {data.name}</button></p>
+      <h2>Tags</h2>
+      <DatasetTags datasetId={data.id} />
       <h2>Runs</h2>
       <RunTable datasetId={data.id} page={page} onPage={setPage} />
     </section>

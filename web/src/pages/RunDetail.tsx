@@ -1,4 +1,4 @@
-// Run detail: state timeline, live log tail, loss curve, embedding map, selected images,
+// Run detail: its tags (and naming its selection), state timeline, live log tail, loss curve, embedding map, selected images,
 // artifacts (download, signed checkpoint URL), the checkpoint_run_id snippet, and the config.
 import { useEffect, useRef, useState } from "preact/hooks";
 import YAML from "yaml";
@@ -12,6 +12,7 @@ import { EmbeddingMap } from "../components/EmbeddingMap.tsx";
 import { LossChart } from "../components/LossChart.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { Thumb } from "../components/Thumb.tsx";
+import { RunTags } from "../components/RunTags.tsx";
 import { fmtBytes, fmtDuration, fmtTime } from "../format.ts";
 import { linkProps } from "../router.ts";
 import { usePoll } from "../usePoll.ts";
@@ -61,6 +62,9 @@ export function RunDetail(p: { id: string }) {
       {run.message && failed && <p class="error" data-testid="failure-reason"><b>Why it ended {run.state}:</b> {shownError(run.message)}</p>}
       {run.message && !failed && <p class="muted">{run.message}</p>}
       {!ended && <LiveProgress state={run.state} progress={run.progress} />}
+
+      <h2>Tags</h2>
+      <RunTags run={run} selected={sum?.selected_count} version={version} />
 
       <h2>Timeline</h2>
       <Timeline id={run.id} version={version} ended={ended} />
