@@ -1,6 +1,7 @@
 // Decoding one image file (bytes) to a square S×S uint8 RGB array (HWC) with sharp/libvips.
 import sharp from "sharp";
-import { decodeBmp, ImageDecodeError, type DecodeFailure } from "./bmp.js";
+import { decodeBmp } from "./bmp.js";
+import { ImageDecodeError, type DecodeFailure } from "./decode-error.js";
 
 export { ImageDecodeError, type DecodeFailure };
 

@@ -6,6 +6,7 @@
 // not followed, and names given from outside are checked by `resolveInside`.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { WinnowError } from "../util/errors.js";
 
 /** Extensions taken (compared lower-cased). GIF and TIFF: the first frame/page is used. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -87,9 +88,10 @@ export function listImageFolder(root: string, opts: ListOptions = {}): Listing {
   try {
     realRoot = fs.realpathSync(root);
   } catch (e) {
-    throw new Error(`input folder ${JSON.stringify(root)} does not exist or cannot be read: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code === "ENOENT" ? "not_found" : "io";
+    throw new WinnowError(code, `input folder ${JSON.stringify(root)} does not exist or cannot be read: ${(e as Error).message}`, { where: root, cause: e });
   }
-  if (!fs.statSync(realRoot).isDirectory()) throw new Error(`input ${JSON.stringify(root)} is not a folder`);
+  if (!fs.statSync(realRoot).isDirectory()) throw new WinnowError("invalid_input", `input ${JSON.stringify(root)} is not a folder`, { where: root });
 
   const found: { rel: string; size: number; mtimeNs: bigint }[] = [];
   const refused: Refused[] = [];
@@ -176,10 +178,9 @@ function isDirLink(p: string): boolean {
 }
 
 /** A relative name that may not be used (absolute, "..", symlinked component, …). */
-export class PathRefused extends Error {
+export class PathRefused extends WinnowError {
   constructor(readonly filename: string, readonly reason: string) {
-    super(`${JSON.stringify(filename)}: ${reason}`);
-    this.name = "PathRefused";
+    super("forbidden", `${JSON.stringify(filename)}: ${reason}`, { where: filename });
   }
 }
 

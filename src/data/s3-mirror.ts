@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { writeFileAtomic } from "../util/atomic.js";
 import { parseS3Url, s3Client, type S3Settings } from "../s3/client.js";
 
 export interface MirrorOptions {
@@ -140,7 +141,6 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
   }
   const files: Manifest["files"] = {};
   for (const x of listed) files[x.rel] = { etag: x.etag, size: x.size, lastModified: x.lastModified };
-  fs.writeFileSync(`${manifestFile}.tmp`, JSON.stringify({ url, files } satisfies Manifest));
-  fs.renameSync(`${manifestFile}.tmp`, manifestFile);
+  writeFileAtomic(manifestFile, JSON.stringify({ url, files } satisfies Manifest));
   return { dir, objects: listed.length, downloaded: todo.length, unchanged: listed.length - todo.length, removed, skipped, bytesDownloaded: bytes };
 }

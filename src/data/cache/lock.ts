@@ -34,7 +34,7 @@ function tryCreate(file: string, me: string): boolean {
     fs.writeFileSync(file, me, { flag: "wx" });
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new WinnowError("io", `cannot create the cache lock ${file}: ${(e as Error).message}`, { where: file, cause: e });
     return false;
   }
 }
