@@ -16,15 +16,14 @@ const GOLDEN = Buffer.from(
 );
 const SLAB = "slab-mxcusdvh.u8";
 
-const dirs: string[] = [];
+const base = tempDir();
+after(() => fs.rmSync(base, { recursive: true, force: true }));
+let made = 0;
 const mk = (): string => {
-  const d = tempDir();
-  dirs.push(d);
+  const d = path.join(base, String(made++));
+  fs.mkdirSync(d);
   return d;
 };
-after(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 test("an index written by the pre-split code decodes to its entries and re-encodes to the same bytes", () => {
   const idx = decodeIndex(GOLDEN);

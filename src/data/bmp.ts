@@ -5,7 +5,7 @@
 // Alpha is dropped (PIL's convert("RGB") does the same). Channel scaling follows PIL (v*255/max,
 // truncated), so 16-bit files decode to the same values PIL gives.
 
-import { ImageDecodeError } from "./decode-error.js";
+import { ImageDecodeError, tooManyPixels } from "./decode-error.js";
 
 export interface RawRGB {
   data: Buffer; // height*width*3, rows top-down
@@ -100,7 +100,7 @@ export function decodeBmp(buf: Uint8Array, maxPixels: number): RawRGB {
   const h = parseHeader(buf);
   const { width, height, bpp } = h;
   if (width * height > maxPixels) {
-    throw new ImageDecodeError("too_many_pixels", `${width}x${height} = ${width * height} pixels exceeds the limit of ${maxPixels}`);
+    throw new ImageDecodeError("too_many_pixels", tooManyPixels(width, height, maxPixels));
   }
   const rowBytes = Math.floor((bpp * width + 31) / 32) * 4;
   if (h.dataOffset + rowBytes * height > buf.length) {

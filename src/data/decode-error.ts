@@ -18,3 +18,8 @@ export class ImageDecodeError extends WinnowError<DecodeFailure> {
     super(code, message, opts);
   }
 }
+
+/** The reason given for an image over the pixel limit (decompression bomb), wherever it is caught. */
+export function tooManyPixels(w: number, h: number, max: number): string {
+  return `${w}x${h} = ${w * h} pixels exceeds the limit of ${max}`;
+}

@@ -5,7 +5,8 @@ import type { Listing } from "../folder.js";
 import type { DecodeFailure } from "../decode.js";
 import { compareCodePoints } from "../folder.js";
 import { FAILED, PENDING, newEntries, type Entries, type IndexFile, type Limits } from "./index-format.js";
-import { tooLarge, tooManyPixels } from "./source-file.js";
+import { tooManyPixels } from "../decode-error.js";
+import { tooLarge } from "./source-file.js";
 
 /** Failures that depend on the limits, or may be transient, are retried; the others are kept. */
 function retryFailure(code: DecodeFailure, limitsChanged: boolean): boolean {

@@ -1,14 +1,10 @@
 // Reading one listed image for the cache: the path is checked again at open time (no symlinks, only
 // regular files, never blocking on a FIFO), and the size/mtime of what was actually read becomes the
-// entry's key. Also the reasons given when a file is over the limits.
+// entry's key. Also the reason given when a file is over the size limit.
 import * as fs from "node:fs";
 import { checkRealInside, resolveInside } from "../folder.js";
 import { ImageDecodeError } from "../decode.js";
 import type { Entries } from "./index-format.js";
-
-export function tooManyPixels(w: number, h: number, max: number): string {
-  return `${w}x${h} = ${w * h} pixels exceeds the limit of ${max}`;
-}
 
 export function tooLarge(size: number, max: number): string {
   return `file is ${size} bytes, more than the limit of ${max}`;
