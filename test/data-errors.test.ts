@@ -2,12 +2,14 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { listImageFolder, resolveInside, PathRefused } from "../src/data/folder.js";
 import { decodeToSquare, ImageDecodeError } from "../src/data/decode.js";
 import { FileReadError, readRegularText } from "../src/util/regular-file.js";
 import { WinnowError } from "../src/util/errors.js";
-import { tempDir } from "./helpers/data-images.js";
+import { buildImageCache } from "../src/data/cache.js";
+import { solid, tempDir, write } from "./helpers/data-images.js";
 
 const root = tempDir();
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -45,4 +47,20 @@ test("FileReadError: not_found for a missing file, invalid_input for a folder; w
   const missing = path.join(root, "none.json");
   assert.throws(() => readRegularText(missing, "some.field"), (e: unknown) => e instanceof FileReadError && e.name === "FileReadError" && e.code === "not_found" && e.where === missing && e.message === `some.field: ${missing} cannot be opened (ENOENT)`);
   assert.throws(() => readRegularText(root, "some.field"), (e: unknown) => e instanceof FileReadError && e.code === "invalid_input" && e.where === root && /is not a regular file/.test(e.message));
+});
+
+test("a cache held by a live builder: WinnowError busy naming the cache folder, after the timeout", async () => {
+  const images = path.join(root, "lock-images");
+  fs.mkdirSync(images);
+  write(images, "a.png", await solid("png", 5, 5, [1, 2, 3]));
+  const cacheDir = path.join(root, "lock-cache");
+  const first = await buildImageCache(images, { cacheDir, resolution: 4 });
+  first.close();
+  // This process is alive, so its lock is not stale.
+  fs.writeFileSync(path.join(first.dir, "lock"), JSON.stringify({ pid: process.pid, host: os.hostname() }));
+  try {
+    await assert.rejects(buildImageCache(images, { cacheDir, resolution: 4, lockTimeoutMs: 250 }), (e: unknown) => e instanceof WinnowError && e.code === "busy" && e.where === first.dir && /being built by another process/.test(e.message));
+  } finally {
+    fs.rmSync(path.join(first.dir, "lock"), { force: true });
+  }
 });
