@@ -5,23 +5,7 @@
 // Alpha is dropped (PIL's convert("RGB") does the same). Channel scaling follows PIL (v*255/max,
 // truncated), so 16-bit files decode to the same values PIL gives.
 
-export class ImageDecodeError extends Error {
-  constructor(readonly code: DecodeFailure, message: string) {
-    super(message);
-    this.name = "ImageDecodeError";
-  }
-}
-
-/** Why an image could not be used (stable codes; the message gives details). */
-export type DecodeFailure =
-  | "empty" // zero-byte file
-  | "too_large" // file bigger than maxFileBytes
-  | "too_many_pixels" // declared width*height above maxPixels (decompression bomb)
-  | "unsupported" // not one of the supported formats, or an unsupported variant
-  | "truncated" // data ends early
-  | "corrupt" // the decoder failed
-  | "unreadable" // I/O error, symlink found at open time, not a regular file
-  | "bad_box"; // object crops: the box does not overlap the image
+import { ImageDecodeError, tooManyPixels } from "./decode-error.js";
 
 export interface RawRGB {
   data: Buffer; // height*width*3, rows top-down
@@ -116,7 +100,7 @@ export function decodeBmp(buf: Uint8Array, maxPixels: number): RawRGB {
   const h = parseHeader(buf);
   const { width, height, bpp } = h;
   if (width * height > maxPixels) {
-    throw new ImageDecodeError("too_many_pixels", `${width}x${height} = ${width * height} pixels exceeds the limit of ${maxPixels}`);
+    throw new ImageDecodeError("too_many_pixels", tooManyPixels(width, height, maxPixels));
   }
   const rowBytes = Math.floor((bpp * width + 31) / 32) * 4;
   if (h.dataOffset + rowBytes * height > buf.length) {

@@ -1,6 +1,7 @@
 // Decoding one image file (bytes) to a square S×S uint8 RGB array (HWC) with sharp/libvips.
 import sharp from "sharp";
-import { decodeBmp, ImageDecodeError, type DecodeFailure } from "./bmp.js";
+import { decodeBmp } from "./bmp.js";
+import { ImageDecodeError, tooManyPixels, type DecodeFailure } from "./decode-error.js";
 
 export { ImageDecodeError, type DecodeFailure };
 
@@ -138,7 +139,7 @@ async function openSharp(bytes: Buffer, format: ImageFormat, opts: DecodeOptions
     width = meta.width;
     height = meta.height;
     if (width * height > opts.maxPixels) {
-      throw new ImageDecodeError("too_many_pixels", `${width}x${height} = ${width * height} pixels exceeds the limit of ${opts.maxPixels}`);
+      throw new ImageDecodeError("too_many_pixels", tooManyPixels(width, height, opts.maxPixels));
     }
     if (opts.autoOrient) {
       if ((meta.orientation ?? 1) >= 5) [width, height] = [height, width];

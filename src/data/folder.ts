@@ -6,6 +6,7 @@
 // not followed, and names given from outside are checked by `resolveInside`.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { WinnowError } from "../util/errors.js";
 
 /** Extensions taken (compared lower-cased). GIF and TIFF: the first frame/page is used. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -71,8 +72,8 @@ export interface ListOptions {
 }
 
 /**
- * Lists the images under `root`, recursively. The root itself must be an existing directory (an
- * Error otherwise); if the root path is or passes through a symlink it is resolved once, since the
+ * Lists the images under `root`, recursively. The root itself must be an existing directory (a
+ * WinnowError otherwise); if the root path is or passes through a symlink it is resolved once, since the
  * user named it. Below the root:
  * - names starting with "." (files and folders such as `.lightly/`, `.winnow/`) are skipped;
  * - files without an image extension are ignored silently;
@@ -83,78 +84,23 @@ export interface ListOptions {
  */
 export function listImageFolder(root: string, opts: ListOptions = {}): Listing {
   const exts = opts.extensions ?? IMAGE_EXTENSIONS;
-  let realRoot: string;
-  try {
-    realRoot = fs.realpathSync(root);
-  } catch (e) {
-    throw new Error(`input folder ${JSON.stringify(root)} does not exist or cannot be read: ${(e as Error).message}`);
-  }
-  if (!fs.statSync(realRoot).isDirectory()) throw new Error(`input ${JSON.stringify(root)} is not a folder`);
-
-  const found: { rel: string; size: number; mtimeNs: bigint }[] = [];
-  const refused: Refused[] = [];
-  let hidden = 0;
+  const realRoot = realFolder(root);
+  const w: Walk = { found: [], refused: [], hidden: 0, pending: [""] };
   // Iterative walk: deep trees do not grow the JS stack.
-  const pending: string[] = [""];
-  while (pending.length) {
-    const relDir = pending.pop()!;
+  while (w.pending.length) {
+    const relDir = w.pending.pop()!;
     const absDir = relDir ? path.join(realRoot, relDir) : realRoot;
     let entries: fs.Dirent<Buffer>[];
     try {
       entries = fs.readdirSync(absDir, { withFileTypes: true, encoding: "buffer" });
     } catch (e) {
-      refused.push({ filename: relDir, reason: `folder cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+      w.refused.push({ filename: relDir, reason: `folder cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
       continue;
     }
-    for (const ent of entries) {
-      let name: string;
-      try {
-        name = utf8.decode(ent.name);
-      } catch {
-        const shown = relDir ? `${relDir}/${ent.name.toString("latin1")}` : ent.name.toString("latin1");
-        refused.push({ filename: shown, reason: "name is not valid UTF-8" });
-        continue;
-      }
-      if (name.startsWith(".")) {
-        hidden++;
-        continue;
-      }
-      const rel = relDir ? `${relDir}/${name}` : name;
-      const isImageName = exts.has(extensionOf(name));
-      if (ent.isSymbolicLink()) {
-        if (isImageName || isDirLink(path.join(absDir, name))) refused.push({ filename: rel, reason: "symbolic link (not followed: it may lead outside the folder)" });
-        continue;
-      }
-      if (CONTROL.test(name)) {
-        if (isImageName || ent.isDirectory()) refused.push({ filename: rel, reason: "name contains a control character" });
-        continue;
-      }
-      if (ent.isDirectory()) {
-        pending.push(rel);
-        continue;
-      }
-      if (!isImageName) continue;
-      if (!ent.isFile()) {
-        refused.push({ filename: rel, reason: "not a regular file" });
-        continue;
-      }
-      let st: fs.BigIntStats;
-      try {
-        st = fs.lstatSync(path.join(absDir, name), { bigint: true });
-      } catch (e) {
-        refused.push({ filename: rel, reason: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
-        continue;
-      }
-      if (!st.isFile()) {
-        // Replaced between readdir and lstat.
-        refused.push({ filename: rel, reason: st.isSymbolicLink() ? "symbolic link (not followed: it may lead outside the folder)" : "not a regular file" });
-        continue;
-      }
-      found.push({ rel, size: Number(st.size), mtimeNs: st.mtimeNs });
-    }
+    for (const ent of entries) visitEntry(w, ent, relDir, absDir, exts);
   }
-  found.sort((a, b) => compareCodePoints(a.rel, b.rel));
-  refused.sort((a, b) => compareCodePoints(a.filename, b.filename));
+  const found = w.found.sort((a, b) => compareCodePoints(a.rel, b.rel));
+  const refused = w.refused.sort((a, b) => compareCodePoints(a.filename, b.filename));
   const n = found.length;
   const filenames = new Array<string>(n);
   const sizes = new Float64Array(n);
@@ -164,7 +110,78 @@ export function listImageFolder(root: string, opts: ListOptions = {}): Listing {
     sizes[i] = found[i]!.size;
     mtimesNs[i] = found[i]!.mtimeNs;
   }
-  return { root: realRoot, filenames, sizes, mtimesNs, refused, hiddenSkipped: hidden };
+  return { root: realRoot, filenames, sizes, mtimesNs, refused, hiddenSkipped: w.hidden };
+}
+
+/** The real path of the root the user named; it must be an existing folder. */
+function realFolder(root: string): string {
+  let realRoot: string;
+  try {
+    realRoot = fs.realpathSync(root);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code === "ENOENT" ? "not_found" : "io";
+    throw new WinnowError(code, `input folder ${JSON.stringify(root)} does not exist or cannot be read: ${(e as Error).message}`, { where: root, cause: e });
+  }
+  if (!fs.statSync(realRoot).isDirectory()) throw new WinnowError("invalid_input", `input ${JSON.stringify(root)} is not a folder`, { where: root });
+  return realRoot;
+}
+
+/** The walk so far: images found, entries refused, hidden names skipped, folders still to read. */
+interface Walk {
+  found: { rel: string; size: number; mtimeNs: bigint }[];
+  refused: Refused[];
+  hidden: number;
+  pending: string[];
+}
+
+const SYMLINK_REFUSED = "symbolic link (not followed: it may lead outside the folder)";
+
+/** Takes, refuses, skips or queues (folders) one directory entry. */
+function visitEntry(w: Walk, ent: fs.Dirent<Buffer>, relDir: string, absDir: string, exts: ReadonlySet<string>): void {
+  let name: string;
+  try {
+    name = utf8.decode(ent.name);
+  } catch {
+    const shown = relDir ? `${relDir}/${ent.name.toString("latin1")}` : ent.name.toString("latin1");
+    w.refused.push({ filename: shown, reason: "name is not valid UTF-8" });
+    return;
+  }
+  if (name.startsWith(".")) {
+    w.hidden++;
+    return;
+  }
+  const rel = relDir ? `${relDir}/${name}` : name;
+  const isImageName = exts.has(extensionOf(name));
+  if (ent.isSymbolicLink()) {
+    if (isImageName || isDirLink(path.join(absDir, name))) w.refused.push({ filename: rel, reason: SYMLINK_REFUSED });
+    return;
+  }
+  if (CONTROL.test(name)) {
+    if (isImageName || ent.isDirectory()) w.refused.push({ filename: rel, reason: "name contains a control character" });
+    return;
+  }
+  if (ent.isDirectory()) {
+    w.pending.push(rel);
+    return;
+  }
+  if (!isImageName) return;
+  if (!ent.isFile()) {
+    w.refused.push({ filename: rel, reason: "not a regular file" });
+    return;
+  }
+  let st: fs.BigIntStats;
+  try {
+    st = fs.lstatSync(path.join(absDir, name), { bigint: true });
+  } catch (e) {
+    w.refused.push({ filename: rel, reason: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+    return;
+  }
+  if (!st.isFile()) {
+    // Replaced between readdir and lstat.
+    w.refused.push({ filename: rel, reason: st.isSymbolicLink() ? SYMLINK_REFUSED : "not a regular file" });
+    return;
+  }
+  w.found.push({ rel, size: Number(st.size), mtimeNs: st.mtimeNs });
 }
 
 function isDirLink(p: string): boolean {
@@ -176,10 +193,9 @@ function isDirLink(p: string): boolean {
 }
 
 /** A relative name that may not be used (absolute, "..", symlinked component, …). */
-export class PathRefused extends Error {
+export class PathRefused extends WinnowError {
   constructor(readonly filename: string, readonly reason: string) {
-    super(`${JSON.stringify(filename)}: ${reason}`);
-    this.name = "PathRefused";
+    super("forbidden", `${JSON.stringify(filename)}: ${reason}`, { where: filename });
   }
 }
 

@@ -11,7 +11,9 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { parseS3Url, s3Client, type S3Settings } from "../s3/client.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { parseS3Url, s3Client, type S3Location, type S3Settings } from "../s3/client.js";
+import { WinnowError } from "../util/errors.js";
 
 export interface MirrorOptions {
   settings?: S3Settings;
@@ -53,6 +55,81 @@ function localPath(rel: string): string | null {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+interface Listed {
+  key: string;
+  rel: string;
+  etag: string;
+  size: number;
+  lastModified: number;
+}
+
+/** Every object below the prefix that can be a local file; keys that cannot are returned as skipped. */
+async function listPrefix(client: S3Client, loc: S3Location, url: string, signal?: AbortSignal): Promise<{ listed: Listed[]; skipped: string[] }> {
+  const listed: Listed[] = [];
+  const skipped: string[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    if (signal?.aborted) throw new WinnowError("aborted", `mirroring ${url}: aborted`, { where: url });
+    const r = await client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.prefix, ContinuationToken: token }));
+    for (const obj of r.Contents ?? []) {
+      const rel = obj.Key!.slice(loc.prefix.length);
+      const lp = localPath(rel);
+      if (lp === null) {
+        if (rel !== "" && !rel.endsWith("/")) skipped.push(obj.Key!);
+        continue;
+      }
+      listed.push({ key: obj.Key!, rel: lp, etag: obj.ETag ?? "", size: Number(obj.Size ?? 0), lastModified: obj.LastModified?.getTime() ?? 0 });
+    }
+    if (!r.IsTruncated || !r.NextContinuationToken) break;
+    token = r.NextContinuationToken;
+  }
+  return { listed, skipped };
+}
+
+/** Objects whose ETag or size changed since the manifest, or whose local file is missing or cut. */
+function changedSince(manifest: Manifest, listed: Listed[], dir: string): Listed[] {
+  return listed.filter((x) => {
+    const m = manifest.files[x.rel];
+    if (!m || m.etag !== x.etag || m.size !== x.size) return true;
+    try {
+      return fs.statSync(path.join(dir, x.rel)).size !== x.size;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
+ * Downloads one object to its local file: streamed to a temp file that is renamed only when its size
+ * is the listed one, retried with back-off. Its mtime becomes the object's LastModified. Answers the bytes.
+ */
+async function fetchObject(client: S3Client, loc: S3Location, x: Listed, dir: string, o: MirrorOptions): Promise<number> {
+  const dest = path.join(dir, x.rel);
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.winnow-part`;
+  const attempts = o.attempts ?? 5;
+  for (let a = 1; ; a++) {
+    try {
+      const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: x.key }), { abortSignal: o.signal });
+      await pipeline(r.Body as Readable, fs.createWriteStream(tmp));
+      const size = (await fs.promises.stat(tmp)).size;
+      if (size !== x.size) throw new Error(`got ${size} bytes, the listing said ${x.size}`);
+      await fs.promises.rename(tmp, dest);
+      const t = new Date(x.lastModified || Date.now());
+      await fs.promises.utimes(dest, t, t);
+      return size;
+    } catch (e) {
+      await fs.promises.rm(tmp, { force: true });
+      const where = `s3://${loc.bucket}/${x.key}`;
+      if (a >= attempts || o.signal?.aborted) {
+        throw new WinnowError(o.signal?.aborted ? "aborted" : "io", `downloading ${where} failed after ${a} attempt(s): ${(e as Error).message}`, { where, cause: e });
+      }
+      o.log?.(`${where}: ${(e as Error).message}; retrying`);
+      await sleep(Math.min(5000, 250 * 2 ** (a - 1)));
+    }
+  }
+}
+
 /** Mirrors `url` (s3://bucket/prefix) under `mirrorRoot`; answers the folder to read. */
 export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorOptions = {}): Promise<MirrorResult> {
   const loc = parseS3Url(url, "datasource");
@@ -69,69 +146,20 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
     /* first sync, or an unreadable manifest: everything is fetched again */
   }
 
-  // ---- list ----
-  const listed: { key: string; rel: string; etag: string; size: number; lastModified: number }[] = [];
-  const skipped: string[] = [];
-  let token: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    if (o.signal?.aborted) throw new Error(`mirroring ${url}: aborted`);
-    const r = await client.send(new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.prefix, ContinuationToken: token }));
-    for (const obj of r.Contents ?? []) {
-      const rel = obj.Key!.slice(loc.prefix.length);
-      const lp = localPath(rel);
-      if (lp === null) {
-        if (rel !== "" && !rel.endsWith("/")) skipped.push(obj.Key!);
-        continue;
-      }
-      listed.push({ key: obj.Key!, rel: lp, etag: obj.ETag ?? "", size: Number(obj.Size ?? 0), lastModified: obj.LastModified?.getTime() ?? 0 });
-    }
-    if (!r.IsTruncated || !r.NextContinuationToken) break;
-    token = r.NextContinuationToken;
-  }
-
-  // ---- fetch what changed ----
-  const want = new Map(listed.map((x) => [x.rel, x]));
-  const todo = listed.filter((x) => {
-    const m = manifest.files[x.rel];
-    if (!m || m.etag !== x.etag || m.size !== x.size) return true;
-    try {
-      return fs.statSync(path.join(dir, x.rel)).size !== x.size;
-    } catch {
-      return true;
-    }
-  });
-  const attempts = o.attempts ?? 5;
+  const { listed, skipped } = await listPrefix(client, loc, url, o.signal);
+  const todo = changedSince(manifest, listed, dir);
   let bytes = 0;
-  const fetchOne = async (x: (typeof listed)[number]): Promise<void> => {
-    const dest = path.join(dir, x.rel);
-    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-    const tmp = `${dest}.winnow-part`;
-    for (let a = 1; ; a++) {
-      try {
-        const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: x.key }), { abortSignal: o.signal });
-        await pipeline(r.Body as Readable, fs.createWriteStream(tmp));
-        const size = (await fs.promises.stat(tmp)).size;
-        if (size !== x.size) throw new Error(`got ${size} bytes, the listing said ${x.size}`);
-        await fs.promises.rename(tmp, dest);
-        const t = new Date(x.lastModified || Date.now());
-        await fs.promises.utimes(dest, t, t);
-        bytes += size;
-        return;
-      } catch (e) {
-        await fs.promises.rm(tmp, { force: true });
-        if (a >= attempts || o.signal?.aborted) throw new Error(`downloading s3://${loc.bucket}/${x.key} failed after ${a} attempt(s): ${(e as Error).message}`);
-        o.log?.(`s3://${loc.bucket}/${x.key}: ${(e as Error).message}; retrying`);
-        await sleep(Math.min(5000, 250 * 2 ** (a - 1)));
-      }
-    }
-  };
   let next = 0;
   const conc = Math.max(1, o.concurrency ?? 4);
   await Promise.all(Array.from({ length: Math.min(conc, todo.length) }, async () => {
-    while (next < todo.length) await fetchOne(todo[next++]!);
+    while (next < todo.length) {
+      const got = await fetchObject(client, loc, todo[next++]!, dir, o);
+      bytes += got; // not `bytes += await …`: that would add to the value read before the await
+    }
   }));
 
   // ---- drop files whose objects are gone ----
+  const want = new Set(listed.map((x) => x.rel));
   let removed = 0;
   for (const rel of Object.keys(manifest.files)) {
     if (want.has(rel)) continue;
@@ -140,7 +168,6 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
   }
   const files: Manifest["files"] = {};
   for (const x of listed) files[x.rel] = { etag: x.etag, size: x.size, lastModified: x.lastModified };
-  fs.writeFileSync(`${manifestFile}.tmp`, JSON.stringify({ url, files } satisfies Manifest));
-  fs.renameSync(`${manifestFile}.tmp`, manifestFile);
+  writeFileAtomic(manifestFile, JSON.stringify({ url, files } satisfies Manifest));
   return { dir, objects: listed.length, downloaded: todo.length, unchanged: listed.length - todo.length, removed, skipped, bytesDownloaded: bytes };
 }

@@ -1,13 +1,16 @@
 // Opening files named by someone else (a config, a predictions folder) without ever blocking: only
 // regular files are read, and errors name the file and the errno, never its content.
 import * as fs from "node:fs";
+import { WinnowError } from "./errors.js";
 
-export class FileReadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "FileReadError";
+/** A named file that cannot be read: missing (not_found), not a regular file (invalid_input), or an I/O error (io). `where` is the file. */
+export class FileReadError extends WinnowError {
+  constructor(message: string, code: "not_found" | "invalid_input" | "io" = "io", where?: string) {
+    super(code, message, where === undefined ? {} : { where });
   }
 }
+
+const openFailure = (e: unknown): "not_found" | "io" => ((e as NodeJS.ErrnoException).code === "ENOENT" ? "not_found" : "io");
 
 /**
  * Opens `file` for reading only if it is a regular file. O_NONBLOCK: opening a FIFO or device never
@@ -18,7 +21,7 @@ export function openRegularFile(file: string, field: string): number {
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
-    throw new FileReadError(`${field}: ${file} cannot be opened (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new FileReadError(`${field}: ${file} cannot be opened (${(e as NodeJS.ErrnoException).code ?? "error"})`, openFailure(e), file);
   }
   let ok = false;
   try {
@@ -26,7 +29,7 @@ export function openRegularFile(file: string, field: string): number {
   } finally {
     if (!ok) fs.closeSync(fd);
   }
-  if (!ok) throw new FileReadError(`${field}: ${file} is not a regular file`);
+  if (!ok) throw new FileReadError(`${field}: ${file} is not a regular file`, "invalid_input", file);
   return fd;
 }
 
@@ -36,7 +39,7 @@ export function readRegularText(file: string, field: string): string {
   try {
     return fs.readFileSync(fd, "utf8");
   } catch (e) {
-    throw new FileReadError(`${field}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new FileReadError(`${field}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? "error"})`, "io", file);
   } finally {
     fs.closeSync(fd);
   }
