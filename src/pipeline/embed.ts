@@ -19,13 +19,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as torch from "../torch/index.js";
-import type { Device, Tensor } from "../torch/index.js";
-import { buildModel, loadStartingWeights, checkpointLayout, type ModelConfig, type SimCLR } from "../models/index.js";
+import { sameDevice, type Device, type Tensor } from "../torch/index.js";
+import { buildModel, loadStartingWeights, checkpointLayout, readTrainingCheckpoint, type ModelConfig, type SimCLR } from "../models/index.js";
 import type { ImageCache } from "../data/index.js";
 import { embeddingTransform } from "../transforms/index.js";
 import { modelSettingsOf, type LightlyConfig } from "../config/lightly-config.js";
-import { readTrainingCheckpoint } from "../ssl/trainer.js";
 import { formatFloat32 } from "../util/float32-repr.js";
+import { WinnowError } from "../util/errors.js";
 
 export const EMBEDDINGS_FORMAT = "winnow-embeddings/1";
 
@@ -125,7 +125,7 @@ export interface EmbeddingsMeta {
 /** Reads embeddings.json and its .f32 file. */
 export function readEmbeddings(metaPath: string): { meta: EmbeddingsMeta; values: Float32Array } {
   const meta = JSON.parse(fs.readFileSync(metaPath, "utf8")) as EmbeddingsMeta;
-  if (meta.format !== EMBEDDINGS_FORMAT) throw new Error(`${metaPath}: not a Winnow embeddings file (format ${JSON.stringify(meta.format)})`);
+  if (meta.format !== EMBEDDINGS_FORMAT) throw new WinnowError("invalid_input", `${metaPath}: not a Winnow embeddings file (format ${JSON.stringify(meta.format)})`, { where: metaPath });
   const buf = fs.readFileSync(path.join(path.dirname(metaPath), meta.file));
   if (buf.length !== meta.n * meta.d * 4) throw new Error(`${meta.file}: ${buf.length} bytes, expected ${meta.n}×${meta.d}×4`);
   const values = new Float32Array(meta.n * meta.d);
@@ -182,12 +182,11 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
   // A model in memory is used where it is; otherwise trainer.gpus decides, as for training.
   const modelDevice = opts.model?.parameters()[0]?.device;
   const device: Device = String(opts.device ?? modelDevice ?? (cfg.trainer.gpus >= 1 && torch.cuda.isAvailable() ? "cuda" : "cpu"));
-  const norm = (d: string): string => (d === "cuda" ? "cuda:0" : d);
-  if (opts.model && modelDevice && opts.device && norm(String(opts.device)) !== norm(modelDevice)) {
-    throw new Error(`embedImages: the model is on ${modelDevice}, not on the requested device ${opts.device}`);
+  if (opts.model && modelDevice && opts.device && !sameDevice(String(opts.device), modelDevice)) {
+    throw new WinnowError("invalid_input", `embedImages: the model is on ${modelDevice}, not on the requested device ${opts.device}`);
   }
   const n = cache.length;
-  if (n === 0) throw new Error("embedImages: the folder has no usable images");
+  if (n === 0) throw new WinnowError("invalid_input", "embedImages: the folder has no usable images", { where: cache.dir });
   const inputSize = cfg.collate.input_size;
   const batchSize = Math.min(cfg.loader.batch_size, n);
   const stem = opts.name ?? "embeddings";
