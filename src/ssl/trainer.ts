@@ -33,7 +33,7 @@ import { chooseDevice, planBatches, readStartingPoint, type StartingPoint } from
 import { ViewSource } from "./views.js";
 import { startPosition, type TrainLoopState } from "./loop-state.js";
 import { runTrainLoop } from "./train-loop.js";
-import { CallbackList } from "./callbacks/callback.js";
+import { CallbackList, type TrainCallback } from "./callbacks/callback.js";
 import { CheckpointCallback } from "./callbacks/checkpoint.js";
 import { ProgressCallback } from "./callbacks/progress.js";
 import type { Precision } from "./training-step.js";
@@ -80,6 +80,8 @@ export interface TrainOptions {
    * batches here while it starts up (tests, benchmarks).
    */
   prefetch?: boolean | { waitFromStep?: number };
+  /** More callbacks (src/ssl/callbacks/callback.ts), called after the built-in checkpoint and progress ones. */
+  callbacks?: TrainCallback[];
 }
 
 export interface TrainResult {
@@ -165,7 +167,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ...startPosition(start.resume, plan.stepsPerEpoch), stepLosses: [], imagesDone: 0, trainMs: 0, aborted: false, lastCheckpoint: null,
     };
     const checkpoints = new CheckpointCallback(ckptDir, opts.log, start.resume);
-    const callbacks = new CallbackList([checkpoints, new ProgressCallback(opts.onProgress, opts.onEpochEnd, checkpoints.lastPath)]);
+    const progress = new ProgressCallback(opts.onProgress, opts.onEpochEnd, checkpoints.lastPath);
+    const callbacks = new CallbackList([checkpoints, progress, ...(opts.callbacks ?? [])]);
     await runTrainLoop(s, { views, callbacks, precision, shouldStop: opts.shouldStop });
 
     keep = opts.keepModel ?? false;
