@@ -2,20 +2,22 @@
 // in place before the optimizer step, where a data-parallel callback would reduce them), an early stop
 // reaches the callbacks, top-k ranking; the optimizer's momentum goes to the file through
 // Optimizer.stateDict() under the keys Winnow has always written, PyTorch reads them back, and
-// loadOptimizerMomentum restores them; no tensor leaks.
+// loadOptimizerMomentum restores them; a WinnowError crosses the worker boundary with its code; no
+// tensor leaks.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as torch from "../src/torch/index.js";
 import { SGD } from "../src/nn/index.js";
-import { buildModel, type SimCLR } from "../src/models/index.js";
+import { buildModel, saveCheckpoint, type SimCLR } from "../src/models/index.js";
 import {
   writeTrainingCheckpoint, loadOptimizerMomentum, readTrainingCheckpoint, MOMENTUM_PREFIX, RESUME_FORMAT, type ResumeState,
 } from "../src/models/training-checkpoint.js";
 import { buildImageCache, type ImageCache } from "../src/data/index.js";
 import { parseLightlyConfig, modelSettingsOf } from "../src/config/lightly-config.js";
-import { train, type TrainCallback, type TrainLoopState } from "../src/ssl/index.js";
+import { train, trainInWorker, type TrainCallback, type TrainLoopState } from "../src/ssl/index.js";
+import { WinnowError } from "../src/util/errors.js";
 import { rankTopK } from "../src/ssl/callbacks/checkpoint.js";
 import { tempDir } from "./helpers/data-images.js";
 import { writePatternFolder } from "./helpers/ssl-images.js";
@@ -134,5 +136,20 @@ out({"keys": keys, "epoch": ck["epoch"], "step": ck["global_step"], "hex": {k[le
     fresh.dispose();
     model.dispose();
   }
+  assert.equal(torch.liveTensors(), baseline);
+});
+
+test("a WinnowError in the training worker keeps its code and file on the main thread", async () => {
+  const plain = path.join(root, "plain.ckpt");
+  const model = buildModel(modelSettingsOf(config));
+  saveCheckpoint(model, plain); // weights only: no resume state
+  model.dispose();
+  await assert.rejects(trainInWorker({ cacheDir: cache.dir, config, outDir: path.join(root, "w"), resumeFrom: plain }).result, (e: unknown) => {
+    assert.ok(e instanceof WinnowError, String(e));
+    assert.equal(e.code, "checkpoint");
+    assert.equal(e.where, plain);
+    assert.match(e.message, /has no Winnow resume state/);
+    return true;
+  });
   assert.equal(torch.liveTensors(), baseline);
 });
