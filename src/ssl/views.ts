@@ -4,7 +4,7 @@
 // changes where batches are made, never what they are.
 import * as os from "node:os";
 import * as torch from "../torch/index.js";
-import type { Device, Tensor } from "../torch/index.js";
+import { isCuda, type Device, type Tensor } from "../torch/index.js";
 import type { ImageCache } from "../data/index.js";
 import { simclrViews, type AugmentOptions, type CollateConfig } from "../transforms/index.js";
 import { deriveSeed, epochOrder } from "./seeds.js";
@@ -20,7 +20,7 @@ import { ViewPrefetcher } from "./prefetch.js";
  * processes' load, hence the margin of two cores.
  */
 export function prefetchByDefault(device: Device, intraOpThreads: number): boolean {
-  return String(device) === "cpu" && os.availableParallelism() >= intraOpThreads + 2;
+  return !isCuda(String(device)) && os.availableParallelism() >= intraOpThreads + 2;
 }
 
 export interface ViewSourceOptions {
