@@ -16,6 +16,10 @@ export {
 export {
   PRETRAINED_BACKBONES, isPretrainedBackbone, pretrainedBackbone, buildPretrainedBackbone, type PretrainedBackbone,
 } from "./pretrained.js";
+export {
+  readTrainingCheckpoint, writeTrainingCheckpoint, loadOptimizerMomentum, RESUME_FORMAT, RESUME_KEY, MOMENTUM_PREFIX,
+  type ResumeState, type CheckpointContents,
+} from "./training-checkpoint.js";
 export { loadStartingWeights, isPublisherLayout } from "./pretrained-load.js";
 export { TorchvisionResNet } from "./torchvision-resnet.js";
 export { DinoVisionTransformer } from "./vit.js";

@@ -5,7 +5,7 @@
 // when registered (torch.keep) and freed by `dispose()`. Tensors returned by `stateDict()`,
 // `parameters()` and friends are the module's own tensors: read or update them, never dispose them.
 import * as torch from "../torch/index.js";
-import { Tensor, type Device, type DType } from "../torch/index.js";
+import { Tensor, sameDevice, type Device, type DType } from "../torch/index.js";
 import { pyRepr } from "./repr.js";
 
 export type MemoryFormat = "contiguous" | "channels_last";
@@ -339,9 +339,5 @@ export abstract class Module {
 
 const DTYPE_NAMES = new Set(["uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "bool", "bfloat16"]);
 const isDTypeName = (s: string): boolean => DTYPE_NAMES.has(s);
-function sameDevice(a: string, b: string): boolean {
-  const norm = (d: string): string => (d === "cuda" ? "cuda:0" : d);
-  return norm(a) === norm(b);
-}
 
 export { pyRepr };

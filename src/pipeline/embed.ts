@@ -19,13 +19,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as torch from "../torch/index.js";
-import type { Device, Tensor } from "../torch/index.js";
-import { buildModel, loadStartingWeights, checkpointLayout, type ModelConfig, type SimCLR } from "../models/index.js";
+import { sameDevice, type Device, type Tensor } from "../torch/index.js";
+import { buildModel, loadStartingWeights, checkpointLayout, readTrainingCheckpoint, type ModelConfig, type SimCLR } from "../models/index.js";
 import type { ImageCache } from "../data/index.js";
 import { embeddingTransform } from "../transforms/index.js";
 import { modelSettingsOf, type LightlyConfig } from "../config/lightly-config.js";
-import { readTrainingCheckpoint } from "../ssl/trainer.js";
 import { formatFloat32 } from "../util/float32-repr.js";
+import { WinnowError } from "../util/errors.js";
+import { writeFileAtomic, fsyncFolder } from "../util/atomic.js";
 
 export const EMBEDDINGS_FORMAT = "winnow-embeddings/1";
 
@@ -125,7 +126,7 @@ export interface EmbeddingsMeta {
 /** Reads embeddings.json and its .f32 file. */
 export function readEmbeddings(metaPath: string): { meta: EmbeddingsMeta; values: Float32Array } {
   const meta = JSON.parse(fs.readFileSync(metaPath, "utf8")) as EmbeddingsMeta;
-  if (meta.format !== EMBEDDINGS_FORMAT) throw new Error(`${metaPath}: not a Winnow embeddings file (format ${JSON.stringify(meta.format)})`);
+  if (meta.format !== EMBEDDINGS_FORMAT) throw new WinnowError("invalid_input", `${metaPath}: not a Winnow embeddings file (format ${JSON.stringify(meta.format)})`, { where: metaPath });
   const buf = fs.readFileSync(path.join(path.dirname(metaPath), meta.file));
   if (buf.length !== meta.n * meta.d * 4) throw new Error(`${meta.file}: ${buf.length} bytes, expected ${meta.n}×${meta.d}×4`);
   const values = new Float32Array(meta.n * meta.d);
@@ -169,6 +170,31 @@ function modelFor(opts: EmbedOptions, device: Device, note: (m: string) => void)
   return { model, owned: true, weights: "random-init" };
 }
 
+/** A model in memory is used where it is; otherwise trainer.gpus decides, as for training. */
+function embedDevice(opts: EmbedOptions): Device {
+  const modelDevice = opts.model?.parameters()[0]?.device;
+  const device = String(opts.device ?? modelDevice ?? (opts.config.trainer.gpus >= 1 && torch.cuda.isAvailable() ? "cuda" : "cpu"));
+  if (opts.model && modelDevice && opts.device && !sameDevice(String(opts.device), modelDevice)) {
+    throw new WinnowError("invalid_input", `embedImages: the model is on ${modelDevice}, not on the requested device ${opts.device}`);
+  }
+  return device;
+}
+
+/** The backbone features of images `idx`, float32 row-major. */
+function embedBatch(model: SimCLR, cache: ImageCache, idx: number[], device: Device, inputSize: number): Float32Array {
+  return torch.noGrad(() =>
+    torch.scope(() => {
+      const x = cache.batchTensor(idx, device);
+      // channels_last in (unlike the trainer's NCHW views): a model passed in may have NCHW weights,
+      // and a channels_last input still takes its convolutions down the channels_last path (an NCHW
+      // input and model took 1.2x as long here); in eval the input BatchNorm2d(3) costs little either way.
+      const input = embeddingTransform(x, inputSize).contiguous("channels_last");
+      const e: Tensor = model.embed(input);
+      return e.float().data() as Float32Array;
+    }),
+  );
+}
+
 /** Embeds every image of the cache and writes the files. */
 export function embedImages(opts: EmbedOptions): EmbedResult {
   const t0 = performance.now();
@@ -179,15 +205,9 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
     notes.push(m);
     opts.log?.(m);
   };
-  // A model in memory is used where it is; otherwise trainer.gpus decides, as for training.
-  const modelDevice = opts.model?.parameters()[0]?.device;
-  const device: Device = String(opts.device ?? modelDevice ?? (cfg.trainer.gpus >= 1 && torch.cuda.isAvailable() ? "cuda" : "cpu"));
-  const norm = (d: string): string => (d === "cuda" ? "cuda:0" : d);
-  if (opts.model && modelDevice && opts.device && norm(String(opts.device)) !== norm(modelDevice)) {
-    throw new Error(`embedImages: the model is on ${modelDevice}, not on the requested device ${opts.device}`);
-  }
+  const device = embedDevice(opts);
   const n = cache.length;
-  if (n === 0) throw new Error("embedImages: the folder has no usable images");
+  if (n === 0) throw new WinnowError("invalid_input", "embedImages: the folder has no usable images", { where: cache.dir });
   const inputSize = cfg.collate.input_size;
   const batchSize = Math.min(cfg.loader.batch_size, n);
   const stem = opts.name ?? "embeddings";
@@ -214,17 +234,7 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
     if (csvFd >= 0) writeAll(csvFd, embeddingsCsvHeader(d));
     for (let start = 0; start < n; start += batchSize) {
       const idx = Array.from({ length: Math.min(batchSize, n - start) }, (_, k) => start + k);
-      const values = torch.noGrad(() =>
-        torch.scope(() => {
-          const x = cache.batchTensor(idx, device);
-          // channels_last in (unlike the trainer's NCHW views): a model passed in may have NCHW weights,
-          // and a channels_last input still takes its convolutions down the channels_last path (an NCHW
-          // input and model took 1.2x as long here); in eval the input BatchNorm2d(3) costs little either way.
-          const input = embeddingTransform(x, inputSize).contiguous("channels_last");
-          const e: Tensor = model.embed(input);
-          return e.float().data() as Float32Array;
-        }),
-      );
+      const values = embedBatch(model, cache, idx, device, inputSize);
       if (values.length !== idx.length * d) throw new Error(`embedImages: the model returned ${values.length / idx.length} values per image, expected ${d}`);
       if (binFd >= 0) writeAll(binFd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
       if (csvFd >= 0) writeAll(csvFd, embeddingsCsvRows(cache.filenames.slice(start, start + idx.length), values, d));
@@ -239,15 +249,14 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
     csvFd = binFd = -1;
     if (csvTmp && csvPath) fs.renameSync(csvTmp, csvPath);
     if (binTmp && binPath) fs.renameSync(binTmp, binPath);
+    fsyncFolder(opts.outDir); // the renames survive a power cut, as writeFileAtomic's do
     if (metaPath && binPath) {
       const meta: EmbeddingsMeta = {
         format: EMBEDDINGS_FORMAT, n, d, dtype: "float32", byteOrder: "little", layout: "row-major",
         file: path.basename(binPath), csv: csvPath ? path.basename(csvPath) : null, filenames: cache.filenames,
         normalized: false, inputSize, model: modelConfig, weights, checkpoint: opts.checkpoint ?? null,
       };
-      const mt = tmpName(metaPath);
-      fs.writeFileSync(mt, JSON.stringify(meta));
-      fs.renameSync(mt, metaPath);
+      writeFileAtomic(metaPath, JSON.stringify(meta));
     }
   } catch (e) {
     for (const fd of [csvFd, binFd]) if (fd >= 0) fs.closeSync(fd);

@@ -1,4 +1,4 @@
-// Self-supervised learning: losses (NT-Xent), the SimCLR trainer and its worker-thread runner.
+// Self-supervised learning: losses (NT-Xent), the SimCLR trainer (a loop plus callbacks) and its worker-thread runner.
 export { ntXentLoss, NTXentLoss } from "./ntxent.js";
 export {
   train, deriveSeed, epochOrder, prefetchByDefault, readTrainingCheckpoint, RESUME_FORMAT, RESUME_KEY, MOMENTUM_PREFIX,
@@ -6,4 +6,6 @@ export {
 } from "./trainer.js";
 export { trainInWorker, type TrainHandle, type TrainInWorkerOptions, type WorkerTrainOptions, type WorkerTrainResult, type WorkerMessage } from "./train-worker.js";
 export { ViewPrefetcher, type PrefetchPlan } from "./prefetch.js";
+export type { TrainCallback, BatchEnd, EpochEnd, StopAt } from "./callbacks/callback.js";
+export type { TrainLoopState } from "./loop-state.js";
 export { stepPlan } from "./seeds.js";

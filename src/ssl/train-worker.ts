@@ -12,6 +12,7 @@
 // thread while a worker trains if you rely on bit-exact results.
 import { type Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { startModuleWorker } from "../util/module-worker.js";
+import { WinnowError, type ErrorCode } from "../util/errors.js";
 import type { LightlyConfig } from "../config/lightly-config.js";
 import type { AugmentOptions } from "../transforms/index.js";
 import type { TrainProgress, EpochSummary } from "../util/progress.js";
@@ -59,7 +60,7 @@ export type WorkerMessage =
   | { type: "epoch-done"; summary: EpochSummary }
   | { type: "log"; message: string }
   | { type: "done"; result: WorkerTrainResult }
-  | { type: "error"; error: { name: string; message: string; stack?: string } };
+  | { type: "error"; error: { name: string; message: string; stack?: string; code?: ErrorCode; where?: string } };
 
 interface WorkerData {
   __winnowTrainWorker: true;
@@ -83,13 +84,7 @@ export function trainInWorker(opts: TrainInWorkerOptions): TrainHandle {
           case "epoch-done": onEpochEnd?.(m.summary); break;
           case "log": log?.(m.message); break;
           case "done": done = m.result; break;
-          case "error": {
-            const e = new Error(m.error.message);
-            e.name = m.error.name;
-            if (m.error.stack) e.stack = `${m.error.name}: ${m.error.message}\n    (in the training worker)\n${m.error.stack.split("\n").slice(1).join("\n")}`;
-            failure = e;
-            break;
-          }
+          case "error": failure = errorFromWorker(m.error); break;
         }
       } catch (e) {
         failure ??= e as Error; // a throwing callback fails the run, after the worker stops
@@ -110,6 +105,14 @@ export function trainInWorker(opts: TrainInWorkerOptions): TrainHandle {
     abort: () => Atomics.store(stopFlag, 0, 1),
     worker,
   };
+}
+
+/** The worker's error on this thread: a WinnowError again when it was one (its code and where kept). */
+function errorFromWorker(m: Extract<WorkerMessage, { type: "error" }>["error"]): Error {
+  const e = m.code ? new WinnowError(m.code, m.message, { where: m.where }) : new Error(m.message);
+  e.name = m.name;
+  if (m.stack) e.stack = `${m.name}: ${m.message}\n    (in the training worker)\n${m.stack.split("\n").slice(1).join("\n")}`;
+  return e;
 }
 
 // ---- the worker side ----------------------------------------------------------------------------------
@@ -139,7 +142,8 @@ async function runInWorker(d: WorkerData): Promise<void> {
     post({ type: "done", result });
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    post({ type: "error", error: { name: err.name, message: err.message, stack: err.stack } });
+    const coded = e instanceof WinnowError ? { code: e.code as ErrorCode, where: e.where } : {};
+    post({ type: "error", error: { name: err.name, message: err.message, stack: err.stack, ...coded } });
   } finally {
     cache?.close();
   }

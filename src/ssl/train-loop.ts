@@ -1,0 +1,77 @@
+// The training loop: epochs of steps from the loop state's position, with the callbacks' hooks around
+// them. Async only to let the event loop run once per step (abort requests, progress output); the
+// engine work itself is synchronous on this thread.
+import { WinnowError } from "../util/errors.js";
+import { cosineSchedule } from "../nn/index.js";
+import { batchLength } from "./seeds.js";
+import { trainingStep, type Precision } from "./training-step.js";
+import { mean } from "./callbacks/progress.js";
+import type { ViewSource } from "./views.js";
+import type { CallbackList } from "./callbacks/callback.js";
+import type { TrainLoopState } from "./loop-state.js";
+
+export interface LoopParts {
+  views: ViewSource;
+  callbacks: CallbackList;
+  precision: Precision;
+  /** Polled after every step: true stops training after that step. */
+  shouldStop?: () => boolean;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Trains from `s`'s position to the last epoch or a stop request, updating `s`. */
+export async function runTrainLoop(s: TrainLoopState, parts: LoopParts): Promise<void> {
+  const { views, callbacks } = parts;
+  const cfg = s.config;
+  const step = { precision: parts.precision, temperature: cfg.criterion.temperature, beforeOptimizerStep: callbacks.beforeOptimizerStep(s) };
+  let stopRequested = false;
+  callbacks.trainStart(s);
+  for (; s.epoch < s.maxEpochs; s.epoch++) {
+    callbacks.epochStart(s);
+    for (let i = s.step; i < s.stepsPerEpoch; i++) {
+      const count = batchLength(s.numImages, s.batchSize, i);
+      if (count < 2) continue; // NT-Xent needs two images (a last batch of 1 without drop_last)
+      const t0 = performance.now();
+      if (cfg.optimizer.lr_schedule === "cosine") s.optimizer.setLr(cosineSchedule(s.globalStep, s.totalSteps, cfg.optimizer.lr, 0));
+      const [v0, v1] = await views.next(s.epoch, i, count);
+      const loss = trainingStep(s.model, s.optimizer, v0, v1, step);
+      if (!Number.isFinite(loss)) throw diverged(s, i, loss);
+      const ms = performance.now() - t0;
+      s.trainMs += ms;
+      s.imagesDone += count;
+      s.globalStep++;
+      s.stepLosses.push(loss);
+      s.partialLosses.push(loss);
+      callbacks.batchEnd(s, { epoch: s.epoch, step: i, count, loss, ms });
+      await yieldToEventLoop(); // lets abort requests, progress output and signals through
+      if (parts.shouldStop?.()) stopRequested = true;
+      if (stopRequested && i < s.stepsPerEpoch - 1) {
+        s.aborted = true;
+        callbacks.stop(s, { epoch: s.epoch, step: i + 1 });
+        callbacks.trainEnd(s);
+        return;
+      }
+    }
+    const loss = mean(s.partialLosses);
+    s.epochLosses.push(loss);
+    s.partialLosses = [];
+    s.step = 0;
+    const last = s.epoch + 1 >= s.maxEpochs;
+    callbacks.epochEnd(s, { epoch: s.epoch, loss, last });
+    if (!last && (stopRequested || parts.shouldStop?.())) {
+      s.aborted = true;
+      callbacks.stop(s, { epoch: s.epoch, step: null });
+      break;
+    }
+  }
+  callbacks.trainEnd(s);
+}
+
+function diverged(s: TrainLoopState, step: number, loss: number): WinnowError {
+  return new WinnowError(
+    "invalid_config",
+    `training diverged: loss is ${loss} at epoch ${s.epoch + 1}, step ${step + 1} (lower optimizer.lr; the last good checkpoint is ${s.lastCheckpoint ?? "not written yet"})`,
+    { where: "lightly_config.optimizer.lr" },
+  );
+}
