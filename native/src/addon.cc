@@ -311,6 +311,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   WINNOW_EXPORT(setAutocast);
   winnow::registerOps(env, exports);
   winnow::registerCpuCache(env, exports);
+  winnow::registerDistributed(env, exports);
   return exports;
 }
 

@@ -158,6 +158,7 @@ struct Args {
 using OpFn = Napi::Value (*)(const Napi::CallbackInfo&);
 void registerOps(Napi::Env env, Napi::Object exports);
 void registerCpuCache(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace winnow
 
