@@ -36,7 +36,7 @@ test("collectives on 2 ranks: allreduce, bucket, max, broadcast, allgather, gath
   }
 });
 
-test("2-rank gradient averaging matches PyTorch DistributedDataParallel (Gloo) and the single-process run", { timeout: 180_000 }, async () => {
+test("2-rank gradient averaging matches PyTorch DistributedDataParallel (Gloo) and the single-process run", { timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "winnow-ddp-"));
   try {
     // The spec: weights for rank 0 (rank 1 starts from other random weights in both engines), 3 steps of data.
@@ -66,11 +66,13 @@ test("2-rank gradient averaging matches PyTorch DistributedDataParallel (Gloo) a
     assert.deepEqual(await Promise.all(py.map((r) => r.exit)), [0, 0], py.map((r) => r.stderr).join("\n"));
     const ref = JSON.parse(readFileSync(outPath, "utf8"));
 
+    const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+    const worst = (ref: Record<string, number[]>) => Math.max(...Object.keys(ref).map((k) => maxDiff(mine[0].weights[k], ref[k])));
+    t.diagnostic(`max |diff| after ${steps} steps: vs PyTorch DDP ${worst(ref.ddp)}, vs one process ${worst(ref.single)}`);
     for (const o of mine) {
       assert.equal(o.leaked, 0, "live tensors after training");
       for (const [k, v] of Object.entries(o.weights as Record<string, number[]>)) {
         assert.deepEqual(v, mine[0].weights[k], `${k}: ranks agree exactly`);
-        const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
         assert.ok(maxDiff(v, ref.ddp[k]) <= 1e-6, `${k}: vs PyTorch DDP, max |diff| ${maxDiff(v, ref.ddp[k])}`);
         assert.ok(maxDiff(v, ref.single[k]) <= 1e-5, `${k}: vs one process on the whole batch, max |diff| ${maxDiff(v, ref.single[k])}`);
         // The steps did move the weights (the comparison is not of untouched initial values).

@@ -56,7 +56,7 @@ test("the seeded permutation leaves the global RNG stream alone", () => {
   torch.manualSeed(9);
   seededPermutation(100, 77);
   const b = torch.rand([4]);
-  assert.deepEqual(Array.from(b.data()), Array.from(a.data()));
+  assert.deepEqual(Array.from(b.data() as Float32Array), Array.from(a.data() as Float32Array));
   a.dispose();
   b.dispose();
 });

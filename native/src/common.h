@@ -10,6 +10,11 @@
 #include <string>
 #include <vector>
 
+// scripts/torch-config.mjs defines it: 1 when Gloo's headers were found (native/src/distributed.cc).
+#ifndef WINNOW_GLOO
+#define WINNOW_GLOO 0
+#endif
+
 namespace winnow {
 
 // A JavaScript handle owns one at::Tensor. dispose() resets it early; the External's finalizer

@@ -4,13 +4,14 @@
 // every rank is its own process, so nothing else in that process has to run meanwhile (a first
 // version; an AsyncWorker wait could come later). Every wait is bounded by the group's timeout
 // and a failure (timeout, a peer that closed its connections) becomes a thrown JavaScript Error.
+#include "common.h"
+
+#if WINNOW_GLOO
 // ProcessGroupGloo.hpp declares its class only when Gloo is enabled, as in libtorch's own build.
 #define USE_C10D_GLOO
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
-#include "common.h"
 
 namespace {
 
@@ -203,6 +204,26 @@ WINNOW_FN(pgAllgatherWithGrad, {
   c10::intrusive_ptr<c10d::ProcessGroup> pg = g->pg;
   return a.ret(GatherWithGrad::apply(a.T(1), pg, static_cast<int64_t>(g->timeout.count())));
 })
+
+#else
+// Built without Gloo's headers (scripts/torch-config.mjs found none): every entry point refuses.
+#define WINNOW_NO_GLOO(NAME)                                                                       \
+  WINNOW_FN(NAME, {                                                                                \
+    throw Napi::Error::New(a.env, "this engine was built without Gloo (c10d's CPU backend): install " \
+                                  "libgloo-dev (Debian) and rebuild it (npm run build:native)");    \
+  })
+WINNOW_NO_GLOO(pgNew)
+WINNOW_NO_GLOO(pgDestroy)
+WINNOW_NO_GLOO(pgRank)
+WINNOW_NO_GLOO(pgSize)
+WINNOW_NO_GLOO(pgAllreduce)
+WINNOW_NO_GLOO(pgAllreduceCoalesced)
+WINNOW_NO_GLOO(pgBroadcast)
+WINNOW_NO_GLOO(pgAllgather)
+WINNOW_NO_GLOO(pgBarrier)
+WINNOW_NO_GLOO(pgAllgatherWithGrad)
+WINNOW_FN(pgLiveGroups, { return a.ret(static_cast<int64_t>(0)); })
+#endif  // WINNOW_GLOO
 
 namespace winnow {
 void registerDistributed(Napi::Env env, Napi::Object exports) {

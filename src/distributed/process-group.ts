@@ -71,9 +71,9 @@ export class ProcessGroup {
       return fn();
     } catch (e) {
       if (e instanceof DistributedError) throw e;
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = (e instanceof Error ? e.message : String(e)).trim().replace(/[.!]+$/, "");
       throw new DistributedError(
-        `${what} failed on rank ${this.rank} of ${this.worldSize} (timeout ${this.timeoutMs} ms): ${msg.trim()}. ` +
+        `${what} failed on rank ${this.rank} of ${this.worldSize} (timeout ${this.timeoutMs} ms): ${msg}. ` +
           "Another rank probably exited, crashed or stopped taking part; its own log says why.",
         e,
       );
@@ -151,6 +151,9 @@ export class ProcessGroup {
 export function initProcessGroup(o: InitOptions = {}): ProcessGroup {
   if (o.backend !== undefined && o.backend !== "gloo") {
     throw new WinnowError("invalid_input", `backend "${o.backend}" is not available (this engine has gloo)`, { where: "backend" });
+  }
+  if (!native.buildInfo().gloo) {
+    throw new DistributedError("initProcessGroup: this engine was built without Gloo (c10d's CPU backend): install libgloo-dev (Debian) and rebuild it (npm run build:native)");
   }
   const env = o.env ?? process.env;
   const rv = resolveRendezvous(o, env);

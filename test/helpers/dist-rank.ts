@@ -102,7 +102,9 @@ if (scenario === "collectives") {
   pg.barrier();
   if (pg.rank === 1) {
     say({ rank: 1, ready: true });
-    setInterval(() => {}, 1000);
+    // The timer holds the group: a group nothing references is destroyed by the GC, which closes
+    // its connections (rank 0 would see a closed peer, not a hung one).
+    setInterval(() => pg.rank, 1000);
   } else {
     const t0 = Date.now();
     const x = torch.ones([1000]);
