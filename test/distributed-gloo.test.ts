@@ -26,6 +26,8 @@ test("collectives on 2 ranks: allreduce, bucket, max, broadcast, allgather, gath
     assert.deepEqual(o.broadcast, [1, 1, 1]); // from rank 1
     assert.deepEqual(o.allgather, [[0, 0.5], [1, 1.5]]);
     assert.deepEqual(o.allgatherT, [[0, 0, 0, 0], [1, 3, 2, 4]]); // t() of [[r,2r],[3r,4r]], gathered by value
+    assert.deepEqual(o.allgatherCat, [[2, 2], [1, 2, 2, 3]]); // [[1],[2]] | [[2],[3]] along dim 1
+    assert.equal(o.afterDestroy, "process group used after destroy()");
     assert.deepEqual(o.gatherShape, [4, 2]);
     assert.deepEqual(o.gatherValues, [1, 2, 3, 4, 2, 3, 4, 5]);
     // d/dx_r of sum_s sum(gathered * w_s), w_s = arange(8).reshape(4,2) + 10 s: rows of rank r, summed over s.
@@ -97,6 +99,7 @@ for (const how of ["kill -9", "hang"] as const) {
       assert.match(r0.error, /allReduce failed on rank 0 of 2 \(timeout 3000 ms\)/);
       // c10d's wait is bounded by the timeout; a killed peer is noticed when its connection closes.
       assert.ok(r0.elapsedMs < timeoutMs + 2000, `threw after ${r0.elapsedMs} ms`);
+      assert.match(r0.second, /^barrier refused on rank 0: this process group failed earlier \(allReduce failed/);
       if (how === "hang") assert.ok(r0.elapsedMs >= timeoutMs - 100, `a hung peer is waited for the timeout (${r0.elapsedMs} ms)`);
     } finally {
       for (const r of ranks) r.child.kill("SIGKILL");

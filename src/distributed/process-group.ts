@@ -3,7 +3,7 @@
 // until it completes on all ranks, or throws a DistributedError within the group's timeout (a
 // peer that exited, crashed or stopped answering) — never a silent hang.
 import { native, type Handle } from "../torch/native.js";
-import { Tensor } from "../torch/tensor.js";
+import { cat, Tensor } from "../torch/index.js";
 import { WinnowError } from "../util/errors.js";
 import { resolveRendezvous, type RendezvousOptions } from "./env.js";
 
@@ -44,6 +44,9 @@ function chooseDevice(o: InitOptions, masterAddr: string, env: NodeJS.ProcessEnv
 export class ProcessGroup {
   readonly backend = "gloo";
   private _h: Handle | null;
+  // The first failure: after one, the ranks no longer agree on where they are in the sequence of
+  // collectives, so every later call is refused with it rather than sent.
+  private failed: DistributedError | null = null;
 
   /** @internal use initProcessGroup */
   constructor(
@@ -67,16 +70,20 @@ export class ProcessGroup {
 
   /** Runs one collective; turns c10d's failure into an error that says where and what to check. */
   private run<T>(what: string, fn: () => T): T {
+    if (this.failed && this._h !== null) {
+      throw new DistributedError(`${what} refused on rank ${this.rank}: this process group failed earlier (${this.failed.message})`, this.failed);
+    }
     try {
       return fn();
     } catch (e) {
       if (e instanceof DistributedError) throw e;
       const msg = (e instanceof Error ? e.message : String(e)).trim().replace(/[.!]+$/, "");
-      throw new DistributedError(
+      this.failed = new DistributedError(
         `${what} failed on rank ${this.rank} of ${this.worldSize} (timeout ${this.timeoutMs} ms): ${msg}. ` +
           "Another rank probably exited, crashed or stopped taking part; its own log says why.",
         e,
       );
+      throw this.failed;
     }
   }
 
@@ -115,6 +122,16 @@ export class ProcessGroup {
       throw e;
     } finally {
       if (input !== t) input.dispose();
+    }
+  }
+
+  /** Every rank's tensor concatenated along `dim` (one new tensor). */
+  allGatherCat(t: Tensor, dim = 0): Tensor {
+    const parts = this.allGather(t);
+    try {
+      return cat(parts, dim);
+    } finally {
+      for (const p of parts) p.dispose();
     }
   }
 

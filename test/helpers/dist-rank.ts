@@ -27,6 +27,7 @@ function collectives(pg: ProcessGroup) {
     const gathered = pg.allGather(torch.tensor([[r, r + 0.5]]));
     // A non-contiguous input is gathered by value.
     const tg = pg.allGather(torch.tensor([[r, 2 * r], [3 * r, 4 * r]]).t());
+    const gcat = pg.allGatherCat(torch.tensor([[r + 1], [r + 2]]), 1);
     pg.barrier();
 
     // gatherWithGrad: loss_r = sum(gathered * w_r); d(sum of all ranks' losses)/dx_r = sum_s w_s[rows of r].
@@ -36,7 +37,7 @@ function collectives(pg: ProcessGroup) {
     g.mul(w).sum().backward();
     return {
       allreduce: vals(a), max: vals(m), bucket: [vals(b1), vals(b2)], broadcast: vals(bc),
-      allgather: gathered.map(vals), allgatherT: tg.map(vals), gatherShape: g.shape, gatherValues: vals(g), xGrad: vals(x.grad!),
+      allgather: gathered.map(vals), allgatherT: tg.map(vals), allgatherCat: [gcat.shape, vals(gcat)], gatherShape: g.shape, gatherValues: vals(g), xGrad: vals(x.grad!),
     };
   });
 }
@@ -90,7 +91,14 @@ if (scenario === "collectives") {
   const result = collectives(pg);
   pg.barrier();
   pg.destroy();
-  say({ rank: pg.rank, ...result, leaked: torch.liveTensors() - base, groups: liveProcessGroups() });
+  pg.destroy(); // idempotent
+  let afterDestroy = "";
+  try {
+    pg.barrier();
+  } catch (e) {
+    afterDestroy = (e as Error).message;
+  }
+  say({ rank: pg.rank, ...result, afterDestroy, leaked: torch.liveTensors() - base, groups: liveProcessGroups() });
 } else if (scenario === "ddp") {
   const weights = ddp(pg);
   pg.barrier();
@@ -108,11 +116,18 @@ if (scenario === "collectives") {
   } else {
     const t0 = Date.now();
     const x = torch.ones([1000]);
+    let second = "";
     try {
       pg.allReduce(x);
       say({ rank: 0, error: null, elapsedMs: Date.now() - t0 });
     } catch (e) {
-      say({ rank: 0, error: (e as Error).message, name: (e as Error).name, elapsedMs: Date.now() - t0 });
+      const elapsedMs = Date.now() - t0;
+      try {
+        pg.barrier(); // refused at once: the group failed
+      } catch (e2) {
+        second = (e2 as Error).message;
+      }
+      say({ rank: 0, error: (e as Error).message, name: (e as Error).name, elapsedMs, second });
     }
     x.dispose();
     process.exit(0);
