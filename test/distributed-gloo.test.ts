@@ -15,7 +15,8 @@ import { PYTHON } from "./helpers/oracle.js";
 const ORACLE = join(dirname(fileURLToPath(import.meta.url)), "helpers", "py", "ddp_oracle.py");
 
 test("collectives on 2 ranks: allreduce, bucket, max, broadcast, allgather, gatherWithGrad; nothing leaks", { timeout: 120_000 }, async () => {
-  const ranks = await startNodeRanks("collectives", 2);
+  // Gloo bound through GLOO_SOCKET_IFNAME here (as torch reads it); the other tests bind 127.0.0.1.
+  const ranks = await startNodeRanks("collectives", 2, { GLOO_SOCKET_IFNAME: "lo" });
   const out = await Promise.all(ranks.map((r) => r.line((o) => "allreduce" in o)));
   assert.deepEqual(await Promise.all(ranks.map((r) => r.exit)), [0, 0], ranks.map((r) => r.stderr).join("\n"));
   for (const [rank, o] of out.entries()) {
