@@ -1,12 +1,15 @@
 // Gloo allreduce (sum, float32) between 2 ranks on loopback: Winnow's binding of c10d vs PyTorch's own
 // torch.distributed (/usr/bin/python3), same libtorch and Gloo, same sizes, alternating rounds so
 // that other load hits both alike. Each rank is its own process; every call is preceded by a barrier.
-//   npx tsx bench/distributed-allreduce.ts [--iters 30] [--warmup 5] [--rounds 2]
+//   npx tsx bench/distributed-allreduce.ts [--iters 30] [--warmup 5] [--rounds 2] [--no-write]
+// Records the run in docs/benchmarks-history.md (bench-doc.ts) unless --no-write.
 // Run as `... rank` it is one Winnow rank (started by this script).
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { recordRun } from "./bench-doc.js";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,6 +69,7 @@ async function pair(cmd: string, args: string[]): Promise<Record<string, number[
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0].toFixed(1);
   const all: Record<string, Record<string, number[]>> = { winnow: {}, pytorch: {} };
   const add = (who: string, r: Record<string, number[]>) => {
     for (const [k, v] of Object.entries(r)) (all[who][k] ??= []).push(...v);
@@ -79,13 +83,19 @@ async function main(): Promise<void> {
         : await pair("/usr/bin/python3", [join(here, "distributed_allreduce_ref.py"), sizes, String(ITERS), String(WARMUP)]));
     }
   }
-  console.log(`| floats (MB) | Winnow median | Winnow min | PyTorch median | PyTorch min | ratio (median) |`);
-  console.log(`|---:|---:|---:|---:|---:|---:|`);
+  const rows = [`| floats (MB) | Winnow median | Winnow min | PyTorch median | PyTorch min | ratio (median) |`, `|---:|---:|---:|---:|---:|---:|`];
   for (const n of SIZES) {
     const w = all.winnow[n];
     const p = all.pytorch[n];
-    console.log(`| ${n} (${((n * 4) / 1e6).toFixed(2)}) | ${median(w).toFixed(3)} ms | ${Math.min(...w).toFixed(3)} ms | ${median(p).toFixed(3)} ms | ${Math.min(...p).toFixed(3)} ms | ${(median(w) / median(p)).toFixed(2)}× |`);
+    rows.push(`| ${n} (${((n * 4) / 1e6).toFixed(2)}) | ${median(w).toFixed(3)} ms | ${Math.min(...w).toFixed(3)} ms | ${median(p).toFixed(3)} ms | ${Math.min(...p).toFixed(3)} ms | ${(median(w) / median(p)).toFixed(2)}× |`);
   }
+  const md = [
+    `### Distributed: Gloo allreduce, Winnow vs torch.distributed (${new Date().toISOString().slice(0, 10)})`, "",
+    `- Command: \`npx tsx bench/distributed-allreduce.ts --iters ${ITERS} --warmup ${WARMUP} --rounds ${ROUNDS}\` (2 ranks on loopback, Gloo on \`lo\`, 1 intra-op thread)`,
+    `- Load average ${loadBefore} → ${loadavg()[0].toFixed(1)}; Node ${process.version}`, "", ...rows,
+  ].join("\n");
+  console.log(md);
+  if (!process.argv.includes("--no-write")) console.log(`recorded in ${recordRun(md)}`);
 }
 
 if (process.argv[2] === "rank") await rank();

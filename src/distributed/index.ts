@@ -3,5 +3,5 @@
 export { initProcessGroup, liveProcessGroups, ProcessGroup, DistributedError, DEFAULT_TIMEOUT_MS } from "./process-group.js";
 export type { InitOptions, GlooDevice, ReduceOp } from "./process-group.js";
 export { resolveRendezvous, type Rendezvous, type RendezvousOptions } from "./env.js";
-export { broadcastModule, allReduceGradients, buckets, DEFAULT_BUCKET_CAP_MB } from "./module-sync.js";
+export { broadcastModule, allReduceGradients, buckets, DEFAULT_BUCKET_CAP_MB, type Replica } from "./module-sync.js";
 export { shardIndices, seededPermutation, type ShardOptions } from "./sampler.js";

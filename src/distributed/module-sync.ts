@@ -3,9 +3,14 @@
 // in buckets (consecutive tensors of one dtype, up to a byte cap): each bucket is flattened into
 // one buffer with cat, sent with one collective, and copied back, so a ResNet's ~60 parameters
 // cost a few collectives, not 60.
-import type { Module } from "../nn/module.js";
 import { cat, scope, zerosLike, type Tensor } from "../torch/index.js";
 import type { ProcessGroup } from "./process-group.js";
+
+/** What replica sync needs of a module (nn's Module has it; this folder sits beside nn, not above it). */
+export interface Replica {
+  parameters(): Tensor[];
+  buffers(): Tensor[];
+}
 
 /** DDP's bucket_cap_mb default. */
 export const DEFAULT_BUCKET_CAP_MB = 25;
@@ -47,7 +52,7 @@ function throughFlat(sources: Tensor[], targets: (Tensor | null)[], send: (flat:
 }
 
 /** Broadcasts every parameter and buffer from `src` (DDP's _sync_module_states at construction). */
-export function broadcastModule(pg: ProcessGroup, module: Module, opts: { src?: number; bucketCapMB?: number } = {}): void {
+export function broadcastModule(pg: ProcessGroup, module: Replica, opts: { src?: number; bucketCapMB?: number } = {}): void {
   const src = opts.src ?? 0;
   const cap = (opts.bucketCapMB ?? DEFAULT_BUCKET_CAP_MB) * 1024 * 1024;
   const tensors = [...module.parameters(), ...module.buffers()];
@@ -64,7 +69,7 @@ export function broadcastModule(pg: ProcessGroup, module: Module, opts: { src?: 
  * default reduction). Every rank must pass the same parameters in the same order. A parameter
  * without a gradient contributes zeros and keeps no gradient (it got none on this rank).
  */
-export function allReduceGradients(pg: ProcessGroup, module: Module | Tensor[], opts: { bucketCapMB?: number } = {}): void {
+export function allReduceGradients(pg: ProcessGroup, module: Replica | Tensor[], opts: { bucketCapMB?: number } = {}): void {
   const params = Array.isArray(module) ? module : module.parameters().filter((p) => p.requiresGrad);
   const cap = (opts.bucketCapMB ?? DEFAULT_BUCKET_CAP_MB) * 1024 * 1024;
   const world = pg.worldSize;
