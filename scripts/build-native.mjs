@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = join(root, "build", "Release", "winnow_native.node");
-const SOURCES = ["native/src/addon.cc", "native/src/ops.cc", "native/src/cpu_cache.cc"];
+const SOURCES = ["native/src/addon.cc", "native/src/ops.cc", "native/src/cpu_cache.cc", "native/src/distributed.cc"];
 
 const cfg = (what) => {
   const r = spawnSync(process.execPath, [join(root, "scripts", "torch-config.mjs"), what], { stdio: ["ignore", "pipe", "inherit"] });

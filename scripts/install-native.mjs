@@ -43,7 +43,7 @@ console.error(
   "\nwinnow: the native engine (libtorch) could not be built; see the message above for what to install.\n" +
     "  winnow/client and winnow/config work without it; the engine, the models, `winnow run` and\n" +
     "  `winnow worker` need it. Install libtorch (Debian/Ubuntu:\n" +
-    "    sudo apt-get install -y libtorch-dev libopenblas0-pthread build-essential python3\n" +
+    "    sudo apt-get install -y libtorch-dev libgloo-dev libopenblas0-pthread build-essential python3\n" +
     "  or set LIBTORCH to a libtorch or a pip torch folder), then run: npm rebuild winnow\n",
 );
 process.exit(process.env.WINNOW_REQUIRE_NATIVE === "1" ? r.status ?? 1 : 0);

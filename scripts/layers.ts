@@ -11,7 +11,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
   { name: "util", folders: ["util"] },
   { name: "config and stores", folders: ["config", "db", "s3"] },
   { name: "engine binding", folders: ["torch"] },
-  { name: "modules", folders: ["nn"] },
+  { name: "modules", folders: ["nn", "distributed"] },
   { name: "checkpoint files", folders: ["checkpoint"] },
   { name: "models", folders: ["models"] },
   { name: "data primitives", folders: ["transforms", "data", "select"] },

@@ -15,7 +15,7 @@ function fail(msg) {
 }
 
 const INSTALL_HINT =
-  "Install Debian's with:\n    sudo apt-get install -y libtorch-dev libopenblas0-pthread\n" +
+  "Install Debian's with:\n    sudo apt-get install -y libtorch-dev libgloo-dev libopenblas0-pthread\n" +
   "  (or run: sudo bash scripts/setup.sh), or point LIBTORCH at a libtorch folder\n" +
   "  (e.g. LIBTORCH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')).";
 
@@ -70,6 +70,11 @@ function cxx11Abi(lib) {
 const { lib, includes } = locate();
 const cuda = existsSync(join(lib, "libtorch_cuda.so"));
 const abi = cxx11Abi(lib);
+// Gloo (c10d's CPU backend): libtorch ships ProcessGroupGloo.hpp, which includes Gloo's own headers;
+// Debian has those in libgloo-dev. Without them the addon builds with its distributed ops refusing.
+const gloo =
+  includes.some((i) => existsSync(join(i, "torch", "csrc", "distributed", "c10d", "ProcessGroupGloo.hpp"))) &&
+  [...includes, "/usr/include", "/usr/local/include"].some((i) => existsSync(join(i, "gloo", "context.h")));
 const what = process.argv[2] ?? "describe";
 switch (what) {
   case "include":
@@ -79,7 +84,7 @@ switch (what) {
     console.log(lib);
     break;
   case "defines":
-    console.log([`_GLIBCXX_USE_CXX11_ABI=${abi}`, cuda ? "WINNOW_CUDA=1" : "WINNOW_CUDA=0"].join(" "));
+    console.log([`_GLIBCXX_USE_CXX11_ABI=${abi}`, cuda ? "WINNOW_CUDA=1" : "WINNOW_CUDA=0", gloo ? "WINNOW_GLOO=1" : "WINNOW_GLOO=0"].join(" "));
     break;
   case "libs": {
     const libs = [`-L${lib}`, `-Wl,-rpath,${lib}`, "-Wl,--no-as-needed", "-ltorch", "-ltorch_cpu", "-lc10"];
@@ -90,5 +95,5 @@ switch (what) {
     break;
   }
   default:
-    console.log(JSON.stringify({ lib, includes, cuda, cxx11Abi: abi }, null, 2));
+    console.log(JSON.stringify({ lib, includes, cuda, cxx11Abi: abi, gloo }, null, 2));
 }

@@ -218,6 +218,7 @@ WINNOW_FN(buildInfo, {
   o.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                             std::to_string(TORCH_VERSION_PATCH));
   o.Set("cuda", Napi::Boolean::New(a.env, WINNOW_CUDA != 0));
+  o.Set("gloo", Napi::Boolean::New(a.env, WINNOW_GLOO != 0));
   o.Set("cxx11Abi", Napi::Number::New(a.env, _GLIBCXX_USE_CXX11_ABI));
   o.Set("parallelInfo", at::get_parallel_info());
   return o;
@@ -311,6 +312,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   WINNOW_EXPORT(setAutocast);
   winnow::registerOps(env, exports);
   winnow::registerCpuCache(env, exports);
+  winnow::registerDistributed(env, exports);
   return exports;
 }
 

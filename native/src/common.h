@@ -10,6 +10,11 @@
 #include <string>
 #include <vector>
 
+// scripts/torch-config.mjs defines it: 1 when Gloo's headers were found (native/src/distributed.cc).
+#ifndef WINNOW_GLOO
+#define WINNOW_GLOO 0
+#endif
+
 namespace winnow {
 
 // A JavaScript handle owns one at::Tensor. dispose() resets it early; the External's finalizer
@@ -158,6 +163,7 @@ struct Args {
 using OpFn = Napi::Value (*)(const Napi::CallbackInfo&);
 void registerOps(Napi::Env env, Napi::Object exports);
 void registerCpuCache(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace winnow
 

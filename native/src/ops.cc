@@ -1,5 +1,6 @@
 // The op table: one line per ATen function, named as in PyTorch (camelCase), no logic.
 // `_` suffix = in-place (returns nothing; the TypeScript side returns the same tensor).
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/TensorIndexing.h>
 
 #include "common.h"
@@ -260,6 +261,15 @@ UNARY(addmv, at::addmv(x, a.T(1), a.T(2), a.S(3), a.S(4)))
 // minimum_(other): x = min(x, other) in place.
 INPLACE(minimum_, at::minimum_out(x, x, a.T(1)))
 INPLACE(indexFill_, x.index_fill_(a.I(1), a.T(2), a.S(3)))
+
+// ---- seeded permutations -------------------------------------------------------------------
+// randpermSeeded(n, seed): torch.randperm(n, generator=torch.Generator().manual_seed(seed)),
+// int64 on the CPU; a private generator, so the global RNG stream is untouched
+// (DistributedSampler's shuffle).
+OP(randpermSeeded, {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(a.I(1)));
+  return a.ret(at::randperm(a.I(0), gen, at::TensorOptions().dtype(at::kLong)));
+})
 
 namespace winnow {
 void registerOps(Napi::Env env, Napi::Object exports) {
