@@ -296,12 +296,8 @@ export type LightlyConfigInput = z.input<typeof lightlyConfigSchema>;
 
 // ---- errors ---------------------------------------------------------------------------------------
 
-export class LightlyConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(`invalid lightly_config:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
-    this.name = "LightlyConfigError";
-  }
-}
+import { LightlyConfigError } from "./config-error.js";
+export { LightlyConfigError };
 
 // Schema walking and error messages are shared with the other config sections (issues.ts).
 type AnyZ = z.ZodType;

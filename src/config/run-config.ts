@@ -36,12 +36,8 @@ export interface RunOverrides {
   device?: "cpu" | "cuda";
 }
 
-export class RunConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[], readonly source: string | null = null) {
-    super(`invalid run config${source ? ` (${source})` : ""}:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
-    this.name = "RunConfigError";
-  }
-}
+import { RunConfigError } from "./config-error.js";
+export { RunConfigError };
 
 /** The default selection when the file has none: DIVERSITY on the embeddings. */
 export const DEFAULT_STRATEGIES = [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }];

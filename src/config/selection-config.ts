@@ -284,12 +284,8 @@ function combinationError(input: { type: string; name?: string; tag_name?: strin
 
 // ---- errors -----------------------------------------------------------------------------------------------
 
-export class SelectionConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(`invalid selection_config:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
-    this.name = "SelectionConfigError";
-  }
-}
+import { SelectionConfigError } from "./config-error.js";
+export { SelectionConfigError };
 
 function show(v: unknown): string {
   if (v === undefined) return "nothing";

@@ -151,12 +151,8 @@ export const workerConfigSchema = z
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 
-export class WorkerConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(`invalid worker_config:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
-    this.name = "WorkerConfigError";
-  }
-}
+import { WorkerConfigError } from "./config-error.js";
+export { WorkerConfigError };
 
 /** Checks a worker_config object (undefined/null = defaults); throws WorkerConfigError listing every problem. */
 export function parseWorkerConfig(obj: unknown): WorkerConfig {
