@@ -1,7 +1,7 @@
 // Turns each strategy's input (scores, metadata, predictions, random) into one value per item, with
 // errors that name the strategy (selection_config.strategies[i].input...) and the offending item.
 import type { SelectionInput } from "../config/selection-config.js";
-import type { SelectionItems } from "./index.js";
+import type { SelectionItems } from "./types.js";
 import { WinnowError } from "../util/errors.js";
 
 /** An input that does not fit its strategy; `path` (= `where`) is the config field, e.g. selection_config.strategies[0].input. */
