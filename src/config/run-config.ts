@@ -9,6 +9,7 @@ import { parseLightlyConfig, LightlyConfigError, suggestKey, type ConfigIssue, t
 import { parseWorkerConfig, WorkerConfigError, type WorkerConfig } from "./worker-config.js";
 import { parseSelectionConfig, type SelectionConfig } from "./selection-config.js";
 import { objectLevelPlan } from "./object-level.js";
+import { RunConfigError } from "./config-error.js";
 
 export const RUN_CONFIG_SECTIONS = ["worker_config", "selection_config", "lightly_config"] as const;
 
@@ -36,7 +37,6 @@ export interface RunOverrides {
   device?: "cpu" | "cuda";
 }
 
-import { RunConfigError } from "./config-error.js";
 export { RunConfigError };
 
 /** The default selection when the file has none: DIVERSITY on the embeddings. */
