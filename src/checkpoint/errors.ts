@@ -1,5 +1,7 @@
 // Every failure this module reports is a CheckpointError, so callers can tell "bad or unsafe file"
-// apart from bugs in their own code with one instanceof check.
+// apart from bugs in their own code with one instanceof check. Its codes are finer than WinnowError's
+// ("checkpoint" to the CLI and server, which fall back on the class for codes they do not list).
+import { WinnowError } from "../util/errors.js";
 
 export type CheckpointErrorCode =
   | "IO" // the file could not be read or written
@@ -14,19 +16,16 @@ export type CheckpointErrorCode =
   | "INVALID_ARGUMENT" // bad input to a writer
   | "INTERNAL"; // an unexpected exception converted at the API boundary (a bug: please report)
 
-export class CheckpointError extends Error {
-  readonly code: CheckpointErrorCode;
-  constructor(message: string, code: CheckpointErrorCode = "FORMAT", options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "CheckpointError";
-    this.code = code;
+export class CheckpointError extends WinnowError<CheckpointErrorCode> {
+  constructor(message: string, code: CheckpointErrorCode = "FORMAT", options: { cause?: unknown; where?: string } = {}) {
+    super(code, message, options);
   }
 }
 
 /** Prefixes the file name (when known) so every message says which file is bad. */
 export function withFileName(err: CheckpointError, name: string | undefined): CheckpointError {
   if (!name || err.message.startsWith(`${name}: `)) return err;
-  const e = new CheckpointError(`${name}: ${err.message}`, err.code, { cause: err.cause });
+  const e = new CheckpointError(`${name}: ${err.message}`, err.code, { cause: err.cause, where: name });
   e.stack = err.stack;
   return e;
 }

@@ -36,25 +36,11 @@ const intArg = (name: string) => (v: string): number => {
   return n;
 };
 
-export async function embedCommand(folder: string, o: EmbedCommandOptions): Promise<EmbedCommandResult> {
-  const format = (o.format ?? "lightly_csv") as EmbedFormat;
-  if (!FORMATS.includes(format)) throw new CliError(`embed: --format must be one of ${FORMATS.join(", ")}, got "${o.format}"`, EXIT.usage);
-  if (!o.model && !o.checkpoint) throw new CliError("embed: give --checkpoint <file> or --model <backbone> (e.g. torchvision/resnet50, dinov2/vits14)", EXIT.usage);
-  if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`embed: ${folder}: no such folder`, EXIT.usage);
-  const { parseLightlyConfig, LightlyConfigError, MODEL_NAMES } = await import("../config/lightly-config.js");
-  if (o.model && !(MODEL_NAMES as readonly string[]).includes(o.model)) throw new CliError(`embed: --model must be one of ${MODEL_NAMES.join(", ")}, got "${o.model}"`, EXIT.usage);
-  const { FORMAT_EXT, writeEmbeddingsAs } = await import("../pipeline/embeddings-formats.js");
-  const out = path.resolve(o.out ?? `embeddings${FORMAT_EXT[format]}`);
-  const M = await import("../models/index.js");
-  const { resolveWeightsFile } = await import("../models/weights/resolve.js");
-  const log = (m: string): void => {
-    if (!o.quiet) process.stderr.write(`${m}\n`);
-  };
+type EmbeddingModelSettings = { name: string; width: number; num_ftrs: number; out_dim: number };
 
-  // The model settings: from the checkpoint's shapes, or the named backbone.
-  let model: { name: string; width: number; num_ftrs: number; out_dim: number };
-  let checkpoint: string;
-  let weights: string;
+/** The model settings (from the checkpoint's shapes, or the named backbone) and the weights file to load. */
+async function embeddingModel(o: EmbedCommandOptions, log: (m: string) => void): Promise<{ model: EmbeddingModelSettings; checkpoint: string; weights: string }> {
+  const M = await import("../models/index.js");
   if (o.checkpoint) {
     let fit;
     try {
@@ -65,23 +51,37 @@ export async function embedCommand(folder: string, o: EmbedCommandOptions): Prom
       throw new CliError(`embed: ${o.checkpoint}: ${(e as Error).message}`, EXIT.failed);
     }
     if (o.model && o.model !== fit.name) throw new CliError(`embed: ${o.checkpoint} holds a ${fit.name} model, not ${o.model}`, EXIT.usage);
-    model = { name: fit.name, width: fit.width, num_ftrs: fit.numFtrs, out_dim: fit.outDim };
-    checkpoint = o.checkpoint;
-    weights = `checkpoint ${o.checkpoint}`;
-  } else {
-    if (!M.isPretrainedBackbone(o.model!)) {
-      throw new CliError(`embed: ${o.model} has no published weights to embed with: pass --checkpoint <file>, or a pretrained backbone (${Object.keys(M.PRETRAINED_BACKBONES).join(", ")})`, EXIT.usage);
-    }
-    const b = M.pretrainedBackbone(o.model!);
-    try {
-      const r = await resolveWeightsFile(b.weights, { log });
-      checkpoint = r.path;
-      weights = `pretrained ${b.name} (${path.basename(r.path)}, sha256 ${r.sha256.slice(0, 12)})`;
-    } catch (e) {
-      throw new CliError(`embed: ${(e as Error).message}`, EXIT.failed);
-    }
-    model = { name: b.name, width: 1, num_ftrs: b.numFeatures, out_dim: 128 };
+    return { model: { name: fit.name, width: fit.width, num_ftrs: fit.numFtrs, out_dim: fit.outDim }, checkpoint: o.checkpoint, weights: `checkpoint ${o.checkpoint}` };
   }
+  if (!M.isPretrainedBackbone(o.model!)) {
+    throw new CliError(`embed: ${o.model} has no published weights to embed with: pass --checkpoint <file>, or a pretrained backbone (${Object.keys(M.PRETRAINED_BACKBONES).join(", ")})`, EXIT.usage);
+  }
+  const { resolveWeightsFile } = await import("../models/weights/resolve.js");
+  const b = M.pretrainedBackbone(o.model!);
+  try {
+    const r = await resolveWeightsFile(b.weights, { log });
+    const weights = `pretrained ${b.name} (${path.basename(r.path)}, sha256 ${r.sha256.slice(0, 12)})`;
+    return { model: { name: b.name, width: 1, num_ftrs: b.numFeatures, out_dim: 128 }, checkpoint: r.path, weights };
+  } catch (e) {
+    throw new CliError(`embed: ${(e as Error).message}`, EXIT.failed);
+  }
+}
+
+export async function embedCommand(folder: string, o: EmbedCommandOptions): Promise<EmbedCommandResult> {
+  const format = (o.format ?? "lightly_csv") as EmbedFormat;
+  if (!FORMATS.includes(format)) throw new CliError(`embed: --format must be one of ${FORMATS.join(", ")}, got "${o.format}"`, EXIT.usage);
+  if (!o.model && !o.checkpoint) throw new CliError("embed: give --checkpoint <file> or --model <backbone> (e.g. torchvision/resnet50, dinov2/vits14)", EXIT.usage);
+  if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`embed: ${folder}: no such folder`, EXIT.usage);
+  const { parseLightlyConfig, LightlyConfigError, MODEL_NAMES } = await import("../config/lightly-config.js");
+  if (o.model && !(MODEL_NAMES as readonly string[]).includes(o.model)) throw new CliError(`embed: --model must be one of ${MODEL_NAMES.join(", ")}, got "${o.model}"`, EXIT.usage);
+  const { FORMAT_EXT, writeEmbeddingsAs } = await import("../pipeline/embeddings-formats.js");
+  const out = path.resolve(o.out ?? `embeddings${FORMAT_EXT[format]}`);
+  const M = await import("../models/index.js");
+  const log = (m: string): void => {
+    if (!o.quiet) process.stderr.write(`${m}\n`);
+  };
+
+  const { model, checkpoint, weights } = await embeddingModel(o, log);
   let config;
   try {
     config = parseLightlyConfig({

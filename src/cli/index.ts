@@ -4,10 +4,12 @@
 // Adding a command (e.g. `winnow export`): write src/cli/export.ts exporting
 //   export function register(program: Command): void { program.command("export")…action(…); }
 // and add its module to COMMANDS below. Keep heavy imports (the engine, sharp) inside the action
-// (`await import(...)`), so `winnow --help` and the other commands stay fast. Throw CliError for
-// a clean message with an exit code; other errors print their message and exit 1.
+// (`await import(...)`), so `winnow --help` and the other commands stay fast. Throw CliError (or any
+// WinnowError) for a clean message; its code picks the exit code (exit-codes.ts), other errors exit 1.
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { WinnowError } from "../util/errors.js";
+import { EXIT, cliCodeFor, exitCodeFor, type CliErrorCode, type ExitCode } from "./exit-codes.js";
 import * as runCommand from "./run.js";
 import * as runsCommand from "./runs.js";
 import * as checkpointCommand from "./checkpoint.js";
@@ -24,16 +26,18 @@ export type CommandModule = { register(program: Command): void };
 /** Commands in the order `winnow --help` lists them. */
 export const COMMANDS: CommandModule[] = [runCommand, runsCommand, embedCommand, checkpointCommand, exportCommand, serveCommand, workerCommand, scheduleCommand, tagsCommand, tokenCommand];
 
-/** An error the CLI prints as is (no stack) and exits with `exitCode`. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-    this.name = "CliError";
+/** An error the CLI prints as is (no stack); it exits with the code exit-codes.ts gives its `code`. */
+export class CliError extends WinnowError<CliErrorCode> {
+  constructor(message: string, exitCode: ExitCode = EXIT.failed) {
+    super(cliCodeFor(exitCode), message);
+  }
+
+  get exitCode(): ExitCode {
+    return exitCodeFor(this);
   }
 }
 
-/** Exit codes: 0 ok, 1 the run failed or a file cannot be used, 2 bad config or usage, 130 aborted. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, aborted: 130 } as const;
+export { EXIT };
 
 /** The package's version (package.json is two folders up from both src/cli and dist/cli). */
 export function packageVersion(): string {
@@ -61,11 +65,8 @@ export async function main(argv: string[], extra: CommandModule[] = []): Promise
       // --help/--version exit 0; usage errors have already been printed by commander.
       return e.exitCode === 0 ? 0 : EXIT.usage;
     }
-    if (e instanceof CliError) {
-      process.stderr.write(`winnow: ${e.message}\n`);
-      return e.exitCode;
-    }
+    // Errors Winnow reports on purpose (and any other) print their message, no stack.
     process.stderr.write(`winnow: ${(e as Error)?.message ?? String(e)}\n`);
-    return EXIT.failed;
+    return exitCodeFor(e);
   }
 }

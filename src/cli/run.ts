@@ -38,63 +38,71 @@ Example:
   winnow run samples/shapes --config samples/run.yaml
   winnow run ./images --n-samples 50 --train --epochs 20
   winnow run --resume 20250131-154502-3fa9c1            # --epochs N to train longer`)
-    .action(async (input: string | undefined, o: Record<string, unknown>) => {
-      // The config is checked before the engine is loaded, so config errors come back at once.
-      const { loadRunConfig, RunConfigError } = await import("../config/run-config.js");
-      const overrides = {
-        nSamples: o.nSamples as number | undefined,
-        train: o.train ? true : undefined,
-        epochs: o.epochs as number | undefined,
-        batchSize: o.batchSize as number | undefined,
-        checkpoint: o.checkpoint as string | undefined,
-        checkpointRunId: o.checkpointRunId as string | undefined,
-        device: o.device as "cpu" | "cuda" | undefined,
-      };
-      if (input === undefined && !o.resume) throw new CliError("winnow run: give the input folder (or --resume <run id>)", EXIT.usage);
-      try {
-        if (!o.resume) loadRunConfig((o.config as string | undefined) ?? null, overrides);
-      } catch (e) {
-        if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
-        throw e;
-      }
-      const { run, RunError } = await import("../run/run.js");
-      const { OutputFolderError } = await import("../run/output-folder.js");
-      const ctl = new AbortController();
-      const hard = new AbortController();
-      let signals = 0;
-      const onSig = (): void => {
-        signals++;
-        if (signals === 1) {
-          process.stderr.write("\nstopping (training keeps a checkpoint); Ctrl-C again to quit at once\n");
-          ctl.abort();
-        } else {
-          hard.abort(); // run() ends its record (ABORTED, checkpoint recorded) synchronously first
-          process.exit(EXIT.aborted);
-        }
-      };
-      process.on("SIGINT", onSig);
-      process.on("SIGTERM", onSig);
-      try {
-        const r = await run({
-          input,
-          configFile: o.config as string | undefined,
-          output: o.output as string | undefined,
-          lightlyPath: o.lightlyPath as string | undefined,
-          resume: o.resume as string | undefined,
-          overrides,
-          stream: o.quiet ? null : process.stderr,
-          signal: ctl.signal,
-          hardStop: hard.signal,
-        });
-        process.stdout.write(`run ${r.record.id} COMPLETED: ${r.record.selectedCount} selected\n  output: ${r.paths.output}\n  report: ${r.paths.reportHtml}\n`);
-      } catch (e) {
-        if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
-        if (e instanceof OutputFolderError) throw new CliError(e.message, EXIT.usage);
-        if (e instanceof RunError) throw new CliError(`${e.message}\n  log: ${e.paths.log}`, e.record.state === "ABORTED" ? EXIT.aborted : EXIT.failed);
-        throw e;
-      } finally {
-        process.off("SIGINT", onSig);
-        process.off("SIGTERM", onSig);
-      }
+    .action(runAction);
+}
+
+/** The first Ctrl-C (or SIGTERM) stops the run gracefully, the second leaves at once. */
+function stopOnSignals(): { ctl: AbortController; hard: AbortController; onSig: () => void } {
+  const ctl = new AbortController();
+  const hard = new AbortController();
+  let signals = 0;
+  const onSig = (): void => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write("\nstopping (training keeps a checkpoint); Ctrl-C again to quit at once\n");
+      ctl.abort();
+    } else {
+      hard.abort(); // run() ends its record (ABORTED, checkpoint recorded) synchronously first
+      process.exit(EXIT.aborted);
+    }
+  };
+  process.on("SIGINT", onSig);
+  process.on("SIGTERM", onSig);
+  return { ctl, hard, onSig };
+}
+
+async function runAction(input: string | undefined, o: Record<string, unknown>): Promise<void> {
+  // The config is checked before the engine is loaded, so config errors come back at once.
+  const { loadRunConfig, RunConfigError } = await import("../config/run-config.js");
+  const overrides = {
+    nSamples: o.nSamples as number | undefined,
+    train: o.train ? true : undefined,
+    epochs: o.epochs as number | undefined,
+    batchSize: o.batchSize as number | undefined,
+    checkpoint: o.checkpoint as string | undefined,
+    checkpointRunId: o.checkpointRunId as string | undefined,
+    device: o.device as "cpu" | "cuda" | undefined,
+  };
+  if (input === undefined && !o.resume) throw new CliError("winnow run: give the input folder (or --resume <run id>)", EXIT.usage);
+  try {
+    if (!o.resume) loadRunConfig((o.config as string | undefined) ?? null, overrides);
+  } catch (e) {
+    if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
+    throw e;
+  }
+  const { run, RunError } = await import("../run/run.js");
+  const { OutputFolderError } = await import("../run/output-folder.js");
+  const { ctl, hard, onSig } = stopOnSignals();
+  try {
+    const r = await run({
+      input,
+      configFile: o.config as string | undefined,
+      output: o.output as string | undefined,
+      lightlyPath: o.lightlyPath as string | undefined,
+      resume: o.resume as string | undefined,
+      overrides,
+      stream: o.quiet ? null : process.stderr,
+      signal: ctl.signal,
+      hardStop: hard.signal,
     });
+    process.stdout.write(`run ${r.record.id} COMPLETED: ${r.record.selectedCount} selected\n  output: ${r.paths.output}\n  report: ${r.paths.reportHtml}\n`);
+  } catch (e) {
+    if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
+    if (e instanceof OutputFolderError) throw new CliError(e.message, EXIT.usage);
+    if (e instanceof RunError) throw new CliError(`${e.message}\n  log: ${e.paths.log}`, e.record.state === "ABORTED" ? EXIT.aborted : EXIT.failed);
+    throw e;
+  } finally {
+    process.off("SIGINT", onSig);
+    process.off("SIGTERM", onSig);
+  }
 }

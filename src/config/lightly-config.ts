@@ -6,9 +6,11 @@
 // Strict: unknown keys are errors with a "did you mean" (Levenshtein over the keys allowed at that
 // level); wrong values name the full path (lightly_config.collate.min_scale) and the allowed range.
 // This module does not load the engine (no torch import), so configs are checked before anything starts.
+// One idea at ~410 lines: the schema (most of the file, one entry per key) with its parser, key table and derived settings.
 import { z } from "zod";
 import { COLLATE_DEFAULTS } from "../transforms/config.js";
-import { metaOfSchema, shapeOfSchema, showValue, zodConfigIssues, type ConfigIssue } from "./issues.js";
+import { metaOfSchema, shapeOfSchema, showValue, zodConfigIssues } from "./issues.js";
+import { LightlyConfigError } from "./config-error.js";
 
 // Re-exported: other modules import these from here.
 export { levenshtein, suggestKey, type ConfigIssue } from "./issues.js";
@@ -296,12 +298,7 @@ export type LightlyConfigInput = z.input<typeof lightlyConfigSchema>;
 
 // ---- errors ---------------------------------------------------------------------------------------
 
-export class LightlyConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(`invalid lightly_config:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
-    this.name = "LightlyConfigError";
-  }
-}
+export { LightlyConfigError };
 
 // Schema walking and error messages are shared with the other config sections (issues.ts).
 type AnyZ = z.ZodType;

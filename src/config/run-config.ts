@@ -9,6 +9,7 @@ import { parseLightlyConfig, LightlyConfigError, suggestKey, type ConfigIssue, t
 import { parseWorkerConfig, WorkerConfigError, type WorkerConfig } from "./worker-config.js";
 import { parseSelectionConfig, type SelectionConfig } from "./selection-config.js";
 import { objectLevelPlan } from "./object-level.js";
+import { RunConfigError } from "./config-error.js";
 
 export const RUN_CONFIG_SECTIONS = ["worker_config", "selection_config", "lightly_config"] as const;
 
@@ -36,12 +37,7 @@ export interface RunOverrides {
   device?: "cpu" | "cuda";
 }
 
-export class RunConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[], readonly source: string | null = null) {
-    super(`invalid run config${source ? ` (${source})` : ""}:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
-    this.name = "RunConfigError";
-  }
-}
+export { RunConfigError };
 
 /** The default selection when the file has none: DIVERSITY on the embeddings. */
 export const DEFAULT_STRATEGIES = [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }];

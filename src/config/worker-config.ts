@@ -6,8 +6,9 @@
 // pasted Lightly config that does not rely on them runs unchanged; `winnow` metadata says so.
 // No engine import: configs are checked before anything starts.
 import { z } from "zod";
-import type { ConfigIssue, FieldMeta } from "./lightly-config.js";
+import type { FieldMeta } from "./lightly-config.js";
 import { zodConfigIssues, shapeOfSchema, metaOfSchema, showValue } from "./issues.js";
+import { WorkerConfigError } from "./config-error.js";
 
 function leaf<T extends z.ZodType>(schema: T, def: z.output<T>, meta: FieldMeta) {
   return schema.default(def as never).meta(meta as unknown as Record<string, unknown>);
@@ -151,12 +152,7 @@ export const workerConfigSchema = z
 export type WorkerConfig = z.output<typeof workerConfigSchema>;
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 
-export class WorkerConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
-    super(`invalid worker_config:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join("\n")}`);
-    this.name = "WorkerConfigError";
-  }
-}
+export { WorkerConfigError };
 
 /** Checks a worker_config object (undefined/null = defaults); throws WorkerConfigError listing every problem. */
 export function parseWorkerConfig(obj: unknown): WorkerConfig {

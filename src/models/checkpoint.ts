@@ -10,6 +10,7 @@ import {
 } from "../checkpoint/index.js";
 import type { Module } from "../nn/index.js";
 import { listBackbones, getBackbone, buildModel, type ModelConfig, type ShapeMap } from "./registry.js";
+import { WinnowError } from "../util/errors.js";
 
 // ---- tensors ----------------------------------------------------------------------------------
 /** A checkpoint tensor as an engine tensor (a contiguous CPU copy; the caller owns it). */
@@ -174,7 +175,7 @@ export interface ShapeMismatch {
 }
 
 /** A checkpoint that does not fit the model: what differs, and the settings that would fit. */
-export class CheckpointMismatchError extends Error {
+export class CheckpointMismatchError extends WinnowError {
   constructor(
     message: string,
     readonly missingKeys: string[],
@@ -182,9 +183,9 @@ export class CheckpointMismatchError extends Error {
     readonly shapeMismatches: ShapeMismatch[],
     readonly modelConfig: ModelConfig | null,
     readonly fittingConfig: ModelConfig | null,
+    where?: string,
   ) {
-    super(message);
-    this.name = "CheckpointMismatchError";
+    super("checkpoint", message, { where });
   }
 }
 
@@ -260,7 +261,7 @@ export function loadCheckpointInto(
     const source = typeof src === "string" ? src : "(in memory)";
     throw new CheckpointMismatchError(
       mismatchMessage(source, strict ? missingKeys : [], strict ? unexpectedKeys : [], shapeMismatches, modelCfg, fit, fitError),
-      missingKeys, unexpectedKeys, shapeMismatches, modelCfg, fit,
+      missingKeys, unexpectedKeys, shapeMismatches, modelCfg, fit, typeof src === "string" ? src : undefined,
     );
   }
   torch.noGrad(() => {

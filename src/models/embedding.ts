@@ -76,7 +76,7 @@ export function loadCheckpoint(
       if (shapes.length > 8) lines.push(`  … (${shapes.length} shape mismatches in all)`);
       if (missing.length) lines.push(`  ${missing.length} key(s) missing from the checkpoint: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ", …" : ""}`);
       lines.push(fit ? `The checkpoint fits { modelName: "${fit.name}", width: ${fit.width} } (lightly_config.model = ${formatModelConfig(fit)}).` : `No known model settings fit the checkpoint: ${fitError}`);
-      throw new CheckpointMismatchError(lines.join("\n"), missing, [], shapes, null, fit);
+      throw new CheckpointMismatchError(lines.join("\n"), missing, [], shapes, null, fit, typeof src === "string" ? src : undefined);
     }
     torch.noGrad(() => {
       for (const [k, t] of own) torch.scope(() => t.copy_(rawToTensor(dict.get(`backbone.${k}`)!)));

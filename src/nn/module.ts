@@ -7,19 +7,19 @@
 import * as torch from "../torch/index.js";
 import { Tensor, sameDevice, type Device, type DType } from "../torch/index.js";
 import { pyRepr } from "./repr.js";
+import { WinnowError } from "../util/errors.js";
 
 export type MemoryFormat = "contiguous" | "channels_last";
 
 /** Thrown by `loadStateDict` when keys or shapes do not match. */
-export class StateDictError extends Error {
+export class StateDictError extends WinnowError {
   constructor(
     message: string,
     readonly missingKeys: string[],
     readonly unexpectedKeys: string[],
     readonly shapeMismatches: { key: string; expected: number[]; got: number[] }[],
   ) {
-    super(message);
-    this.name = "StateDictError";
+    super("checkpoint", message);
   }
 }
 

@@ -1,12 +1,13 @@
 // Turns each strategy's input (scores, metadata, predictions, random) into one value per item, with
 // errors that name the strategy (selection_config.strategies[i].input...) and the offending item.
 import type { SelectionInput } from "../config/selection-config.js";
-import type { SelectionItems } from "./index.js";
+import type { SelectionItems } from "./types.js";
+import { WinnowError } from "../util/errors.js";
 
-export class SelectionInputError extends Error {
+/** An input that does not fit its strategy; `path` (= `where`) is the config field, e.g. selection_config.strategies[0].input. */
+export class SelectionInputError extends WinnowError {
   constructor(readonly path: string, message: string) {
-    super(`${path}: ${message}`);
-    this.name = "SelectionInputError";
+    super("invalid_input", `${path}: ${message}`, { where: path });
   }
 }
 

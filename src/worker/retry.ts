@@ -3,6 +3,7 @@
 // budget of attempts and time, so a server that keeps failing ends the run instead of freezing the
 // worker. A 507 (the artifact storage is full) is never retried: it will not clear up by itself.
 import { ApiError } from "../client/errors.js";
+import { WinnowError } from "../util/errors.js";
 
 export interface RetryBudget {
   /** Tries in all, the first included. */
@@ -30,10 +31,9 @@ export const isTransientError = (e: unknown): boolean => {
 export const isStorageFull = (e: unknown): boolean => e instanceof ApiError && e.status === 507;
 
 /** A call for a run that kept failing until its budget was spent; `cause` is the last failure. */
-export class RetryBudgetExhausted extends Error {
+export class RetryBudgetExhausted extends WinnowError {
   constructor(readonly what: string, readonly attempts: number, readonly ms: number, override readonly cause: unknown) {
-    super(`${what}: gave up after ${attempts} tries in ${(ms / 1000).toFixed(1)} s (last: ${describeError(cause)})`);
-    this.name = "RetryBudgetExhausted";
+    super(isStorageFull(cause) ? "storage_full" : "io", `${what}: gave up after ${attempts} tries in ${(ms / 1000).toFixed(1)} s (last: ${describeError(cause)})`, { cause });
   }
 }
 

@@ -7,15 +7,15 @@ import * as fs from "node:fs";
 import type { IncomingMessage } from "node:http";
 import * as path from "node:path";
 import { getOnce } from "./proxy.js";
+import { WinnowError } from "../../util/errors.js";
 
 export const DEFAULT_STALL_MS = 60_000;
 export const DEFAULT_MAX_BYTES = 1024 ** 3;
 
 /** Why a download failed; `network` is true when the file was not reachable at all (offline). */
-export class DownloadError extends Error {
-  constructor(message: string, readonly network: boolean) {
-    super(message);
-    this.name = "DownloadError";
+export class DownloadError extends WinnowError {
+  constructor(message: string, readonly network: boolean, opts: { where?: string; cause?: unknown } = {}) {
+    super("download", message, opts);
   }
 }
 

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DownloadError, downloadWeights } from "./download.js";
+import { WinnowError } from "../../util/errors.js";
 
 export interface WeightsFile {
   fileName: string;
@@ -45,10 +46,9 @@ export interface ResolveOptions {
 }
 
 /** A weight file that cannot be used: missing offline, failed download, or a wrong hash. */
-export class WeightsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "WeightsError";
+export class WeightsError extends WinnowError {
+  constructor(message: string, opts: { where?: string; cause?: unknown } = {}) {
+    super("download", message, opts);
   }
 }
 
@@ -95,13 +95,14 @@ export async function resolveWeightsFile(spec: WeightsFile, opts: ResolveOptions
     } catch {
       continue;
     }
-    if (!st.isFile()) throw new WeightsError(`${file}: not a regular file`);
-    if (spec.maxBytes !== undefined && st.size > spec.maxBytes) throw new WeightsError(`${file}: ${st.size} bytes, more than the ${spec.maxBytes} expected for ${spec.fileName}`);
+    if (!st.isFile()) throw new WeightsError(`${file}: not a regular file`, { where: file });
+    if (spec.maxBytes !== undefined && st.size > spec.maxBytes) throw new WeightsError(`${file}: ${st.size} bytes, more than the ${spec.maxBytes} expected for ${spec.fileName}`, { where: file });
     const sha = await sha256Of(file, opts.signal);
     if (want && !sha.startsWith(want)) {
       throw new WeightsError(
         `${file}: sha256 ${sha} does not match the published ${spec.sha256 ? "sha256" : "sha256 prefix"} ${want} of ${spec.fileName} (${spec.url}); ` +
           "the file is damaged or not the published one: delete it (it is downloaded again) or replace it",
+        { where: file },
       );
     }
     opts.log?.(`weights: ${spec.fileName} from ${file} (sha256 ${sha.slice(0, 12)}…)`);
@@ -119,8 +120,8 @@ export async function resolveWeightsFile(spec: WeightsFile, opts: ResolveOptions
     return { path: path.join(folders.winnow, spec.fileName), sha256: sha, source: "download", url };
   } catch (e) {
     if (e instanceof DownloadError && e.network) {
-      throw new WeightsError(`weights file ${spec.fileName} is not on this machine and the download failed (offline?): ${e.message}. ${place}`);
+      throw new WeightsError(`weights file ${spec.fileName} is not on this machine and the download failed (offline?): ${e.message}. ${place}`, { cause: e });
     }
-    throw new WeightsError(`weights file ${spec.fileName}: ${(e as Error).message}`);
+    throw new WeightsError(`weights file ${spec.fileName}: ${(e as Error).message}`, { cause: e });
   }
 }
