@@ -208,7 +208,7 @@ export async function resolveCheckpoint(
         real = resolvePolicyPath(c, "worker_config.checkpoint", opts.policy, opts.base ?? process.cwd());
         fs.closeSync(openRegularFile(real, "worker_config.checkpoint"));
       } catch (e) {
-        throw new CheckpointSourceError((e as Error).message);
+        throw new CheckpointSourceError((e as Error).message, { code: e instanceof PolicyError ? "forbidden" : "checkpoint", where: "worker_config.checkpoint" });
       }
       return { path: real, origin: "path", given: c };
     }
