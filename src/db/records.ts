@@ -1,8 +1,14 @@
 // The records the API returns, named as Lightly's API names them (DockerRunData, DockerRunScheduledData,
 // DockerWorkerRegistryEntryData…: snake_case fields, millisecond timestamps), plus the enums.
 
-import { LIGHTLY_RUN_STATES as RUN_STATES, type LightlyRunState as RunState } from "../run/states.js";
-export { RUN_STATES, type RunState }; // Lightly's DockerRunState values; the one list is in src/run/states.ts
+/** Lightly's DockerRunState values, in pipeline order, then the end states. */
+export const RUN_STATES = [
+  "INITIALIZING", "LOADING_DATASET", "LOADING_METADATA", "CHECKING_CORRUPTNESS", "INITIALIZING_OBJECT_CROPS",
+  "COMPUTING_METADATA", "TRAINING", "EMBEDDING", "EMBEDDING_OBJECT_CROPS", "PRETAGGING",
+  "COMPUTING_ACTIVE_LEARNING_SCORES", "SAMPLING", "GENERATING_REPORT", "UPLOADING_DATASET", "UPLOADING_ARTIFACTS",
+  "COMPLETED", "ABORTED", "FAILED", "CRASHED",
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
 export const RUN_END_STATES: ReadonlySet<RunState> = new Set(["COMPLETED", "ABORTED", "FAILED", "CRASHED"]);
 
 export const SCHEDULED_STATES = ["OPEN", "LOCKED", "DONE", "CANCELED"] as const;
