@@ -17,7 +17,7 @@ import {
 } from "../predictions/index.js";
 import { csvField } from "../pipeline/index.js";
 import { jsonText, linesText } from "./files.js";
-import type { RunPaths } from "./paths.js";
+import { runPaths, type RunPaths } from "./paths.js";
 import { writeFileAtomic } from "../util/atomic.js";
 
 /** The predictions folder (the one holding tasks.json). */
@@ -153,12 +153,12 @@ export function writeSelectedCrops(output: string, task: string, padding: number
   const rows = crops.map((c) => [csvField(c.filename), csvField(c.image), c.index, ...c.bbox, csvField(c.category), c.score ?? ""].join(","));
   writeFileAtomic(path.join(output, "data", `${name}.csv`), `${SELECTED_CROPS_CSV_HEADER}\n${rows.map((r) => `${r}\n`).join("")}`, { mkdir: true });
   const doc = { task, padding, crops: crops.map((c) => ({ crop: c.filename, filename: c.image, prediction_index: c.index, bbox: c.bbox, category: c.category, score: c.score })) };
-  writeFileAtomic(path.join(output, "data", `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`, { mkdir: true });
+  writeFileAtomic(path.join(output, "data", `${name}.json`), jsonText(doc), { mkdir: true });
 }
 
 /** The crop names an earlier run selected for `task` (data/selected_crops.json); null when it selected something else. */
 export function selectedCropsOf(runOutput: string, task: string): string[] | null {
-  const file = path.join(runOutput, "data", "selected_crops.json");
+  const file = runPaths(runOutput).selectedCrops.replace(/\.csv$/, ".json");
   if (!fs.existsSync(file)) return null;
   const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { task?: string; crops?: Array<{ crop: string }> };
   return doc.task === task && Array.isArray(doc.crops) ? doc.crops.map((c) => c.crop) : null;

@@ -10,6 +10,7 @@ import type { RunState } from "./states.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { WinnowError } from "../util/errors.js";
 import { jsonText } from "./files.js";
+import { runPaths } from "./paths.js";
 import type { StartingWeights } from "./pretrained.js";
 
 export const RUN_RECORD_FORMAT = "winnow-run/1";
@@ -75,7 +76,7 @@ const writeJsonAtomic = (file: string, value: unknown): void => writeFileAtomic(
 /** Writes the record into the index and into the run's folder. */
 export function saveRunRecord(rec: RunRecord): void {
   writeJsonAtomic(path.join(runsIndexDir(), `${rec.id}.json`), rec);
-  if (fs.existsSync(rec.output)) writeJsonAtomic(path.join(rec.output, "run.json"), rec);
+  if (fs.existsSync(rec.output)) writeJsonAtomic(runPaths(rec.output).record, rec);
 }
 
 export class RunNotFoundError extends WinnowError {
