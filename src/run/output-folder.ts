@@ -11,10 +11,10 @@ const KERNEL_FS = new Map<number, string>([
   [0x64626720, "debugfs"], [0x73636673, "securityfs"], [0x74726163, "tracefs"], [0xcafe4a11, "bpf"],
 ]);
 
-/** The output folder cannot be used (not empty, a file, on a kernel filesystem...). */
+/** The output folder given cannot be used (not empty, a file, on a kernel filesystem...): a usage error. */
 export class OutputFolderError extends WinnowError {
   constructor(message: string, where?: string) {
-    super("conflict", message, { where });
+    super("invalid_input", message, { where });
   }
 }
 

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { ProgressStream } from "../util/progress.js";
 import type { LiveProgress } from "../run/live-progress.js";
 import type { RunState } from "../run/states.js";
+import type { RunOptions } from "../run/options.js";
 import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.js";
 import { preflightJobConfig } from "./job-preflight.js";
 import { FileReadError } from "../util/regular-file.js";
@@ -101,38 +102,11 @@ async function main(spec: JobSpec): Promise<void> {
   // The worker died (kill -9): nobody will upload or report what this process computes.
   process.on("disconnect", () => process.exit(1));
 
-  // Lines the run prints (progress, notes) go to the worker, batched.
-  let pending: string[] = [];
-  let partial = "";
-  const stream: ProgressStream = {
-    write(s: string) {
-      const parts = (partial + s).split(/\r|\n/);
-      partial = parts.pop() ?? "";
-      for (const p of parts) if (p.trim()) pending.push(p);
-      return true;
-    },
-  };
-  // Only the newest progress goes out, with the log lines (every step would flood the IPC channel).
-  let progress: LiveProgress | null = null;
-  const flush = (): void => {
-    if (pending.length) {
-      send({ type: "log", lines: pending });
-      pending = [];
-    }
-    if (progress) {
-      send({ type: "progress", progress });
-      progress = null;
-    }
-  };
-  // A state change goes out at once (run() calls onState), after the lines of the state before it.
-  const onState = (state: RunState): void => {
-    flush();
-    send({ type: "state", state });
-  };
+  const { flush, ...hooks } = workerHooks();
   const timer = setInterval(flush, 250);
   try {
     const res = await run({
-      input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir, onProgress: (p) => void (progress = p), onState,
+      input: spec.input, config, output: spec.output, ...hooks, signal: abort.signal, cacheDir: spec.cacheDir,
       overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
       tags: Object.fromEntries(Object.entries(spec.tags ?? {}).map(([name, f]) => [name, fs.readFileSync(f, "utf8").split("\n").filter(Boolean)])),
     });
@@ -146,6 +120,40 @@ async function main(spec: JobSpec): Promise<void> {
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * run()'s hooks for the worker: the lines the run prints (progress, notes) and the newest structured
+ * progress go out batched when `flush` is called (every step would flood the IPC channel); a state
+ * change goes out at once, after the lines of the state before it.
+ */
+function workerHooks(): Required<Pick<RunOptions, "stream" | "onProgress" | "onState">> & { flush: () => void } {
+  let pending: string[] = [];
+  let partial = "";
+  let progress: LiveProgress | null = null;
+  const stream: ProgressStream = {
+    write(s: string) {
+      const parts = (partial + s).split(/\r|\n/);
+      partial = parts.pop() ?? "";
+      for (const p of parts) if (p.trim()) pending.push(p);
+      return true;
+    },
+  };
+  const flush = (): void => {
+    if (pending.length) {
+      send({ type: "log", lines: pending });
+      pending = [];
+    }
+    if (progress) {
+      send({ type: "progress", progress });
+      progress = null;
+    }
+  };
+  const onState = (state: RunState): void => {
+    flush();
+    send({ type: "state", state });
+  };
+  return { stream, onProgress: (p) => void (progress = p), onState, flush };
 }
 
 const specFile = process.argv[2];
