@@ -10,14 +10,15 @@ import type { IncomingMessage } from "node:http";
 import { readRunRecord, listRunRecords, type RunRecord } from "./store.js";
 import { PolicyError, resolvePolicyPath, openRegularFile, urlGate, type RunPolicy } from "./policy.js";
 import { safeGet, TooManyRedirects } from "./safe-get.js";
+import { WinnowError } from "../util/errors.js";
 
 export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024 ** 3;
 
-export class CheckpointSourceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CheckpointSourceError";
+/** A checkpoint source (path, URL, run id, datapool) that cannot be used; the message names it. */
+export class CheckpointSourceError extends WinnowError {
+  constructor(message: string, opts: { code?: "not_found" | "download" | "checkpoint" | "too_large" | "forbidden"; where?: string } = {}) {
+    super(opts.code ?? "checkpoint", message, { where: opts.where });
   }
 }
 
@@ -73,11 +74,11 @@ export async function downloadCheckpoint(url: string, dest: string, opts: Downlo
     try {
       res = await safeGet(url, gate, ctl.signal);
     } catch (e) {
-      if (e instanceof PolicyError) throw new CheckpointSourceError(e.message);
-      if ((e as { code?: string }).code === "EPOLICY") throw new CheckpointSourceError((e as Error).message);
-      if (ctl.signal.aborted) throw new CheckpointSourceError(`${field}: no answer from ${shown} within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
-      if (e instanceof TooManyRedirects) throw new CheckpointSourceError(`${field}: cannot download ${shown}: ${e.message}`);
-      throw new CheckpointSourceError(`${field}: cannot download ${shown}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+      if (e instanceof PolicyError) throw new CheckpointSourceError(e.message, { code: "forbidden" });
+      if ((e as { code?: string }).code === "EPOLICY") throw new CheckpointSourceError((e as Error).message, { code: "forbidden" });
+      if (ctl.signal.aborted) throw new CheckpointSourceError(`${field}: no answer from ${shown} within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`, { code: "download", where: field });
+      if (e instanceof TooManyRedirects) throw new CheckpointSourceError(`${field}: cannot download ${shown}: ${e.message}`, { code: "download", where: field });
+      throw new CheckpointSourceError(`${field}: cannot download ${shown}: ${(e as { code?: string }).code ?? (e as Error).message}`, { code: "download", where: field });
     }
     const status = res.statusCode ?? 0;
     if (status < 200 || status > 299) {
@@ -96,12 +97,12 @@ export async function downloadCheckpoint(url: string, dest: string, opts: Downlo
       else if (status === 410) why = "gone: the file was removed or the link has expired";
       else if (status >= 300 && status < 400) why = "a redirect without a location";
       else why = res.statusMessage || "request failed";
-      throw new CheckpointSourceError(`${field}: HTTP ${status} from ${shown}: ${why}`);
+      throw new CheckpointSourceError(`${field}: HTTP ${status} from ${shown}: ${why}`, { code: "download", where: field });
     }
     const declared = Number(res.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
       ctl.abort();
-      throw new CheckpointSourceError(`${field}: ${shown} is ${declared} bytes, over the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
+      throw new CheckpointSourceError(`${field}: ${shown} is ${declared} bytes, over the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`, { code: "too_large", where: field });
     }
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     fd = fs.openSync(tmp, "wx", 0o644);
@@ -111,18 +112,18 @@ export async function downloadCheckpoint(url: string, dest: string, opts: Downlo
         total += chunk.byteLength;
         if (total > maxBytes) {
           ctl.abort();
-          throw new CheckpointSourceError(`${field}: ${shown} sent more than the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`);
+          throw new CheckpointSourceError(`${field}: ${shown} sent more than the limit of ${maxBytes} bytes (WINNOW_DOWNLOAD_MAX_BYTES raises it)`, { code: "too_large", where: field });
         }
         let off = 0;
         while (off < chunk.byteLength) off += fs.writeSync(fd, chunk, off, chunk.byteLength - off);
       }
     } catch (e) {
       if (e instanceof CheckpointSourceError) throw e;
-      if (ctl.signal.aborted) throw new CheckpointSourceError(`${field}: the download of ${shown} did not finish within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`);
-      throw new CheckpointSourceError(`${field}: the download of ${shown} broke off: ${(e as { code?: string }).code ?? (e as Error).message}`);
+      if (ctl.signal.aborted) throw new CheckpointSourceError(`${field}: the download of ${shown} did not finish within ${timeoutMs / 1000} s (WINNOW_DOWNLOAD_TIMEOUT_MS raises the limit)`, { code: "download", where: field });
+      throw new CheckpointSourceError(`${field}: the download of ${shown} broke off: ${(e as { code?: string }).code ?? (e as Error).message}`, { code: "download", where: field });
     }
     if (Number.isFinite(declared) && declared > 0 && total !== declared) {
-      throw new CheckpointSourceError(`${field}: ${shown} announced ${declared} bytes and sent ${total}`);
+      throw new CheckpointSourceError(`${field}: ${shown} announced ${declared} bytes and sent ${total}`, { code: "download", where: field });
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -155,12 +156,12 @@ export function checkpointOfRun(id: string, field = "worker_config.checkpoint_ru
   try {
     rec = readRunRecord(id);
   } catch (e) {
-    throw new CheckpointSourceError(`${field}: ${(e as Error).message}`);
+    throw new CheckpointSourceError(`${field}: ${(e as Error).message}`, { where: field });
   }
   if (!rec.checkpoint) {
-    throw new CheckpointSourceError(`${field}: run ${id} (${rec.state}) has no checkpoint${rec.state === "FAILED" ? " (it failed before writing one)" : " (it did not train and used no checkpoint)"}`);
+    throw new CheckpointSourceError(`${field}: run ${id} (${rec.state}) has no checkpoint${rec.state === "FAILED" ? " (it failed before writing one)" : " (it did not train and used no checkpoint)"}`, { code: "not_found", where: field });
   }
-  if (!fs.existsSync(rec.checkpoint)) throw new CheckpointSourceError(`${field}: the checkpoint of run ${id} is gone: ${rec.checkpoint} does not exist`);
+  if (!fs.existsSync(rec.checkpoint)) throw new CheckpointSourceError(`${field}: the checkpoint of run ${id} is gone: ${rec.checkpoint} does not exist`, { code: "not_found", where: field });
   return { path: rec.checkpoint, record: rec };
 }
 
@@ -191,14 +192,14 @@ export async function resolveCheckpoint(
         const base = path.posix.basename(new URL(c).pathname);
         if (/^[A-Za-z0-9._-]{1,100}$/.test(base) && !base.startsWith(".")) name = base;
       } catch {
-        throw new CheckpointSourceError(`worker_config.checkpoint: not a valid URL: ${redactUrl(c)}`);
+        throw new CheckpointSourceError(`worker_config.checkpoint: not a valid URL: ${redactUrl(c)}`, { where: "worker_config.checkpoint" });
       }
       const dest = path.join(downloadDir, name);
       await downloadCheckpoint(c, dest, opts);
       return { path: dest, origin: "url", given: redactUrl(c) };
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c)) {
-      throw new CheckpointSourceError(`worker_config.checkpoint: ${c.split("://")[0]}:// URLs are not supported; give a local path or an http(s) URL (e.g. a pre-signed URL)`);
+      throw new CheckpointSourceError(`worker_config.checkpoint: ${c.split("://")[0]}:// URLs are not supported; give a local path or an http(s) URL (e.g. a pre-signed URL)`, { where: "worker_config.checkpoint" });
     }
     if (opts.policy) {
       // Untrusted config: inside the allowed roots, a regular file, and one message for every refusal.
@@ -207,7 +208,7 @@ export async function resolveCheckpoint(
         real = resolvePolicyPath(c, "worker_config.checkpoint", opts.policy, opts.base ?? process.cwd());
         fs.closeSync(openRegularFile(real, "worker_config.checkpoint"));
       } catch (e) {
-        throw new CheckpointSourceError((e as Error).message);
+        throw new CheckpointSourceError((e as Error).message, { code: e instanceof PolicyError ? "forbidden" : "checkpoint", where: "worker_config.checkpoint" });
       }
       return { path: real, origin: "path", given: c };
     }
@@ -216,9 +217,9 @@ export async function resolveCheckpoint(
     try {
       st = fs.statSync(p);
     } catch {
-      throw new CheckpointSourceError(`worker_config.checkpoint: ${p} does not exist`);
+      throw new CheckpointSourceError(`worker_config.checkpoint: ${p} does not exist`, { code: "not_found", where: "worker_config.checkpoint" });
     }
-    if (!st.isFile()) throw new CheckpointSourceError(`worker_config.checkpoint: ${p} is not a file`);
+    if (!st.isFile()) throw new CheckpointSourceError(`worker_config.checkpoint: ${p} is not a file`, { where: "worker_config.checkpoint" });
     return { path: p, origin: "path", given: c };
   }
   if (spec.checkpointRunId) {

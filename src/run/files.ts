@@ -1,14 +1,7 @@
-// Atomic writes for the run folder: a file is either absent or complete.
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { randomBytes } from "node:crypto";
-
-export function writeTextAtomic(file: string, text: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
-}
+// Text for the run folder's files (written with util/atomic.ts's writeFileAtomic).
 
 /** One name per line (Lightly's *_filenames.txt), final newline when not empty. */
 export const linesText = (names: readonly string[]): string => (names.length ? `${names.join("\n")}\n` : "");
+
+/** JSON as the run folder holds it: indented, final newline. */
+export const jsonText = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;

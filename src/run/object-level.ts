@@ -16,7 +16,9 @@ import {
   type TaskPredictions, type CropInfo, type PredictionIssue,
 } from "../predictions/index.js";
 import { csvField } from "../pipeline/index.js";
-import { writeTextAtomic, linesText } from "./files.js";
+import { jsonText, linesText } from "./files.js";
+import { runPaths, type RunPaths } from "./paths.js";
+import { writeFileAtomic } from "../util/atomic.js";
 
 /** The predictions folder (the one holding tasks.json). */
 export function predictionsDirFor(input: string, lightlyPath?: string | null): string {
@@ -126,7 +128,7 @@ export function malformedFiles(issues: readonly TaskIssues[]): string[] {
 }
 
 /** data/prediction_issues.json and filenames/malformed_prediction_files.txt. */
-export function writePredictionIssues(output: string, dir: string, issues: readonly TaskIssues[]): void {
+export function writePredictionIssues(paths: Pick<RunPaths, "predictionIssues" | "malformedPredictionFiles">, dir: string, issues: readonly TaskIssues[]): void {
   const doc = {
     predictions_dir: dir,
     tasks: Object.fromEntries(issues.map((t) => [t.task, {
@@ -135,8 +137,8 @@ export function writePredictionIssues(output: string, dir: string, issues: reado
       skipped_crops: t.skippedCrops,
     }])),
   };
-  writeTextAtomic(path.join(output, "data", "prediction_issues.json"), `${JSON.stringify(doc, null, 2)}\n`);
-  writeTextAtomic(path.join(output, "filenames", "malformed_prediction_files.txt"), linesText(malformedFiles(issues)));
+  writeFileAtomic(paths.predictionIssues, jsonText(doc), { mkdir: true });
+  writeFileAtomic(paths.malformedPredictionFiles, linesText(malformedFiles(issues)), { mkdir: true });
 }
 
 /** The images that hold `crops`, each once, in the order of their first crop. */
@@ -149,14 +151,14 @@ export const SELECTED_CROPS_CSV_HEADER = "crop,filename,prediction_index,bbox_x,
 /** data/selected_crops.csv and .json: the selected crops in pick order (box = the prediction's [x, y, w, h]). */
 export function writeSelectedCrops(output: string, task: string, padding: number, crops: readonly CropInfo[], name = "selected_crops"): void {
   const rows = crops.map((c) => [csvField(c.filename), csvField(c.image), c.index, ...c.bbox, csvField(c.category), c.score ?? ""].join(","));
-  writeTextAtomic(path.join(output, "data", `${name}.csv`), `${SELECTED_CROPS_CSV_HEADER}\n${rows.map((r) => `${r}\n`).join("")}`);
+  writeFileAtomic(path.join(output, "data", `${name}.csv`), `${SELECTED_CROPS_CSV_HEADER}\n${rows.map((r) => `${r}\n`).join("")}`, { mkdir: true });
   const doc = { task, padding, crops: crops.map((c) => ({ crop: c.filename, filename: c.image, prediction_index: c.index, bbox: c.bbox, category: c.category, score: c.score })) };
-  writeTextAtomic(path.join(output, "data", `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileAtomic(path.join(output, "data", `${name}.json`), jsonText(doc), { mkdir: true });
 }
 
 /** The crop names an earlier run selected for `task` (data/selected_crops.json); null when it selected something else. */
 export function selectedCropsOf(runOutput: string, task: string): string[] | null {
-  const file = path.join(runOutput, "data", "selected_crops.json");
+  const file = runPaths(runOutput).selectedCrops.replace(/\.csv$/, ".json");
   if (!fs.existsSync(file)) return null;
   const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { task?: string; crops?: Array<{ crop: string }> };
   return doc.task === task && Array.isArray(doc.crops) ? doc.crops.map((c) => c.crop) : null;

@@ -3,6 +3,7 @@
 // the nearest existing folder is checked and the missing levels are made one at a time.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { WinnowError } from "../util/errors.js";
 
 // statfs magic numbers of filesystems that hold no user files (linux/magic.h).
 const KERNEL_FS = new Map<number, string>([
@@ -10,10 +11,10 @@ const KERNEL_FS = new Map<number, string>([
   [0x64626720, "debugfs"], [0x73636673, "securityfs"], [0x74726163, "tracefs"], [0xcafe4a11, "bpf"],
 ]);
 
-export class OutputFolderError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "OutputFolderError";
+/** The output folder given cannot be used (not empty, a file, on a kernel filesystem...): a usage error. */
+export class OutputFolderError extends WinnowError {
+  constructor(message: string, where?: string) {
+    super("invalid_input", message, { where });
   }
 }
 
@@ -38,17 +39,17 @@ export function createOutputFolder(output: string): void {
     st = lstatOrNull(dir);
   }
   const real = st ? fs.realpathSync(dir) : dir;
-  if (!st || !fs.statSync(real).isDirectory()) throw new OutputFolderError(`output folder ${output}: ${dir} is not a folder`);
+  if (!st || !fs.statSync(real).isDirectory()) throw new OutputFolderError(`output folder ${output}: ${dir} is not a folder`, output);
   const kind = KERNEL_FS.get(Number(fs.statfsSync(real).type));
-  if (kind) throw new OutputFolderError(`output folder ${output}: ${dir} is on ${kind}, a kernel filesystem that cannot hold files; give a folder on a disk (--output)`);
+  if (kind) throw new OutputFolderError(`output folder ${output}: ${dir} is on ${kind}, a kernel filesystem that cannot hold files; give a folder on a disk (--output)`, output);
   if (missing.length === 0 && fs.readdirSync(real).length > 0) {
-    throw new OutputFolderError(`output folder ${output} exists and is not empty: give a new or empty folder (--output)`);
+    throw new OutputFolderError(`output folder ${output} exists and is not empty: give a new or empty folder (--output)`, output);
   }
   for (const d of missing) {
     try {
       fs.mkdirSync(d);
     } catch (e) {
-      throw new OutputFolderError(`output folder ${output}: cannot create ${d}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new OutputFolderError(`output folder ${output}: cannot create ${d}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, output);
     }
   }
 }

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as dns from "node:dns";
 import * as net from "node:net";
+import { WinnowError } from "../util/errors.js";
 
 export { openRegularFile, readRegularText } from "../util/regular-file.js";
 
@@ -23,10 +24,9 @@ export interface RunPolicy {
 }
 
 /** A path or URL the policy refuses. The message names the field and never quotes file content. */
-export class PolicyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "PolicyError";
+export class PolicyError extends WinnowError {
+  constructor(message: string, where?: string) {
+    super("forbidden", message, { where });
   }
 }
 
@@ -44,6 +44,7 @@ const inside = (p: string, root: string): boolean => p === root || p.startsWith(
 function notReadable(field: string, given: string): PolicyError {
   return new PolicyError(
     `${field}: ${JSON.stringify(given)} is not a file inside the folders this worker lets a run read (the dataset's datasource, the job's folder, --allow-root folders); anything else is refused by policy`,
+    field,
   );
 }
 
@@ -73,9 +74,9 @@ export function resolvePolicyPath(given: string, field: string, policy: RunPolic
  */
 export function resolveInRunFolder(given: string, field: string, runFolder: string): string {
   const why = runSubpathProblem(given);
-  if (why) throw new PolicyError(`${field}: ${JSON.stringify(given)} refused by policy: ${why}`);
+  if (why) throw new PolicyError(`${field}: ${JSON.stringify(given)} refused by policy: ${why}`, field);
   const abs = path.resolve(runFolder, given);
-  if (!inside(abs, path.resolve(runFolder))) throw new PolicyError(`${field}: ${JSON.stringify(given)} refused by policy: it leaves the run folder`);
+  if (!inside(abs, path.resolve(runFolder))) throw new PolicyError(`${field}: ${JSON.stringify(given)} refused by policy: it leaves the run folder`, field);
   return abs;
 }
 
@@ -195,7 +196,7 @@ export interface UrlGate {
 }
 
 const refusedUrl = (field: string, shown: string, why: string): PolicyError =>
-  new PolicyError(`${field}: ${shown} refused by policy: ${why} (an operator can allow a host with --allow-url-host)`);
+  new PolicyError(`${field}: ${shown} refused by policy: ${why} (an operator can allow a host with --allow-url-host)`, field);
 
 /**
  * The gate a download goes through at every hop. Hosts are resolved in `lookup`, which is what the

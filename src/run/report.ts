@@ -14,7 +14,9 @@ import type { TaskIssues } from "./object-level.js";
 import type { StageTiming } from "./store.js";
 import type { StartingWeights } from "./pretrained.js";
 import { pca2, nearestNeighbourDistances, histogram, capIndices, type Histogram } from "./report-math.js";
-import { writeTextAtomic } from "./files.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { jsonText } from "./files.js";
+import { runPaths } from "./paths.js";
 
 export const REPORT_FORMAT = "winnow-report/1";
 /** The starting weights' provenance as one sentence (zoo key + sha256, checkpoint path, run id). */
@@ -299,12 +301,13 @@ ${r.notes.length ? `<h2>Notes</h2><ul>${r.notes.map((x) => `<li>${esc(x)}</li>`)
 <details><summary>worker_config, selection_config, lightly_config with every default filled in</summary><pre id="config">${esc(JSON.stringify(r.config, null, 2))}</pre></details>
 </body></html>
 `;
-  writeTextAtomic(path.join(r.output, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-  writeTextAtomic(path.join(r.output, "report.html"), html);
+  const paths = runPaths(r.output);
+  writeFileAtomic(paths.reportJson, jsonText(report), { mkdir: true });
+  writeFileAtomic(paths.reportHtml, html, { mkdir: true });
   return report;
 }
 
 /** Reads a run folder's report.json. */
 export function readReport(outputDir: string): RunReport {
-  return JSON.parse(fs.readFileSync(path.join(outputDir, "report.json"), "utf8")) as RunReport;
+  return JSON.parse(fs.readFileSync(runPaths(outputDir).reportJson, "utf8")) as RunReport;
 }

@@ -5,10 +5,15 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { UrlGate } from "./policy.js";
+import { WinnowError } from "../util/errors.js";
 
 export const MAX_REDIRECTS = 5;
 
-export class TooManyRedirects extends Error {}
+export class TooManyRedirects extends WinnowError {
+  constructor(message: string, where?: string) {
+    super("download", message, { where });
+  }
+}
 
 /** GETs `url`, following up to MAX_REDIRECTS redirects; resolves with the final response (any status). */
 export async function safeGet(url: string, gate: UrlGate, signal: AbortSignal): Promise<http.IncomingMessage> {

@@ -17,11 +17,11 @@ import { computeLightlyMetadata, type LightlyMetadataKey } from "./lightly-metad
 import { listRunRecords } from "./store.js";
 import { resolvePolicyPath, type RunPolicy } from "./policy.js";
 import { readRegularText } from "../util/regular-file.js";
+import { WinnowError } from "../util/errors.js";
 
-export class SelectionSourceError extends Error {
+export class SelectionSourceError extends WinnowError {
   constructor(readonly path: string, message: string) {
-    super(`${path}: ${message}`);
-    this.name = "SelectionSourceError";
+    super("invalid_input", `${path}: ${message}`, { where: path });
   }
 }
 

@@ -7,6 +7,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { RunState } from "./states.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { WinnowError } from "../util/errors.js";
+import { jsonText } from "./files.js";
+import { runPaths } from "./paths.js";
 import type { StartingWeights } from "./pretrained.js";
 
 export const RUN_RECORD_FORMAT = "winnow-run/1";
@@ -67,23 +71,17 @@ export function newRunId(now = new Date()): string {
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export function writeJsonAtomic(file: string, value: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, file);
-}
+const writeJsonAtomic = (file: string, value: unknown): void => writeFileAtomic(file, jsonText(value), { mkdir: true });
 
 /** Writes the record into the index and into the run's folder. */
 export function saveRunRecord(rec: RunRecord): void {
   writeJsonAtomic(path.join(runsIndexDir(), `${rec.id}.json`), rec);
-  if (fs.existsSync(rec.output)) writeJsonAtomic(path.join(rec.output, "run.json"), rec);
+  if (fs.existsSync(rec.output)) writeJsonAtomic(runPaths(rec.output).record, rec);
 }
 
-export class RunNotFoundError extends Error {
+export class RunNotFoundError extends WinnowError {
   constructor(readonly runId: string, detail: string) {
-    super(detail);
-    this.name = "RunNotFoundError";
+    super("not_found", detail, { where: runId });
   }
 }
 

@@ -1,11 +1,13 @@
 // The child process that runs one claimed run: `run()` of `winnow run` on the dataset's folder, in
 // its own process so a crash, a leak or libtorch's threads never take the worker (and its
-// heartbeats) down. It talks to the worker over IPC only: state changes (read from the run's
-// run.json, which run() rewrites at every state change), progress/log lines, and the final result.
+// heartbeats) down. It talks to the worker over IPC only: state changes (run()'s onState),
+// progress/log lines, and the final result.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProgressStream } from "../util/progress.js";
 import type { LiveProgress } from "../run/live-progress.js";
+import type { RunState } from "../run/states.js";
+import type { RunOptions } from "../run/options.js";
 import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.js";
 import { preflightJobConfig } from "./job-preflight.js";
 import { FileReadError } from "../util/regular-file.js";
@@ -84,20 +86,12 @@ async function main(spec: JobSpec): Promise<void> {
     send({ type: "done", ok: false, aborted: false, message: e.message, record: null });
     return;
   }
-  const { run, RunError, runPaths } = await import("../run/run.js");
-  const { saveRunRecord, RUN_RECORD_FORMAT } = await import("../run/store.js");
+  const { run, RunError } = await import("../run/run.js");
   if (spec.datapool) {
     // run() finds the datapool in its local runs index: give it one record holding the dataset's
     // datapool as the server knows it.
-    const out = path.join(spec.home, "datapool", spec.datapool.runId);
-    fs.mkdirSync(path.join(out, "filenames"), { recursive: true });
-    fs.copyFileSync(spec.datapool.file, runPaths(out).selectedFilenames);
-    const now = new Date().toISOString();
-    saveRunRecord({
-      format: RUN_RECORD_FORMAT, id: spec.datapool.runId, state: "COMPLETED", input: spec.input, output: out, configFile: null,
-      startedAt: now, endedAt: now, durationMs: 0, stages: [], checkpoint: null, trained: false, weights: null,
-      useDatapool: true, datapoolUpdate: true, selectedCount: null, datapoolCount: null, error: null, pid: process.pid,
-    });
+    const { recordDatapoolRun } = await import("../run/datapool-record.js");
+    recordDatapoolRun({ runId: spec.datapool.runId, input: spec.input, filenamesFile: spec.datapool.file, folder: path.join(spec.home, "datapool", spec.datapool.runId) });
   }
 
   const abort = new AbortController();
@@ -108,9 +102,35 @@ async function main(spec: JobSpec): Promise<void> {
   // The worker died (kill -9): nobody will upload or report what this process computes.
   process.on("disconnect", () => process.exit(1));
 
-  // Lines the run prints (progress, notes) go to the worker, batched.
+  const { flush, ...hooks } = workerHooks();
+  const timer = setInterval(flush, 250);
+  try {
+    const res = await run({
+      input: spec.input, config, output: spec.output, ...hooks, signal: abort.signal, cacheDir: spec.cacheDir,
+      overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
+      tags: Object.fromEntries(Object.entries(spec.tags ?? {}).map(([name, f]) => [name, fs.readFileSync(f, "utf8").split("\n").filter(Boolean)])),
+    });
+    flush();
+    send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
+  } catch (e) {
+    flush();
+    const rec = e instanceof RunError ? (e.record as unknown as Record<string, unknown>) : null;
+    const aborted = rec?.state === "ABORTED" || abort.signal.aborted;
+    send({ type: "done", ok: false, aborted, message: (e as Error)?.message ?? String(e), record: rec });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * run()'s hooks for the worker: the lines the run prints (progress, notes) and the newest structured
+ * progress go out batched when `flush` is called (every step would flood the IPC channel); a state
+ * change goes out at once, after the lines of the state before it.
+ */
+function workerHooks(): Required<Pick<RunOptions, "stream" | "onProgress" | "onState">> & { flush: () => void } {
   let pending: string[] = [];
   let partial = "";
+  let progress: LiveProgress | null = null;
   const stream: ProgressStream = {
     write(s: string) {
       const parts = (partial + s).split(/\r|\n/);
@@ -119,20 +139,7 @@ async function main(spec: JobSpec): Promise<void> {
       return true;
     },
   };
-  // Only the newest progress goes out, with the log lines (every step would flood the IPC channel).
-  let progress: LiveProgress | null = null;
-  const recordFile = runPaths(spec.output).record;
-  let lastState = "";
-  const poll = (): void => {
-    try {
-      const st = JSON.parse(fs.readFileSync(recordFile, "utf8")).state as string;
-      if (st && st !== lastState) {
-        lastState = st;
-        send({ type: "state", state: st });
-      }
-    } catch {
-      /* not written yet, or being replaced */
-    }
+  const flush = (): void => {
     if (pending.length) {
       send({ type: "log", lines: pending });
       pending = [];
@@ -142,23 +149,11 @@ async function main(spec: JobSpec): Promise<void> {
       progress = null;
     }
   };
-  const timer = setInterval(poll, 250);
-  try {
-    const res = await run({
-      input: spec.input, config, output: spec.output, stream, signal: abort.signal, cacheDir: spec.cacheDir, onProgress: (p) => void (progress = p),
-      overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
-      tags: Object.fromEntries(Object.entries(spec.tags ?? {}).map(([name, f]) => [name, fs.readFileSync(f, "utf8").split("\n").filter(Boolean)])),
-    });
-    poll();
-    send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
-  } catch (e) {
-    poll();
-    const rec = e instanceof RunError ? (e.record as unknown as Record<string, unknown>) : null;
-    const aborted = rec?.state === "ABORTED" || abort.signal.aborted;
-    send({ type: "done", ok: false, aborted, message: (e as Error)?.message ?? String(e), record: rec });
-  } finally {
-    clearInterval(timer);
-  }
+  const onState = (state: RunState): void => {
+    flush();
+    send({ type: "state", state });
+  };
+  return { stream, onProgress: (p) => void (progress = p), onState, flush };
 }
 
 const specFile = process.argv[2];
