@@ -1,7 +1,7 @@
 // A checkpoint's summary for `winnow checkpoint inspect`: the model settings it fits (inferred from
 // shapes), the projection head variant, its keys grouped by module, and Winnow's training state.
 import * as fs from "node:fs";
-import { readTrainingCheckpoint } from "../ssl/trainer.js";
+import { readTrainingCheckpoint } from "../models/training-checkpoint.js";
 import { normalizeLightlyKeys, detectHeadVariant, tryInferModelConfig, type ModelConfig } from "../models/index.js";
 
 export interface CheckpointInspection {
