@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import sharp from "sharp";
 import type { Store } from "../db/store.js";
 import { RUN_STATES, type ArtifactData, type ArtifactType, type RunData, type RunState, type RunSummary } from "../db/records.js";
@@ -21,7 +21,8 @@ import { LruCache } from "./ui-embedding-map.js";
 import { EmbeddingMapPool, type EmbeddingMapPoolOptions } from "./embedding-map-pool.js";
 import { Limiter, withBudget } from "./bounded-work.js";
 import { readRegularFile } from "./regular-file.js";
-import { registerUiLive } from "./ui-live.js";
+import { uiLiveRoutes } from "./ui-live.js";
+import { HttpError } from "./http-error.js";
 
 export interface UiApiOptions {
   store: Store;
@@ -48,11 +49,6 @@ export interface UiApiOptions {
   };
 }
 
-/** An error the app's error handler answers with this status and message. */
-function httpError(status: number, message: string): Error {
-  return Object.assign(new Error(message), { statusCode: status });
-}
-
 const TEXT_LIMIT = 256 * 1024 * 1024;
 
 async function readText(body: Readable, limit = TEXT_LIMIT): Promise<string> {
@@ -60,7 +56,7 @@ async function readText(body: Readable, limit = TEXT_LIMIT): Promise<string> {
   let n = 0;
   for await (const c of body) {
     n += (c as Buffer).length;
-    if (n > limit) throw httpError(413, `artifact larger than ${limit} bytes`);
+    if (n > limit) throw new HttpError(413, `artifact larger than ${limit} bytes`);
     parts.push(c as Buffer);
   }
   return Buffer.concat(parts).toString("utf8");
@@ -84,7 +80,7 @@ export async function countLines(body: Readable, limit = TEXT_LIMIT): Promise<nu
   for await (const c of body) {
     const b = c as Buffer;
     n += b.length;
-    if (n > limit) throw httpError(413, `artifact larger than ${limit} bytes`);
+    if (n > limit) throw new HttpError(413, `artifact larger than ${limit} bytes`);
     let start = 0;
     for (let i = b.indexOf(10, start); i !== -1; i = b.indexOf(10, start)) {
       const len = segLen + i - start;
@@ -102,7 +98,7 @@ export async function countLines(body: Readable, limit = TEXT_LIMIT): Promise<nu
 }
 
 
-export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
+export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (app, o) => {
   const { store, storage } = o;
   const owner = (req: FastifyRequest): string => req.principal!.owner;
   const params = (req: FastifyRequest): Record<string, string> => req.params as Record<string, string>;
@@ -121,7 +117,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   async function run(req: FastifyRequest): Promise<RunData> {
     const id = params(req).id!;
     const r = await store.getRun(owner(req), id);
-    if (!r) throw httpError(404, `run ${JSON.stringify(id)} not found`);
+    if (!r) throw new HttpError(404, `run ${JSON.stringify(id)} not found`);
     return r;
   }
   /** Lines of the run's SELECTED_FILENAMES, counted once per artifact version. */
@@ -146,8 +142,8 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     const q = query(req);
     const limit = Math.min(200, Math.max(1, Number(q.limit ?? 25) || 25));
     const offset = Math.max(0, Number(q.offset ?? 0) || 0);
-    if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) throw httpError(400, `query.state: expected one of ${RUN_STATES.join(", ")}, got ${JSON.stringify(q.state)}`);
-    if (q.dataset_id && !(await store.getDataset(owner(req), q.dataset_id))) throw httpError(404, `dataset ${JSON.stringify(q.dataset_id)} not found`);
+    if (q.state && !(RUN_STATES as readonly string[]).includes(q.state)) throw new HttpError(400, `query.state: expected one of ${RUN_STATES.join(", ")}, got ${JSON.stringify(q.state)}`);
+    if (q.dataset_id && !(await store.getDataset(owner(req), q.dataset_id))) throw new HttpError(404, `dataset ${JSON.stringify(q.dataset_id)} not found`);
     // Filtered, counted and paged in SQL: a page costs the same at 40 runs or 40,000.
     const filter = { datasetId: q.dataset_id || undefined, state: (q.state || undefined) as RunState | undefined };
     const total = await store.countRuns(owner(req), filter);
@@ -195,7 +191,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   app.get("/v1/runs/:id/report-html", async (req, reply) => {
     const r = await run(req);
     const rep = await artifactText(req, r, "REPORT_HTML");
-    if (!rep) throw httpError(404, `run ${r.id} (${r.state}) has no REPORT_HTML artifact`);
+    if (!rep) throw new HttpError(404, `run ${r.id} (${r.state}) has no REPORT_HTML artifact`);
     return reply.type("text/plain; charset=utf-8").header("x-content-type-options", "nosniff").send(rep.text);
   });
 
@@ -217,7 +213,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     }
   });
 
-  registerUiLive(app, { store, workerTimeoutMs: o.workerTimeoutMs ?? 60_000 });
+  await app.register(uiLiveRoutes, { store, workerTimeoutMs: o.workerTimeoutMs ?? 60_000 });
 
   // States as the run's log announced them ("[k/N] STATE" lines, server time), then its end state.
   app.get("/v1/runs/:id/timeline", async (req) => {
@@ -253,7 +249,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   app.get("/v1/runs/:id/config", async (req) => {
     const r = await run(req);
     const c = await store.getConfig(owner(req), r.config_id);
-    if (!c) throw httpError(404, `config ${JSON.stringify(r.config_id)} not found`);
+    if (!c) throw new HttpError(404, `config ${JSON.stringify(r.config_id)} not found`);
     const scheduled = { worker_config: c.worker_config, selection_config: c.selection_config, lightly_config: c.lightly_config };
     let resolved: unknown = null;
     let error: string | null = null;
@@ -272,7 +268,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
       const files = await Promise.all(arts.map(async (a, i) => {
         if (!a) return null;
         const s = await store.getArtifactByName(owner(req), r.id, a.file_name);
-        if (!s) throw httpError(404, `artifact ${a.file_name} not found`);
+        if (!s) throw new HttpError(404, `artifact ${a.file_name} not found`);
         const f = path.join(dir, String(i));
         await pipeline(await storage.get(s.storageKey), fs.createWriteStream(f));
         return f;
@@ -289,11 +285,11 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   app.get("/v1/runs/:id/embedding-map", async (req, reply) => {
     const r = await run(req);
     const emb = r.artifacts.find((a) => a.type === "EMBEDDINGS");
-    if (!emb) throw httpError(404, `run ${r.id} (${r.state}) has no EMBEDDINGS artifact yet`);
+    if (!emb) throw new HttpError(404, `run ${r.id} (${r.state}) has no EMBEDDINGS artifact yet`);
     const sel = r.artifacts.find((a) => a.type === "SELECTED_FILENAMES");
     const pool = r.artifacts.find((a) => a.type === "DATAPOOL_FILENAMES");
     for (const a of [emb, sel, pool]) {
-      if (a && a.size > mapMaxBytes) throw httpError(413, `artifact ${a.file_name} (${a.type}) is ${a.size} bytes; the embedding map reads at most ${mapMaxBytes}`);
+      if (a && a.size > mapMaxBytes) throw new HttpError(413, `artifact ${a.file_name} (${a.type}) is ${a.size} bytes; the embedding map reads at most ${mapMaxBytes}`);
     }
     const key = [emb, sel, pool].map((a) => (a ? `${a.id}:${a.sha256}` : "-")).join("|");
     const json = await withBudget(maps.get(key, () => computeMap(req, r, [emb, sel, pool])), mapBudgetMs, `the embedding map of run ${r.id}`);
@@ -310,8 +306,8 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     const file = q.file ?? "";
     const size = Math.min(512, Math.max(16, Number(q.size ?? 128) || 128));
     const ds = await store.getDataset(owner(req), r.dataset_id);
-    if (!ds) throw httpError(404, `dataset ${JSON.stringify(r.dataset_id)} not found`);
-    if (/^s3:\/\//i.test(ds.datasource)) throw httpError(404, `thumbnails are read from local datasources only; dataset ${ds.name} is at ${ds.datasource}`);
+    if (!ds) throw new HttpError(404, `dataset ${JSON.stringify(r.dataset_id)} not found`);
+    if (/^s3:\/\//i.test(ds.datasource)) throw new HttpError(404, `thumbnails are read from local datasources only; dataset ${ds.name} is at ${ds.datasource}`);
     // Object crops are named "<image>#<index>": show their image.
     const image = file.replace(/#\d+$/, "");
     let abs: string;
@@ -320,7 +316,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
       if (!IMAGE_EXTENSIONS.has(extensionOf(image))) throw new PathRefused(image, "not an image file name");
       await checkRealInside(abs, image);
     } catch (e) {
-      if (e instanceof PathRefused) throw httpError(404, `file ${e.message}`);
+      if (e instanceof PathRefused) throw new HttpError(404, `file ${e.message}`);
       throw e;
     }
     // Bounded: a few decodes at once (sharp's threads are shared by every tenant), a budget each.
@@ -329,13 +325,13 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
       try {
         bytes = await readRegularFile(abs, image, thumbMaxBytes);
       } catch (e) {
-        if (e instanceof PathRefused) throw httpError(404, `file ${e.message}`);
+        if (e instanceof PathRefused) throw new HttpError(404, `file ${e.message}`);
         throw e;
       }
       try {
         return await sharp(bytes, { limitInputPixels: 1e8 }).rotate().resize(size, size, { fit: "inside", withoutEnlargement: false }).webp({ quality: 80 }).toBuffer();
       } catch (e) {
-        throw httpError(404, `file ${JSON.stringify(file)}: cannot be decoded (${(e as Error).message})`);
+        throw new HttpError(404, `file ${JSON.stringify(file)}: cannot be decoded (${(e as Error).message})`);
       }
     }), thumbBudgetMs, `the thumbnail of ${JSON.stringify(image)}`);
     reply.header("content-type", "image/webp");
@@ -347,7 +343,7 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
   app.get("/v1/datasets/:id/datapool", async (req) => {
     const id = params(req).id!;
     const ds = await store.getDataset(owner(req), id);
-    if (!ds) throw httpError(404, `dataset ${JSON.stringify(id)} not found`);
+    if (!ds) throw new HttpError(404, `dataset ${JSON.stringify(id)} not found`);
     const s = await store.newestDatasetSelection(owner(req), ds.id, "");
     if (!s) return { run_id: null, size: 0 };
     const size = await datapoolSizes.get(`${s.artifact.id}:${s.artifact.sha256}`, async () => {
@@ -371,4 +367,4 @@ export function registerUiApi(app: FastifyInstance, o: UiApiOptions): void {
     }
     return { valid: issues.length === 0, issues: issues.map((i) => ({ path: i.path, message: i.message })) };
   });
-}
+};

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { resolveInside, PathRefused } from "../data/folder.js";
 
 /** web/dist of this checkout (src/server → ../../web/dist). */
@@ -22,7 +22,7 @@ const CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'u
 
 const UI_PATH = /^[A-Za-z0-9_.\-/]*$/;
 
-export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIST): void {
+export const uiStaticRoutes: FastifyPluginAsync<{ distDir?: string }> = async (app, { distDir = DEFAULT_WEB_DIST }) => {
   const pub = { config: { public: true } };
   let root: string | null = null;
   const realRoot = (): string | null => {
@@ -70,4 +70,4 @@ export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIS
     }
     return send(reply, path.join(r, "index.html"), false);
   });
-}
+};
