@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { TagStore } from "../db/tags.js";
 import type { AppOptions } from "./app-options.js";
-import { installErrorHandler } from "./error-handler.js";
+import { errorAnswer, installErrorHandler } from "./error-handler.js";
 import { openApiDocument } from "./openapi.js";
 import { installRequestGuards } from "./request-guards.js";
 import { RouteContext } from "./route-context.js";
@@ -35,8 +35,8 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     // The router's own refusals (a path that does not percent-decode, an over-long parameter) in
     // the API's error shape.
     frameworkErrors: (err, _req, reply: FastifyReply) => {
-      const status = err.statusCode ?? 400;
-      void reply.code(status).send({ error: status, message: err.message });
+      const a = errorAnswer(err.statusCode ? err : Object.assign(err, { statusCode: 400 }));
+      void reply.code(a.status).send(a.body);
     },
   });
   // Each route's handler budget (time-budgets.ts); past it fastify answers 503.
