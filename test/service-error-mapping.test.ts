@@ -19,6 +19,7 @@ import { LocalStorage, StorageFull, TooLarge } from "../src/server/storage.js";
 import { ApiHttp } from "../src/client/http.js";
 import { ApiConflictError, ApiNotFoundError, ApiValidationError, apiError } from "../src/client/errors.js";
 import { WinnowError } from "../src/util/errors.js";
+import { documentedBody } from "../src/server/openapi.js";
 import { tempDir } from "./helpers/data-images.js";
 
 test("the error table: each server error class answers its status and code; others keep fastify's 4xx or become 500", () => {
@@ -110,4 +111,15 @@ test("answers through a real server: route schemas refuse naming the field, 404 
     await db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("one source: every route validates its body with exactly the schema the OpenAPI document names", async () => {
+  const dir = tempDir("winnow-route-schemas-");
+  const { app, routes } = buildApp({ store: {} as never, storage: new LocalStorage(dir), datasourceRoot: dir, signingSecret: "00", publicUrl: () => "" });
+  await app.ready();
+  const withBody = routes.filter((r) => r.url.startsWith("/v1/") && (r.body !== undefined || documentedBody(r.method, r.url) !== undefined));
+  assert.ok(withBody.length >= 9, `${withBody.length} routes with a body schema`);
+  for (const r of withBody) assert.equal(r.body, documentedBody(r.method, r.url), `${r.method} ${r.url}`);
+  await app.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -25,7 +25,14 @@ import { zodValidatorCompiler } from "./validation.js";
 export type { AppOptions } from "./app-options.js";
 export { HttpError } from "./http-error.js";
 
-export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmitter; routes: { method: string; url: string }[] } {
+/** A route as registered; `body` is its body schema (the OpenAPI test checks it is the documented one). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  body?: unknown;
+}
+
+export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmitter; routes: RegisteredRoute[] } {
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit: o.bodyLimit ?? 1 << 20,
@@ -44,9 +51,9 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
     r.handlerTimeout ??= handlerBudgetMs(r.url ?? r.path ?? "");
   });
   // Every route as registered (the OpenAPI test checks each /v1 route is documented).
-  const routes: { method: string; url: string }[] = [];
+  const routes: RegisteredRoute[] = [];
   app.addHook("onRoute", (r) => {
-    for (const m of [r.method].flat()) if (m !== "HEAD") routes.push({ method: m, url: r.url });
+    for (const m of [r.method].flat()) if (m !== "HEAD") routes.push({ method: m, url: r.url, body: r.schema?.body });
   });
   app.setValidatorCompiler(zodValidatorCompiler);
   installErrorHandler(app);
