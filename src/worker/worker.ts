@@ -21,7 +21,7 @@ import {
 } from "./retry.js";
 import { RUN_STATES, type ArtifactData, type ArtifactType, type RunState, type WorkerData } from "../db/records.js";
 import type { JobMessage, JobSpec } from "./job.js";
-import type { ClaimResponse } from "../server/claim-response.js";
+import type { ClaimResponse } from "../client/claim-response.js";
 import { artifactsOfRun } from "./artifacts.js";
 import { isS3Url, type S3Settings } from "../s3/client.js";
 

@@ -3,7 +3,7 @@
 import type { FastifyRequest } from "fastify";
 import type { RunData } from "../../db/records.js";
 import { configTagNames } from "../configs.js";
-import type { ClaimResponse } from "../claim-response.js";
+import type { ClaimResponse } from "../../client/claim-response.js";
 import { notFound } from "../http-error.js";
 import type { RouteContext } from "../route-context.js";
 import { claimBody, idParams, registerWorkerBody } from "../schemas.js";

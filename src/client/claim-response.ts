@@ -1,5 +1,5 @@
-// What a worker gets when it claims a run (POST /v1/workers/:id/claim): typed once here, built by
-// routes/claims.ts and read by the worker (src/worker/worker.ts imports the type only).
+// What a worker gets when it claims a run (POST /v1/workers/:id/claim): typed once here, in the HTTP
+// client layer below both ends, built by src/server/routes/claims.ts and read by src/worker/worker.ts.
 import type { ConfigData, DatasetData, RunData } from "../db/records.js";
 
 export interface ClaimResponse {
