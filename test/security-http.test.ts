@@ -263,6 +263,8 @@ test("a handler past its time budget answers 503 with Retry-After (fastify's han
     finished = true;
     return { late: true };
   });
+  // The route plugins load at ready(): outside the timed request.
+  await app.ready();
   const t0 = performance.now();
   const r = await app.inject("/slow");
   const ms = performance.now() - t0;

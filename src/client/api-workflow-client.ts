@@ -1,6 +1,7 @@
 // ApiWorkflowClient: the TypeScript twin of Lightly's Python ApiWorkflowClient for the Winnow
 // service. Method names are camelCase twins of Lightly's; the configs keep Lightly's snake_case keys
-// and the records Lightly's field names, so a Python example translates line by line.
+// and the records Lightly's field names, so a Python example translates line by line. One idea over
+// ~400 lines: the client's public surface, one thin method per API call, kept in one class as Lightly's is.
 import type { WorkerConfigInput } from "../config/worker-config.js";
 import type { SelectionConfigInput } from "../config/selection-config.js";
 import type { LightlyConfigInput } from "../config/lightly-config.js";

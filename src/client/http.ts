@@ -1,6 +1,7 @@
 // The HTTP transport under the client and the worker: JSON requests with the token, typed errors,
 // streamed downloads and uploads (no artifact is held in memory whole).
-import { apiError } from "./errors.js";
+import { apiError, knownErrorCode } from "./errors.js";
+import type { ErrorCode } from "../util/errors.js";
 
 export interface HttpOptions {
   url: string;
@@ -27,14 +28,16 @@ export class ApiHttp {
   private async fail(res: Response, method: string, p: string): Promise<never> {
     let message = `${method} ${p}: HTTP ${res.status}`;
     let field: string | null = null;
+    let code: ErrorCode | undefined;
     try {
-      const b = (await res.json()) as { message?: string; field?: string };
+      const b = (await res.json()) as { message?: string; field?: string; code?: unknown };
       if (b.message) message = b.message;
       field = b.field ?? null;
+      code = knownErrorCode(b.code);
     } catch {
       /* not JSON */
     }
-    throw apiError(res.status, message, field, method, p);
+    throw apiError(res.status, message, field, method, p, code);
   }
 
   /** A JSON call; 204 answers null. */

@@ -4,6 +4,7 @@
 // UPDATEs, and writes that must land together run in one transaction (see driver.ts).
 import { createHash, randomBytes } from "node:crypto";
 import type { Db, SqlValue } from "./driver.js";
+import { WinnowError } from "../util/errors.js";
 import {
   RUN_END_STATES, priorityRank,
   type ArtifactData, type ArtifactType, type ConfigData, type DatasetData, type Priority, type RunData,
@@ -637,9 +638,9 @@ function isForeignKeyViolation(e: unknown): boolean {
   return code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY";
 }
 
-export class ConflictError extends Error {
+/** The state does not allow it (a name taken, a dataset with active runs); the API answers 409. */
+export class ConflictError extends WinnowError {
   constructor(message: string) {
-    super(message);
-    this.name = "ConflictError";
+    super("conflict", message);
   }
 }

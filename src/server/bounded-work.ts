@@ -1,13 +1,13 @@
 // Bounds on heavy request work, so one tenant's requests cannot take every thread or wait forever:
 // a concurrency limiter with a bounded queue (full → Busy, answered 503), and a time budget for
 // one request's wait (past it → 503; the work itself may go on and be cached for the next try).
+import { WinnowError } from "../util/errors.js";
 
 /** The server is at its bound for this kind of work; the client may retry after `retryAfterSec`. */
-export class Busy extends Error {
+export class Busy extends WinnowError {
   readonly statusCode = 503;
   constructor(message: string, readonly retryAfterSec = 5) {
-    super(message);
-    this.name = "Busy";
+    super("busy", message);
   }
 }
 

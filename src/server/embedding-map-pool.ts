@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import { isMainThread, parentPort, workerData, type Worker } from "node:worker_threads";
+import { HttpError } from "./http-error.js";
 import { startModuleWorker, type WorkerErrorMessage } from "../util/module-worker.js";
 import { readEmbeddingsCsv } from "../run/embeddings-csv.js";
 import { embeddingMapOf } from "./ui-embedding-map.js";
@@ -36,10 +37,9 @@ export interface MapFiles {
 type Answer = { id: number; json: Uint8Array } | { id: number; error: string };
 
 /** The worker says the artifact itself cannot be mapped (bad CSV, too large for the thread). */
-export class MapFailed extends Error {
-  constructor(message: string, readonly statusCode: number) {
-    super(message);
-    this.name = "MapFailed";
+export class MapFailed extends HttpError {
+  constructor(message: string, status: 413 | 422) {
+    super(status, message);
   }
 }
 

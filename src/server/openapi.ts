@@ -68,6 +68,12 @@ export function documentedRoutes(): { method: string; url: string }[] {
   return out;
 }
 
+/** The body schema documented for a route (fastify's `:param` path), which must be the one it validates with. */
+export function documentedBody(method: string, url: string): z.ZodType | undefined {
+  const op = ROUTES[url.replace(/:(\w+)/g, "{$1}")]?.[method.toLowerCase()];
+  return op?.body ? BODY_SCHEMAS[op.body as keyof typeof BODY_SCHEMAS] : undefined;
+}
+
 let cached: Record<string, unknown> | null = null;
 
 export function openApiDocument(): Record<string, unknown> {
@@ -80,7 +86,11 @@ export function openApiDocument(): Record<string, unknown> {
     ScheduledState: { type: "string", enum: [...SCHEDULED_STATES] },
     Priority: { type: "string", enum: [...PRIORITIES] },
     ArtifactType: { type: "string", enum: [...ARTIFACT_TYPES] },
-    Error: { type: "object", properties: { error: { type: "integer" }, message: { type: "string" }, field: { type: "string" } }, required: ["error", "message"] },
+    Error: {
+      type: "object",
+      properties: { error: { type: "integer" }, message: { type: "string" }, field: { type: "string" }, code: { type: "string", description: "WinnowError code (invalid_input, not_found, conflict, …)" } },
+      required: ["error", "message"],
+    },
   };
   for (const [name, s] of Object.entries(BODY_SCHEMAS)) schemas[name] = jsonSchema(s);
   const paths: Record<string, unknown> = { "/openapi.json": { get: { summary: "This document", security: [], responses: { 200: { description: "OK" } } } } };

@@ -4,13 +4,13 @@
 // open descriptor (no race with a rename), and only a regular file of bounded size is read.
 import * as fs from "node:fs";
 import { PathRefused } from "../data/folder.js";
+import { WinnowError } from "../util/errors.js";
 
 /** The file is a regular file, but larger than the caller reads. */
-export class FileTooLarge extends Error {
+export class FileTooLarge extends WinnowError {
   readonly statusCode = 413;
   constructor(readonly file: string, readonly size: number, readonly limit: number) {
-    super(`file ${JSON.stringify(file)} is ${size} bytes; at most ${limit} are read`);
-    this.name = "FileTooLarge";
+    super("too_large", `file ${JSON.stringify(file)} is ${size} bytes; at most ${limit} are read`, { where: file });
   }
 }
 

@@ -9,6 +9,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, type S3Client
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { s3Client, type S3Location, type S3Settings } from "../s3/client.js";
+import { WinnowError } from "../util/errors.js";
 import { keySegments, measuringStream, storageFullOf, type ArtifactStorage, type StoredObject } from "./storage.js";
 
 export interface S3StorageOptions extends S3Settings {
@@ -35,7 +36,8 @@ export class S3Storage implements ArtifactStorage {
       await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }));
     } catch (e) {
       const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      throw new Error(`--storage s3://${this.location.bucket}/${this.location.prefix}: bucket not usable (${status ? `HTTP ${status}` : (e as Error).message})`);
+      const where = `s3://${this.location.bucket}/${this.location.prefix}`;
+      throw new WinnowError("invalid_config", `--storage ${where}: bucket not usable (${status ? `HTTP ${status}` : (e as Error).message})`, { where: "--storage", cause: e });
     }
   }
 

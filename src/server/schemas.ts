@@ -1,6 +1,7 @@
 // Request bodies of the API as zod schemas: the server validates with them and the OpenAPI document
 // is generated from them, so the two cannot disagree.
 import { z } from "zod";
+import { unnamedQuery } from "./validation.js";
 import { ARTIFACT_TYPES, PRIORITIES, RUN_STATES, SCHEDULED_STATES } from "../db/records.js";
 
 /** C0 controls, DEL and C1 controls: never part of a name (NUL truncates C strings and file names). */
@@ -86,3 +87,17 @@ export const BODY_SCHEMAS = {
   LogLines: logBody,
   SignedUrlRequest: signedUrlBody,
 } as const;
+
+/** Path parameters (the router gives strings; the schemas type them for the handlers). */
+export const idParams = z.object({ id: z.string() });
+export const artifactParams = z.object({ id: z.string(), name: z.string() });
+export const signedArtifactParams = z.object({ artifactId: z.string() });
+
+/** GET /v1/datasets: optionally the datasets of one name (a repeated name filters nothing, as always). */
+export const datasetsQuery = z.object({ name: z.string().optional().catch(undefined) });
+/** GET …/scheduled-runs: optionally of one state (an empty state: all). Query values judged one at a time name no `field`. */
+export const scheduledRunsQuery = unnamedQuery(z.object({ state: z.preprocess((v) => (v === "" ? undefined : v), scheduledStateQuery.optional()) }));
+/** GET /v1/runs/:id/log: lines after this index (missing or not a number: from the start). */
+export const logQuery = z.object({ after: z.coerce.number().refine(Number.isFinite).catch(-1) });
+/** PUT …/artifacts/:name: the artifact's type. */
+export const artifactUploadQuery = unnamedQuery(z.object({ type: artifactTypeQuery.default("OTHER") }));

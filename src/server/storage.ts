@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
+import { WinnowError } from "../util/errors.js";
 
 export interface StoredObject {
   size: number;
@@ -32,10 +33,9 @@ export function checkArtifactName(name: string): string | null {
   return null;
 }
 
-export class TooLarge extends Error {
+export class TooLarge extends WinnowError {
   constructor(readonly limit: number) {
-    super(`body larger than the limit of ${limit} bytes`);
-    this.name = "TooLarge";
+    super("too_large", `body larger than the limit of ${limit} bytes`);
   }
 }
 
@@ -43,10 +43,10 @@ export class TooLarge extends Error {
  * The storage has no room (a full disk: ENOSPC, a quota: EDQUOT, an S3 store answering 507). The
  * API answers 507 and the partial object is gone; the worker fails the run instead of retrying.
  */
-export class StorageFull extends Error {
-  constructor(readonly code: string) {
-    super(`artifact storage is full (${code}); the upload was discarded`);
-    this.name = "StorageFull";
+export class StorageFull extends WinnowError {
+  /** `systemCode`: what the storage said (ENOSPC, EDQUOT, an S3 error name). */
+  constructor(readonly systemCode: string) {
+    super("storage_full", `artifact storage is full (${systemCode}); the upload was discarded`);
   }
 }
 

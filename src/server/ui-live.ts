@@ -1,7 +1,7 @@
 // The web UI's views of what is going on now: the workers page (each worker, whether its heartbeat
 // is recent, and the run it is working on) and the queue (OPEN scheduled runs, each with the number
 // of live workers whose labels fit it, so a run no worker can take is shown with a warning).
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Store } from "../db/store.js";
 import type { QueuedRunSummary, WorkerData, WorkerSummary } from "../db/records.js";
 
@@ -14,7 +14,7 @@ export interface UiLiveOptions {
 /** A worker takes a scheduled run when it has every one of the run's labels (the claim's rule). */
 export const fits = (runsOn: readonly string[], w: Pick<WorkerData, "labels">): boolean => runsOn.every((l) => w.labels.includes(l));
 
-export function registerUiLive(app: FastifyInstance, o: UiLiveOptions): void {
+export const uiLiveRoutes: FastifyPluginAsync<UiLiveOptions> = async (app, o) => {
   const { store } = o;
   const owner = (req: FastifyRequest): string => req.principal!.owner;
   const isLive = (w: WorkerData, now: number): boolean => now - w.last_heartbeat <= o.workerTimeoutMs;
@@ -38,4 +38,4 @@ export function registerUiLive(app: FastifyInstance, o: UiLiveOptions): void {
     }));
     return { items };
   });
-}
+};

@@ -5,8 +5,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { resolveInside, PathRefused } from "../data/folder.js";
+import { HttpError } from "./http-error.js";
 
 /** web/dist of this checkout (src/server → ../../web/dist). */
 export const DEFAULT_WEB_DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web/dist");
@@ -22,7 +23,7 @@ const CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'u
 
 const UI_PATH = /^[A-Za-z0-9_.\-/]*$/;
 
-export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIST): void {
+export const uiStaticRoutes: FastifyPluginAsync<{ distDir?: string }> = async (app, { distDir = DEFAULT_WEB_DIST }) => {
   const pub = { config: { public: true } };
   let root: string | null = null;
   const realRoot = (): string | null => {
@@ -56,7 +57,7 @@ export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIS
     // URIError, a 500). The app's pages and built files are named with ids and these characters
     // only; anything else is no page of the app.
     const rel = (req.params as { "*": string })["*"] ?? "";
-    if (!UI_PATH.test(rel)) return reply.code(404).send({ error: 404, message: `no page or file ${JSON.stringify(rel)} in the web UI` });
+    if (!UI_PATH.test(rel)) throw new HttpError(404, `no page or file ${JSON.stringify(rel)} in the web UI`);
     if (rel) {
       try {
         const abs = resolveInside(r, rel);
@@ -66,8 +67,8 @@ export function registerUiStatic(app: FastifyInstance, distDir = DEFAULT_WEB_DIS
         if (!(e instanceof PathRefused)) throw e;
       }
       // A missing asset is a 404, not the app (a stale page must not get HTML for its script).
-      if (rel.startsWith("assets/")) return reply.code(404).send({ error: 404, message: `asset ${JSON.stringify(rel)} not found` });
+      if (rel.startsWith("assets/")) throw new HttpError(404, `asset ${JSON.stringify(rel)} not found`);
     }
     return send(reply, path.join(r, "index.html"), false);
   });
-}
+};

@@ -19,8 +19,9 @@ import {
   DEFAULT_END_BUDGET, DEFAULT_UPDATE_BUDGET, DEFAULT_UPLOAD_BUDGET, RetryBudgetExhausted, describeError, isStorageFull, isTransientError,
   type RetryBudget,
 } from "./retry.js";
-import { RUN_STATES, type ArtifactData, type ArtifactType, type ConfigData, type DatasetData, type RunData, type RunState, type WorkerData } from "../db/records.js";
+import { RUN_STATES, type ArtifactData, type ArtifactType, type RunState, type WorkerData } from "../db/records.js";
 import type { JobMessage, JobSpec } from "./job.js";
+import type { ClaimResponse } from "../client/claim-response.js";
 import { artifactsOfRun } from "./artifacts.js";
 import { isS3Url, type S3Settings } from "../s3/client.js";
 
@@ -61,17 +62,7 @@ export interface WorkerOptions {
   log?: (line: string) => void;
 }
 
-interface Claim {
-  run: RunData;
-  config: ConfigData;
-  dataset: DatasetData;
-  checkpoint: { source: string; url: string } | { error: string } | null;
-  datapool: { run_id: string; url: string } | null;
-  /** Automatic resume of a CRASHED run: its checkpoint (signed URL) to continue training from. */
-  resume?: { run_id: string; attempt: number; url: string } | null;
-  /** SIMILARITY's tag names → the tagged run's selected filenames (signed URL). */
-  tags?: Record<string, { run_id: string; url: string }>;
-}
+type Claim = ClaimResponse;
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
