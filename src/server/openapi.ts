@@ -39,7 +39,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/runs": { get: { summary: "Runs, oldest first unless order=desc (getComputeWorkerRuns); limit/offset page it, unpaged answers every run", query: ["dataset_id", "limit", "offset", "order"] } },
   "/v1/runs/{id}": { get: { summary: "Get a run (getComputeWorkerRun)" }, patch: { summary: "Worker: state, message, progress (header X-Winnow-Worker)", body: "RunUpdate" } },
   "/v1/runs/{id}/tags": { get: { summary: "Tags of a run's selection: its own id (COMPLETED runs) and the names given to it (getComputeWorkerRunTags)" }, post: { summary: "Name a COMPLETED run's selection (createComputeWorkerRunTag)", body: "CreateTag", ok: 201 } },
-  "/v1/datasets/{id}/tags": { get: { summary: "The tag names given in a dataset (runs' own ids not listed)" } },
+  "/v1/datasets/{id}/tags": { get: { summary: "The tag names given in a dataset, runs' own ids not listed (getDatasetTags)" } },
   "/v1/runs/{id}/log": { post: { summary: "Worker: append log lines", body: "LogLines" }, get: { summary: "Log lines", query: ["after"] } },
   "/v1/runs/{id}/artifacts": { get: { summary: "Artifacts of a run" } },
   "/v1/runs/{id}/artifacts/{name}": { put: { summary: "Worker: upload an artifact (application/octet-stream)", query: ["type"], ok: 201 }, get: { summary: "Download an artifact" } },
