@@ -7,7 +7,7 @@ import { resolveInside, PathRefused } from "../data/folder.js";
 import { isS3Url } from "../s3/client.js";
 import type { Claim } from "./claim.js";
 import type { WorkerContext } from "./context.js";
-import type { JobSpec } from "./job.js";
+import type { JobSpec } from "./job-spec.js";
 import type { RunReporter } from "./run-reporter.js";
 
 /** Where a prepared job stands: its spec (written to specFile), or null when the run was ended. */

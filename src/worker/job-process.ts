@@ -5,7 +5,7 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { RUN_STATES, type RunState } from "../db/records.js";
-import type { JobMessage } from "./job.js";
+import type { JobMessage } from "./job-spec.js";
 import type { RunReporter } from "./run-reporter.js";
 
 export type JobResult = Extract<JobMessage, { type: "done" }>;
