@@ -4,64 +4,13 @@
 // progress/log lines, and the final result.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ProgressStream } from "../util/progress.js";
-import type { LiveProgress } from "../run/live-progress.js";
-import type { RunState } from "../run/states.js";
-import type { RunOptions } from "../run/options.js";
-import { resolveInRunFolder, PolicyError, type RunPolicy } from "../run/policy.js";
+import { resolveInRunFolder, PolicyError } from "../run/policy.js";
 import { preflightJobConfig } from "./job-preflight.js";
 import { FileReadError } from "../util/regular-file.js";
+import { jobPolicy, type JobSpec } from "./job-spec.js";
+import { sendToWorker as send, workerHooks } from "./job-hooks.js";
 
-/**
- * What a job's config may read: the datasource, this job's folder, --allow-root folders. Not the
- * shared decode cache: it holds other datasets' decoded images.
- */
-export function jobPolicy(spec: Pick<JobSpec, "input" | "output" | "policy">): RunPolicy {
-  return {
-    roots: [spec.input, path.dirname(spec.output), ...(spec.policy?.allowRoots ?? [])],
-    allowOrigins: spec.policy?.serverOrigin ? [spec.policy.serverOrigin] : [],
-    allowHosts: spec.policy?.allowUrlHosts ?? [],
-  };
-}
-
-export interface JobSpec {
-  /** Real path of the dataset's folder on this machine. */
-  input: string;
-  /** The scheduled config as the client sent it (Lightly's keys). */
-  config: { worker_config?: Record<string, unknown> | null; selection_config?: Record<string, unknown> | null; lightly_config?: Record<string, unknown> | null };
-  /** Empty folder for the run's outputs. */
-  output: string;
-  /** $WINNOW_HOME of this job (its runs index holds only what the server said counts). */
-  home: string;
-  /** The worker's decode cache, shared by its jobs. */
-  cacheDir: string;
-  /** A URL (signed, from the server) or path of the checkpoint to start from; replaces checkpoint_run_id. */
-  checkpoint?: string | null;
-  /** The dataset's datapool before this run (file of filenames) and the run it came from. */
-  datapool?: { runId: string; file: string } | null;
-  /** "cuda" or "cpu" forces the device. */
-  device?: "cpu" | "cuda";
-  /**
-   * The policy for the config's paths and URLs (src/run/policy.ts): folders besides the datasource
-   * and the job folder (--allow-root), hosts/CIDRs allowed though internal (--allow-url-host),
-   * and the server's origin (its signed URLs). Absent in old spec files: the defaults apply.
-   */
-  policy?: { allowRoots?: string[]; allowUrlHosts?: string[]; serverOrigin?: string | null };
-  /** Continue the training of a CRASHED run from its checkpoint (signed URL; the service's automatic resume). */
-  resume?: { runId: string; checkpoint: string } | null;
-  /** Tag name → file of its filenames (downloaded by the worker), for SIMILARITY's tag_name. */
-  tags?: Record<string, string>;
-}
-
-export type JobMessage =
-  | { type: "state"; state: string }
-  | { type: "log"; lines: string[] }
-  | { type: "progress"; progress: LiveProgress }
-  | { type: "done"; ok: boolean; aborted: boolean; message: string; record: Record<string, unknown> | null };
-
-function send(m: JobMessage): void {
-  process.send?.(m);
-}
+export type { JobSpec, JobMessage } from "./job-spec.js";
 
 async function main(spec: JobSpec): Promise<void> {
   process.env.WINNOW_HOME = spec.home;
@@ -120,40 +69,6 @@ async function main(spec: JobSpec): Promise<void> {
   } finally {
     clearInterval(timer);
   }
-}
-
-/**
- * run()'s hooks for the worker: the lines the run prints (progress, notes) and the newest structured
- * progress go out batched when `flush` is called (every step would flood the IPC channel); a state
- * change goes out at once, after the lines of the state before it.
- */
-function workerHooks(): Required<Pick<RunOptions, "stream" | "onProgress" | "onState">> & { flush: () => void } {
-  let pending: string[] = [];
-  let partial = "";
-  let progress: LiveProgress | null = null;
-  const stream: ProgressStream = {
-    write(s: string) {
-      const parts = (partial + s).split(/\r|\n/);
-      partial = parts.pop() ?? "";
-      for (const p of parts) if (p.trim()) pending.push(p);
-      return true;
-    },
-  };
-  const flush = (): void => {
-    if (pending.length) {
-      send({ type: "log", lines: pending });
-      pending = [];
-    }
-    if (progress) {
-      send({ type: "progress", progress });
-      progress = null;
-    }
-  };
-  const onState = (state: RunState): void => {
-    flush();
-    send({ type: "state", state });
-  };
-  return { stream, onProgress: (p) => void (progress = p), onState, flush };
 }
 
 const specFile = process.argv[2];
