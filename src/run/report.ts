@@ -83,19 +83,10 @@ export interface ObjectsReport {
   issues: TaskIssues[];
 }
 
-export interface RunReport {
+/** report.json: the run's input fields as given, plus what the report computes. */
+export interface RunReport extends Pick<ReportInput, "runId" | "input" | "output" | "startedAt" | "endedAt" | "durationMs" | "stages" | "config" | "counts" | "training"> {
   format: string;
-  runId: string;
   state: "COMPLETED";
-  input: string;
-  output: string;
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  stages: StageTiming[];
-  config: RunConfig;
-  counts: ReportInput["counts"];
-  training: ReportInput["training"];
   embedding: ReportInput["embedding"];
   selection: ReportInput["selection"];
   objects: ObjectsReport | null;

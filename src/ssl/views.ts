@@ -6,9 +6,9 @@ import * as os from "node:os";
 import * as torch from "../torch/index.js";
 import { isCuda, type Device, type Tensor } from "../torch/index.js";
 import type { ImageCache } from "../data/index.js";
-import { simclrViews, type AugmentOptions, type CollateConfig } from "../transforms/index.js";
+import { simclrViews, type AugmentOptions } from "../transforms/index.js";
 import { deriveSeed, epochOrder } from "./seeds.js";
-import { ViewPrefetcher } from "./prefetch.js";
+import { ViewPrefetcher, type PrefetchPlan } from "./prefetch.js";
 
 /**
  * Whether train() prefetches views on a second thread when not told: on the CPU only (on CUDA the
@@ -23,16 +23,11 @@ export function prefetchByDefault(device: Device, intraOpThreads: number): boole
   return !isCuda(String(device)) && os.availableParallelism() >= intraOpThreads + 2;
 }
 
-export interface ViewSourceOptions {
+/** The batch plan is the prefetch worker's (one definition of what makes an epoch's batches). */
+export interface ViewSourceOptions extends Pick<PrefetchPlan, "seed" | "shuffle" | "batchSize" | "stepsPerEpoch" | "maxEpochs" | "collate"> {
   cache: ImageCache;
   device: Device;
   onCuda: boolean;
-  seed: number;
-  shuffle: boolean;
-  batchSize: number;
-  stepsPerEpoch: number;
-  maxEpochs: number;
-  collate: CollateConfig;
   augment?: Omit<AugmentOptions, "sourceSizes">;
   /** train()'s prefetch option. */
   prefetch?: boolean | { waitFromStep?: number };
