@@ -3,6 +3,7 @@
 // in lenient mode everything else becomes an inert Placeholder that records what would have been
 // called; a denylist of obviously dangerous names is refused in every mode. The VM is iterative
 // (no recursion), and its allocations are charged against a budget so hostile streams stay bounded.
+// One idea over 400 lines: the opcode loop is one switch, kept whole so every opcode's checks read together.
 import { CheckpointError } from "./errors.js";
 
 /** An allowlisted global as it sits on the pickle stack (inert data; calling goes through handlers). */

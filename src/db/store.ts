@@ -2,6 +2,8 @@
 // token and never returns another owner's row (a foreign id reads as "not found", so ids do not
 // leak which records exist). Plain SQL through the Db seam; exactly-once decisions are conditional
 // UPDATEs, and writes that must land together run in one transaction (see driver.ts).
+// Over 400 lines as one idea, the owner-scoped record store; a split by resource (runs, datasets,
+// workers, tokens) is the next step if it grows.
 import { createHash, randomBytes } from "node:crypto";
 import type { Db, SqlValue } from "./driver.js";
 import { WinnowError } from "../util/errors.js";

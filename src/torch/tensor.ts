@@ -1,5 +1,6 @@
 // The Tensor class: PyTorch's names and semantics over the native op table.
 // Methods ending in `_` modify the tensor in place and return it (as PyTorch does).
+// One idea over 400 lines: the Tensor class's methods, one line each over the op table.
 import { native, type Handle } from "./native.js";
 import { track, registerTensorClass } from "./scope.js";
 import { type DType, dtypeCode, dtypeFromCode, viewAs, type TypedArray, ELEMENT_SIZE } from "./dtype.js";
