@@ -38,5 +38,3 @@ export class WinnowError<C extends string = ErrorCode> extends Error {
     if (opts.where !== undefined) this.where = opts.where;
   }
 }
-
-export const isWinnowError = (e: unknown): e is WinnowError => e instanceof WinnowError;
