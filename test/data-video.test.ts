@@ -177,6 +177,28 @@ describe("video cache build", () => {
     }
   });
 
+  test("limits: the pixel limit applies to frames, the file-size limit does not (first build and reuse alike)", async () => {
+    const root = mk();
+    clip(path.join(root, "v.mp4"), 3, H264);
+    const cacheDir = mk();
+    const small = await buildImageCache(root, { cacheDir, resolution: S, videos: { threads: 1 }, maxPixels: 48 * 32 - 1, maxFileBytes: 10 });
+    try {
+      assert.equal(small.length, 0);
+      assert.deepEqual(small.corruptFilenames.map((c) => c.code), ["too_many_pixels", "too_many_pixels", "too_many_pixels"]);
+    } finally {
+      small.close();
+    }
+    for (let run = 0; run < 2; run++) {
+      const c = await buildImageCache(root, { cacheDir, resolution: S, videos: { threads: 1 }, maxFileBytes: 10 });
+      try {
+        assert.deepEqual(c.filenames, ["v-0-mp4.png", "v-1-mp4.png", "v-2-mp4.png"], `run ${run}`);
+        assert.equal(c.stats.decoded, run === 0 ? 3 : 0);
+      } finally {
+        c.close();
+      }
+    }
+  });
+
   test("without the videos option, video files are not taken", async () => {
     const root = mk();
     clip(path.join(root, "v.mp4"), 3, H264);

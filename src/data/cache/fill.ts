@@ -54,7 +54,7 @@ export class SlabFill {
   constructor(private readonly job: FillJob, settled: number) {
     this.done = settled;
     this.stride = job.resolution * job.resolution * 3;
-    this.videos = job.videos ? new VideoFill(job.videos, job.root, job.resolution, job.decode.kernel, {
+    this.videos = job.videos ? new VideoFill(job.videos, job.root, job.resolution, job.decode.kernel, job.limits.maxPixels, {
       store: (i, px, w, h, sha) => !this.fatal && (this.store(i, px, w, h, sha), true),
       fail: (i, code, reason) => this.fail(i, code, reason),
     }) : null;

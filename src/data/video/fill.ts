@@ -3,7 +3,7 @@
 // not deliver (truncated or corrupt data, timeout) are recorded as failed with the video's name and
 // the reason; the frames before them are kept.
 import * as crypto from "node:crypto";
-import { ImageDecodeError, type DecodeFailure } from "../decode-error.js";
+import { ImageDecodeError, tooManyPixels, type DecodeFailure } from "../decode-error.js";
 import type { DecodeOptions } from "../decode.js";
 import { PathRefused } from "../folder.js";
 import { decodeFrames } from "./frames.js";
@@ -26,6 +26,7 @@ export class VideoFill {
     private readonly root: string,
     private readonly size: number,
     private readonly kernel: DecodeOptions["kernel"],
+    private readonly maxPixels: number,
     private readonly sink: FrameSink,
   ) {}
 
@@ -51,6 +52,9 @@ export class VideoFill {
     const v = this.videos.of.get(name)!;
     const probed = this.videos.videos.get(v.video)!;
     if ("failure" in probed) throw new ImageDecodeError(probed.failure.code, probed.failure.reason);
+    const { width, height } = probed.info;
+    // Same rule as images (and as reuse.ts applies to cached entries); the file-size limit is not for videos.
+    if (width * height > this.maxPixels) throw new ImageDecodeError("too_many_pixels", tooManyPixels(width, height, this.maxPixels));
     const p = this.pending.get(v.video)!;
     p.run ??= this.decode(v.video, probed.info.frames, probed.info.width, probed.info.height, p.want);
     try {
