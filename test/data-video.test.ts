@@ -99,6 +99,20 @@ describe("video frames", () => {
     assert.ok(sum / ours.length < 8, `mean |diff| ${sum / ours.length}`);
   });
 
+  test("every cache kernel has a working swscale equivalent", async () => {
+    const file = clip(path.join(src, "kernels.mp4"), 2, H264);
+    const seen = new Set<string>();
+    for (const kernel of ["nearest", "linear", "cubic", "mitchell", "lanczos2", "lanczos3"] as const) {
+      let first = "";
+      const r = await decodeFrames(file, { ...opts, kernel }, (k, px) => {
+        if (k === 0) first = Buffer.from(px).toString("base64");
+      });
+      assert.deepEqual([r.decoded, r.error], [2, null], kernel);
+      seen.add(first);
+    }
+    assert.ok(seen.size >= 4, `kernels give different pixels (${seen.size} distinct)`);
+  });
+
   test("rotation flag: probed, applied (display size swapped), pixels equal ffmpeg's PNG decode", async () => {
     const plain = clip(path.join(src, "plain.mp4"), 4, H264);
     const rotated = path.join(src, "rotated.mp4");
