@@ -40,7 +40,7 @@ const opts = { size: S, kernel: "lanczos3" as const, threads: 1, timeoutMs: 30_0
 /** ffmpeg's own decode to PNG files at S×S (same squash, written out by the test), read back as RGB. */
 async function ffmpegPngs(file: string): Promise<Buffer[]> {
   const out = mk();
-  ff("-i", file, "-fps_mode", "passthrough", "-vf", `scale=${S}:${S}:flags=lanczos:param0=3`, "-pix_fmt", "rgb24", path.join(out, "f%04d.png"));
+  ff("-i", file, "-fps_mode", "passthrough", "-vf", `format=rgb24,scale=${S}:${S}:flags=lanczos:param0=3`, "-pix_fmt", "rgb24", path.join(out, "f%04d.png"));
   const names = fs.readdirSync(out).sort();
   return Promise.all(names.map(async (n) => (await sharp(path.join(out, n)).raw().toBuffer())));
 }
@@ -95,8 +95,9 @@ describe("video frames", () => {
     const ours = (await ourFrames(file)).frames[0]!;
     let sum = 0;
     for (let i = 0; i < ours.length; i++) sum += Math.abs(ours[i]! - viaSharp[i]!);
-    // Measured ≈ 2–4 levels mean: swscale and libvips place lanczos taps slightly differently.
-    assert.ok(sum / ours.length < 8, `mean |diff| ${sum / ours.length}`);
+    // Measured 2.06 levels mean (swscale and libvips place lanczos taps slightly differently); scaling
+    // in yuv420p instead (chroma at S/2) measured 14.4.
+    assert.ok(sum / ours.length < 4, `mean |diff| ${sum / ours.length}`);
   });
 
   test("every cache kernel has a working swscale equivalent", async () => {

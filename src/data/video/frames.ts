@@ -33,7 +33,8 @@ export function scaleFilter(size: number, kernel: DecodeOptions["kernel"]): stri
     lanczos2: "lanczos:param0=2",
     lanczos3: "lanczos:param0=3",
   };
-  return `scale=${size}:${size}:flags=${flags[kernel]}`;
+  // RGB first: scaling yuv420p would leave the chroma at S/2 (colours smeared at small S).
+  return `format=rgb24,scale=${size}:${size}:flags=${flags[kernel]}`;
 }
 
 /**
