@@ -100,6 +100,19 @@ describe("video frames", () => {
     assert.ok(sum / ours.length < 4, `mean |diff| ${sum / ours.length}`);
   });
 
+  test("variable frame rate (mkv): every frame once, none duplicated to a constant rate", async () => {
+    const file = path.join(src, "vfr.mkv");
+    // Frames 0–3 every 0.1 s, then every 0.3 s (a CFR output would duplicate frames: 15 instead of 8).
+    ff("-f", "lavfi", "-i", "testsrc=size=48x32:rate=10", "-frames:v", "8", "-vf", "setpts='if(lt(N,4),N,4+(N-4)*3)/10/TB'", "-fps_mode", "vfr", ...H264, file);
+    const info = await probeVideo(file);
+    assert.equal(info.frames, 8);
+    const ref = await ffmpegPngs(file);
+    const ours = (await ourFrames(file)).frames;
+    assert.equal(ref.length, 8);
+    assert.equal(ours.length, 8);
+    for (let k = 0; k < 8; k++) assert.ok(maxAbsDiff(ours[k]!, ref[k]!) <= 1, `frame ${k}`);
+  });
+
   test("every cache kernel has a working swscale equivalent", async () => {
     const file = clip(path.join(src, "kernels.mp4"), 2, H264);
     const seen = new Set<string>();
