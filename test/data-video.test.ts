@@ -68,6 +68,7 @@ describe("video frames", () => {
     ["h264.mp4", H264, 12, "h264"],
     ["vp9.webm", VP9, 10, "vp9"],
     ["mpeg4.avi", MPEG4, 7, "mpeg4"],
+    ["h264.mov", H264, 5, "h264"],
   ];
 
   for (const [name, codec, n, codecName] of clips) {
