@@ -16,7 +16,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # 127.0.0.1, test/helpers/postgres.ts; no system service needed). Their S3 server, s3rver, is from npm.
 # libgloo-dev: Gloo's headers, which libtorch's c10d ProcessGroupGloo.hpp includes (the addon's
 # distributed ops, native/src/distributed.cc); same Debian source as the libgloo0 libtorch links.
-PKGS=(libtorch-dev libgloo-dev libopenblas0-pthread python3-torch python3-torchvision python3-pil chromium build-essential python3 pkg-config postgresql)
+# ffmpeg: its ffprobe/ffmpeg CLIs read video files as frames (src/data/video).
+PKGS=(libtorch-dev libgloo-dev libopenblas0-pthread python3-torch python3-torchvision python3-pil chromium build-essential python3 pkg-config postgresql ffmpeg)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

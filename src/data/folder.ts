@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { WinnowError } from "../util/errors.js";
+import type { VideoListing } from "./video/listing.js";
 
 /** Extensions taken (compared lower-cased). GIF and TIFF: the first frame/page is used. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -32,6 +33,8 @@ export interface Listing {
   refused: Refused[];
   /** Hidden entries (name starting with ".") skipped, not descended into. */
   hiddenSkipped: number;
+  /** Only from listFolderWithVideos: which entries are video frames (video/listing.ts). */
+  videos?: VideoListing;
 }
 
 /**

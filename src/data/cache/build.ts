@@ -4,6 +4,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { listImageFolder, type Listing } from "../folder.js";
+import { listFolderWithVideos } from "../video/listing.js";
+import { WinnowError } from "../../util/errors.js";
 import type { DecodeOptions } from "../decode.js";
 import { FORMAT_VERSION, readIndex, sameSettings, settingsDir, writeIndex, type IndexFile, type Limits, type Settings } from "./index-format.js";
 import { acquireLock } from "./lock.js";
@@ -24,10 +26,11 @@ interface Plan {
   dir: string;
 }
 
-function plan(root: string, opts: BuildOptions): Plan {
+async function plan(root: string, opts: BuildOptions): Promise<Plan> {
   const S = opts.resolution;
   if (!Number.isInteger(S) || S < 1 || S > 4096) throw new RangeError(`resolution must be an integer in [1, 4096], got ${S}`);
-  const sourceListing = opts.listing ?? listImageFolder(root);
+  if (opts.videos && opts.crops) throw new WinnowError("invalid_input", "object crops of video frames are not supported yet (issue 25)");
+  const sourceListing = opts.listing ?? (opts.videos ? await listFolderWithVideos(root, opts.videos) : listImageFolder(root));
   const crops = opts.crops ? cropListing(sourceListing, opts.crops) : null;
   const listing = crops?.listing ?? sourceListing;
   const limits: Limits = {
@@ -107,7 +110,7 @@ function closeSlab(dir: string, slab: OpenSlab, slots: Int32Array, stride: numbe
  */
 export async function buildImageCache(root: string, opts: BuildOptions): Promise<ImageCache> {
   const t0 = performance.now();
-  const p = plan(root, opts);
+  const p = await plan(root, opts);
   const stride = opts.resolution * opts.resolution * 3;
   fs.mkdirSync(p.dir, { recursive: true });
   const release = await acquireLock(p.dir, opts.lockTimeoutMs ?? 10 * 60_000);
@@ -125,6 +128,7 @@ export async function buildImageCache(root: string, opts: BuildOptions): Promise
     const fill = new SlabFill({
       dir: p.dir, root: p.listing.root, resolution: opts.resolution, limits: p.limits, decode: p.decode,
       crops: p.crops && { listing: p.crops, padding: opts.crops!.padding },
+      videos: p.listing.videos ?? null,
       entries, slab, index,
       checkpointEvery: opts.checkpointEvery ?? 2048,
       concurrency: Math.max(1, Math.floor(opts.concurrency ?? defaultConcurrency())),

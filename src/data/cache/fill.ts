@@ -11,6 +11,8 @@ import { FAILED, writeIndex, type Entries, type IndexFile, type Limits } from ".
 import { writeFully } from "./slab.js";
 import { readInside } from "./source-file.js";
 import { paddedCropBox, type CropListing } from "./crops.js";
+import { VideoFill } from "../video/fill.js";
+import type { VideoListing } from "../video/listing.js";
 
 /** The slab being written: its file name, open descriptor and next free slot. */
 export interface OpenSlab {
@@ -26,6 +28,8 @@ export interface FillJob {
   limits: Limits;
   decode: DecodeOptions;
   crops: { listing: CropListing; padding: number } | null;
+  /** Video frames among the entries (listFolderWithVideos), or null. */
+  videos?: VideoListing | null;
   entries: Entries;
   slab: OpenSlab;
   /** The index as it stands (complete or not), for checkpoints. */
@@ -45,15 +49,21 @@ export class SlabFill {
   private fatal: unknown = null;
   private readonly stride: number;
   private readonly sources = new Map<string, { pending: number; image: Promise<Source> | null }>();
+  private readonly videos: VideoFill | null;
 
   constructor(private readonly job: FillJob, settled: number) {
     this.done = settled;
     this.stride = job.resolution * job.resolution * 3;
+    this.videos = job.videos ? new VideoFill(job.videos, job.root, job.resolution, job.decode.kernel, job.limits.maxPixels, {
+      store: (i, px, w, h, sha) => !this.fatal && (this.store(i, px, w, h, sha), true),
+      fail: (i, code, reason) => this.fail(i, code, reason),
+    }) : null;
   }
 
   /** Decodes entries `todo`; rethrows the first error that is not the file's fault, after checkpointing what was decoded. */
   async run(todo: number[]): Promise<void> {
     const { crops, entries } = this.job;
+    this.videos?.plan(todo, entries.filenames);
     if (crops) for (const i of todo) {
       const src = crops.listing.of.get(entries.filenames[i]!)!.source;
       const s = this.sources.get(src);
@@ -85,7 +95,9 @@ export class SlabFill {
   private async processOne(i: number): Promise<void> {
     this.decoded++;
     try {
-      if (this.job.crops) await this.processCrop(i);
+      const name = this.job.entries.filenames[i]!;
+      if (this.videos?.has(name)) await this.videos.process(i, name);
+      else if (this.job.crops) await this.processCrop(i);
       else if (!(await this.processImage(i))) return;
     } catch (err) {
       if (err instanceof ImageDecodeError) this.fail(i, err.code, err.message);

@@ -2,6 +2,7 @@
 import type { Listing } from "../folder.js";
 import type { DecodeFailure, DecodeOptions } from "../decode.js";
 import type { CropRequests } from "./crops.js";
+import type { VideoOptions } from "../video/listing.js";
 
 /** PIL's DecompressionBombError threshold (2 × Image.MAX_IMAGE_PIXELS): what Lightly refuses. */
 export const DEFAULT_MAX_PIXELS = 178_956_970;
@@ -82,4 +83,6 @@ export interface BuildOptions {
    * `<file>#<index>` (its own cache folder). See CropRequests.
    */
   crops?: CropRequests;
+  /** Take video files too (mp4, mov, avi, mkv, webm), each frame an entry named as Lightly names it (src/data/video). */
+  videos?: VideoOptions;
 }

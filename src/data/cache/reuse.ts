@@ -29,6 +29,7 @@ export function mergeWithPrevious(listing: Listing, old: IndexFile | null, limit
   const todo: number[] = [];
   let reused = 0;
   const oe = old?.entries;
+  const frames = listing.videos?.of; // video frames: the file-size limit is not for videos
   let j = 0;
   for (let i = 0; i < n; i++) {
     let match = -1;
@@ -37,14 +38,14 @@ export function mergeWithPrevious(listing: Listing, old: IndexFile | null, limit
       while (j < oe.filenames.length && compareCodePoints(oe.filenames[j]!, name) < 0) j++;
       if (j < oe.filenames.length && oe.filenames[j] === name) match = j;
     }
-    if (match >= 0 && oe!.sizes[match] === e.sizes[i] && oe!.mtimesNs[match] === e.mtimesNs[i] && reuseEntry(oe!, match, e, i, limits, limitsChanged)) reused++;
+    if (match >= 0 && oe!.sizes[match] === e.sizes[i] && oe!.mtimesNs[match] === e.mtimesNs[i] && reuseEntry(oe!, match, e, i, limits, limitsChanged, !frames?.has(e.filenames[i]!))) reused++;
     else todo.push(i);
   }
   return { entries: e, todo, reused };
 }
 
 /** Copies old entry `m` into new entry `i` when it can be kept as it is; false when it must be decoded again. */
-function reuseEntry(oe: Entries, m: number, e: Entries, i: number, limits: Limits, limitsChanged: boolean): boolean {
+function reuseEntry(oe: Entries, m: number, e: Entries, i: number, limits: Limits, limitsChanged: boolean, sizeLimited = true): boolean {
   const slot = oe.slots[m]!;
   if (slot === PENDING) return false;
   if (slot >= 0) {
@@ -56,7 +57,7 @@ function reuseEntry(oe: Entries, m: number, e: Entries, i: number, limits: Limit
     e.sha256.set(oe.sha256.subarray(m * 32, m * 32 + 32), i * 32);
     const px = e.widths[i]! * e.heights[i]!;
     if (px > limits.maxPixels) e.failures.set(i, { code: "too_many_pixels", reason: tooManyPixels(e.widths[i]!, e.heights[i]!, limits.maxPixels) });
-    else if (e.sizes[i]! > limits.maxFileBytes) e.failures.set(i, { code: "too_large", reason: tooLarge(e.sizes[i]!, limits.maxFileBytes) });
+    else if (sizeLimited && e.sizes[i]! > limits.maxFileBytes) e.failures.set(i, { code: "too_large", reason: tooLarge(e.sizes[i]!, limits.maxFileBytes) });
     return true;
   }
   const f = oe.failures.get(m);
