@@ -19,6 +19,9 @@ import "./quality-env.js";
 //
 //   npx tsx bench/selection-value.ts [--sets fashion,emoji] [--pool 10000] [--test 10000] [--emoji 500]
 //        [--recipe library|worker] [--epochs N | --budget-s 600] [--seeds 5] [--size 32] [--threads 2] [--work /tmp/winnow-bench] [--no-write]
+//        [--ssl-seed 1] [--seed-base 0]
+// --ssl-seed is the training's seed (init, augmentation draws); --seed-base shifts the selection seeds
+// (seeds seed-base … seed-base + seeds − 1), so a replicate shares no random draw with an earlier run.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
@@ -38,6 +41,8 @@ const TEST = arg("test", 10000);
 const EMOJI = arg("emoji", 500);
 const BUDGET_S = arg("budget-s", 600);
 const SEEDS = arg("seeds", 5);
+const SSL_SEED = arg("ssl-seed", 1);
+const SEED_BASE = arg("seed-base", 0);
 const SIZE = arg("size", 32);
 const THREADS = arg("threads", 2);
 const WORK = argStr("work", "/tmp/winnow-bench");
@@ -72,7 +77,7 @@ const { config, recipe } = benchConfig({
   loader: { batch_size: 128, num_workers: -1 },
   trainer: { gpus: 0, max_epochs: EPOCHS > 0 ? EPOCHS : 1000, enable_model_summary: false },
   checkpoint_callback: { save_top_k: 0 },
-  seed: 1,
+  seed: SSL_SEED,
   ...RECIPE_KEYS[RECIPE],
 });
 
@@ -217,7 +222,7 @@ async function evaluateSet(ds: DataSet): Promise<string> {
     const n = Math.max(1, Math.round(frac * ds.pool.length));
     const key = `${(frac * 100).toString()} % (${n})`;
     res[key] = {};
-    for (let seed = 0; seed < SEEDS; seed++) {
+    for (let seed = SEED_BASE; seed < SEED_BASE + SEEDS; seed++) {
       // Seed-shuffled presentation order of the pool.
       let s = (seed + 1) * 2654435761;
       const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
