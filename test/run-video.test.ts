@@ -27,6 +27,7 @@ let root: string;
 let images: string[];
 let first: RunResult;
 let second: RunResult;
+let third: RunResult;
 let baseline: number;
 const dirs: string[] = [];
 
@@ -47,6 +48,12 @@ before(async () => {
   const bytes = fs.readFileSync(whole);
   fs.writeFileSync(path.join(root, "cut.mp4"), bytes.subarray(0, Math.floor(bytes.length * 0.5)));
 
+  // Lightly's metadata layout for frames: the frame's sample name with .json (b-07-mp4.json).
+  const md = path.join(root, ".lightly", "metadata");
+  fs.mkdirSync(md, { recursive: true });
+  fs.writeFileSync(path.join(md, "schema.json"), JSON.stringify([{ name: "Score", path: "score", defaultValue: 0, valueDataType: "NUMERIC_INT" }]));
+  for (const k of [7, 8, 9]) fs.writeFileSync(path.join(md, `b-0${k}-mp4.json`), JSON.stringify({ file_name: `b-0${k}-mp4.png`, type: "image", metadata: { score: 10 } }));
+
   const out = tempDir("winnow-run-video-out-");
   dirs.push(out);
   first = await run({
@@ -56,6 +63,13 @@ before(async () => {
   second = await run({
     input: root, output: path.join(out, "second"), stream: null,
     config: tinyConfig({ worker_config: { selected_sequence_length: 4, corruptness_check: { corruption_threshold: 1 } }, selection_config: { n_samples: 8 } }),
+  });
+  third = await run({
+    input: root, output: path.join(out, "third"), stream: null,
+    config: tinyConfig({ selection_config: { n_samples: 5, strategies: [
+      { input: { type: "METADATA", key: "score" }, strategy: { type: "THRESHOLD", threshold: 5, operation: "BIGGER_EQUAL" } },
+      { input: { type: "RANDOM" }, strategy: { type: "WEIGHTS" } },
+    ] } }),
   });
 });
 after(() => {
@@ -132,4 +146,10 @@ test("sequence selection: 8 frames = 2 whole sequences of 4 consecutive frames; 
   ff("-i", path.join(root, `${m[1]}.mp4`), "-vf", `select='eq(n\\,${Number(m[2])})'`, "-fps_mode", "passthrough", "-frames:v", "1", ref);
   const ours = await sharp(path.join(second.paths.frames, f)).raw().toBuffer();
   assert.deepEqual(ours, await sharp(ref).raw().toBuffer());
+});
+
+test("metadata of frames is read from .lightly/metadata under the frame's name", () => {
+  assert.equal(third.record.state, "COMPLETED");
+  // Only the three frames with a metadata file pass the threshold (the others get the default 0).
+  assert.deepEqual(lines(third.paths.selectedFilenames).sort(), ["b-07-mp4.png", "b-08-mp4.png", "b-09-mp4.png"]);
 });

@@ -132,7 +132,7 @@ export const workerConfigSchema = z
     selected_sequence_length: leaf(z.number().int().min(1).max(100_000), 1, {
       allowed: "an integer ≥ 1",
       description: "Select sequences of this many consecutive frames of one video (1 = single frames).",
-      winnow: "Each video is cut into sequences of N consecutive frames from its first (a last shorter piece, or a sequence with an undecodable frame, is not selectable); a sequence's embedding is the mean of its frames'; the selection picks sequences. n_samples must be a multiple of N; proportion_samples is rounded up to one. Images are not selectable. Only EMBEDDINGS inputs, no datapool or relevant_filenames_file.",
+      winnow: "Each video is cut into sequences of N consecutive frames from its first (a last shorter piece, or a sequence with an undecodable frame, is not selectable); a sequence's embedding is the mean of its frames'; the selection picks sequences. n_samples must be a multiple of N; proportion_samples is rounded up to one. Images are not selectable. Only EMBEDDINGS (without a task) and RANDOM inputs; no use_datapool or relevant_filenames_file.",
     }),
     videos: leaf(z.boolean(), true, {
       allowed: "true or false",
