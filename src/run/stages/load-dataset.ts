@@ -64,6 +64,9 @@ async function loadPredictions(ctx: RunContext, data: RunData, cacheDir: string)
     bar.done();
   }
   for (const task of plan.valueTasks) preds.imagePredictions(task, data.cache.filenames, ctx.log);
+  if (data.videos && (plan.selectTask || plan.trainTask)) {
+    ctx.note(`object crops are cut from images only: the frames of the input's ${data.videos.names.length} video(s) get no crops (not supported yet)`);
+  }
   if (plan.selectTask) data.items = preds.crops.get(plan.selectTask)!;
   if (plan.trainTask) data.trainItems = preds.crops.get(plan.trainTask)!;
   data.predictionIssues = preds.issues(data.cache.filenames);
