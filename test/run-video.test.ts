@@ -58,7 +58,7 @@ before(async () => {
   dirs.push(out);
   first = await run({
     input: root, output: path.join(out, "first"), stream: null,
-    config: tinyConfig({ worker_config: { enable_training: true, output_image_format: "jpg", corruptness_check: { corruption_threshold: 0.05 } }, selection_config: { n_samples: 6 }, lightly_config: { trainer: { gpus: 0, max_epochs: 1 } } }),
+    config: tinyConfig({ worker_config: { enable_training: true, output_image_format: "jpg", corruptness_check: { corruption_threshold: 0.05 } }, selection_config: { n_samples: 6 }, lightly_config: { loader: { batch_size: 8, drop_last: true }, trainer: { gpus: 0, max_epochs: 1 } } }),
   });
   second = await run({
     input: root, output: path.join(out, "second"), stream: null,
@@ -89,6 +89,10 @@ test("a training run over images and videos: embeddings.csv lists frames by thei
   assert.ok(lines(first.paths.corruptFilenames).includes("cut.mp4"));
   const expected = [...images, ...frames("cam/a.mp4", 12), ...frames("b.mp4", 10)].sort(compareCodePoints);
   assert.deepEqual(csvNames(first.paths.embeddings), expected);
+  // Training saw the same samples (the trainer's worker opens the cache without the dropped video):
+  // 26 samples, batches of 8, drop_last → 3 steps (with the cut video's usable frames it would be 4).
+  assert.equal(expected.length, 26);
+  assert.equal(first.report.training?.stepLosses.length, 3);
   assert.equal(torch.liveTensors(), baseline);
 });
 
