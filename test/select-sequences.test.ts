@@ -1,9 +1,12 @@
 // Sequence selection's pieces (src/select/sequences.ts): cutting videos into sequences of N consecutive
-// frames, their mean embeddings, and how many sequences n_samples / proportion_samples ask for.
+// frames, their mean embeddings, how many sequences n_samples / proportion_samples ask for, and the
+// combinations the run refuses (src/run/sequence-select.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { frameSequences, sequenceCount, sequenceEmbeddings, type FrameRef } from "../src/select/index.js";
 import { WinnowError } from "../src/util/errors.js";
+import { resolveRunConfig } from "../src/config/run-config.js";
+import { checkSequenceConfig } from "../src/run/sequence-select.js";
 
 const fr = (video: string, frame: number): FrameRef => ({ video, frame });
 
@@ -43,4 +46,21 @@ test("sequenceCount: n_samples must be a multiple of N; a proportion rounds up t
   assert.equal(sequenceCount({ proportion_samples: 0.3 }, 4, 20), 2);
   assert.equal(sequenceCount({ proportion_samples: 0.2 }, 4, 20), 1);
   assert.equal(sequenceCount({ proportion_samples: 0.01 }, 4, 20), 0);
+});
+
+test("checkSequenceConfig: what sequence selection cannot combine with is refused up front, naming the key", () => {
+  const cfg = (worker: Record<string, unknown>, selection: Record<string, unknown> = {}) =>
+    resolveRunConfig({ worker_config: { selected_sequence_length: 4, ...worker }, selection_config: { n_samples: 8, ...selection } }, {}, null);
+  const refused = (c: ReturnType<typeof cfg>, relevant: string[] | null, where: string, msg: RegExp): void => {
+    assert.throws(() => checkSequenceConfig(c, relevant), (e: unknown) => e instanceof WinnowError && e.code === "invalid_config" && e.where === where && msg.test(e.message));
+  };
+  checkSequenceConfig(cfg({}), null); // EMBEDDINGS + DIVERSITY (the default strategy): fine
+  checkSequenceConfig(cfg({}, { strategies: [{ input: { type: "RANDOM" }, strategy: { type: "WEIGHTS" } }] }), null);
+  refused(cfg({ videos: false }), null, "worker_config.videos", /selected_sequence_length 4: sequences are cut from videos/);
+  refused(cfg({ use_datapool: true }), null, "worker_config.use_datapool", /use_datapool is not supported/);
+  refused(cfg({}), ["a.png"], "worker_config.relevant_filenames_file", /relevant_filenames_file is not supported/);
+  refused(cfg({}, { strategies: [{ input: { type: "METADATA", key: "lightly.sharpness" }, strategy: { type: "WEIGHTS" } }] }), null,
+    "selection_config.strategies[0].input", /input METADATA is not supported \(only EMBEDDINGS and RANDOM\)/);
+  // Length 1 (the default): nothing to check.
+  checkSequenceConfig(resolveRunConfig({ worker_config: { use_datapool: true }, selection_config: { n_samples: 3 } }, {}, null), ["a.png"]);
 });
