@@ -28,6 +28,7 @@ let images: string[];
 let first: RunResult;
 let second: RunResult;
 let third: RunResult;
+let noVideos: RunResult;
 let baseline: number;
 const dirs: string[] = [];
 
@@ -71,6 +72,7 @@ before(async () => {
       { input: { type: "RANDOM" }, strategy: { type: "WEIGHTS" } },
     ] } }),
   });
+  noVideos = await run({ input: root, output: path.join(out, "no-videos"), stream: null, config: tinyConfig({ worker_config: { videos: false }, selection_config: { n_samples: 2 } }) });
 });
 after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
@@ -156,4 +158,11 @@ test("metadata of frames is read from .lightly/metadata under the frame's name",
   assert.equal(third.record.state, "COMPLETED");
   // Only the three frames with a metadata file pass the threshold (the others get the default 0).
   assert.deepEqual(lines(third.paths.selectedFilenames).sort(), ["b-07-mp4.png", "b-08-mp4.png", "b-09-mp4.png"]);
+});
+
+test("worker_config.videos false: video files are ignored, as before videos were read", () => {
+  assert.equal(noVideos.record.state, "COMPLETED");
+  assert.deepEqual(csvNames(noVideos.paths.embeddings), images);
+  assert.deepEqual(info(noVideos), { corrupt_samples: {} });
+  assert.equal(fs.existsSync(noVideos.paths.frames), false);
 });
