@@ -13,6 +13,7 @@ import { run, type RunResult } from "../src/run/index.js";
 import { compareCodePoints } from "../src/data/index.js";
 import { frameName } from "../src/data/video/names.js";
 import { formatFrameTime } from "../src/data/video/times.js";
+import { readTaskPredictions } from "../src/predictions/read.js";
 import { tempDir } from "./helpers/data-images.js";
 import { writePatternFolder } from "./helpers/ssl-images.js";
 import { privateHome, tinyConfig, lines } from "./helpers/run-setup.js";
@@ -165,4 +166,20 @@ test("worker_config.videos false: video files are ignored, as before videos were
   assert.deepEqual(csvNames(noVideos.paths.embeddings), images);
   assert.deepEqual(info(noVideos), { corrupt_samples: {} });
   assert.equal(fs.existsSync(noVideos.paths.frames), false);
+});
+
+test("predictions of frames are read from .lightly/predictions/<task>/ under the frame's name with .json", () => {
+  const dir = tempDir("winnow-run-video-preds-");
+  dirs.push(dir);
+  fs.writeFileSync(path.join(dir, "tasks.json"), JSON.stringify(["weather"]));
+  fs.mkdirSync(path.join(dir, "weather", "cam"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "weather", "schema.json"), JSON.stringify({ task_type: "classification", categories: [{ id: 0, name: "sun" }, { id: 1, name: "rain" }] }));
+  const name = frameName("cam/a.mp4", 3, 12); // cam/a-03-mp4.png
+  fs.writeFileSync(path.join(dir, "weather", "cam", "a-03-mp4.json"), JSON.stringify({ file_name: name, predictions: [{ category_id: 1, probabilities: [0.2, 0.8] }] }));
+  const p = readTaskPredictions(dir, "weather", [name, frameName("cam/a.mp4", 4, 12)]);
+  assert.deepEqual(p.issues, []);
+  assert.equal(p.images.get(name)?.[0]?.categoryId, 1);
+  assert.deepEqual(p.images.get(name)?.[0]?.probabilities, [0.2, 0.8]);
+  assert.equal(p.images.size, 1);
+  assert.deepEqual(p.missing, ["cam/a-04-mp4.png"]);
 });
