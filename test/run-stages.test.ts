@@ -125,7 +125,7 @@ function fakeData(usable: number): RunData {
     length: usable, stats: { files: usable + 2 }, refused: [],
     corruptFilenames: [{ filename: "bad.png", code: "truncated", reason: "ends early" }], duplicates: [{ filename: "copy.png", duplicateOf: "a.png" }],
   } as unknown as RunData["cache"];
-  return { cache, items: cache, trainItems: cache, predictions: null, predictionIssues: [] };
+  return { cache, items: cache, trainItems: cache, predictions: null, predictionIssues: [], videos: null };
 }
 
 test("checkCorruptness writes Lightly's corrupt/duplicate files, and fails naming the input when nothing is usable", () => {

@@ -79,8 +79,8 @@ export const workerConfigSchema = z
       {
         corruption_threshold: leaf(z.number().min(0).max(1), 0.1, {
           allowed: "a number in [0, 1]",
-          description: "Threshold of Lightly's built-in check for partially broken images.",
-          winnow: "Winnow lists every file that cannot be decoded (filenames/corrupt_filenames.txt); the threshold is accepted and not used.",
+          description: "Share of a video's frames that may be undecodable before the whole video counts as corrupt.",
+          winnow: "A video whose share of undecodable frames exceeds the threshold is dropped whole (its usable frames too) and listed under corrupt_videos in data/corruptness_check_information.json with the reason; below it only the undecodable frames are dropped. Images: every file that cannot be decoded is listed (filenames/corrupt_filenames.txt). Lightly used the key for its broken-frame detector and deprecated it in worker 2.7.",
         }),
       },
       "Corrupt image detection.",
@@ -120,7 +120,7 @@ export const workerConfigSchema = z
     output_image_format: leaf(z.enum(["png", "jpg", "jpeg"]), "png", {
       allowed: '"png", "jpg", "jpeg"',
       description: "Format of images the worker writes (video frames, crops).",
-      winnow: "Winnow writes no images: accepted and ignored.",
+      winnow: "The selected video frames are written at their full size into <output>/frames/, named as in selected_filenames.txt with this extension (\"jpeg\" writes .jpg). Crops are not written.",
     }),
     pretagging: leaf(z.literal(false), false, { allowed: "false (pretagging is not supported)", description: "Run Lightly's pretagging model." }),
     pretagging_upload: leaf(z.literal(false), false, { allowed: "false (pretagging is not supported)", description: "Upload the pretagging results." }),
@@ -129,9 +129,15 @@ export const workerConfigSchema = z
       description: "A text file listing the only filenames (one per line, relative to the input folder) the run selects from.",
       winnow: "The selection considers only the listed files; training and embedding still read the whole folder. A missing file fails the run at INITIALIZING.",
     }),
-    selected_sequence_length: leaf(z.literal(1), 1, {
-      allowed: "1 (sequence selection is not supported)",
-      description: "Select sequences of this many consecutive frames.",
+    selected_sequence_length: leaf(z.number().int().min(1).max(100_000), 1, {
+      allowed: "an integer ≥ 1",
+      description: "Select sequences of this many consecutive frames of one video (1 = single frames).",
+      winnow: "Each video is cut into sequences of N consecutive frames from its first (a last shorter piece, or a sequence with an undecodable frame, is not selectable); a sequence's embedding is the mean of its frames'; the selection picks sequences. n_samples must be a multiple of N; proportion_samples is rounded up to one. Images are not selectable. Only EMBEDDINGS (without a task) and RANDOM inputs; no use_datapool or relevant_filenames_file.",
+    }),
+    videos: leaf(z.boolean(), true, {
+      allowed: "true or false",
+      description: "Winnow's addition: take video files of the input (mp4, mov, avi, mkv, webm), each frame a sample named as the Lightly worker names frames.",
+      winnow: "Lightly decides by the dataset type (IMAGES or VIDEOS); a local folder has none, so videos are taken unless this is false (then video files are ignored). Decoded with Debian's ffmpeg.",
     }),
     shutdown_when_job_finished: leaf(z.boolean(), false, {
       allowed: "true or false",

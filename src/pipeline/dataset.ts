@@ -1,5 +1,5 @@
 // A folder of images → the decode-once image cache, with the settings lightly_config implies.
-import type { ImageCache } from "../data/index.js";
+import type { ImageCache, Listing } from "../data/index.js";
 import { buildImageCache, cacheSizeFor, defaultConcurrency, listImageFolder } from "../data/index.js";
 import { predictionsDirOf, readTaskPredictions, cropBoxes, OBJECT_DETECTION, type TaskPredictions } from "../predictions/index.js";
 import type { LightlyConfig } from "../config/lightly-config.js";
@@ -15,6 +15,8 @@ export interface PrepareImagesOptions {
   removeExactDuplicates?: boolean;
   onProgress?: (done: number, total: number) => void;
   log?: (msg: string) => void;
+  /** A listing made already (e.g. listFolderWithVideos', which makes video frames entries). */
+  listing?: Listing;
 }
 
 /** Decodes (or reuses) every image of `inputDir`; corrupt files are listed in cache.corruptFilenames, never fatal. */
@@ -28,6 +30,7 @@ function cacheOptions(opts: PrepareImagesOptions) {
     // -1 (Lightly: one worker per core): libuv's pool size, which runs the reads and sharp; more only queues.
     concurrency: nw < 0 ? defaultConcurrency() : Math.max(1, nw),
     onProgress: opts.onProgress,
+    listing: opts.listing,
   };
 }
 

@@ -28,6 +28,8 @@ export interface RunPaths {
   duplicateFilenames: string;
   corruptnessInformation: string;
   checkpoints: string;
+  /** Selected video frames as image files (worker_config.output_image_format). */
+  frames: string;
   reportHtml: string;
   reportJson: string;
   record: string;
@@ -58,6 +60,7 @@ export function runPaths(output: string): RunPaths {
     duplicateFilenames: names("duplicate_filenames.txt"),
     corruptnessInformation: data("corruptness_check_information.json"),
     checkpoints: path.join(output, "checkpoints"),
+    frames: path.join(output, "frames"),
     reportHtml: path.join(output, "report.html"),
     reportJson: path.join(output, "report.json"),
     record: path.join(output, "run.json"),

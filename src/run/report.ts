@@ -53,6 +53,10 @@ export interface ReportInput {
   /** Runs that read predictions (crop selection, training on crops, SCORES/PREDICTIONS inputs); null otherwise. */
   objects?: ObjectsReport | null;
   corrupt: CorruptFile[];
+  /** Videos dropped as corrupt (corrupt_videos of corruptness_check_information.json). */
+  corruptVideos?: Array<{ video: string; reason: string }>;
+  /** Selected video frames (first REPORT_MAX_THUMBNAILS): their video, time and thumbnail (src/run/video-report.ts). */
+  frames?: Map<string, { video: string; frame: number; seconds: number | null; caption: string; uri: string | null }>;
   duplicates: DuplicateFile[];
   notes: string[];
   /** Embeddings as selection saw them (normalised when normalize_embeddings), row i = filenames[i]. */
@@ -91,6 +95,9 @@ export interface RunReport extends Pick<ReportInput, "runId" | "input" | "output
   selection: ReportInput["selection"];
   objects: ObjectsReport | null;
   corrupt: CorruptFile[];
+  corruptVideos: Array<{ video: string; reason: string }>;
+  /** Selected frames shown: name → video, frame index, seconds from the video's first frame. */
+  selectedFrames: Array<{ filename: string; video: string; frame: number; seconds: number | null }>;
   duplicates: DuplicateFile[];
   nearestNeighbour: { before: Histogram; after: Histogram; sampled: number };
   map: { method: "pca"; points: number; selected: number };
@@ -168,9 +175,14 @@ function histSvg(id: string, h: Histogram, color: string, maxCount: number): str
 }
 
 /** Inline PNG thumbnails of images, or of crops (the padded box, as the model saw it) when `crops` is given. */
-async function thumbnails(inputDir: string, names: string[], crops?: { of: CropInfo[]; padding: number }): Promise<Array<{ name: string; uri: string | null }>> {
-  const out: Array<{ name: string; uri: string | null }> = [];
+async function thumbnails(inputDir: string, names: string[], crops?: { of: CropInfo[]; padding: number }, frames?: ReportInput["frames"]): Promise<Array<{ name: string; uri: string | null; caption?: string }>> {
+  const out: Array<{ name: string; uri: string | null; caption?: string }> = [];
   for (const [k, name] of names.entries()) {
+    const fr = frames?.get(name);
+    if (fr) {
+      out.push({ name, uri: fr.uri, caption: fr.caption });
+      continue;
+    }
     try {
       const c = crops?.of[k];
       let img = sharp(path.join(inputDir, c ? c.image : name), { failOn: "none" });
@@ -237,13 +249,14 @@ export async function writeReport(r: ReportInput): Promise<RunReport> {
   const ha = histogram(after, 20, 0, hi);
   const o = r.objects ?? null;
   const thumbs = await thumbnails(r.input, r.selection.filenames.slice(0, REPORT_MAX_THUMBNAILS),
-    o?.selectedCrops ? { of: o.selectedCrops.slice(0, REPORT_MAX_THUMBNAILS), padding: o.padding } : undefined);
+    o?.selectedCrops ? { of: o.selectedCrops.slice(0, REPORT_MAX_THUMBNAILS), padding: o.padding } : undefined, r.frames);
 
   const report: RunReport = {
     format: REPORT_FORMAT, runId: r.runId, state: "COMPLETED", input: r.input, output: r.output,
     startedAt: r.startedAt, endedAt: r.endedAt, durationMs: r.durationMs, stages: r.stages, config: r.config,
     counts: r.counts, training: r.training, embedding: r.embedding, selection: r.selection, objects: o,
-    corrupt: r.corrupt, duplicates: r.duplicates,
+    corrupt: r.corrupt, corruptVideos: r.corruptVideos ?? [], duplicates: r.duplicates,
+    selectedFrames: [...(r.frames ?? new Map()).entries()].map(([filename, f]) => ({ filename, video: f.video, frame: f.frame, seconds: f.seconds })),
     nearestNeighbour: { before: hb, after: ha, sampled: idx.length },
     map: { method: "pca", points: idx.length, selected: idx.filter((i) => sel.has(i)).length },
     thumbnails: thumbs.filter((t) => t.uri).length, notes: r.notes,
@@ -279,10 +292,11 @@ ${mapSvg(xy, idx, sel, pool, r.filenames)}
 <p>Distance from each sample to its nearest other sample: all samples (left), the selection incl. datapool (right), on the same distance axis, each scaled to its tallest bar. Diverse selections move this to the right.</p>
 <div class="grid">${histSvg("nn-before", hb, "#9aa9b8", Math.max(1, ...hb.counts))}${histSvg("nn-after", ha, "#d62728", Math.max(1, ...ha.counts))}</div>
 ${o?.selectedCrops ? objectsHtml(o, thumbs) : `<h2>Selected images (${r.selection.filenames.length}${thumbs.length < r.selection.filenames.length ? `, first ${thumbs.length} shown` : ""})</h2>
-<div class="grid" id="selected-grid">${thumbs.map((th) => `<div class="thumb">${th.uri ? `<img src="${th.uri}" alt="${esc(th.name)}">` : `<div style="width:96px;height:96px;background:#eee;margin:0 auto"></div>`}${esc(th.name)}</div>`).join("")}</div>`}
+<div class="grid" id="selected-grid">${thumbs.map((th) => `<div class="thumb"${th.caption ? ` data-frame="${esc(th.name)}"` : ""}>${th.uri ? `<img src="${th.uri}" alt="${esc(th.name)}">` : blank}${esc(th.caption ?? th.name)}</div>`).join("")}</div>`}
 ${o ? predictionIssuesHtml(o) : ""}
 <h2>Corrupt files (${r.corrupt.length})</h2>
 ${r.corrupt.length ? table(["file", "code", "reason"], r.corrupt.map((x) => [x.filename, x.code, x.reason])) : "<p>None.</p>"}
+${r.corruptVideos?.length ? `<h2>Corrupt videos (${r.corruptVideos.length})</h2>\n${table(["video", "reason"], r.corruptVideos.map((v) => [v.video, v.reason]))}` : ""}
 <h2>Exact duplicates (${r.duplicates.length})</h2>
 ${r.duplicates.length ? table(["file", "same bytes as"], r.duplicates.map((x) => [x.filename, x.duplicateOf])) : "<p>None.</p>"}
 <h2>Stage timings</h2>

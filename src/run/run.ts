@@ -30,6 +30,7 @@ import { train } from "./stages/train.js";
 import { embed } from "./stages/embed.js";
 import { sample } from "./stages/sample.js";
 import { saveResults } from "./stages/save-results.js";
+import { exportSelectedFrames } from "./export-frames.js";
 import { generateReport } from "./stages/report.js";
 import { completeRun, failRun, hardStopRun } from "./stages/end.js";
 
@@ -91,6 +92,7 @@ async function runStages(ctx: RunContext): Promise<RunResult> {
   const selection = await sample(ctx, data, inputs, embeddings);
   enterState(ctx, "SAVING_RESULTS");
   const datapoolIdx = saveResults(ctx, embeddings, selection);
+  if (data.videos) await exportSelectedFrames(ctx, data.videos, selection.pickedImages);
   enterState(ctx, "GENERATING_REPORT");
   const report = await generateReport(ctx, { data, training, embeddings, selection, datapoolIdx });
   completeRun(ctx, selection);

@@ -29,6 +29,8 @@ export interface PrefetchPlan {
   /** Folder of the image cache (ImageCache.dir) and how it was opened. */
   cacheDir: string;
   removeExactDuplicates: boolean;
+  /** ImageCache.excluded of the trainer's view. */
+  exclude?: readonly string[];
   /** Number of images the trainer sees (checked against the cache the worker opens). */
   n: number;
   seed: number;
@@ -197,7 +199,7 @@ function runPrefetcher(d: PrefetchData): void {
   let cache: ReturnType<typeof openImageCache> | null = null;
   try {
     torch.setNumThreads(plan.numThreads ?? 1);
-    cache = openImageCache(plan.cacheDir, { removeExactDuplicates: plan.removeExactDuplicates });
+    cache = openImageCache(plan.cacheDir, { removeExactDuplicates: plan.removeExactDuplicates, exclude: plan.exclude });
     if (cache.length !== plan.n) throw new Error(`${plan.cacheDir} holds ${cache.length} images, the trainer has ${plan.n}`);
     const sizes: Array<[number, number]> = Array.from({ length: cache.length }, (_, i) => [cache!.heights[i]!, cache!.widths[i]!]);
     const pixels = plan.collate.input_size * plan.collate.input_size * 3;

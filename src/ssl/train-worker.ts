@@ -24,6 +24,8 @@ export interface WorkerTrainOptions {
   cacheDir: string;
   /** As the cache was built (default true). */
   removeExactDuplicates?: boolean;
+  /** Entries the caller's view leaves out (ImageCache.excluded: frames of videos dropped as corrupt). */
+  exclude?: string[];
   /** Resolved lightly_config (parseLightlyConfig). */
   config: LightlyConfig;
   outDir: string;
@@ -128,7 +130,7 @@ async function runInWorker(d: WorkerData): Promise<void> {
     const { train } = await import("./trainer.js");
     const o = d.options;
     if (o.numThreads) torch.setNumThreads(o.numThreads);
-    const c = openImageCache(o.cacheDir, { removeExactDuplicates: o.removeExactDuplicates ?? true });
+    const c = openImageCache(o.cacheDir, { removeExactDuplicates: o.removeExactDuplicates ?? true, exclude: o.exclude });
     cache = c;
     const r = await train({
       cache: c, config: o.config, outDir: o.outDir, device: o.device, startFrom: o.startFrom, resumeFrom: o.resumeFrom,

@@ -61,7 +61,7 @@ export class ViewSource {
     if (!use) return;
     const dup = cache.duplicates[0];
     this.pf = ViewPrefetcher.start({
-      cacheDir: cache.dir, removeExactDuplicates: dup !== undefined && !cache.filenames.includes(dup.filename), n: cache.length,
+      cacheDir: cache.dir, removeExactDuplicates: dup !== undefined && !cache.filenames.includes(dup.filename), exclude: cache.excluded, n: cache.length,
       seed: o.seed, shuffle: o.shuffle, batchSize: o.batchSize, stepsPerEpoch: o.stepsPerEpoch, maxEpochs: o.maxEpochs,
       collate: o.collate, augment: o.augment ?? {},
     });

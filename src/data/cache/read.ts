@@ -22,21 +22,21 @@ export interface Batch {
  * Opens a cache built earlier (for example by another process) from its folder, without listing
  * or checking the images folder. Throws when there is no complete index.
  */
-export function openImageCache(dir: string, opts: { removeExactDuplicates?: boolean } = {}): ImageCache {
+export function openImageCache(dir: string, opts: { removeExactDuplicates?: boolean; exclude?: readonly string[] } = {}): ImageCache {
   const idx = readIndex(dir);
   if (!idx || !idx.complete) throw new WinnowError("not_found", `no complete image cache in ${dir}`, { where: dir });
   const e = idx.entries;
   const stats: CacheStats = { files: e.filenames.length, decoded: 0, reused: e.filenames.length, failed: e.failures.size, compacted: false, durationMs: 0 };
-  return new ImageCache(dir, idx, opts.removeExactDuplicates ?? true, stats);
+  return new ImageCache(dir, idx, opts.removeExactDuplicates ?? true, stats, opts.exclude);
 }
 
 /** Entries with pixels and no failure, in order; exact duplicates (same sha256) after the first are listed, and dropped when `removeDuplicates`. */
-function usableEntries(e: Entries, removeDuplicates: boolean): { keep: number[]; duplicates: DuplicateFile[] } {
+function usableEntries(e: Entries, removeDuplicates: boolean, exclude: ReadonlySet<string>): { keep: number[]; duplicates: DuplicateFile[] } {
   const firstWith = new Map<string, number>();
   const keep: number[] = [];
   const duplicates: DuplicateFile[] = [];
   for (let i = 0; i < e.filenames.length; i++) {
-    if (e.slots[i]! < 0 || e.failures.has(i)) continue;
+    if (e.slots[i]! < 0 || e.failures.has(i) || exclude.has(e.filenames[i]!)) continue;
     const key = Buffer.from(e.sha256.buffer, e.sha256.byteOffset + i * 32, 32).toString("latin1");
     const first = firstWith.get(key);
     if (first === undefined) firstWith.set(key, i);
@@ -74,14 +74,19 @@ export class ImageCache {
   readonly refused: Refused[];
   readonly hiddenSkipped: number;
   readonly stats: CacheStats;
+  /** Entries left out of this view by the caller (e.g. the frames of a video dropped as corrupt); see without(). */
+  readonly excluded: readonly string[];
+  private readonly removeDuplicates: boolean;
   private readonly slots: Int32Array;
   private readonly sha: Uint8Array;
   private fd: number;
   private staging: Buffer | null = null;
 
   /** @internal use buildImageCache / openImageCache */
-  constructor(dir: string, idx: IndexFile, removeDuplicates: boolean, stats: CacheStats) {
+  constructor(dir: string, idx: IndexFile, removeDuplicates: boolean, stats: CacheStats, exclude: readonly string[] = []) {
     const e = idx.entries;
+    this.excluded = [...exclude];
+    this.removeDuplicates = removeDuplicates;
     this.dir = dir;
     this.resolution = idx.settings.resolution;
     this.stride = this.resolution * this.resolution * 3;
@@ -91,7 +96,7 @@ export class ImageCache {
     this.corruptFilenames = [...e.failures]
       .sort((a, b) => a[0] - b[0])
       .map(([i, f]) => ({ filename: e.filenames[i]!, code: f.code, reason: f.reason }));
-    const { keep, duplicates } = usableEntries(e, removeDuplicates);
+    const { keep, duplicates } = usableEntries(e, removeDuplicates, new Set(exclude));
     this.duplicates = duplicates;
     const m = keep.length;
     this.filenames = new Array<string>(m);
@@ -189,6 +194,16 @@ export class ImageCache {
       out[2 * b + 1] = this.heights[i]!;
     }
     return torch.tensor(out, { shape: [B, 2], device });
+  }
+
+  /**
+   * The same cache without `names` (and without what this view excluded already), as a new view; this
+   * one stays open. Another process gets the same view with openImageCache(dir, { exclude: excluded }).
+   */
+  without(names: Iterable<string>): ImageCache {
+    const idx = readIndex(this.dir);
+    if (!idx || !idx.complete) throw new WinnowError("not_found", `no complete image cache in ${this.dir}`, { where: this.dir });
+    return new ImageCache(this.dir, idx, this.removeDuplicates, this.stats, [...new Set([...this.excluded, ...names])]);
   }
 
   close(): void {

@@ -5,18 +5,24 @@ import { WinnowError } from "../../util/errors.js";
 import type { RunContext } from "../context.js";
 import { jsonText, linesText } from "../files.js";
 import { writePredictionIssues, malformedFiles } from "../object-level.js";
+import { corruptVideos, type CorruptVideo } from "../videos.js";
 import type { RunData } from "./load-dataset.js";
 
 export function checkCorruptness(ctx: RunContext, data: RunData): void {
-  const { cache } = data;
   const { paths } = ctx;
-  const corrupt = cache.corruptFilenames;
+  const videos = dropCorruptVideos(ctx, data);
+  data.corruptVideos = videos;
+  const { cache } = data;
+  const isVideo = new Set(videos.map((v) => v.video));
+  const corrupt = cache.corruptFilenames.filter((c) => !isVideo.has(c.filename));
   const duplicates = cache.duplicates;
-  writeFileAtomic(paths.corruptFilenames, linesText(corrupt.map((c) => c.filename)), { mkdir: true });
+  writeFileAtomic(paths.corruptFilenames, linesText([...corrupt.map((c) => c.filename), ...videos.map((v) => v.video)]), { mkdir: true });
   writeFileAtomic(paths.duplicateFilenames, linesText(duplicates.map((d) => d.filename)), { mkdir: true });
-  writeFileAtomic(paths.corruptnessInformation,
-    jsonText({ corrupt_samples: Object.fromEntries(corrupt.map((c) => [c.filename, `${c.code}: ${c.reason}`])) }), { mkdir: true });
-  ctx.log(`${cache.length} usable images, ${corrupt.length} corrupt, ${duplicates.length} exact duplicate(s)`);
+  writeFileAtomic(paths.corruptnessInformation, jsonText({
+    corrupt_samples: Object.fromEntries(corrupt.map((c) => [c.filename, `${c.code}: ${c.reason}`])),
+    ...(data.videos ? { corrupt_videos: Object.fromEntries(videos.map((v) => [v.video, v.reason])) } : {}),
+  }), { mkdir: true });
+  ctx.log(`${cache.length} usable ${data.videos ? "images and frames" : "images"}, ${corrupt.length} corrupt${data.videos ? `, ${videos.length} corrupt video(s)` : ""}, ${duplicates.length} exact duplicate(s)`);
   if (cache.refused.length) {
     ctx.note(`${cache.refused.length} entr${cache.refused.length === 1 ? "y" : "ies"} refused by the folder listing (symlinks, special files, bad names): ${cache.refused.slice(0, 3).map((r) => r.filename).join(", ")}`);
   }
@@ -29,6 +35,27 @@ export function checkCorruptness(ctx: RunContext, data: RunData): void {
       throw new WinnowError("invalid_input", `task "${task}": no usable object crops (every prediction file missing, malformed or without boxes inside its image; see ${paths.predictionIssues})`, { where: paths.predictionIssues });
     }
   }
+}
+
+/**
+ * Lightly's corruption_threshold: a video with more than that share of undecodable frames is dropped
+ * whole (its usable frames leave the dataset: training, embedding and selection). Videos that could
+ * not be probed are listed too. Returns every corrupt video with the reason.
+ */
+function dropCorruptVideos(ctx: RunContext, data: RunData): CorruptVideo[] {
+  if (!data.videos) return [];
+  const { corrupt, frames } = corruptVideos(data.cache, data.videos, ctx.config.worker_config.corruptness_check.corruption_threshold);
+  for (const v of corrupt) ctx.log(`corrupt video ${v.video}: ${v.reason}`);
+  if (frames.length) {
+    const view = data.cache.without(frames);
+    const swap = (c: typeof view): typeof view => (c === data.cache ? view : c);
+    data.items = swap(data.items);
+    data.trainItems = swap(data.trainItems);
+    data.cache.close();
+    data.cache = view;
+    ctx.open.cache = view;
+  }
+  return corrupt;
 }
 
 function reportPredictionIssues(ctx: RunContext, data: RunData): void {

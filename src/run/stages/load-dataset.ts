@@ -7,6 +7,7 @@ import type { RunContext } from "../context.js";
 import { predictionsDirFor, checkTasksListed, RunPredictions, type TaskIssues } from "../object-level.js";
 import { CountProgress } from "../progress.js";
 import { winnowHome } from "../store.js";
+import { listWithVideos, RunVideos, type CorruptVideo } from "../videos.js";
 
 export interface RunData {
   /** The input's images. */
@@ -17,6 +18,10 @@ export interface RunData {
   trainItems: ImageCache;
   predictions: RunPredictions | null;
   predictionIssues: TaskIssues[];
+  /** The input's videos (worker_config.videos), null when videos are not taken. */
+  videos: RunVideos | null;
+  /** Videos dropped as corrupt, with the reason (set by CHECKING_CORRUPTNESS). */
+  corruptVideos?: CorruptVideo[];
 }
 
 /** Decodes (or reuses) the cache; the caches opened are also in ctx.open, so the run closes them whatever happens. */
@@ -25,14 +30,17 @@ export async function loadDataset(ctx: RunContext): Promise<RunData> {
   const lc = ctx.config.lightly_config;
   const cacheDir = ctx.options.cacheDir ?? path.join(winnowHome(), "cache");
   const decodeBar = new CountProgress("decoding", ctx.stream);
+  const listing = wc.videos ? await listWithVideos(ctx.input, wc.num_threads) : undefined;
+  const videos = listing && listing.videos.videos.size ? new RunVideos(listing.videos) : null;
+  if (videos) ctx.log(`videos: ${videos.names.length} (${listing!.videos.of.size} frames or unreadable videos as samples)`);
   const cache = await prepareImages(ctx.input, {
-    cacheDir, config: lc, removeExactDuplicates: wc.remove_exact_duplicates,
+    cacheDir, config: lc, removeExactDuplicates: wc.remove_exact_duplicates, listing,
     onProgress: (d, t) => (decodeBar.update(d, t), ctx.live("decoding", d, t)), log: ctx.log,
   });
   ctx.open.cache = cache;
   decodeBar.done();
   if (wc.training.task_name && !wc.enable_training) ctx.note(`worker_config.training.task_name ${JSON.stringify(wc.training.task_name)} has no effect: enable_training is false`);
-  const data: RunData = { cache, items: cache, trainItems: cache, predictions: null, predictionIssues: [] };
+  const data: RunData = { cache, items: cache, trainItems: cache, predictions: null, predictionIssues: [], videos };
   if (ctx.plan.tasks.length) await loadPredictions(ctx, data, cacheDir);
   return data;
 }
@@ -56,6 +64,9 @@ async function loadPredictions(ctx: RunContext, data: RunData, cacheDir: string)
     bar.done();
   }
   for (const task of plan.valueTasks) preds.imagePredictions(task, data.cache.filenames, ctx.log);
+  if (data.videos && (plan.selectTask || plan.trainTask)) {
+    ctx.note(`object crops are cut from images only: the frames of the input's ${data.videos.names.length} video(s) get no crops (not supported yet)`);
+  }
   if (plan.selectTask) data.items = preds.crops.get(plan.selectTask)!;
   if (plan.trainTask) data.trainItems = preds.crops.get(plan.trainTask)!;
   data.predictionIssues = preds.issues(data.cache.filenames);

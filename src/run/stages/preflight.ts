@@ -5,6 +5,7 @@ import type { RunContext } from "../context.js";
 import { datapoolRuns } from "../checkpoint-source.js";
 import { predictionsDirFor } from "../object-level.js";
 import { checkSelectionSources, readRelevantFilenames, type SelectionSources } from "../selection-sources.js";
+import { checkSequenceConfig } from "../sequence-select.js";
 
 export interface RunInputs {
   selectionSources: SelectionSources;
@@ -22,5 +23,6 @@ export function resolveInputs(ctx: RunContext): RunInputs {
   });
   const relevant = readRelevantFilenames(wc.relevant_filenames_file, { input, lightlyPath: options.lightlyPath, policy: options.policy });
   if (relevant) ctx.log(`relevant_filenames_file: selecting among ${relevant.length} listed file(s)`);
+  checkSequenceConfig(ctx.config, relevant);
   return { selectionSources, relevant, datapoolRuns: wc.use_datapool ? datapoolRuns(input) : [] };
 }

@@ -2,10 +2,11 @@
 import { l2NormalizeRows } from "../../pipeline/index.js";
 import type { WorkerTrainResult } from "../../ssl/index.js";
 import type { RunContext } from "../context.js";
-import { writeReport, type RunReport } from "../report.js";
+import { writeReport, REPORT_MAX_THUMBNAILS, type RunReport } from "../report.js";
 import type { RunEmbeddings } from "./embed.js";
 import type { RunData } from "./load-dataset.js";
 import type { RunSelection } from "./sample.js";
+import { frameThumbnails } from "../video-report.js";
 
 export interface ReportParts {
   data: RunData;
@@ -25,6 +26,8 @@ export async function generateReport(ctx: RunContext, parts: ReportParts): Promi
   const stages = record.stages.map((s) => (s === last ? { ...s, durationMs: Math.round(performance.now() - ctx.stageT0) } : s));
   const corrupt = cache.corruptFilenames;
   const duplicates = cache.duplicates;
+  const selected = sel.picked.map((i) => emb.filenames[i]!);
+  const frames = data.videos ? await frameThumbnails(ctx.input, cache, data.videos, selected.slice(0, REPORT_MAX_THUMBNAILS), ctx.log) : undefined;
   return writeReport({
     runId: ctx.id, input: ctx.input, output: ctx.paths.output, startedAt: record.startedAt, endedAt: new Date().toISOString(), durationMs: Date.now() - ctx.t0, stages, config,
     counts: {
@@ -36,12 +39,12 @@ export async function generateReport(ctx: RunContext, parts: ReportParts): Promi
       startedFrom: training.startedFrom, imagesPerSecond: training.imagesPerSecond, device: training.device, durationMs: training.durationMs,
     } : null,
     embedding: { n: emb.filenames.length, d: emb.d, weights: record.weights ?? "", checkpoint: emb.checkpoint, source: emb.source, startingWeights: record.startingWeights ?? null },
-    selection: { filenames: sel.picked.map((i) => emb.filenames[i]!), stoppedBy: sel.stoppedBy, datapoolFilenames: sel.datapool },
+    selection: { filenames: selected, stoppedBy: sel.stoppedBy, datapoolFilenames: sel.datapool },
     objects: preds ? {
       predictionsDir: preds.dir, selectTask: plan.selectTask, trainTask: plan.trainTask, valueTasks: plan.valueTasks, padding: wc.object_level.padding,
       crops: plan.selectTask ? emb.filenames.length : null, selectedCrops: sel.pickedCrops, selectedImages: sel.pickedImages, issues: data.predictionIssues,
     } : null,
-    corrupt, duplicates, notes: ctx.notes, filenames: emb.filenames, values: wc.normalize_embeddings ? l2NormalizeRows(emb.values, emb.d) : emb.values, d: emb.d,
+    corrupt, corruptVideos: data.corruptVideos, frames, duplicates, notes: ctx.notes, filenames: emb.filenames, values: wc.normalize_embeddings ? l2NormalizeRows(emb.values, emb.d) : emb.values, d: emb.d,
     selectedIdx: sel.picked, datapoolIdx: parts.datapoolIdx,
   });
 }

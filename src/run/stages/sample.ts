@@ -8,6 +8,7 @@ import type { RunContext } from "../context.js";
 import { jsonText } from "../files.js";
 import { imagesOfCrops } from "../object-level.js";
 import { selectStep } from "../select-step.js";
+import { sampleSequences } from "../sequence-select.js";
 import { loadSelectionMetadata } from "../selection-sources.js";
 import { datapoolBefore } from "./datapool.js";
 import type { RunEmbeddings } from "./embed.js";
@@ -29,6 +30,7 @@ export interface RunSelection {
 
 export async function sample(ctx: RunContext, data: RunData, inputs: RunInputs, emb: RunEmbeddings): Promise<RunSelection> {
   const wc = ctx.config.worker_config;
+  if (wc.selected_sequence_length > 1) return sampleSequences(ctx, data, emb);
   const { filenames, values, d } = emb;
   const datapool = wc.use_datapool ? datapoolBefore(ctx, inputs.datapoolRuns, new Set(filenames)) : [];
   const predValues = data.predictions ? data.predictions.selectionValues(ctx.plan.valueTasks, filenames, ctx.plan.selectTask, ctx.log) : null;

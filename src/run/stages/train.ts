@@ -14,7 +14,7 @@ export async function train(ctx: RunContext, data: RunData, start: StartingPoint
   const { record, printer, options: opts } = ctx;
   const wc = ctx.config.worker_config;
   const handle = trainInWorker({
-    cacheDir: data.trainItems.dir, removeExactDuplicates: wc.remove_exact_duplicates, config: ctx.config.lightly_config, outDir: ctx.paths.checkpoints,
+    cacheDir: data.trainItems.dir, removeExactDuplicates: wc.remove_exact_duplicates, exclude: [...data.trainItems.excluded], config: ctx.config.lightly_config, outDir: ctx.paths.checkpoints,
     device: ctx.device, startFrom: start.checkpoint?.path ?? start.pretrained?.path, resumeFrom: start.resumeFrom ?? undefined,
     numThreads: wc.num_threads >= 1 ? wc.num_threads : undefined,
     onProgress: (p) => (printer?.update(p), opts.onProgress?.(trainingProgress(record.state, p))),
