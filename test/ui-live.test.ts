@@ -205,6 +205,16 @@ test("a queued run no live worker can take is in the overview with a warning, an
   await page.click(`tr[data-scheduled-id="${s.id}"] [data-testid=cancel-queued-confirm]`);
   await page.waitForSelector(`tr[data-scheduled-id="${s.id}"]`, { state: "detached" });
   assert.equal((await call<ScheduledRunData>("GET", `/v1/scheduled-runs/${s.id}`)).state, "CANCELED");
+  // The schedule page's queue warns and cancels the same way.
+  const s2 = await schedule(datasetId, { epochs: 1, runsOn: ["gpu", "a100"] });
+  await page.click("nav >> text=Schedule a run");
+  const row2 = await page.waitForSelector(`[data-testid=queue] tr[data-scheduled-id="${s2.id}"] [data-testid=no-worker-warning]`);
+  assert.match(await row2.innerText(), /No live worker has the labels gpu, a100/);
+  await page.click(`[data-testid=queue] tr[data-scheduled-id="${s2.id}"] [data-testid=cancel-queued]`);
+  assert.equal((await call<ScheduledRunData>("GET", `/v1/scheduled-runs/${s2.id}`)).state, "OPEN", "not cancelled before confirming");
+  await page.click(`[data-testid=queue] tr[data-scheduled-id="${s2.id}"] [data-testid=cancel-queued-confirm]`);
+  await page.waitForSelector(`[data-testid=queue] tr[data-scheduled-id="${s2.id}"]`, { state: "detached" });
+  assert.equal((await call<ScheduledRunData>("GET", `/v1/scheduled-runs/${s2.id}`)).state, "CANCELED");
   // A run for the worker's own label has no warning (the worker takes it at once, so check the API).
   const q = await call<{ items: { runs_on: string[]; matching_live_workers: number }[] }>("GET", "/v1/queue-summaries");
   assert.equal(q.items.length, 0);

@@ -36,7 +36,7 @@ test("progress is rate-limited to the newest per period; a quiet stage still ask
   const steps = progress.map((u) => (u.body.progress as { step: number }).step);
   // 50 messages over about 1 s (longer on a loaded machine): far fewer updates, in order.
   const span = progress.at(-1)!.at - t0;
-  assert.ok(progress.length >= 3 && progress.length <= Math.ceil(span / progressMs) + 1, `${progress.length} progress updates in ${span.toFixed(0)} ms`);
+  assert.ok(progress.length >= 2 && progress.length <= Math.ceil(span / progressMs) + 1, `${progress.length} progress updates in ${span.toFixed(0)} ms`);
   assert.ok(progress.length < 50 / 2, `${progress.length} updates for 50 progress messages`);
   assert.deepEqual([...steps].sort((a, b) => a - b), steps, "newest only, in order");
   for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.at - progress[i - 1]!.at >= progressMs * 0.8, "at most one per period");
