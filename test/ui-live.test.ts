@@ -181,6 +181,9 @@ test("live progress appears and advances while a run trains; the workers page sh
   await page.click("[data-testid=abort-run]");
   assert.equal((await call<RunData>("GET", `/v1/runs/${run.id}`)).state, "TRAINING", "not aborted before confirming");
   await page.click("[data-testid=abort-run-confirm]");
+  // Until the worker stops, the page says the abort is on its way (and offers no second Abort).
+  await page.waitForSelector("[data-testid=abort-requested], [data-testid=run-state] [data-state=ABORTED]");
+  if (await page.$("[data-testid=abort-requested]")) assert.equal(await page.$("[data-testid=abort-run]"), null);
   await page.waitForSelector("[data-testid=run-state] [data-state=ABORTED]", { timeout: 60_000 });
   const ended = await call<RunData>("GET", `/v1/runs/${run.id}`);
   assert.equal(ended.state, "ABORTED");
