@@ -13,6 +13,7 @@ export function register(program: Command): void {
     .option("--s3-part-size <MiB>", "multipart upload part size for artifacts in S3", "16")
     .option("--no-storage-redirect", "stream downloads through the server instead of redirecting to presigned S3 URLs")
     .option("--datasource-root <dir>", "folder that datasets' datasources are relative to", ".")
+    .option("--no-datasource-check", "accept datasets whose datasource folder this server cannot see (data mounted on the workers only)")
     .option("--allow-root <dir>", "a folder scheduled configs may name by absolute path besides the dataset's datasource (repeatable; give workers the same --allow-root)", (v: string, a: string[]) => [...a, v], [] as string[])
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <n>", "port (0 = any free port)", "8470")
@@ -21,7 +22,7 @@ export function register(program: Command): void {
     .addHelpText("after", "\nCreate API tokens with `winnow token create --database <file>`; workers connect with `winnow worker`.")
     .action(async (o: {
       database: string; storage: string; datasourceRoot: string; host: string; port: string; publicUrl?: string; heartbeatTimeout: string;
-      s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string; s3PartSize: string; storageRedirect: boolean; allowRoot: string[];
+      s3Endpoint?: string; s3PathStyle?: boolean; s3Region?: string; s3PartSize: string; storageRedirect: boolean; datasourceCheck: boolean; allowRoot: string[];
     }) => {
       const { CliError, EXIT } = await import("./index.js");
       const port = Number(o.port);
@@ -34,7 +35,7 @@ export function register(program: Command): void {
       const s = await serve({
         database: o.database, storage: o.storage, datasourceRoot: o.datasourceRoot, host: o.host, port, publicUrl: o.publicUrl, heartbeatTimeoutMs: timeout * 1000,
         s3: { endpoint: o.s3Endpoint, forcePathStyle: o.s3PathStyle, region: o.s3Region, partSize: partMiB * 1024 * 1024 }, storageRedirect: o.storageRedirect,
-        allowRoots: o.allowRoot,
+        allowRoots: o.allowRoot, datasourceCheck: o.datasourceCheck,
       });
       process.stdout.write(`winnow serve: listening on ${s.url} (OpenAPI at ${s.url}/openapi.json)\n`);
       await new Promise<void>((resolve) => {

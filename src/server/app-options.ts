@@ -23,6 +23,11 @@ export interface AppOptions {
    * so artifact bytes do not pass through the API (default true). Off: the server streams them.
    */
   storageRedirect?: boolean;
+  /**
+   * Refuse a dataset whose datasource folder is not under `datasourceRoot` (default true). Off where
+   * only the workers mount the data (the server then cannot show thumbnails either).
+   */
+  datasourceCheck?: boolean;
   /** Folders besides a dataset's datasource that scheduled configs may name by absolute path (--allow-root). */
   allowRoots?: string[];
   logger?: boolean;

@@ -20,7 +20,7 @@ function jsonSchema(s: z.ZodType): Record<string, unknown> {
 type Op = { summary: string; body?: string; ok?: number; auth?: false; params?: string[]; query?: string[] };
 const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/health": { get: { summary: "Liveness", auth: false } },
-  "/v1/datasets": { post: { summary: "Create a dataset (createDataset)", body: "CreateDataset", ok: 201 }, get: { summary: "List datasets, optionally those of one name (getDatasetsByName)", query: ["name"] } },
+  "/v1/datasets": { post: { summary: "Create a dataset (createDataset); its datasource folder must exist under the server's datasource root unless the server runs with --no-datasource-check", body: "CreateDataset", ok: 201 }, get: { summary: "List datasets, optionally those of one name (getDatasetsByName)", query: ["name"] } },
   "/v1/datasets/{id}": {
     get: { summary: "Get a dataset (getDatasetById)" },
     delete: { summary: "Delete a dataset with its scheduled runs, runs, logs and artifacts (deleteDatasetById; 409 while a run of it is queued or running)", ok: 204 },

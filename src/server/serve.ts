@@ -22,6 +22,8 @@ export interface ServeOptions {
   storageRedirect?: boolean;
   /** Folder datasets' datasources are relative to (default: the current directory). */
   datasourceRoot?: string;
+  /** Refuse datasets whose folder is not under datasourceRoot (default true; see AppOptions). */
+  datasourceCheck?: boolean;
   /** Folders besides a dataset's datasource that scheduled configs may name by absolute path. */
   allowRoots?: string[];
   host?: string;
@@ -65,7 +67,7 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
     claimPollMs,
     store, storage, signingSecret: secret, datasourceRoot: path.resolve(o.datasourceRoot ?? "."),
     publicUrl: () => o.publicUrl?.replace(/\/+$/, "") ?? url, bodyLimit: o.bodyLimit, artifactLimit: o.artifactLimit, logger: o.logger,
-    storageRedirect: o.storageRedirect, allowRoots: o.allowRoots, ui: { workerTimeoutMs: o.heartbeatTimeoutMs ?? 60_000 },
+    storageRedirect: o.storageRedirect, allowRoots: o.allowRoots, datasourceCheck: o.datasourceCheck, ui: { workerTimeoutMs: o.heartbeatTimeoutMs ?? 60_000 },
   });
   const host = o.host ?? "127.0.0.1";
   await app.listen({ host, port: o.port ?? 8470 });

@@ -10,6 +10,9 @@ import type { RunReporter } from "./run-reporter.js";
 
 export type JobResult = Extract<JobMessage, { type: "done" }>;
 
+/** Progress periods without progress after which an empty update asks whether the run was canceled. */
+const QUIET_TICKS = 5;
+
 /** run()'s states that are not Lightly's are reported as the Lightly state they belong to. */
 function lightlyState(s: string): RunState | null {
   if (s === "SAVING_RESULTS") return "SAMPLING";
@@ -25,10 +28,11 @@ export class JobProcess {
   constructor(private readonly report: RunReporter) {}
 
   /** Runs the job to its end. `stop` (the worker stopping) asks it to finish its step and end ABORTED. */
-  async run(specFile: string, opts: { progressMs: number; stop?: AbortSignal; log: (line: string) => void }): Promise<JobResult | null> {
+  async run(specFile: string, opts: { progressMs: number; stop?: AbortSignal; log: (line: string) => void; script?: string }): Promise<JobResult | null> {
     // From the sources (a checkout) the job runs through tsx; from the compiled package, as JavaScript.
+    // (`script`: another child speaking the same IPC, for tests of this class.)
     const fromSource = import.meta.url.endsWith(".ts");
-    const jobScript = fileURLToPath(new URL(fromSource ? "./job.ts" : "./job.js", import.meta.url));
+    const jobScript = opts.script ?? fileURLToPath(new URL(fromSource ? "./job.ts" : "./job.js", import.meta.url));
     const execArgv = fromSource ? ["--import", import.meta.resolve("tsx")] : [];
     const child = fork(jobScript, [specFile], { execArgv, stdio: ["ignore", "pipe", "pipe", "ipc"] });
     this.report.child = child;
@@ -41,8 +45,14 @@ export class JobProcess {
     opts.stop?.addEventListener("abort", onStop, { once: true });
     // Live progress goes to the server at most once per progressMs (the newest only); each update's
     // answer also carries cancel_requested, so a cancel from the UI is noticed within about a second.
+    // A stage that reports no progress (selection, uploads of a resumed checkpoint) still asks with
+    // an empty update every QUIET_TICKS periods, so Abort stops it too.
+    let quiet = 0;
     const progressTimer = setInterval(() => {
-      if (this.progress) this.report.update({ progress: this.progress });
+      if (this.progress || ++quiet >= QUIET_TICKS) {
+        this.report.update(this.progress ? { progress: this.progress } : {});
+        quiet = 0;
+      }
       this.progress = null;
     }, opts.progressMs);
     try {

@@ -3,11 +3,13 @@
 // with the server: ended (by us or by the server: a 409), canceled by the client, or doomed to end
 // FAILED (an artifact that cannot be stored).
 import type { ChildProcess } from "node:child_process";
+import * as path from "node:path";
 import { ApiConflictError, ApiError } from "../client/errors.js";
 import type { ArtifactData, ArtifactType, RunState } from "../db/records.js";
 import { truncateText } from "../util/truncate-text.js";
 import type { WorkerContext } from "./context.js";
 import { logBatches } from "./log-batches.js";
+import { relativeMessage } from "./message-paths.js";
 import { RetryBudgetExhausted, describeError, isStorageFull, isTransientError } from "./retry.js";
 
 export type RunUpdate = { state?: RunState; message?: string; progress?: Record<string, unknown> | null; checkpoint_source?: string | null };
@@ -68,14 +70,16 @@ export class RunReporter {
 
   /**
    * Sets the end state. A message the server refuses (a 4xx other than 409) is sent again shorter,
-   * then without it: a run must not stay in UPLOADING_ARTIFACTS because of its message.
+   * then without it: a run must not stay in UPLOADING_ARTIFACTS because of its message. The message
+   * sent names this worker's paths relative to the run folder or datasource root (message-paths.ts).
    */
   async finish(state: RunState, message: string): Promise<void> {
     await this.chain;
     if (this.ended) return;
-    const { log, retrying, budgets } = this.ctx;
+    const { log, retrying, budgets, workDir, realRoot } = this.ctx;
+    const sent = relativeMessage(message, { runDir: path.join(workDir, "runs", this.runId), realRoot, workDir });
     let last: unknown = null;
-    for (const m of new Set([truncateText(message), truncateText(message, 500), ""])) {
+    for (const m of new Set([truncateText(sent), truncateText(sent, 500), ""])) {
       try {
         await retrying(`end ${state}`, () => this.patch({ state, message: m }), { untilStopped: false, budget: budgets.end });
         last = null;
@@ -88,14 +92,14 @@ export class RunReporter {
       }
     }
     this.ended = true;
-    if (last) return this.endNotSet(state, message, last);
+    if (last) return this.endNotSet(state, message, last, sent);
     log(`run ${this.runId}: ${state}${message ? ` (${truncateText(message, 2000)})` : ""}`);
   }
 
-  private endNotSet(state: RunState, message: string, last: unknown): void {
+  private endNotSet(state: RunState, message: string, last: unknown, sent: string): void {
     this.ctx.log(`!!! run ${this.runId}: the end state ${state} could not be set: ${describeError(last)}; the server still shows the run as going. Message: ${truncateText(message, 2000)}`);
     // The server was unreachable: try again before each later claim.
-    if (isTransientError(last) || last instanceof RetryBudgetExhausted) this.ctx.unsentEnds.set(this.runId, state, truncateText(message, 500));
+    if (isTransientError(last) || last instanceof RetryBudgetExhausted) this.ctx.unsentEnds.set(this.runId, state, truncateText(sent, 500));
   }
 
   // Updates and log lines go out in order, one at a time.

@@ -7,8 +7,12 @@ import { HttpError, notFound } from "../http-error.js";
 import { createDatasetBody, datasetsQuery, idParams } from "../schemas.js";
 import type { ApiPlugin } from "./plugin.js";
 
-/** The datasource as stored: an S3 URL, or a folder relative to `realRoot` that stays inside it. */
-export function checkDatasource(realRoot: string, ds: string): string {
+/**
+ * The datasource as stored: an S3 URL, or a folder relative to `realRoot` that stays inside it.
+ * `mustExist`: a folder the server cannot see is refused now, not when a run starts (off for
+ * deployments where only workers mount the data: `winnow serve --no-datasource-check`).
+ */
+export function checkDatasource(realRoot: string, ds: string, mustExist = true): string {
   // An S3 prefix: workers list and mirror it themselves (src/data/s3-mirror.ts).
   if (isS3Url(ds)) {
     try {
@@ -25,7 +29,9 @@ export function checkDatasource(realRoot: string, ds: string): string {
     throw e;
   }
   // Where the server can see the folder, it must not lead out of the root through a symlink.
-  if (fs.existsSync(abs)) {
+  if (!fs.existsSync(abs)) {
+    if (mustExist) throw new HttpError(400, `datasource ${JSON.stringify(ds)}: no such folder under the server's datasource root; nothing was created`, "datasource");
+  } else {
     const real = fs.realpathSync(abs);
     if (real !== abs) throw new HttpError(400, `datasource ${JSON.stringify(ds)}: symbolic link in the path (it may lead outside the datasource root)`, "datasource");
     if (!fs.statSync(real).isDirectory()) throw new HttpError(400, `datasource ${JSON.stringify(ds)} is not a folder`, "datasource");
@@ -37,7 +43,7 @@ export const datasetRoutes: ApiPlugin = async (app, { ctx }) => {
   const { store, storage, owner } = ctx;
 
   app.post("/v1/datasets", { schema: { body: createDatasetBody } }, async (req, reply) => {
-    const d = await store.createDataset(owner(req), req.body.name, checkDatasource(ctx.realRoot, req.body.datasource));
+    const d = await store.createDataset(owner(req), req.body.name, checkDatasource(ctx.realRoot, req.body.datasource, ctx.o.datasourceCheck ?? true));
     return reply.code(201).send(d);
   });
   app.get("/v1/datasets", { schema: { querystring: datasetsQuery } }, async (req) => store.listDatasets(owner(req), req.query.name));

@@ -32,6 +32,8 @@ export function RunDetail(p: { id: string }) {
   );
   const run = data?.run;
   const sum = data?.sum;
+  // Once confirmed, the run goes on until the worker's next update: say so instead of offering Abort again.
+  const [abortAsked, setAbortAsked] = useState(false);
 
   if (error instanceof ApiError && error.status === 404) return <NotFound what="run" id={p.id} message={error.message} />;
   if (!run) return error ? <p class="error">{error.message}</p> : <p class="muted">Loading…</p>;
@@ -55,7 +57,11 @@ export function RunDetail(p: { id: string }) {
         {run.checkpoint_source && <div><b>Started from</b> {from ? <a class="mono" {...linkProps(`/runs/${from[1]}`)} data-testid="started-from">run {from[1]}</a> : <span class="mono">{run.checkpoint_source}</span>}</div>}
         {!ended && (
           <div class="actions">
-            <ConfirmButton label="Abort run" question="Abort this run? It stops after its current step and ends ABORTED." confirmLabel="Abort" testid="abort-run" onConfirm={() => cancelScheduled(run.scheduled_id).then(reload)} />
+            {abortAsked ? (
+              <span class="muted" role="status" data-testid="abort-requested">Abort requested: the worker stops after its current step.</span>
+            ) : (
+              <ConfirmButton label="Abort run" question="Abort this run? It stops after its current step and ends ABORTED." confirmLabel="Abort" testid="abort-run" onConfirm={() => cancelScheduled(run.scheduled_id).then(() => (setAbortAsked(true), reload()))} />
+            )}
           </div>
         )}
       </div>

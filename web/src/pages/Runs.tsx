@@ -67,6 +67,17 @@ export function RunTable(p: { datasetId?: string; state?: string; page: number; 
   );
 }
 
+/** A queued run that no live worker's labels fit waits: say so (the overview and the schedule page). */
+export function NoWorkerWarning(p: { q: Pick<QueuedRunSummary, "runs_on" | "matching_live_workers"> }) {
+  const on = p.q.runs_on;
+  if (p.q.matching_live_workers !== 0) return null;
+  return (
+    <div class="small warn" data-testid="no-worker-warning">
+      No live worker {on.length ? `has the label${on.length > 1 ? "s" : ""} ${on.join(", ")}` : "is connected"}: this run waits until one {on.length ? "with them " : ""}starts.
+    </div>
+  );
+}
+
 /** OPEN scheduled runs (no worker has taken them yet), with a warning where no live worker fits. */
 export function QueuedRuns() {
   const { data, error, reload } = usePoll(() => api<{ items: QueuedRunSummary[] }>("GET", "/v1/queue-summaries"), [], 3000);
@@ -86,11 +97,7 @@ export function QueuedRuns() {
                 <td>{s.priority}</td>
                 <td>
                   {s.runs_on.length ? s.runs_on.join(", ") : <span class="muted">any worker</span>}
-                  {s.matching_live_workers === 0 && (
-                    <div class="small warn" data-testid="no-worker-warning">
-                      No live worker {s.runs_on.length ? `has the label${s.runs_on.length > 1 ? "s" : ""} ${s.runs_on.join(", ")}` : "is connected"}: this run waits until one {s.runs_on.length ? "with them " : ""}starts.
-                    </div>
-                  )}
+                  <NoWorkerWarning q={s} />
                 </td>
                 <td>{fmtTime(s.created_at)}</td>
                 <td><ConfirmButton label="Cancel" question="Cancel this queued run?" confirmLabel="Cancel run" testid="cancel-queued" onConfirm={() => cancelScheduled(s.id).then(reload)} /></td>

@@ -4,7 +4,9 @@ import { useTitle } from "../useTitle.ts";
 import { useEffect, useState } from "preact/hooks";
 import YAML from "yaml";
 import { PRIORITIES } from "../../../src/db/records.ts";
-import { api, type DatasetData, type ScheduledRunData } from "../api.ts";
+import { api, cancelScheduled, type DatasetData, type QueuedRunSummary, type ScheduledRunData } from "../api.ts";
+import { ConfirmButton } from "../components/ConfirmButton.tsx";
+import { NoWorkerWarning } from "./Runs.tsx";
 import { CopyButton } from "../components/CopyButton.tsx";
 import { fmtTime } from "../format.ts";
 import { linkProps, navigate } from "../router.ts";
@@ -126,9 +128,13 @@ export function Schedule(p: { query: URLSearchParams }) {
   );
 }
 
+/** Scheduled runs not yet ended: a queued one can be cancelled (and warns when no live worker fits), a taken one opened. */
 function Queue() {
-  const { data } = usePoll(() => api<ScheduledRunData[]>("GET", "/v1/scheduled-runs"), [], 3000);
-  const waiting = (data ?? []).filter((s) => s.state === "OPEN" || s.state === "LOCKED").reverse();
+  const { data, reload } = usePoll(async () => {
+    const [all, queued] = await Promise.all([api<ScheduledRunData[]>("GET", "/v1/scheduled-runs"), api<{ items: QueuedRunSummary[] }>("GET", "/v1/queue-summaries")]);
+    return { all, fits: new Map(queued.items.map((q) => [q.id, q])) };
+  }, [], 3000);
+  const waiting = (data?.all ?? []).filter((s) => s.state === "OPEN" || s.state === "LOCKED").reverse();
   if (waiting.length === 0) return null;
   return (
     <div>
@@ -142,9 +148,12 @@ function Queue() {
               <td class="mono">{s.id}</td>
               <td>{s.state}</td>
               <td>{s.priority}</td>
-              <td>{s.runs_on.join(", ") || "any"}</td>
+              <td>{s.runs_on.join(", ") || "any"}{data?.fits.has(s.id) && <NoWorkerWarning q={data.fits.get(s.id)!} />}</td>
               <td>{fmtTime(s.created_at)}</td>
-              <td>{s.run_id ? <button type="button" onClick={() => navigate(`/runs/${s.run_id}`)}>Open run</button> : null}</td>
+              <td>
+                {s.run_id ? <button type="button" onClick={() => navigate(`/runs/${s.run_id}`)}>Open run</button> : null}
+                {s.state === "OPEN" && <ConfirmButton label="Cancel" question="Cancel this queued run?" confirmLabel="Cancel run" testid="cancel-queued" onConfirm={() => cancelScheduled(s.id).then(reload)} />}
+              </td>
             </tr>
           ))}
         </tbody>
