@@ -139,3 +139,46 @@ test("2-rank train() equals PyTorch DistributedDataParallel fed the same views (
   }
   t.diagnostic(`worst relative weight difference vs PyTorch DDP after 2 steps: ${worst.toExponential(2)}; losses ${JSON.stringify(out.map((o) => o.stepLosses))}`);
 });
+
+test("kill -9 of one rank: the other rank's train() rejects with a DistributedError within the timeout; nothing leaks", { timeout: 180_000 }, async () => {
+  const timeoutMs = 5000;
+  const rs = await ranks("killed", join(root, "killed"), cfgInput({ trainer: { max_epochs: 1000, gpus: 0 } }), { DIST_TIMEOUT_MS: String(timeoutMs) });
+  try {
+    await rs[1].line((o) => o.ready);
+    const killedAt = Date.now();
+    rs[1].child.kill("SIGKILL");
+    const r0 = await rs[0].line((o) => "leaked" in o);
+    assert.equal(await rs[0].exit, 0, rs[0].stderr);
+    assert.equal(r0.name, "DistributedError", r0.error);
+    assert.match(r0.error, /failed on rank 0 of 2 \(timeout 5000 ms\)/);
+    assert.ok(r0.at - killedAt < timeoutMs + 2000, `rejected ${r0.at - killedAt} ms after the kill`);
+    assert.equal(r0.leaked, 0, "live tensors after the failed run");
+    assert.equal(r0.groups, 0);
+  } finally {
+    for (const r of rs) r.child.kill("SIGKILL");
+  }
+});
+
+test("a 2-rank checkpoint resumes on 1 rank: history kept, position mapped, the loss goes on from where it was", { timeout: 300_000 }, async (t) => {
+  const work = join(root, "resume");
+  const input = cfgInput({ trainer: { max_epochs: 8, gpus: 0 }, optimizer: { lr: 0.3, momentum: 0.9, weight_decay: 1e-4 }, collate: { cj_prob: 0, random_gray_scale: 0, gaussian_blur: 0, min_scale: 0.5 } });
+  const out = await results(await ranks("resume", work, input));
+  assert.equal(out[0].globalStep, 16); // 8 epochs × 2 steps per rank
+  const ckpt = join(work, "ckpt", "last.ckpt");
+  assert.equal(out[0].lastCheckpoint, ckpt);
+  const notes: string[] = [];
+  const six = parseLightlyConfig({ ...input, trainer: { max_epochs: 10, gpus: 0 }, checkpoint_callback: { save_top_k: 0, save_last: false, dirpath: join(work, "one") } });
+  const resumed = await train({ cache, config: six, outDir: join(work, "one"), device: "cpu", prefetch: false, resumeFrom: ckpt, log: (m) => notes.push(m) });
+  const fresh = await train({ cache, config: parseLightlyConfig({ ...input, trainer: { max_epochs: 1, gpus: 0 }, checkpoint_callback: { save_top_k: 0, save_last: false, dirpath: join(work, "fresh") } }), outDir: join(work, "fresh"), device: "cpu", prefetch: false });
+  assert.ok(notes.some((m) => /written by a run on 2 rank\(s\), this one has 1/.test(m)), notes.join("\n"));
+  assert.deepEqual(resumed.resumedFrom, { path: ckpt, epoch: 8, step: 0 });
+  assert.deepEqual(resumed.epochLosses.slice(0, 8), out[0].epochLosses, "the 2-rank run's epoch losses are kept");
+  assert.equal(resumed.stepsPerEpoch, 4);
+  assert.equal(resumed.stepLosses.length, 8, "epochs 9 and 10 only");
+  assert.equal(resumed.globalStep, 40, "16 steps of 2 per epoch map to 32 steps of 4 per epoch, then 8 more");
+  // Same world size, same losses scale: the resumed run starts from the trained weights, not from scratch.
+  const [resumedFirst, freshFirst] = [resumed.epochLosses[8]!, fresh.epochLosses[0]!];
+  t.diagnostic(`2-rank epoch losses ${out[0].epochLosses.map((l: number) => l.toFixed(3))}; resumed on 1 rank ${resumed.epochLosses.slice(8).map((l) => l.toFixed(3))}; fresh 1-rank epoch 1 ${freshFirst.toFixed(3)}`);
+  assert.ok(out[0].epochLosses[7] < out[0].epochLosses[0], "the 2-rank run's loss fell");
+  assert.ok(resumedFirst < freshFirst - 0.1, `resumed epoch 9 loss ${resumedFirst} vs a fresh run's first epoch ${freshFirst}`);
+});
