@@ -14,6 +14,8 @@ import * as torch from "../src/torch/index.js";
 import { buildImageCache, type ImageCache } from "../src/data/index.js";
 import { parseLightlyConfig, type LightlyConfigInput } from "../src/config/lightly-config.js";
 import { train, ntXentLoss } from "../src/ssl/index.js";
+import { startPosition } from "../src/ssl/loop-state.js";
+import type { ResumeState } from "../src/models/training-checkpoint.js";
 import { freePort, startRank, type Rank } from "./helpers/dist-spawn.js";
 import { PYTHON } from "./helpers/oracle.js";
 import { tempDir } from "./helpers/data-images.js";
@@ -140,7 +142,7 @@ test("2-rank train() equals PyTorch DistributedDataParallel fed the same views (
   t.diagnostic(`worst relative weight difference vs PyTorch DDP after 2 steps: ${worst.toExponential(2)}; losses ${JSON.stringify(out.map((o) => o.stepLosses))}`);
 });
 
-test("kill -9 of one rank: the other rank's train() rejects with a DistributedError within the timeout; nothing leaks", { timeout: 180_000 }, async () => {
+test("kill -9 of one rank: the other rank's train() rejects with a DistributedError within the timeout; nothing leaks", { timeout: 180_000 }, async (t) => {
   const timeoutMs = 5000;
   const rs = await ranks("killed", join(root, "killed"), cfgInput({ trainer: { max_epochs: 1000, gpus: 0 } }), { DIST_TIMEOUT_MS: String(timeoutMs) });
   try {
@@ -152,6 +154,7 @@ test("kill -9 of one rank: the other rank's train() rejects with a DistributedEr
     assert.equal(r0.name, "DistributedError", r0.error);
     assert.match(r0.error, /failed on rank 0 of 2 \(timeout 5000 ms\)/);
     assert.ok(r0.at - killedAt < timeoutMs + 2000, `rejected ${r0.at - killedAt} ms after the kill`);
+    t.diagnostic(`rank 0's train() rejected ${r0.at - killedAt} ms after kill -9 of rank 1`);
     assert.equal(r0.leaked, 0, "live tensors after the failed run");
     assert.equal(r0.groups, 0);
   } finally {
@@ -181,4 +184,14 @@ test("a 2-rank checkpoint resumes on 1 rank: history kept, position mapped, the 
   t.diagnostic(`2-rank epoch losses ${out[0].epochLosses.map((l: number) => l.toFixed(3))}; resumed on 1 rank ${resumed.epochLosses.slice(8).map((l) => l.toFixed(3))}; fresh 1-rank epoch 1 ${freshFirst.toFixed(3)}`);
   assert.ok(out[0].epochLosses[7] < out[0].epochLosses[0], "the 2-rank run's loss fell");
   assert.ok(resumedFirst < freshFirst - 0.1, `resumed epoch 9 loss ${resumedFirst} vs a fresh run's first epoch ${freshFirst}`);
+});
+
+test("a resume position maps by the share of the epoch when the number of ranks changes, and only then", () => {
+  const r = { epoch: 1, step: 1, globalStep: 3, stepsPerEpoch: 2, epochLosses: [2], partialStepLosses: [1.5], worldSize: 2 } as ResumeState;
+  // 1 of 2 steps on 2 ranks = 2 of 4 steps on 1 rank; 3 steps of 2 per epoch = 6 of 4 per epoch.
+  assert.deepEqual(startPosition(r, 4, 1), { epoch: 1, step: 2, globalStep: 6, epochLosses: [2], partialLosses: [1.5] });
+  assert.deepEqual(startPosition({ ...r, step: 2, globalStep: 4 }, 4, 1), { epoch: 2, step: 0, globalStep: 8, epochLosses: [2], partialLosses: [] });
+  assert.deepEqual(startPosition(r, 2, 2), { epoch: 1, step: 1, globalStep: 3, epochLosses: [2], partialLosses: [1.5] });
+  // Same number of ranks, other steps per epoch (other images): the position is kept as before.
+  assert.deepEqual(startPosition({ ...r, worldSize: undefined }, 4, 1), { epoch: 1, step: 1, globalStep: 3, epochLosses: [2], partialLosses: [1.5] });
 });
