@@ -74,7 +74,7 @@ async function trainScenario(pg: ProcessGroup) {
       cache, config: cfg, outDir: join(dir, "ckpt"), device: "cpu", prefetch: false, processGroup: pg, keepModel: scenario === "ddp", callbacks: [dumps],
     });
     if (r.model) {
-      if (pg.rank === 0) dumpTensors(join(dir, "final.f32"), [...r.model.stateDict()]);
+      dumpTensors(join(dir, `final-r${pg.rank}.f32`), [...r.model.stateDict()]);
       r.model.dispose();
     }
     return { orders, stepLosses: r.stepLosses, epochLosses: r.epochLosses, globalStep: r.globalStep, stepsPerEpoch: r.stepsPerEpoch, batchSize: r.batchSize, checkpoints: r.checkpoints, lastCheckpoint: r.lastCheckpoint };
