@@ -6,8 +6,8 @@
 // gathered negatives the loss's (ntxent.ts).
 //
 // The reduction runs after backward, not overlapped with it: the engine's backward is one
-// synchronous native call with no hook to JavaScript per gradient, and with one rank per process
-// on CPUs the allreduce of a small model is a small share of the step (docs/benchmarks.md).
+// synchronous native call with no hook to JavaScript per gradient. What that costs against DDP
+// (which overlaps) is measured in bench/distributed-step.ts (docs/benchmarks.md).
 // BatchNorm is per rank (Lightly's CLI and Lightning default: no SyncBatchNorm); the statistics
 // checkpointed are rank 0's, as DDP's (which broadcasts rank 0's buffers).
 import * as torch from "../../torch/index.js";
