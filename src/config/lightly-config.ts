@@ -171,6 +171,11 @@ export const lightlyConfigSchema = z
           allowed: "0 (memory banks are not supported)",
           description: "Size of the negative memory bank (0 = none).",
         }),
+        gather_distributed: leaf(z.boolean(), false, {
+          allowed: "true or false",
+          description: "With several ranks: take the negatives from every rank's batch (gathered with gradients), not only this rank's.",
+          winnow: "As lightly.loss.NTXentLoss(gather_distributed=...); ignored when training in one process.",
+        }),
       },
       "Passed to lightly.loss.NTXentLoss.",
     ),

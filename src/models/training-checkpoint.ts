@@ -41,6 +41,8 @@ export interface ResumeState<Config = unknown> {
   /** The config the run used. */
   config: Config;
   complete: boolean;
+  /** Ranks of a data-parallel run (absent: 1); a resume on another count maps the position (src/ssl/loop-state.ts). */
+  worldSize?: number;
 }
 
 /** A checkpoint's top level, state dict and (for Winnow-made ones) resume metadata. */

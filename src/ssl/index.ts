@@ -1,5 +1,6 @@
 // Self-supervised learning: losses (NT-Xent), the SimCLR trainer (a loop plus callbacks) and its worker-thread runner.
-export { ntXentLoss, NTXentLoss } from "./ntxent.js";
+export { ntXentLoss, NTXentLoss, type NegativesGroup } from "./ntxent.js";
+export { DataParallelCallback } from "./callbacks/data-parallel.js";
 export {
   train, deriveSeed, epochOrder, prefetchByDefault, readTrainingCheckpoint, RESUME_FORMAT, RESUME_KEY, MOMENTUM_PREFIX,
   type TrainOptions, type TrainResult, type ResumeState, type CheckpointContents, type TrainProgress, type EpochSummary,

@@ -35,16 +35,25 @@ export interface TrainLoopState {
   lastCheckpoint: string | null;
 }
 
-/** The position a run starts at: from the beginning, or where a resumed checkpoint left off. */
+/**
+ * The position a run starts at: from the beginning, or where a resumed checkpoint left off. A
+ * checkpoint of a run on another number of ranks has other steps per epoch (each rank's shard is
+ * 1/worldSize of the images): its position maps by the share of the epoch done, and its step count
+ * by the same ratio (the cosine schedule's position). Which images the rest of that epoch visits
+ * then differs from an uninterrupted run (another shard order); whole epochs are unaffected.
+ */
 export function startPosition(
-  resume: ResumeState | null, stepsPerEpoch: number,
+  resume: ResumeState | null, stepsPerEpoch: number, worldSize = 1,
 ): Pick<TrainLoopState, "epoch" | "step" | "globalStep" | "epochLosses" | "partialLosses"> {
   if (!resume) return { epoch: 0, step: 0, globalStep: 0, epochLosses: [], partialLosses: [] };
-  const next = resume.step >= stepsPerEpoch; // stopped after an epoch's last step: the next epoch begins
+  const remap = (resume.worldSize ?? 1) !== worldSize && resume.stepsPerEpoch !== stepsPerEpoch;
+  const scale = (k: number): number => (remap ? Math.round((k * stepsPerEpoch) / resume.stepsPerEpoch) : k);
+  const step = remap ? Math.min(stepsPerEpoch, scale(resume.step)) : resume.step;
+  const next = step >= stepsPerEpoch; // stopped after an epoch's last step: the next epoch begins
   return {
     epoch: next ? resume.epoch + 1 : resume.epoch,
-    step: next ? 0 : resume.step,
-    globalStep: resume.globalStep,
+    step: next ? 0 : step,
+    globalStep: scale(resume.globalStep),
     epochLosses: [...resume.epochLosses],
     partialLosses: !next && resume.step > 0 ? [...resume.partialStepLosses] : [],
   };

@@ -23,6 +23,9 @@ export function deriveSeed(seed: number, epoch: number, step: number): number {
   return Number(h & ((1n << 48n) - 1n));
 }
 
+/** The augmentation seed of a data-parallel rank: rank 0 keeps the run's seed, the others draw their own. */
+export const rankSeed = (seed: number, rank: number): number => (rank === 0 ? seed : deriveSeed(seed, rank, -2));
+
 /** The image order of an epoch: a seeded permutation (shuffle) or 0..n-1. */
 export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean): number[] {
   if (!shuffle) return Array.from({ length: n }, (_, i) => i);

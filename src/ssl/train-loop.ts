@@ -9,6 +9,7 @@ import { mean } from "./callbacks/progress.js";
 import type { ViewSource } from "./views.js";
 import type { CallbackList } from "./callbacks/callback.js";
 import type { TrainLoopState } from "./loop-state.js";
+import type { NegativesGroup } from "./ntxent.js";
 
 export interface LoopParts {
   views: ViewSource;
@@ -16,6 +17,8 @@ export interface LoopParts {
   precision: Precision;
   /** Polled after every step: true stops training after that step. */
   shouldStop?: () => boolean;
+  /** Negatives gathered from every rank (data-parallel, criterion.gather_distributed). */
+  negatives?: NegativesGroup;
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -24,7 +27,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r)
 export async function runTrainLoop(s: TrainLoopState, parts: LoopParts): Promise<void> {
   const { views, callbacks } = parts;
   const cfg = s.config;
-  const step = { precision: parts.precision, temperature: cfg.criterion.temperature, beforeOptimizerStep: callbacks.beforeOptimizerStep(s) };
+  const step = { precision: parts.precision, temperature: cfg.criterion.temperature, negatives: parts.negatives, beforeOptimizerStep: callbacks.beforeOptimizerStep(s) };
   let stopRequested = false;
   callbacks.trainStart(s);
   for (; s.epoch < s.maxEpochs; s.epoch++) {

@@ -28,15 +28,22 @@ export function chooseDevice(cfg: LightlyConfig, requested: Device | undefined, 
   return { device, onCuda, precision };
 }
 
-/** Batch size (capped at the number of images) and steps, as Lightly's loader makes them. */
-export function planBatches(cache: ImageCache, cfg: LightlyConfig, note: Note): { batchSize: number; stepsPerEpoch: number; totalSteps: number } {
-  const n = cache.length;
+/**
+ * Batch size (capped at the number of images) and steps, as Lightly's loader makes them. With
+ * `worldSize` ranks, as Lightning's DDP: each rank's loader takes loader.batch_size images of its
+ * shard of ceil(n / worldSize) images (DistributedSampler pads by repeating), so a step trains on
+ * worldSize × batch_size images.
+ */
+export function planBatches(cache: ImageCache, cfg: LightlyConfig, note: Note, worldSize = 1): { batchSize: number; stepsPerEpoch: number; totalSteps: number } {
+  const total = cache.length;
+  const n = Math.ceil(total / worldSize);
   const bad = cache.corruptFilenames;
+  const per = worldSize > 1 ? ` per rank (${total} over ${worldSize} ranks)` : "";
   if (n < 2) {
-    throw new WinnowError("invalid_input", `train: need at least 2 usable images, the folder has ${n}${bad.length ? ` (${bad.length} could not be read)` : ""}`, { where: cache.dir });
+    throw new WinnowError("invalid_input", `train: need at least 2 usable images${worldSize > 1 ? " per rank" : ""}, the folder has ${total}${bad.length ? ` (${bad.length} could not be read)` : ""}`, { where: cache.dir });
   }
   const batchSize = Math.min(cfg.loader.batch_size, n);
-  if (batchSize < cfg.loader.batch_size) note(`loader.batch_size ${cfg.loader.batch_size} capped at the number of images (${n})`);
+  if (batchSize < cfg.loader.batch_size) note(`loader.batch_size ${cfg.loader.batch_size} capped at the number of images${per || ` (${n})`}${per ? `: ${n}` : ""}`);
   if (cfg.loader.batch_size < 64) note(`small batch size ${cfg.loader.batch_size}: may harm embedding quality (as Lightly warns); set loader.batch_size`);
   if (bad.length) note(`${bad.length} file(s) skipped (corrupt or unreadable): ${bad.slice(0, 5).map((c) => c.filename).join(", ")}${bad.length > 5 ? ", …" : ""}`);
   return { batchSize, ...stepPlan(n, batchSize, cfg.loader.drop_last, cfg.trainer.max_epochs) };

@@ -37,6 +37,8 @@ import { CallbackList, type TrainCallback } from "./callbacks/callback.js";
 import { CheckpointCallback } from "./callbacks/checkpoint.js";
 import { ProgressCallback } from "./callbacks/progress.js";
 import type { Precision } from "./training-step.js";
+import type { ProcessGroup } from "../distributed/index.js";
+import { DataParallelCallback } from "./callbacks/data-parallel.js";
 
 export type { TrainProgress, EpochSummary };
 // Checkpoint reading lives with the models (src/models/training-checkpoint.ts); re-exported for callers of this module.
@@ -82,6 +84,8 @@ export interface TrainOptions {
   prefetch?: boolean | { waitFromStep?: number };
   /** More callbacks (src/ssl/callbacks/callback.ts), called after the built-in checkpoint and progress ones. */
   callbacks?: TrainCallback[];
+  /** Data-parallel training over this group (one rank per process); absent: one process, as before. */
+  processGroup?: ProcessGroup;
 }
 
 export interface TrainResult {
@@ -136,10 +140,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   if (opts.startFrom && opts.resumeFrom) throw new WinnowError("invalid_input", "train: give startFrom or resumeFrom, not both");
   const { device, onCuda, precision } = chooseDevice(cfg, opts.device, note);
-  const plan = planBatches(opts.cache, cfg, note);
+  const pg = opts.processGroup;
+  const world = pg?.worldSize ?? 1;
+  const plan = planBatches(opts.cache, cfg, note, world);
   const ckptDir = path.resolve(cfg.checkpoint_callback.dirpath ?? opts.outDir);
   fs.mkdirSync(ckptDir, { recursive: true });
   const start = readStartingPoint(cfg, opts, opts.cache.length, note);
+  const was = start.resume?.worldSize ?? 1;
+  if (start.resume && was !== world) note(`${opts.resumeFrom} was written by a run on ${was} rank(s), this one has ${world}: the position maps by the share of the epoch done (the rest of that epoch visits other images than an uninterrupted run)`);
 
   torch.manualSeed(cfg.seed);
   const model = buildModel(start.modelConfig) as SimCLR;
@@ -150,7 +158,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     views = new ViewSource({
       cache: opts.cache, device, onCuda, seed: cfg.seed, shuffle: cfg.loader.shuffle, batchSize: plan.batchSize, stepsPerEpoch: plan.stepsPerEpoch,
       maxEpochs: cfg.trainer.max_epochs,
-      collate: cfg.collate, augment: opts.augment, prefetch: opts.prefetch, note,
+      collate: cfg.collate, augment: opts.augment, prefetch: opts.prefetch, note, shard: pg ? { rank: pg.rank, worldSize: world } : undefined,
     });
     model.to({ device, memoryFormat: "channels_last" }); // see views.ts on channels_last
     if (start.contents) loadStartingWeights(model, start.contents.stateDict); // a pretrained backbone's own file loads into the backbone
@@ -160,22 +168,26 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const loaded = loadOptimizerMomentum(model, opt, start.contents!.top);
       if (cfg.optimizer.momentum > 0 && loaded === 0 && start.resume.globalStep > 0) note(`${opts.resumeFrom} holds no momentum buffers: momentum restarts from zero`);
     }
-    logStart(opts, model, start, { device, precision, ...plan });
+    logStart(opts, model, start, { device, precision, ...plan, world });
 
     const s: TrainLoopState = {
       model, optimizer: opt, config: cfg, numImages: opts.cache.length, ...plan, maxEpochs: cfg.trainer.max_epochs,
-      ...startPosition(start.resume, plan.stepsPerEpoch), stepLosses: [], imagesDone: 0, trainMs: 0, aborted: false, lastCheckpoint: null,
+      ...startPosition(start.resume, plan.stepsPerEpoch, world), stepLosses: [], imagesDone: 0, trainMs: 0, aborted: false, lastCheckpoint: null,
     };
-    const checkpoints = new CheckpointCallback(ckptDir, opts.log, start.resume);
-    const progress = new ProgressCallback(opts.onProgress, opts.onEpochEnd, checkpoints.lastPath);
-    const callbacks = new CallbackList([checkpoints, progress, ...(opts.callbacks ?? [])]);
-    await runTrainLoop(s, { views, callbacks, precision, shouldStop: opts.shouldStop });
+    // Data-parallel: rank 0 alone writes checkpoints; the others wait for it at a barrier.
+    const checkpoints = !pg || pg.rank === 0 ? new CheckpointCallback(ckptDir, opts.log, start.resume, world) : null;
+    const dp = pg ? new DataParallelCallback(pg) : null;
+    const progress = new ProgressCallback(opts.onProgress, opts.onEpochEnd, checkpoints?.lastPath ?? path.join(ckptDir, "last.ckpt"));
+    const callbacks = new CallbackList([...(checkpoints ? [checkpoints] : []), ...(dp ? [dp] : []), progress, ...(opts.callbacks ?? [])]);
+    const shouldStop = dp ? () => dp.agreeStop(opts.shouldStop?.() ?? false) : opts.shouldStop;
+    const negatives = pg && cfg.criterion.gather_distributed ? pg : undefined;
+    await runTrainLoop(s, { views, callbacks, precision, shouldStop, negatives });
 
     keep = opts.keepModel ?? false;
     return {
       epochsCompleted: s.epochLosses.length, globalStep: s.globalStep, aborted: s.aborted, stepLosses: s.stepLosses, epochLosses: s.epochLosses,
       imagesPerSecond: s.trainMs > 0 ? (s.imagesDone * 1000) / s.trainMs : 0, durationMs: performance.now() - t0, prefetchedSteps: views.prefetchedSteps,
-      ...checkpoints.result(),
+      ...(checkpoints?.result() ?? { lastCheckpoint: null, bestCheckpoint: null, checkpoint: null, checkpoints: [] }),
       modelConfig: model.config, device, precision, numImages: s.numImages, batchSize: s.batchSize, stepsPerEpoch: s.stepsPerEpoch,
       corruptFilenames: opts.cache.corruptFilenames, notes,
       resumedFrom: start.resume ? { path: opts.resumeFrom!, epoch: start.resume.epoch, step: start.resume.step } : null,
@@ -193,7 +205,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 /** The model summary (trainer.enable_model_summary), what trains where, and the resume position. */
 function logStart(
   opts: TrainOptions, model: SimCLR, start: StartingPoint,
-  p: { device: Device; precision: Precision; batchSize: number; stepsPerEpoch: number },
+  p: { device: Device; precision: Precision; batchSize: number; stepsPerEpoch: number; world: number },
 ): void {
   const cfg = opts.config;
   const [mc, built] = [start.modelConfig, model.config];
@@ -201,9 +213,9 @@ function logStart(
     opts.log?.(`model: SimCLR ${mc.name} width ${mc.width}, ${built.featureConv ? `num_ftrs ${built.numFtrs}` : `no 1×1 conv (${built.numFtrs} features)`}, out_dim ${mc.outDim}, ${built.inputBatchNorm ? "" : "no input BatchNorm, "}head ${mc.projectionHeadBatchNorm ? "with" : "without"} BatchNorm: ${model.numParameters().toLocaleString("en-US")} parameters`);
   }
   const r = start.resume;
-  opts.log?.(`training on ${opts.cache.length} images, ${p.device}, ${p.precision === "32" ? "float32" : "bf16 autocast"}, batch ${p.batchSize}, ${p.stepsPerEpoch} steps/epoch, epochs ${r ? r.epoch + 1 : 1}..${cfg.trainer.max_epochs}${start.init ? `, from ${start.init}` : ""}`);
+  opts.log?.(`training on ${opts.cache.length} images, ${p.device}, ${p.precision === "32" ? "float32" : "bf16 autocast"}, batch ${p.batchSize}${p.world > 1 ? ` per rank × ${p.world} ranks` : ""}, ${p.stepsPerEpoch} steps/epoch, epochs ${r ? r.epoch + 1 : 1}..${cfg.trainer.max_epochs}${start.init ? `, from ${start.init}` : ""}`);
   if (r) {
-    const pos = startPosition(r, p.stepsPerEpoch);
+    const pos = startPosition(r, p.stepsPerEpoch, p.world);
     opts.log?.(`resumed from ${opts.resumeFrom}: epoch ${pos.epoch + 1}, step ${pos.step}, ${pos.globalStep} steps done`);
   }
 }

@@ -7,7 +7,8 @@ import * as torch from "../torch/index.js";
 import { isCuda, type Device, type Tensor } from "../torch/index.js";
 import type { ImageCache } from "../data/index.js";
 import { simclrViews, type AugmentOptions } from "../transforms/index.js";
-import { deriveSeed, epochOrder } from "./seeds.js";
+import { deriveSeed, epochOrder, rankSeed } from "./seeds.js";
+import { shardIndices } from "../distributed/index.js";
 import { ViewPrefetcher, type PrefetchPlan } from "./prefetch.js";
 
 /**
@@ -32,6 +33,12 @@ export interface ViewSourceOptions extends Pick<PrefetchPlan, "seed" | "shuffle"
   /** train()'s prefetch option. */
   prefetch?: boolean | { waitFromStep?: number };
   note: (msg: string) => void;
+  /**
+   * Data-parallel: this rank's shard of every epoch (DistributedSampler's lists, seeded seed +
+   * epoch), with augmentations drawn from a seed of this rank's own. Views are then made here
+   * (no prefetch worker: it draws the single-process order).
+   */
+  shard?: { rank: number; worldSize: number };
 }
 
 export class ViewSource {
@@ -57,7 +64,7 @@ export class ViewSource {
     this.viewFormat = o.onCuda ? "channels_last" : "contiguous";
     this.waitFromStep = typeof o.prefetch === "object" ? o.prefetch.waitFromStep ?? Infinity : Infinity;
     this.sourceSizes = Array.from({ length: cache.length }, (_, i) => [cache.heights[i]!, cache.widths[i]!]);
-    const use = (o.prefetch ?? prefetchByDefault(o.device, torch.getNumThreads())) !== false && !o.onCuda && !o.augment?.profile;
+    const use = !o.shard && (o.prefetch ?? prefetchByDefault(o.device, torch.getNumThreads())) !== false && !o.onCuda && !o.augment?.profile;
     if (!use) return;
     const dup = cache.duplicates[0];
     this.pf = ViewPrefetcher.start({
@@ -92,14 +99,21 @@ export class ViewSource {
   /** Draws the epoch's order and the step's augmentations here, on the training thread. */
   private makeHere(epoch: number, step: number, count: number): [Tensor, Tensor] {
     const { o } = this;
-    if (this.order?.epoch !== epoch) this.order = { epoch, order: epochOrder(o.cache.length, o.seed, epoch, o.shuffle) };
+    if (this.order?.epoch !== epoch) this.order = { epoch, order: this.epochOrder(epoch) };
     const idx = this.order.order.slice(step * o.batchSize, step * o.batchSize + count);
-    torch.manualSeed(deriveSeed(o.seed, epoch, step));
+    torch.manualSeed(deriveSeed(o.shard ? rankSeed(o.seed, o.shard.rank) : o.seed, epoch, step));
     return torch.scope(() => {
       const x = o.cache.batchTensor(idx, o.device);
       const [a0, a1] = simclrViews(x, o.collate, { ...o.augment, sourceSizes: idx.map((i) => this.sourceSizes[i]!) });
       return [a0.contiguous(this.viewFormat), a1.contiguous(this.viewFormat)] as [Tensor, Tensor];
     });
+  }
+
+  /** The images of an epoch in the order this process visits them. */
+  epochOrder(epoch: number): number[] {
+    const { o } = this;
+    if (!o.shard) return epochOrder(o.cache.length, o.seed, epoch, o.shuffle);
+    return shardIndices(o.cache.length, o.shard.rank, o.shard.worldSize, epoch, o.seed, { shuffle: o.shuffle });
   }
 
   /** Stops the prefetch worker, if any. Never throws. */

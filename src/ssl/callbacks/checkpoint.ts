@@ -31,6 +31,8 @@ export class CheckpointCallback implements TrainCallback {
     readonly dir: string,
     private readonly log: ((msg: string) => void) | undefined,
     resume: ResumeState | null,
+    /** Ranks of a data-parallel run: recorded in the checkpoint when more than 1. */
+    private readonly worldSize = 1,
   ) {
     this.lastPath = path.join(dir, "last.ckpt");
     // Top-k entries of the resumed run whose files are in this run's checkpoint folder.
@@ -77,16 +79,17 @@ export class CheckpointCallback implements TrainCallback {
   }
 
   private save(s: TrainLoopState, epoch: number, step: number, complete: boolean): void {
-    writeTrainingCheckpoint(s.model, s.optimizer, this.lastPath, resumeState(s, this.best, epoch, step, complete));
+    writeTrainingCheckpoint(s.model, s.optimizer, this.lastPath, resumeState(s, this.best, epoch, step, complete, this.worldSize));
     this.lastWritten = s.lastCheckpoint = this.lastPath;
   }
 }
 
 /** The resume metadata of position (epoch, step), in the key order Winnow has always written. */
-function resumeState(s: TrainLoopState, best: Best, epoch: number, step: number, complete: boolean): ResumeState<LightlyConfig> {
+function resumeState(s: TrainLoopState, best: Best, epoch: number, step: number, complete: boolean, worldSize: number): ResumeState<LightlyConfig> {
   return {
     format: RESUME_FORMAT, epoch, step, globalStep: s.globalStep, epochsCompleted: s.epochLosses.length, seed: s.config.seed,
     numImages: s.numImages, batchSize: s.batchSize, stepsPerEpoch: s.stepsPerEpoch, epochLosses: [...s.epochLosses],
     partialStepLosses: [...s.partialLosses], best, modelConfig: s.model.config, config: s.config, complete,
+    ...(worldSize > 1 ? { worldSize } : {}),
   };
 }
