@@ -277,6 +277,8 @@ test("the dataset form refuses a datasource folder the server does not have, and
 test("every page fits a 390 px phone, has its own title, and loads without errors; /favicon.ico needs no token", async () => {
   // A named selection: the run page and the dataset page show their tags tables (also for axe below).
   await call("POST", `/v1/runs/${ids.completed}/tags`, { name: "phone check tag" });
+  // A run queued for a label no worker has stays in the overview's queue (with its warning) while the pages are measured.
+  const queued = await schedule(datasetId, { epochs: 1, runsOn: ["gpu"] });
   const fav = await fetch(`${url}/favicon.ico`);
   assert.equal(fav.status, 200);
   assert.match(fav.headers.get("content-type") ?? "", /svg/);
@@ -286,6 +288,14 @@ test("every page fits a 390 px phone, has its own title, and loads without error
     ["schedule", "/schedule", /^Schedule a run · /], ["workers", "/workers", /^Workers · /], ["not-found", "/runs/nope", /^Not found · /],
   ];
   const widths: Record<string, number> = {};
+  // The sign-in page, in a tab with no token.
+  const anon = await ctx.newPage();
+  await anon.setViewportSize({ width: 390, height: 844 });
+  await anon.goto(`${url}/ui/`);
+  await anon.waitForSelector("input[name=token]");
+  widths["sign-in"] = await anon.evaluate(() => document.documentElement.scrollWidth);
+  await shot(anon, "sign-in-phone");
+  await anon.close();
   for (const [view, size] of [["phone", { width: 390, height: 844 }], ["desktop", { width: 1440, height: 900 }]] as const) {
     const { page, problems } = await signedIn(size);
     for (const [name, p, title] of pages) {
@@ -294,6 +304,17 @@ test("every page fits a 390 px phone, has its own title, and loads without error
       await page.waitForLoadState("networkidle");
       assert.match(await page.title(), title, name);
       if (view === "phone") widths[name] = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (view === "phone" && name === "runs") {
+        // With data: the queued run (and its warning), the failed run's reason and the completed run are on the page.
+        await page.waitForSelector(`tr[data-scheduled-id="${queued.id}"] [data-testid=no-worker-warning]`);
+        await page.waitForSelector(`tr[data-run-id="${ids.failed}"] [data-testid=row-reason]`);
+        await page.waitForSelector(`tr[data-run-id="${ids.completed}"]`);
+      }
+      if (view === "phone" && name.startsWith("run-")) {
+        // Timeline bars stay visible: each row's track is wide, each bar has a width.
+        const bars = await page.$$eval(".tl-bar", (els) => els.map((e) => [e.getBoundingClientRect().width, e.querySelector("i")!.getBoundingClientRect().width]));
+        assert.ok(bars.length >= 2 && bars.every(([track, bar]) => track! >= 200 && bar! > 0), `${name} timeline bars at 390 px: ${JSON.stringify(bars)}`);
+      }
       if (view === "phone" || !["runs", "workers", "run-completed", "run-failed"].includes(name)) await shot(page, `${name}-${view}`);
     }
     // The not-found page's own 404 is the one expected.

@@ -31,6 +31,8 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
   const [lassoed, setLassoed] = useState<number[] | null>(null);
   const folders = useMemo(() => (colourBy === "folder" ? folderGroups(p.map.filenames) : null), [p.map, colourBy]);
   const { n, xy } = p.map;
+  const pct = (k: 0 | 1): string => `${(100 * p.map.explained[k]).toFixed(1)} %`;
+  const axes = `horizontal PC 1: ${pct(0)} of the variance, vertical PC 2: ${pct(1)}`;
   const kind = useMemo(() => {
     const k = new Uint8Array(n);
     for (const i of p.map.datapool) k[i] = 1;
@@ -164,10 +166,10 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
           </select>
         </label>
         {folders && folders.names.map((name, gi) => <span key={name} data-testid="folder-legend"><i class="dot" style={{ background: PALETTE[gi] }} /> {name} {folders.counts[gi]}</span>)}
-        <span class="muted">PCA of {p.map.d}-d embeddings · axes explain {(100 * p.map.explained[0]).toFixed(1)}% and {(100 * p.map.explained[1]).toFixed(1)}% of the variance</span>
+        <span class="muted" data-testid="map-axes">PCA of {p.map.d}-d embeddings · {axes} · one scale for both axes</span>
       </div>
       <div class="map-area" style={{ width: `${width}px`, height: `${H}px` }}>
-        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onMouseMove={onMove} onMouseLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
+        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; ${axes}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onMouseMove={onMove} onMouseLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
         {lasso && (
           <svg class="lasso" width={width} height={H} aria-hidden="true">
             <polygon points={lasso.map((q) => `${q.x},${q.y}`).join(" ")} />
