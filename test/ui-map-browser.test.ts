@@ -17,6 +17,8 @@ import { Store } from "../src/db/store.js";
 import type { EmbeddingMap, RunData } from "../src/db/records.js";
 import { tempDir } from "./helpers/data-images.js";
 
+// Screenshots join test/ui-live.test.ts's (scripts/ui-screenshots.mjs copies them to docs/ui/).
+const SHOTS = path.resolve("test-artifacts", "ui-live");
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const RUN = "map-run-1";
 const H = 420; // the map's height and padding (EmbeddingMap.tsx)
@@ -43,6 +45,7 @@ let ctx: BrowserContext;
 before(async () => {
   const b = spawnSync(process.execPath, ["node_modules/vite/bin/vite.js", "build", "--config", "web/vite.config.ts", "--logLevel", "error"], { encoding: "utf8" });
   assert.equal(b.status, 0, `vite build failed:\n${b.stdout}\n${b.stderr}`);
+  fs.mkdirSync(SHOTS, { recursive: true });
   dir = tempDir("winnow-ui-map-");
   fs.mkdirSync(path.join(dir, "root", "imgs"), { recursive: true });
   const db = await openDb(path.join(dir, "w.db"));
@@ -130,6 +133,18 @@ test("the map's axes share one scale (1.3 % of the variance looks thin) and say 
   const { page, problems } = await mapPage({ width: 1440, height: 900 });
   assert.match(await page.innerText("[data-testid=map-axes]"), /horizontal PC 1: 98\.7 % of the variance, vertical PC 2: 1\.3 %/);
   assert.match((await page.getAttribute("[data-testid=embedding-map]", "aria-label"))!, /105 images as points, 3 selected; horizontal PC 1: 98\.7 %.*vertical PC 2: 1\.3 %/);
+  // The COMPLETED badge's text on its background: well above WCAG's 4.5:1 (at least 7:1), and its state announced.
+  const ratio = await page.$eval("[data-testid=run-state] [data-state=COMPLETED]", (el) => {
+    const lum = (c: string): number => {
+      const [r, g, b] = c.match(/\d+/g)!.slice(0, 3).map((v) => Number(v) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const st = getComputedStyle(el);
+    const [a, b] = [lum(st.color), lum(st.backgroundColor)].sort((x, y) => y - x);
+    return (a! + 0.05) / (b! + 0.05);
+  });
+  assert.ok(ratio >= 7, `COMPLETED badge contrast ${ratio.toFixed(2)}:1`);
+  assert.equal(await page.getAttribute("[data-testid=run-state]", "aria-live"), "polite");
   const box = await inked(page, []);
   // The data spans 20 × 2 units: drawn, the points' box is ten times wider than tall (up to the squares' size).
   const w = box.x1 - box.x0, h = box.y1 - box.y0;
@@ -170,6 +185,7 @@ test("a lasso triangle lists exactly the points inside it, with their thumbnails
     const figs = document.querySelectorAll("[data-testid=lasso-result] figure");
     return figs.length > 0 && [...figs].every((f) => (f.querySelector<HTMLImageElement>("img.thumb")?.naturalWidth ?? 0) > 0);
   }, undefined, { timeout: 10_000 });
+  await page.screenshot({ path: path.join(SHOTS, "map-lasso-desktop.png"), fullPage: true });
   await page.click("[data-testid=lasso-result] button");
   assert.equal(await page.$("[data-testid=lasso-result]"), null, "Clear empties the list");
   assert.deepEqual(problems, []);
@@ -205,6 +221,7 @@ test("colour by folder: each folder's points drawn in its legend colour, counts 
   const probe = [2, 52, 102]; // one point in each of a, b, c
   const { colours } = await inked(page, probe.map((i) => s[i]!));
   assert.deepEqual(colours, probe.map((i) => want.get(pts[i]!.file[0]!)));
+  await (await page.$(".map"))!.screenshot({ path: path.join(SHOTS, "map-folders-desktop.png") });
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -225,6 +242,9 @@ test("the run page with its map and the sign-in page fit a 390 px phone; axe-cor
   await anon.goto(`${url}/ui/`);
   await anon.waitForSelector("input[name=token]");
   assert.ok(await anon.evaluate(() => document.documentElement.scrollWidth <= 390), "sign-in fits");
+  await anon.screenshot({ path: path.join(SHOTS, "sign-in-phone.png"), fullPage: true });
+  await anon.setViewportSize({ width: 1440, height: 900 });
+  await anon.screenshot({ path: path.join(SHOTS, "sign-in-desktop.png"), fullPage: true });
   assert.deepEqual(await check(anon), [], "sign-in page");
   assert.ok(fav.every((c) => c < 400), `favicon answers ${fav}`);
   assert.equal((await fetch(`${url}/favicon.ico`, { redirect: "follow" })).status, 200, "favicon without a token");
@@ -233,6 +253,7 @@ test("the run page with its map and the sign-in page fit a 390 px phone; axe-cor
   assert.equal(await page.title(), `Run ${RUN} · Winnow`);
   const w = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(w <= 390, `run page with map is ${w} px wide`);
+  await page.screenshot({ path: path.join(SHOTS, "map-phone.png"), fullPage: true });
   assert.deepEqual(await check(page), [], "run page with map, phone");
   assert.deepEqual(problems, []);
   await page.close();
