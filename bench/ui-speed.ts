@@ -109,7 +109,7 @@ try {
     const times: number[] = [];
     for (let k = 0; k < 60; k++) {
       const t = performance.now();
-      el.dispatchEvent(new MouseEvent("mousemove", { clientX: r.left + r.width / 2 + (k % 30) * 9 - 130, clientY: r.top + r.height / 2 + (k % 7) * 6 - 18, bubbles: true }));
+      el.dispatchEvent(new PointerEvent("pointermove", { clientX: r.left + r.width / 2 + (k % 30) * 9 - 130, clientY: r.top + r.height / 2 + (k % 7) * 6 - 18, bubbles: true }));
       await new Promise((res) => requestAnimationFrame(() => res(null)));
       times.push(performance.now() - t);
     }

@@ -386,7 +386,7 @@ test("speed: the runs overview of 10,000 runs and a 100,000-point map render in 
     const times: number[] = [];
     for (let k = 0; k < 25; k++) {
       const t = performance.now();
-      el.dispatchEvent(new MouseEvent("mousemove", { clientX: r.left + r.width / 2 + k * 9 - 110, clientY: r.top + r.height / 2 + (k % 5) * 6 - 12, bubbles: true }));
+      el.dispatchEvent(new PointerEvent("pointermove", { clientX: r.left + r.width / 2 + k * 9 - 110, clientY: r.top + r.height / 2 + (k % 5) * 6 - 12, bubbles: true }));
       await new Promise((res) => requestAnimationFrame(() => res(null)));
       times.push(performance.now() - t);
     }

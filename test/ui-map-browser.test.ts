@@ -254,6 +254,17 @@ test("the run page with its map and the sign-in page fit a 390 px phone; axe-cor
   const w = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(w <= 390, `run page with map is ${w} px wide`);
   await page.screenshot({ path: path.join(SHOTS, "map-phone.png"), fullPage: true });
+  // A finger draws the lasso too: touches (through the debugger protocol) around the whole map list all 105 images.
+  const m = (await (await page.$("[data-testid=embedding-map]"))!.boundingBox())!;
+  const cdp = await ctx.newCDPSession(page);
+  const corners = [[2, 2], [m.width - 2, 2], [m.width - 2, m.height - 2], [2, m.height - 2]].map(([x, y]) => ({ x: m.x + x!, y: m.y + y! }));
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [corners[0]!] });
+  for (let k = 1; k < corners.length; k++) for (let t = 1; t <= 8; t++) {
+    const a = corners[k - 1]!, b = corners[k]!;
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x: a.x + ((b.x - a.x) * t) / 8, y: a.y + ((b.y - a.y) * t) / 8 }] });
+  }
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  assert.match(await (await page.waitForSelector("[data-testid=lasso-result]")).innerText(), /^105 image\(s\) in the lasso/);
   assert.deepEqual(await check(page), [], "run page with map, phone");
   assert.deepEqual(problems, []);
   await page.close();
