@@ -54,7 +54,7 @@ before(async () => {
   const t = await store.createToken("ui-map");
   token = t.token;
   const ds = await store.createDataset(t.owner, "grid", "imgs");
-  const cfg = await store.createConfig(t.owner, { worker_config: {}, selection_config: null, lightly_config: {} });
+  const cfg = await store.createConfig(t.owner, { worker_config: {}, selection_config: { n_samples: 3, strategies: [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }] }, lightly_config: {} });
   const at = Date.now() - 60_000;
   await db.run(`INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at) VALUES ('map-s-1', ?, ?, ?, 'MID', 1, '[]', 'DONE', ?, ?)`, [t.owner, ds.id, cfg.id, at, at]);
   await db.run(`INSERT INTO runs (id, owner, dataset_id, scheduled_run_id, config_id, worker_id, state, message, created_at, modified_at, ended_at) VALUES (?, ?, ?, 'map-s-1', ?, 'w', 'COMPLETED', '', ?, ?, ?)`, [RUN, t.owner, ds.id, cfg.id, at, at, at + 30_000]);

@@ -2,6 +2,9 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 
+/** Enough digits that neighbouring ticks differ (a nearly flat loss: 2.7079, 2.7081, …), none padded. */
+const fmtTick = (v: number): string => String(Number(v.toPrecision(6)));
+
 export function LossChart(p: { steps: number[]; epochs: number[]; empty?: string }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -20,7 +23,7 @@ export function LossChart(p: { steps: number[]; epochs: number[]; empty?: string
       (data as unknown as (number | null)[][]).push(ep);
     }
     const width = Math.max(300, el.current.clientWidth || 600);
-    const plot = new uPlot({ width, height: 260, series, scales: { x: { time: false } }, axes: [{ label: perStep ? "step" : "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] }, { label: "loss" }] }, data, el.current);
+    const plot = new uPlot({ width, height: 260, series, scales: { x: { time: false } }, axes: [{ label: perStep ? "step" : "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] }, { label: "loss", size: 64, values: (_u, ticks) => ticks.map(fmtTick) }] }, data, el.current);
     return () => plot.destroy();
   }, [p.steps, p.epochs]);
   if (p.steps.length === 0 && p.epochs.length === 0) return <p class="muted">{p.empty ?? "No training loss."}</p>;
