@@ -2,7 +2,8 @@
 // map whose second PCA axis holds 1.3 % of the variance: the axes share one scale (the drawn points
 // are ten times wider than tall), a lasso triangle lists exactly the points inside it, the hover
 // tooltip covers none of the hovered point's neighbours, colouring by folder paints each folder its
-// legend's colour; the sign-in page fits a phone and passes axe-core. No training: one run row is
+// legend's colour; the sign-in page fits a phone and passes axe-core; a report with scripts is shown
+// in place and none of them runs. No training: one run row is
 // written into the database and its map answer is replaced in the browser.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -35,6 +36,10 @@ const MAP: EmbeddingMap = {
   method: "pca", n: pts.length, d: 16, explained: [0.987, 0.013], filenames: pts.map((p) => p.file),
   xy: pts.flatMap((p) => [p.x, p.y]), selected: [0, 52, 104], datapool: [],
 };
+
+const HOSTILE_REPORT = `<!doctype html><html><body><h1>Report of ${RUN}</h1><p>105 images, 3 selected.</p>
+<script>window.ran = 1; try { parent.document.title = "pwned"; parent.ran = sessionStorage.getItem("winnow.token"); } catch (e) {}</script>
+<img src="data:," onerror="parent.document.title = 'pwned'"></body></html>`;
 
 let dir: string;
 let url: string;
@@ -89,10 +94,15 @@ async function mapPage(viewport: { width: number; height: number }): Promise<{ p
   await page.route(`**/v1/runs/${RUN}`, async (r) => {
     const res = await r.fetch();
     const run = (await res.json()) as RunData;
-    run.artifacts = [{ id: "a", run_id: RUN, name: "embeddings.csv", file_name: "embeddings.csv", type: "EMBEDDINGS", size: 1, sha256: "x", created_at: 0 } as never];
+    run.artifacts = [
+      { id: "a", run_id: RUN, name: "embeddings.csv", file_name: "embeddings.csv", type: "EMBEDDINGS", size: 1, sha256: "x", created_at: 0 } as never,
+      { id: "b", run_id: RUN, name: "report.html", file_name: "report.html", type: "REPORT_HTML", size: 1, sha256: "y", created_at: 0 } as never,
+    ];
     await r.fulfill({ response: res, json: run });
   });
   await page.route(`**/v1/runs/${RUN}/embedding-map`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(MAP) }));
+  // A report that tries to run script in the app's page (where the token is): the viewer must only show it.
+  await page.route(`**/v1/runs/${RUN}/report-html`, (r) => r.fulfill({ status: 200, contentType: "text/plain", body: HOSTILE_REPORT }));
   await page.route(`**/v1/runs/${RUN}/thumbnail*`, (r) => r.fulfill({ status: 200, contentType: "image/svg+xml", body: "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'/>" }));
   await page.goto(`${url}/`);
   await page.fill("input[name=token]", token);
@@ -267,5 +277,20 @@ test("the run page with its map and the sign-in page fit a 390 px phone; axe-cor
   assert.match(await (await page.waitForSelector("[data-testid=lasso-result]")).innerText(), /^105 image\(s\) in the lasso/);
   assert.deepEqual(await check(page), [], "run page with map, phone");
   assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("the HTML report is shown in place and runs none of its scripts", async () => {
+  const { page, problems } = await mapPage({ width: 1440, height: 900 });
+  await page.click("[data-testid=view-report]");
+  const frame = await page.waitForSelector("iframe[data-testid=report-frame]");
+  assert.equal(await frame.getAttribute("sandbox"), "", "no allow-scripts, no same origin");
+  const inner = (await frame.contentFrame())!;
+  assert.match(await inner.innerText("body"), new RegExp(`Report of ${RUN}[\\s\\S]*105 images, 3 selected`));
+  assert.equal(await page.title(), `Run ${RUN} · Winnow`, "the report's script did not reach the app's page");
+  assert.equal(await page.evaluate(() => (window as unknown as { ran?: unknown }).ran), undefined);
+  assert.ok((await frame.boundingBox())!.height > 300, "the report is shown at a readable size");
+  // The browser logs each blocked script as an error: that message is the expected outcome, any other is not.
+  assert.deepEqual(problems.filter((x) => !/Blocked script execution in 'about:srcdoc'/.test(x)), []);
   await page.close();
 });
