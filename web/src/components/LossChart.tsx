@@ -2,6 +2,12 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 
+/** As many decimals as the tick step needs, so neighbouring ticks differ (a nearly flat loss: 2.70801, 2.70802, …). */
+const fmtTicks = (ticks: number[], step: number): string[] => {
+  const dec = Math.min(12, Math.max(0, Math.ceil(-Math.log10(step || 1) - 1e-9)));
+  return ticks.map((v) => v.toFixed(dec));
+};
+
 export function LossChart(p: { steps: number[]; epochs: number[]; empty?: string }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -19,8 +25,8 @@ export function LossChart(p: { steps: number[]; epochs: number[]; empty?: string
       series.push({ label: "loss (epoch mean)", stroke: "#d62728", width: 2, spanGaps: true, points: { show: true, size: 6 } });
       (data as unknown as (number | null)[][]).push(ep);
     }
-    const width = Math.max(300, el.current.clientWidth || 600);
-    const plot = new uPlot({ width, height: 260, series, scales: { x: { time: false } }, axes: [{ label: perStep ? "step" : "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] }, { label: "loss" }] }, data, el.current);
+    const width = Math.max(300, (el.current.clientWidth || 612) - 12); // inside the box's 6 px padding
+    const plot = new uPlot({ width, height: 260, series, scales: { x: { time: false } }, axes: [{ label: perStep ? "step" : "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] }, { label: "loss", size: 64, values: (_u, ticks, _axis, _space, step) => fmtTicks(ticks, step) }] }, data, el.current);
     return () => plot.destroy();
   }, [p.steps, p.epochs]);
   if (p.steps.length === 0 && p.epochs.length === 0) return <p class="muted">{p.empty ?? "No training loss."}</p>;
