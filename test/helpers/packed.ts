@@ -60,12 +60,18 @@ export function pack(outDir: string): Packed {
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), "winnow-pack-src-"));
   try {
     copyCheckout(copy);
-    const r = sh("npm", ["pack", "--json", "--pack-destination", outDir], { cwd: copy, env: npmEnv() });
+    // prepack compiles src/ (about 20 s of CPU; minutes on a loaded machine).
+    const r = sh("npm", ["pack", "--json", "--pack-destination", outDir], { cwd: copy, env: npmEnv(), timeout: 900_000 });
     // prepack's own output shares stdout with npm's JSON
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("[\n"))) as Array<{ filename: string; files: { path: string }[]; size: number; unpackedSize: number }>;
     return { tgz: path.join(outDir, j[0]!.filename), files: j[0]!.files.map((f) => f.path), size: j[0]!.size, unpackedSize: j[0]!.unpackedSize };
   } finally {
-    fs.rmSync(copy, { recursive: true, force: true });
+    // Must not hide the error above: after a timeout, npm's children may still be writing there.
+    try {
+      fs.rmSync(copy, { recursive: true, force: true, maxRetries: 3 });
+    } catch (e) {
+      console.error(`could not remove ${copy}: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -95,5 +101,5 @@ export function installConsumer(dir: string, tgz: string, env: NodeJS.ProcessEnv
   for (const [k, v] of Object.entries(lock.packages)) if (k.startsWith("node_modules/")) packages[k] = v;
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module", dependencies: { winnow: spec } }, null, 2));
   fs.writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify({ name: "consumer", version: "1.0.0", lockfileVersion: 3, requires: true, packages }, null, 2));
-  return sh("npm", ["ci", "--omit=dev", "--foreground-scripts"], { cwd: dir, env: npmEnv(env) });
+  return sh("npm", ["ci", "--omit=dev", "--foreground-scripts"], { cwd: dir, env: npmEnv(env), timeout: 900_000 });
 }
