@@ -19,20 +19,23 @@ let clientOnly = ""; // consumer project whose engine build failed
 let clientOnlyInstall = "";
 const servers: ChildProcess[] = [];
 
-before(() => {
+before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "winnow-package-"));
   packed = pack(tmp);
   const sqlite = sqlitePrebuilds(path.join(tmp, "prebuilds"));
   withEngine = path.join(tmp, "with-engine");
-  installConsumer(withEngine, packed.tgz, { ...sqlite, WINNOW_PREBUILT_NATIVE: ENGINE });
+  clientOnly = path.join(tmp, "client-only");
+  // Both installs at once (mostly unpacking the same cache).
+  const [, r] = await Promise.all([
+    installConsumer(withEngine, packed.tgz, { ...sqlite, WINNOW_PREBUILT_NATIVE: ENGINE }),
+    installConsumer(clientOnly, packed.tgz, { ...sqlite, LIBTORCH: "/nonexistent/libtorch" }),
+  ]);
+  clientOnlyInstall = r.stdout + r.stderr;
   // 8 small images for `winnow run` and the worker.
   const imgs = path.join(withEngine, "imgs");
   fs.mkdirSync(imgs);
   const shapes = path.join(repo, "samples", "shapes");
   for (const f of fs.readdirSync(shapes).filter((n) => /^(circle|square)-00[0-3]\.png$/.test(n))) fs.copyFileSync(path.join(shapes, f), path.join(imgs, f));
-  clientOnly = path.join(tmp, "client-only");
-  const r = installConsumer(clientOnly, packed.tgz, { ...sqlite, LIBTORCH: "/nonexistent/libtorch" });
-  clientOnlyInstall = r.stdout + r.stderr;
 });
 after(() => {
   for (const s of servers) s.kill("SIGKILL");
