@@ -19,20 +19,23 @@ let clientOnly = ""; // consumer project whose engine build failed
 let clientOnlyInstall = "";
 const servers: ChildProcess[] = [];
 
-before(() => {
+before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "winnow-package-"));
   packed = pack(tmp);
   const sqlite = sqlitePrebuilds(path.join(tmp, "prebuilds"));
   withEngine = path.join(tmp, "with-engine");
-  installConsumer(withEngine, packed.tgz, { ...sqlite, WINNOW_PREBUILT_NATIVE: ENGINE });
+  clientOnly = path.join(tmp, "client-only");
+  // Both installs at once (mostly unpacking the same cache).
+  const [, r] = await Promise.all([
+    installConsumer(withEngine, packed.tgz, { ...sqlite, WINNOW_PREBUILT_NATIVE: ENGINE }),
+    installConsumer(clientOnly, packed.tgz, { ...sqlite, LIBTORCH: "/nonexistent/libtorch" }),
+  ]);
+  clientOnlyInstall = r.stdout + r.stderr;
   // 8 small images for `winnow run` and the worker.
   const imgs = path.join(withEngine, "imgs");
   fs.mkdirSync(imgs);
   const shapes = path.join(repo, "samples", "shapes");
   for (const f of fs.readdirSync(shapes).filter((n) => /^(circle|square)-00[0-3]\.png$/.test(n))) fs.copyFileSync(path.join(shapes, f), path.join(imgs, f));
-  clientOnly = path.join(tmp, "client-only");
-  const r = installConsumer(clientOnly, packed.tgz, { ...sqlite, LIBTORCH: "/nonexistent/libtorch" });
-  clientOnlyInstall = r.stdout + r.stderr;
 });
 after(() => {
   for (const s of servers) s.kill("SIGKILL");
@@ -52,8 +55,13 @@ test("the tarball holds the compiled package, the UI and the engine's sources; n
   }
   const stray = packed.files.filter((f) => /^(src|test|bench|samples|docs|examples|build|node_modules)\//.test(f) || f.endsWith(".ts") && !f.endsWith(".d.ts"));
   assert.deepEqual(stray, []);
-  // The README states these (section "Use it from your project"); a large change should update it.
+  // The README states these (section "Use it from your project"): they must stay roughly true.
   console.log(`package: ${packed.files.length} files, ${(packed.size / 1024).toFixed(0)} kB packed, ${(packed.unpackedSize / 1024).toFixed(0)} kB unpacked`);
+  const stated = /`npm pack` of ([\d.]+): ([\d,]+) files, ([\d,]+) kB packed/.exec(fs.readFileSync(path.join(repo, "README.md"), "utf8"));
+  assert.ok(stated, "README.md no longer states the package's size (\"`npm pack` of X: N files, K kB packed\")");
+  const [statedFiles, kB] = [Number(stated[2]!.replace(/,/g, "")), Number(stated[3]!.replace(/,/g, ""))];
+  assert.ok(Math.abs(statedFiles - packed.files.length) <= 0.15 * packed.files.length && Math.abs(kB - packed.size / 1024) <= 0.15 * packed.size / 1024,
+    `README.md says ${statedFiles} files, ${kB} kB packed; npm pack gives ${packed.files.length} files, ${(packed.size / 1024).toFixed(0)} kB: update its install section`);
   // Three files per module (.js, .js.map, .d.ts); small files, one idea each, are the style (issue 22).
   assert.ok(packed.files.length < 1000 && packed.size < 2 * 1024 * 1024, `${packed.files.length} files, ${packed.size} bytes`);
   // Source maps carry their sources (src/ is not shipped).
@@ -67,6 +75,45 @@ test("npx winnow --version runs the compiled CLI of a production install (no tsx
   assert.equal(r.stdout.trim(), repoPkg.version);
   for (const dev of ["tsx", "typescript", "node-gyp"]) assert.ok(!fs.existsSync(path.join(withEngine, "node_modules", dev)), `${dev} was installed`);
   assert.ok(fs.existsSync(path.join(withEngine, "node_modules", "winnow", "build", "Release", "winnow_native.node")));
+});
+
+/** Runs node with `args` in the engine project, recording the packages it loads (an ES module loader
+ * hook) and the shared libraries mapped at exit (/proc/self/maps). */
+function traced(args: string[], name: string): { status: number | null; stderr: string; packages: string[]; libraries: string[] } {
+  const log = path.join(withEngine, `trace-${name}.log`);
+  fs.writeFileSync(path.join(withEngine, "trace-hooks.mjs"), [
+    'import { appendFileSync } from "node:fs";',
+    "let log;",
+    "export function initialize(data) { log = data; }",
+    "export async function load(url, context, next) { appendFileSync(log, url + \"\\n\"); return next(url, context); }",
+  ].join("\n"));
+  fs.writeFileSync(path.join(withEngine, "trace.mjs"), [
+    'import { register } from "node:module";',
+    'import { appendFileSync, readFileSync } from "node:fs";',
+    "const log = process.env.TRACE_LOG;",
+    'register("./trace-hooks.mjs", import.meta.url, { data: log });',
+    'process.on("exit", () => appendFileSync(log, readFileSync("/proc/self/maps", "utf8").split("\\n").map((l) => l.split(/\\s+/)[5] ?? "").filter((f) => f.startsWith("/")).join("\\n") + "\\n"));',
+  ].join("\n"));
+  fs.rmSync(log, { force: true });
+  const r = spawnSync(process.execPath, ["--import", "./trace.mjs", ...args], { cwd: withEngine, encoding: "utf8", env: { ...process.env, TRACE_LOG: log, OMP_NUM_THREADS: "1" } });
+  const lines = fs.readFileSync(log, "utf8").split("\n");
+  const packages = new Set(lines.map((l) => /node_modules\/((@[^/]+\/)?[^/]+)\//.exec(l)?.[1]).filter((p): p is string => !!p && p !== "winnow"));
+  return { status: r.status, stderr: r.stderr, packages: [...packages].sort(), libraries: lines.filter((l) => /\.node$|libtorch|vips/.test(l)) };
+}
+
+test("winnow --help and --version load commander and the CLI's own modules only (no engine, fastify, sharp, database)", () => {
+  const bin = path.join(withEngine, "node_modules", "winnow", "bin", "winnow.mjs");
+  for (const args of [["--help"], ["--version"], ["run", "--help"], ["serve", "--help"], ["worker", "--help"], ["embed", "--help"]]) {
+    const t = traced([bin, ...args], args.join("-"));
+    assert.equal(t.status, 0, t.stderr);
+    assert.deepEqual(t.packages, ["commander"], `winnow ${args.join(" ")}`);
+    assert.deepEqual(t.libraries, [], `winnow ${args.join(" ")}`);
+  }
+  // The tracer sees what the engine loads, so the checks above can fail.
+  const engine = traced(["--input-type=module", "-e", 'await import("winnow")'], "engine");
+  assert.equal(engine.status, 0, engine.stderr);
+  assert.ok(engine.libraries.some((l) => l.endsWith("/winnow_native.node")) && engine.libraries.some((l) => /libtorch_cpu\.so/.test(l)), engine.libraries.join("\n"));
+  assert.ok(engine.packages.includes("zod"), engine.packages.join(" "));
 });
 
 test("npx winnow run on a small folder completes and writes its selection", () => {
@@ -172,6 +219,17 @@ test("where the engine cannot build, the install succeeds, says what to install,
     fs.readFileSync(workerLog, "utf8"));
   fs.closeSync(logFd);
   server.kill("SIGTERM");
+});
+
+test("where the engine is not built, winnow run fails with one message saying what to install", () => {
+  fs.writeFileSync(path.join(clientOnly, "run.yaml"), "selection_config: { n_samples: 1 }\nlightly_config: { pre_trained: false }\n");
+  fs.mkdirSync(path.join(clientOnly, "imgs"), { recursive: true });
+  fs.copyFileSync(path.join(repo, "samples", "shapes", "circle-000.png"), path.join(clientOnly, "imgs", "circle-000.png"));
+  const r = npx(clientOnly, ["run", "imgs", "--config", "run.yaml", "--output", "out"], { WINNOW_HOME: path.join(clientOnly, "home") });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^winnow: the native engine is not built \(\S+winnow_native\.node is missing\)/);
+  assert.match(r.stderr, /apt-get install -y libtorch-dev[\s\S]*npm rebuild winnow/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, "a stack trace was printed");
 });
 
 test("a browser bundler (vite) bundles winnow/client; the file-system half stays in a lazy chunk", async () => {

@@ -7,7 +7,7 @@
 // binaries instead of compiling for minutes: better-sqlite3 through prebuild-install's documented
 // local-prebuild folder (a real install downloads the same binary from GitHub), and winnow's engine
 // through WINNOW_PREBUILT_NATIVE (a real install compiles it with node-gyp: README, "Use it from your project").
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -24,6 +24,24 @@ export function sh(cmd: string, args: string[], o: { cwd: string; env?: NodeJS.P
   const r = spawnSync(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, encoding: "utf8", timeout: o.timeout ?? 300_000 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} (in ${o.cwd}) exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return r;
+}
+
+/** `sh` without blocking: the consumers' installs run side by side (mostly unpacking and waiting on the disk). */
+function shAsync(cmd: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; timeout: number }): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (b) => (stdout += String(b)));
+    p.stderr.on("data", (b) => (stderr += String(b)));
+    const timer = setTimeout(() => p.kill("SIGKILL"), o.timeout);
+    p.on("error", reject);
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`${cmd} ${args.join(" ")} (in ${o.cwd}) exited ${code}:\n${stdout}\n${stderr}`));
+    });
+  });
 }
 
 /** npm without the network: the shared cache, offline, no audit/fund/update calls. */
@@ -60,12 +78,18 @@ export function pack(outDir: string): Packed {
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), "winnow-pack-src-"));
   try {
     copyCheckout(copy);
-    const r = sh("npm", ["pack", "--json", "--pack-destination", outDir], { cwd: copy, env: npmEnv() });
+    // prepack compiles src/ (about 20 s of CPU; minutes on a loaded machine).
+    const r = sh("npm", ["pack", "--json", "--pack-destination", outDir], { cwd: copy, env: npmEnv(), timeout: 900_000 });
     // prepack's own output shares stdout with npm's JSON
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf("[\n"))) as Array<{ filename: string; files: { path: string }[]; size: number; unpackedSize: number }>;
     return { tgz: path.join(outDir, j[0]!.filename), files: j[0]!.files.map((f) => f.path), size: j[0]!.size, unpackedSize: j[0]!.unpackedSize };
   } finally {
-    fs.rmSync(copy, { recursive: true, force: true });
+    // Must not hide the error above: after a timeout, npm's children may still be writing there.
+    try {
+      fs.rmSync(copy, { recursive: true, force: true, maxRetries: 3 });
+    } catch (e) {
+      console.error(`could not remove ${copy}: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -81,7 +105,7 @@ export function sqlitePrebuilds(dir: string): NodeJS.ProcessEnv {
 }
 
 /** A consumer project in `dir` depending on the tarball; installed with `npm ci --omit=dev`. */
-export function installConsumer(dir: string, tgz: string, env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
+export function installConsumer(dir: string, tgz: string, env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
   fs.mkdirSync(dir, { recursive: true });
   const spec = `file:${path.relative(dir, tgz)}`;
   const lock = JSON.parse(fs.readFileSync(path.join(repo, "package-lock.json"), "utf8")) as { packages: Record<string, unknown> };
@@ -95,5 +119,5 @@ export function installConsumer(dir: string, tgz: string, env: NodeJS.ProcessEnv
   for (const [k, v] of Object.entries(lock.packages)) if (k.startsWith("node_modules/")) packages[k] = v;
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module", dependencies: { winnow: spec } }, null, 2));
   fs.writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify({ name: "consumer", version: "1.0.0", lockfileVersion: 3, requires: true, packages }, null, 2));
-  return sh("npm", ["ci", "--omit=dev", "--foreground-scripts"], { cwd: dir, env: npmEnv(env) });
+  return shAsync("npm", ["ci", "--omit=dev", "--foreground-scripts"], { cwd: dir, env: npmEnv(env), timeout: 900_000 });
 }
