@@ -37,6 +37,7 @@ import { CallbackList, type TrainCallback } from "./callbacks/callback.js";
 import { CheckpointCallback } from "./callbacks/checkpoint.js";
 import { ProgressCallback } from "./callbacks/progress.js";
 import type { Precision } from "./training-step.js";
+import type { ProcessGroup } from "../distributed/index.js";
 
 export type { TrainProgress, EpochSummary };
 // Checkpoint reading lives with the models (src/models/training-checkpoint.ts); re-exported for callers of this module.
@@ -82,6 +83,8 @@ export interface TrainOptions {
   prefetch?: boolean | { waitFromStep?: number };
   /** More callbacks (src/ssl/callbacks/callback.ts), called after the built-in checkpoint and progress ones. */
   callbacks?: TrainCallback[];
+  /** Data-parallel training over this group (one rank per process); absent: one process, as before. */
+  processGroup?: ProcessGroup;
 }
 
 export interface TrainResult {
