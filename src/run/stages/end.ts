@@ -8,6 +8,7 @@ import { END_STATES } from "../states.js";
 import { saveRunRecord } from "../store.js";
 import * as path from "node:path";
 import type { RunSelection } from "./sample.js";
+import { DistributedError } from "../../distributed/index.js";
 
 export function completeRun(ctx: RunContext, sel: RunSelection): void {
   const { record, paths } = ctx;
@@ -27,6 +28,7 @@ export function failRun(ctx: RunContext, e: unknown): RunError {
   const aborted = e instanceof Aborted || Boolean(ctx.signal?.aborted);
   const prev = record.stages[record.stages.length - 1];
   if (prev && prev.durationMs === null) prev.durationMs = Math.round(performance.now() - ctx.stageT0);
+  if (!aborted && e instanceof DistributedError) keepLastCheckpoint(ctx);
   record.state = aborted ? "ABORTED" : "FAILED";
   record.error = (e as Error).message;
   endRecord(ctx);
@@ -52,6 +54,18 @@ export function hardStopRun(ctx: RunContext): void {
   ctx.log(`ABORTED: ${record.error}`, false);
   saveRunRecord(record);
   ctx.options.onState?.("ABORTED");
+}
+
+/**
+ * Another rank failed (or this rank's group did): nothing is wrong with the run itself, so a
+ * checkpoint the trainer wrote (atomically: it is whole) is kept in the record and the run may be
+ * resumed (`winnow run --resume`, on any number of ranks).
+ */
+function keepLastCheckpoint(ctx: RunContext): void {
+  const { record } = ctx;
+  const last = path.join(ctx.checkpointDir, "last.ckpt");
+  if (record.state === "TRAINING" && !record.checkpoint && fs.existsSync(last)) record.checkpoint = last;
+  if (record.state === "TRAINING" && record.checkpoint) record.resumable = true;
 }
 
 /** Times the end and removes anything that would make the folder look complete. */
