@@ -26,7 +26,7 @@ test("each local rank gets torchrun's environment (node 1 of 2, 2 ranks per node
 test("a rank that exits with an error: the launcher kills the others after the grace period and says who failed", { timeout: 30_000 }, async () => {
   const t0 = performance.now();
   const r = await launchRanks({
-    nprocPerNode: 3, masterAddr: "127.0.0.1", masterPort: 29512, graceMs: 300, stdio: "pipe",
+    nprocPerNode: 3, masterAddr: "127.0.0.1", masterPort: 29512, graceMs: 300, notify: null, stdio: "pipe",
     // rank 1 fails after 200 ms; ranks 0 and 2 would run for a minute
     command: node("setTimeout(() => process.exit(process.env.RANK === '1' ? 3 : 0), process.env.RANK === '1' ? 200 : 60000)"),
   });
@@ -38,9 +38,19 @@ test("a rank that exits with an error: the launcher kills the others after the g
   assert.match(describeFailure(r.firstFailure!), /^rank 1 \(local rank 1\) exited with code 3; the other ranks were stopped$/);
 });
 
+test("the other ranks are told at once with SIGUSR2 (Winnow's rank 0 then fails its run after the step)", { timeout: 30_000 }, async () => {
+  const t0 = performance.now();
+  const r = await launchRanks({
+    nprocPerNode: 2, masterAddr: "127.0.0.1", masterPort: 29514, graceMs: 20_000, stdio: "pipe",
+    command: node("process.on('SIGUSR2', () => process.exit(7)); setTimeout(() => process.exit(process.env.RANK === '1' ? 9 : 0), process.env.RANK === '1' ? 200 : 60000)"),
+  });
+  assert.deepEqual(r.exits.map((e) => [e.code, e.killed]), [[7, false], [9, false]]);
+  assert.ok(performance.now() - t0 < 15_000, "well before the grace period ends");
+});
+
 test("ranks that exit on their own within the grace period are not killed", { timeout: 30_000 }, async () => {
   const r = await launchRanks({
-    nprocPerNode: 2, masterAddr: "127.0.0.1", masterPort: 29513, graceMs: 20_000, stdio: "pipe",
+    nprocPerNode: 2, masterAddr: "127.0.0.1", masterPort: 29513, graceMs: 20_000, notify: null, stdio: "pipe",
     command: node("setTimeout(() => process.exit(process.env.RANK === '0' ? 1 : 2), process.env.RANK === '0' ? 100 : 400)"),
   });
   assert.deepEqual(r.exits.map((e) => [e.code, e.killed]), [[1, false], [2, false]]);

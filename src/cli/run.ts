@@ -49,8 +49,11 @@ Example:
     .action(runAction);
 }
 
-/** The first Ctrl-C (or SIGTERM) stops the run gracefully, the second leaves at once. */
-function stopOnSignals(): { ctl: AbortController; hard: AbortController; onSig: () => void } {
+/**
+ * The first Ctrl-C (or SIGTERM) stops the run gracefully, the second leaves at once. SIGUSR2 (from
+ * the rank launcher: another rank failed) stops it the same way but ends it FAILED.
+ */
+function stopOnSignals(): { ctl: AbortController; hard: AbortController; onSig: () => void; onPeer: () => void } {
   const ctl = new AbortController();
   const hard = new AbortController();
   let signals = 0;
@@ -64,9 +67,16 @@ function stopOnSignals(): { ctl: AbortController; hard: AbortController; onSig: 
       process.exit(EXIT.aborted);
     }
   };
+  const onPeer = (): void => {
+    // Loaded here, not at start-up: the engine stays out of `winnow --help` (the run has loaded it by now).
+    void import("../distributed/process-group.js").then(({ DistributedError }) => {
+      if (!ctl.signal.aborted) ctl.abort(new DistributedError("another rank of this run failed (the launcher's message says which); rank 0 stopped after its current step"));
+    });
+  };
   process.on("SIGINT", onSig);
   process.on("SIGTERM", onSig);
-  return { ctl, hard, onSig };
+  process.on("SIGUSR2", onPeer);
+  return { ctl, hard, onSig, onPeer };
 }
 
 async function runAction(input: string | undefined, o: Record<string, unknown>): Promise<void> {
@@ -98,7 +108,7 @@ async function runAction(input: string | undefined, o: Record<string, unknown>):
   }
   const { run, RunError } = await import("../run/run.js");
   const { OutputFolderError } = await import("../run/output-folder.js");
-  const { ctl, hard, onSig } = stopOnSignals();
+  const { ctl, hard, onSig, onPeer } = stopOnSignals();
   try {
     const r = await run({
       input,
@@ -121,5 +131,6 @@ async function runAction(input: string | undefined, o: Record<string, unknown>):
   } finally {
     process.off("SIGINT", onSig);
     process.off("SIGTERM", onSig);
+    process.off("SIGUSR2", onPeer);
   }
 }

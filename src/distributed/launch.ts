@@ -1,8 +1,9 @@
 // Starts this machine's ranks as torchrun does: one child process per local rank, each with
 // torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR,
-// MASTER_PORT), then supervises them. When one exits with an error, the others get `graceMs` to
-// notice on their own (a rank in a collective gets a DistributedError as soon as the dead peer's
-// connection closes) and are then killed, so a failed rank never leaves the rest hanging.
+// MASTER_PORT), then supervises them. When one exits with an error, the others are told at once
+// (SIGUSR2: Winnow's rank 0 ends its run FAILED after the current step, keeping its checkpoint; other
+// ranks exit), get `graceMs` to finish (a rank in a collective also gets a DistributedError as soon
+// as the dead peer's connection closes), and are then killed: a failed rank never leaves the rest hanging.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { WinnowError } from "../util/errors.js";
@@ -22,8 +23,10 @@ export interface LaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra variables per local rank (e.g. its threads). */
   rankEnv?: (localRank: number) => Record<string, string>;
-  /** How long the other ranks may take to exit on their own after one failed (default 10 s). */
+  /** How long the other ranks may take to exit on their own after one failed (default 30 s). */
   graceMs?: number;
+  /** Sent to the other ranks when one fails (default SIGUSR2; null: none). */
+  notify?: NodeJS.Signals | null;
   /** "inherit" (default) or "pipe" (tests read the output). */
   stdio?: "inherit" | "pipe";
   /** Called when a rank's process starts. */
@@ -71,18 +74,19 @@ export function launchRanks(o: LaunchOptions): Promise<LaunchResult> {
   }
   const [cmd, ...args] = o.command;
   if (!cmd) throw new WinnowError("invalid_input", "launchRanks: no command", { where: "command" });
-  const graceMs = o.graceMs ?? 10_000;
+  const graceMs = o.graceMs ?? 30_000;
+  const notify = o.notify === undefined ? "SIGUSR2" : o.notify;
   const exits: (RankExit | null)[] = Array(o.nprocPerNode).fill(null);
   const children: ChildProcess[] = [];
   let firstFailure: RankExit | null = null;
   let killTimer: NodeJS.Timeout | null = null;
 
   return new Promise((resolve) => {
-    const killRest = (): void => {
+    const signalRest = (sig: NodeJS.Signals, mark: boolean): void => {
       for (const [i, c] of children.entries()) {
         if (exits[i] === null && c.exitCode === null && c.signalCode === null) {
-          (c as ChildProcess & { winnowKilled?: boolean }).winnowKilled = true;
-          c.kill("SIGKILL");
+          if (mark) (c as ChildProcess & { winnowKilled?: boolean }).winnowKilled = true;
+          c.kill(sig);
         }
       }
     };
@@ -93,7 +97,8 @@ export function launchRanks(o: LaunchOptions): Promise<LaunchResult> {
       exits[localRank] = e;
       if ((code !== 0 || signal) && !e.killed && firstFailure === null) {
         firstFailure = e;
-        killTimer = setTimeout(killRest, graceMs);
+        if (notify) signalRest(notify, false);
+        killTimer = setTimeout(() => signalRest("SIGKILL", true), graceMs);
       }
       if (exits.every((x) => x !== null)) {
         if (killTimer) clearTimeout(killTimer);

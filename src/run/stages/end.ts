@@ -25,12 +25,14 @@ export function completeRun(ctx: RunContext, sel: RunSelection): void {
 /** Ends the record FAILED or ABORTED (an Aborted error, or the signal fired) and returns the RunError to throw. */
 export function failRun(ctx: RunContext, e: unknown): RunError {
   const { record, paths } = ctx;
-  const aborted = e instanceof Aborted || Boolean(ctx.signal?.aborted);
+  // The signal's reason is a DistributedError when another rank failed: not the user's abort.
+  const peer = ctx.signal?.aborted && ctx.signal.reason instanceof DistributedError ? (ctx.signal.reason as DistributedError) : null;
+  const aborted = !peer && (e instanceof Aborted || Boolean(ctx.signal?.aborted));
   const prev = record.stages[record.stages.length - 1];
   if (prev && prev.durationMs === null) prev.durationMs = Math.round(performance.now() - ctx.stageT0);
-  if (!aborted && e instanceof DistributedError) keepLastCheckpoint(ctx);
+  if (!aborted && (peer || e instanceof DistributedError)) keepLastCheckpoint(ctx);
   record.state = aborted ? "ABORTED" : "FAILED";
-  record.error = (e as Error).message;
+  record.error = (peer && !(e instanceof DistributedError) ? peer : (e as Error)).message;
   endRecord(ctx);
   ctx.printer?.done();
   ctx.log(`${record.state}: ${record.error}`);
