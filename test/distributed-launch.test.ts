@@ -3,6 +3,9 @@
 // period; trainer.gpus / num_processes / flags / torchrun's environment decide the ranks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { launchRanks, planRanks, threadsPerRank, describeFailure } from "../src/distributed/index.js";
 
 const node = (code: string): string[] => [process.execPath, "-e", code];
@@ -42,7 +45,12 @@ test("the other ranks are told at once with SIGUSR2 (Winnow's rank 0 then fails 
   const t0 = performance.now();
   const r = await launchRanks({
     nprocPerNode: 2, masterAddr: "127.0.0.1", masterPort: 29514, graceMs: 20_000, stdio: "pipe",
-    command: node("process.on('SIGUSR2', () => process.exit(7)); setTimeout(() => process.exit(process.env.RANK === '1' ? 9 : 0), process.env.RANK === '1' ? 200 : 60000)"),
+    // rank 0 says when its handler is in place (a file); rank 1 then fails
+    env: { ...process.env, READY: path.join(mkdtempSync(path.join(tmpdir(), "winnow-launch-")), "ready") },
+    command: node(
+      "const fs = require('fs'); if (process.env.RANK === '0') { process.on('SIGUSR2', () => process.exit(7)); fs.writeFileSync(process.env.READY, ''); setTimeout(() => {}, 60000); }" +
+        " else setInterval(() => fs.existsSync(process.env.READY) && process.exit(9), 20);",
+    ),
   });
   assert.deepEqual(r.exits.map((e) => [e.code, e.killed]), [[7, false], [9, false]]);
   assert.ok(performance.now() - t0 < 15_000, "well before the grace period ends");

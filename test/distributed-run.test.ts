@@ -83,3 +83,40 @@ test("2 CPU ranks: rank 0 writes the run folder and record; embeddings.csv = one
   assert.ok(maxDiff <= 1e-5, `max |difference| ${maxDiff}`);
   fs.rmSync(path.join(tmp, "one"), { recursive: true });
 });
+
+/** The pid of the launcher's child that is rank `rank` (its environment says). */
+function rankPid(launcher: number, rank: number): number {
+  const pids = execFileSync("ps", ["-o", "pid=", "--ppid", String(launcher)], { encoding: "utf8" }).split("\n").map((s) => Number(s.trim())).filter((n) => n > 0);
+  const hit = pids.find((p) => fs.readFileSync(`/proc/${p}/environ`, "latin1").split("\0").includes(`RANK=${rank}`));
+  if (!hit) throw new Error(`no rank ${rank} among ${pids.join(", ")}`);
+  return hit;
+}
+
+test("kill -9 of rank 1 while training: the run ends FAILED (checkpoint kept, resumable), the command exits 1; --resume on 1 rank completes", { timeout: 300_000 }, async () => {
+  const out = path.join(home, "out-kill");
+  let launcher = 0;
+  const done = winnow(["run", images, "-c", "run.yaml", "--nproc-per-node", "2", "--epochs", "200", "--dist-timeout", "60", "-o", out, "-q"], (pid) => (launcher = pid));
+  const mine = (): any => records().find((r) => r.output === out);
+  const t0 = Date.now();
+  while (mine()?.state !== "TRAINING") {
+    assert.ok(Date.now() - t0 < 180_000, "the run never reached TRAINING");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const tKill = performance.now();
+  process.kill(rankPid(launcher, 1), "SIGKILL");
+  const r = await done;
+  const seconds = (performance.now() - tKill) / 1000;
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(seconds < 60, `exited ${seconds.toFixed(1)} s after the kill (timeout 60 s)`);
+  assert.match(r.stderr, /rank 1 \(local rank 1\) was killed by SIGKILL; the other ranks were stopped/);
+  const rec = mine();
+  assert.equal(rec.state, "FAILED");
+  assert.match(rec.error, /another rank of this run failed|failed on rank 0 of 2/);
+  assert.equal(rec.stages.at(-1).state, "TRAINING");
+  assert.ok(rec.checkpoint && fs.existsSync(rec.checkpoint), `checkpoint kept: ${rec.checkpoint}`);
+  assert.equal(rec.resumable, true);
+
+  const resumed = await winnow(["run", "--resume", rec.id, "--epochs", "1", "-o", path.join(home, "out-resumed"), "-q"]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /COMPLETED/);
+});
