@@ -76,4 +76,6 @@ test("a run with trainer.gpus 4 is claimed only by a worker with at least 4 GPUs
   assert.equal(await claim(two), viaId);
   const workers = await client.getComputeWorkers();
   assert.equal(gpusOfLabels(workers.find((w) => w.id === eight)!.labels), 8, "the listing shows the worker's GPUs (its labels)");
+  const summaries = await fetch(`${srv.url}/v1/worker-summaries`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json()) as { items: { id: string; gpus: number }[] };
+  assert.deepEqual([cpu, two, eight].map((id) => summaries.items.find((w) => w.id === id)?.gpus), [0, 2, 8], "the workers page's API gives the GPU count");
 });
