@@ -29,8 +29,10 @@ export type RankMode = { kind: "single" } | { kind: "launched"; exitCode: number
 
 /** Decides; in "launch" mode starts and supervises this machine's ranks and returns their outcome. */
 export async function rankMode(config: RunConfig | null, o: Record<string, unknown>): Promise<RankMode> {
-  const { planRanks, cudaDeviceCount, launchRanks, freePort, describeFailure } = await import("../distributed/index.js");
   const gpus = config?.lightly_config.trainer.gpus ?? (o.device === "cpu" ? 0 : 1);
+  const asked = gpus > 1 || (config?.lightly_config.trainer.num_processes ?? 1) > 1 || o.nprocPerNode !== undefined || o.nnodes !== undefined || Boolean(process.env.WORLD_SIZE);
+  if (!asked) return { kind: "single" }; // the usual case: no engine loaded, no GPU count asked for here
+  const { planRanks, cudaDeviceCount, launchRanks, freePort, describeFailure } = await import("../distributed/index.js");
   const plan = planRanks({
     flags: { nprocPerNode: o.nprocPerNode as number | undefined, nnodes: o.nnodes as number | undefined, nodeRank: o.nodeRank as number | undefined, masterAddr: o.masterAddr as string | undefined, masterPort: o.masterPort as number | undefined },
     gpus, numProcesses: config?.lightly_config.trainer.num_processes ?? 1, cudaDevices: gpus >= 1 ? cudaDeviceCount() : 0,
