@@ -108,6 +108,7 @@ test("kill -9 of rank 1 while training: the run ends FAILED (checkpoint kept, re
   const seconds = (performance.now() - tKill) / 1000;
   assert.equal(r.code, 1, r.stderr);
   assert.ok(seconds < 60, `exited ${seconds.toFixed(1)} s after the kill (timeout 60 s)`);
+  console.log(`kill -9 of rank 1 → the command exited ${seconds.toFixed(1)} s later`);
   assert.match(r.stderr, /rank 1 \(local rank 1\) was killed by SIGKILL; the other ranks were stopped/);
   const rec = mine();
   assert.equal(rec.state, "FAILED");
