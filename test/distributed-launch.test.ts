@@ -1,9 +1,9 @@
 // The rank launcher (src/distributed/launch.ts) and the rank plan (rank-plan.ts): torchrun's
 // environment per rank; a rank that fails makes the launcher stop the others after the grace
 // period; trainer.gpus / num_processes / flags / torchrun's environment decide the ranks.
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { launchRanks, planRanks, threadsPerRank, describeFailure } from "../src/distributed/index.js";
@@ -43,10 +43,12 @@ test("a rank that exits with an error: the launcher kills the others after the g
 
 test("the other ranks are told at once with SIGUSR2 (Winnow's rank 0 then fails its run after the step)", { timeout: 30_000 }, async () => {
   const t0 = performance.now();
+  const dir = mkdtempSync(path.join(tmpdir(), "winnow-launch-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const r = await launchRanks({
     nprocPerNode: 2, masterAddr: "127.0.0.1", masterPort: 29514, graceMs: 20_000, stdio: "pipe",
     // rank 0 says when its handler is in place (a file); rank 1 then fails
-    env: { ...process.env, READY: path.join(mkdtempSync(path.join(tmpdir(), "winnow-launch-")), "ready") },
+    env: { ...process.env, READY: path.join(dir, "ready") },
     command: node(
       "const fs = require('fs'); if (process.env.RANK === '0') { process.on('SIGUSR2', () => process.exit(7)); fs.writeFileSync(process.env.READY, ''); setTimeout(() => {}, 60000); }" +
         " else setInterval(() => fs.existsSync(process.env.READY) && process.exit(9), 20);",
