@@ -1,6 +1,9 @@
 // `winnow run <input>`: the whole job on one machine (src/run/run.ts).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { CliError, EXIT } from "./index.js";
+import type { ExitCode } from "./exit-codes.js";
+import { addRankOptions, rankMode, runAsOtherRank } from "./run-ranks.js";
+import type { RankSetup } from "../run/ranks.js";
 
 const intArg = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -9,7 +12,7 @@ const intArg = (name: string) => (v: string): number => {
 };
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("run")
     .description("Train (optionally), embed and select from a folder of images; writes a run folder with a report.")
     .argument("[input]", "folder of images (searched recursively); with --resume, the resumed run's (may be left out)")
@@ -24,13 +27,18 @@ export function register(program: Command): void {
     .option("--resume <run id>", "continue an interrupted (ABORTED, or killed) training run from its last checkpoint: same input and config, a new run folder")
     .option("-o, --output <dir>", "output folder (new or empty; default ./winnow-runs/<run id>)")
     .addOption(new Option("--device <device>", "compute device (sets lightly_config.trainer.gpus)").choices(["cpu", "cuda"]))
-    .option("-q, --quiet", "no progress output (log.txt is still written)")
+    .option("-q, --quiet", "no progress output (log.txt is still written)");
+  addRankOptions(cmd)
     .addHelpText("after", `
 Output folder: config/ (resolved config), data/embeddings.csv, data/selected_embeddings.csv,
 filenames/{selected,corrupt,duplicate}_filenames.txt, checkpoints/*.ckpt (training), log.txt,
 report.html + report.json, run.json. Crop selection (an EMBEDDINGS input with a task) adds
 data/selected_crops.{csv,json}; runs that read predictions add data/prediction_issues.json and
 filenames/malformed_prediction_files.txt. Runs are recorded in $WINNOW_HOME/runs (default ~/.winnow/runs).
+
+Several ranks (data-parallel; docs/deployment.md): trainer.gpus: N (one rank per GPU),
+trainer.num_processes: N or --nproc-per-node N (CPU ranks), --nnodes/--node-rank/--master-addr/
+--master-port across machines, or torchrun's environment. Rank 0 writes every output.
 
 Exit codes: 0 completed, 1 failed, 2 bad config or usage, 130 aborted (Ctrl-C).
 
@@ -41,8 +49,11 @@ Example:
     .action(runAction);
 }
 
-/** The first Ctrl-C (or SIGTERM) stops the run gracefully, the second leaves at once. */
-function stopOnSignals(): { ctl: AbortController; hard: AbortController; onSig: () => void } {
+/**
+ * The first Ctrl-C (or SIGTERM) stops the run gracefully, the second leaves at once. SIGUSR2 (from
+ * the rank launcher: another rank failed) stops it the same way but ends it FAILED.
+ */
+function stopOnSignals(): { ctl: AbortController; hard: AbortController; onSig: () => void; onPeer: () => void } {
   const ctl = new AbortController();
   const hard = new AbortController();
   let signals = 0;
@@ -56,9 +67,16 @@ function stopOnSignals(): { ctl: AbortController; hard: AbortController; onSig: 
       process.exit(EXIT.aborted);
     }
   };
+  const onPeer = (): void => {
+    // Loaded here, not at start-up: the engine stays out of `winnow --help` (the run has loaded it by now).
+    void import("../distributed/process-group.js").then(({ DistributedError }) => {
+      if (!ctl.signal.aborted) ctl.abort(new DistributedError("another rank of this run failed (the launcher's message says which); rank 0 stopped after its current step"));
+    });
+  };
   process.on("SIGINT", onSig);
   process.on("SIGTERM", onSig);
-  return { ctl, hard, onSig };
+  process.on("SIGUSR2", onPeer);
+  return { ctl, hard, onSig, onPeer };
 }
 
 async function runAction(input: string | undefined, o: Record<string, unknown>): Promise<void> {
@@ -74,15 +92,23 @@ async function runAction(input: string | undefined, o: Record<string, unknown>):
     device: o.device as "cpu" | "cuda" | undefined,
   };
   if (input === undefined && !o.resume) throw new CliError("winnow run: give the input folder (or --resume <run id>)", EXIT.usage);
+  let ranks: RankSetup | undefined;
   try {
-    if (!o.resume) loadRunConfig((o.config as string | undefined) ?? null, overrides);
+    const config = o.resume ? null : loadRunConfig((o.config as string | undefined) ?? null, overrides);
+    const mode = await rankMode(config, o);
+    if (mode.kind === "launched") {
+      if (mode.exitCode !== 0) throw new CliError("winnow run: the run did not complete (rank 0's messages above say why)", mode.exitCode as ExitCode);
+      return;
+    }
+    if (mode.kind === "rank" && mode.setup.rendezvous.rank !== 0) return await runAsOtherRank(input, o, overrides, mode.setup);
+    if (mode.kind === "rank") ranks = mode.setup;
   } catch (e) {
     if (e instanceof RunConfigError) throw new CliError(e.message, EXIT.usage);
     throw e;
   }
   const { run, RunError } = await import("../run/run.js");
   const { OutputFolderError } = await import("../run/output-folder.js");
-  const { ctl, hard, onSig } = stopOnSignals();
+  const { ctl, hard, onSig, onPeer } = stopOnSignals();
   try {
     const r = await run({
       input,
@@ -94,6 +120,7 @@ async function runAction(input: string | undefined, o: Record<string, unknown>):
       stream: o.quiet ? null : process.stderr,
       signal: ctl.signal,
       hardStop: hard.signal,
+      ranks,
     });
     process.stdout.write(`run ${r.record.id} COMPLETED: ${r.record.selectedCount} selected\n  output: ${r.paths.output}\n  report: ${r.paths.reportHtml}\n`);
   } catch (e) {
@@ -104,5 +131,6 @@ async function runAction(input: string | undefined, o: Record<string, unknown>):
   } finally {
     process.off("SIGINT", onSig);
     process.off("SIGTERM", onSig);
+    process.off("SIGUSR2", onPeer);
   }
 }

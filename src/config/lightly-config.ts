@@ -137,7 +137,12 @@ export const lightlyConfigSchema = z
         gpus: leaf(int(0, 1024), 1, {
           allowed: "an integer in [0, 1024]",
           description: "Number of GPUs to train on.",
-          winnow: "0 = train on the CPU. ≥ 1 = one CUDA GPU when one is available, else the CPU (with a note). Winnow trains on one device; values above 1 use one GPU.",
+          winnow: "0 = train on the CPU. 1 = one CUDA GPU when one is available, else the CPU (with a note). N > 1 on a machine with CUDA: `winnow run` starts N ranks, one per GPU (CUDA device = LOCAL_RANK), data-parallel (docs/deployment.md); more GPUs than the machine has is an error. Without CUDA: one CPU rank, as for 1.",
+        }),
+        num_processes: leaf(int(1, 1024), 1, {
+          allowed: "an integer in [1, 1024]",
+          description: "Number of processes for data-parallel training on CPUs (PyTorch Lightning's Trainer(num_processes=N) with the CPU accelerator).",
+          winnow: "`winnow run` starts this many CPU ranks on this machine (as `--nproc-per-node N`), each with the machine's cores divided among them unless worker_config.num_threads is set. Ignored when trainer.gpus > 1 starts GPU ranks.",
         }),
         max_epochs: leaf(int(1, 10_000), 100, {
           allowed: "an integer in [1, 10000]",

@@ -143,6 +143,8 @@ export interface RunSummary {
 export interface WorkerSummary extends WorkerData {
   /** Heartbeat within the server's dead-worker timeout. */
   live: boolean;
+  /** GPUs the worker advertises (its highest gpus:N label; src/config/gpu-labels.ts). */
+  gpus: number;
   current_run: { id: string; state: RunState; progress: RunProgress | null } | null;
 }
 

@@ -27,6 +27,8 @@ import { modelSettingsOf, type LightlyConfig } from "../config/lightly-config.js
 import { formatFloat32 } from "../util/float32-repr.js";
 import { WinnowError } from "../util/errors.js";
 import { writeFileAtomic, fsyncFolder } from "../util/atomic.js";
+import type { ProcessGroup } from "../distributed/index.js";
+import { checkSameCount, localBatches, shardedBatches, syncEmbedModel } from "./embed-sharded.js";
 
 export const EMBEDDINGS_FORMAT = "winnow-embeddings/1";
 
@@ -49,6 +51,11 @@ export interface EmbedOptions {
   name?: string;
   onProgress?: (done: number, total: number) => void;
   log?: (msg: string) => void;
+  /**
+   * Embed over the ranks of this group (src/pipeline/embed-sharded.ts): every rank calls with the
+   * same cache; rank 0 gives the weights and writes the files, the others write nothing.
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface EmbedResult {
@@ -170,6 +177,18 @@ function modelFor(opts: EmbedOptions, device: Device, note: (m: string) => void)
   return { model, owned: true, weights: "random-init" };
 }
 
+/** Over ranks: rank 0 builds (or takes) its model as on one process and sends it to the others. */
+function shardedModel(opts: EmbedOptions, pg: ProcessGroup, device: Device, note: (m: string) => void): ReturnType<typeof modelFor> {
+  const own = pg.rank === 0 ? modelFor(opts, device, note) : null;
+  try {
+    const model = syncEmbedModel(pg, own?.model ?? null, String(device));
+    return own ?? { model, owned: true, weights: opts.model ? "model" : opts.checkpoint ? "checkpoint" : "random-init" };
+  } catch (e) {
+    if (own?.owned) own.model.dispose();
+    throw e;
+  }
+}
+
 /** A model in memory is used where it is; otherwise trainer.gpus decides, as for training. */
 function embedDevice(opts: EmbedOptions): Device {
   const modelDevice = opts.model?.parameters()[0]?.device;
@@ -211,12 +230,15 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
   const inputSize = cfg.collate.input_size;
   const batchSize = Math.min(cfg.loader.batch_size, n);
   const stem = opts.name ?? "embeddings";
+  const pg = opts.processGroup && opts.processGroup.worldSize > 1 ? opts.processGroup : null;
+  const writer = !pg || pg.rank === 0;
+  if (pg) checkSameCount(pg, n, cache.dir);
   fs.mkdirSync(opts.outDir, { recursive: true });
-  const csvPath = opts.csv ?? true ? path.join(opts.outDir, `${stem}.csv`) : null;
-  const binPath = opts.binary ?? true ? path.join(opts.outDir, `${stem}.f32`) : null;
+  const csvPath = writer && (opts.csv ?? true) ? path.join(opts.outDir, `${stem}.csv`) : null;
+  const binPath = writer && (opts.binary ?? true) ? path.join(opts.outDir, `${stem}.f32`) : null;
   const metaPath = binPath ? path.join(opts.outDir, `${stem}.json`) : null;
 
-  const { model, owned, weights } = modelFor(opts, device, note);
+  const { model, owned, weights } = pg ? shardedModel(opts, pg, device, note) : modelFor(opts, device, note);
   const wasTraining = model.training;
   const modelConfig = { ...model.config };
   const d = modelConfig.numFtrs;
@@ -232,13 +254,11 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
     if (csvTmp) csvFd = fs.openSync(csvTmp, "wx", 0o644);
     if (binTmp) binFd = fs.openSync(binTmp, "wx", 0o644);
     if (csvFd >= 0) writeAll(csvFd, embeddingsCsvHeader(d));
-    for (let start = 0; start < n; start += batchSize) {
-      const idx = Array.from({ length: Math.min(batchSize, n - start) }, (_, k) => start + k);
-      const values = embedBatch(model, cache, idx, device, inputSize);
-      if (values.length !== idx.length * d) throw new Error(`embedImages: the model returned ${values.length / idx.length} values per image, expected ${d}`);
+    const one = (idx: number[]): Float32Array => embedBatch(model, cache, idx, device, inputSize);
+    for (const { start, count, values } of pg ? shardedBatches(pg, n, batchSize, d, one) : localBatches(n, batchSize, d, one)) {
       if (binFd >= 0) writeAll(binFd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-      if (csvFd >= 0) writeAll(csvFd, embeddingsCsvRows(cache.filenames.slice(start, start + idx.length), values, d));
-      opts.onProgress?.(start + idx.length, n);
+      if (csvFd >= 0) writeAll(csvFd, embeddingsCsvRows(cache.filenames.slice(start, start + count), values, d));
+      opts.onProgress?.(start + count, n);
     }
     for (const fd of [csvFd, binFd]) {
       if (fd >= 0) {
@@ -249,7 +269,7 @@ export function embedImages(opts: EmbedOptions): EmbedResult {
     csvFd = binFd = -1;
     if (csvTmp && csvPath) fs.renameSync(csvTmp, csvPath);
     if (binTmp && binPath) fs.renameSync(binTmp, binPath);
-    fsyncFolder(opts.outDir); // the renames survive a power cut, as writeFileAtomic's do
+    if (writer) fsyncFolder(opts.outDir); // the renames survive a power cut, as writeFileAtomic's do
     if (metaPath && binPath) {
       const meta: EmbeddingsMeta = {
         format: EMBEDDINGS_FORMAT, n, d, dtype: "float32", byteOrder: "little", layout: "row-major",

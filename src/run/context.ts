@@ -7,6 +7,7 @@ import type { RunConfig, RunOverrides } from "../config/run-config.js";
 import type { ObjectLevelPlan } from "../config/object-level.js";
 import type { ImageCache } from "../data/index.js";
 import type { trainInWorker } from "../ssl/index.js";
+import type { ProcessGroup } from "../distributed/index.js";
 import { ProgressPrinter, type ProgressStream } from "../util/progress.js";
 import { WinnowError } from "../util/errors.js";
 import { countProgress } from "./live-progress.js";
@@ -42,8 +43,8 @@ export interface RunContext {
   /** What withSourceModel says about the source model the config names; logged in INITIALIZING. */
   readonly sourceLine: string | null;
   readonly options: RunOptions;
-  /** `overrides.device`: forces the device of training, embedding and selection. */
-  readonly device: RunOverrides["device"];
+  /** `overrides.device` (or this rank's device): forces the device of training, embedding and selection. */
+  readonly device: RunOverrides["device"] | string;
   readonly stream: ProgressStream | null;
   readonly printer: ProgressPrinter | null;
   readonly signal: AbortSignal | undefined;
@@ -58,6 +59,8 @@ export interface RunContext {
   stageT0: number;
   /** Open resources the run closes at its end, whatever stage it reached. */
   readonly open: { cache: ImageCache | null; predictions: RunPredictions | null; training: ReturnType<typeof trainInWorker> | null };
+  /** The process group of a run over several ranks (this is rank 0), from INITIALIZING until embedding is done. */
+  pg: ProcessGroup | null;
   log(msg: string, echo?: boolean): void;
   note(msg: string): void;
   /** Structured progress of a counted stage ("decoding", "embedding"); the clock starts at its first report. */
@@ -99,7 +102,7 @@ export function createRunContext(init: RunContextInit): RunContext {
   const dirpath = config.lightly_config.checkpoint_callback.dirpath;
   const ctx: RunContext = {
     id: init.id, config, plan: init.plan, paths, input: init.input, inputGiven: init.inputGiven, resume: init.resume, sourceLine: init.sourceLine ?? null, options: opts,
-    device: opts.overrides?.device, stream, printer, signal: opts.signal, record, notes, t0, stageT0: performance.now(),
+    device: opts.ranks?.device ?? opts.overrides?.device, pg: null, stream, printer, signal: opts.signal, record, notes, t0, stageT0: performance.now(),
     checkpointDir: dirpath ? path.resolve(dirpath) : paths.checkpoints,
     open: { cache: null, predictions: null, training: null },
     log(msg, echo = true) {

@@ -4,6 +4,7 @@ import type { RunOverrides } from "../config/run-config.js";
 import type { ProgressStream } from "../util/progress.js";
 import type { LiveProgress } from "./live-progress.js";
 import type { RunPolicy } from "./policy.js";
+import type { RankSetup } from "./ranks.js";
 import type { RunState } from "./states.js";
 
 export interface RunOptions {
@@ -45,6 +46,11 @@ export interface RunOptions {
   resume?: string | { runId: string; checkpoint: string };
   /** Ends the run record at once (ABORTED, checkpoint on disk recorded) before the caller exits: a second Ctrl-C. */
   hardStop?: AbortSignal;
+  /**
+   * This process is rank 0 of a run over several ranks (src/run/ranks.ts): it runs every stage and
+   * writes every output; the other ranks run runOtherRank. Absent: one process.
+   */
+  ranks?: RankSetup;
   /** Tags by name (filenames) for SIMILARITY's tag_name, besides earlier local runs' ids. */
   tags?: Record<string, string[]>;
 }

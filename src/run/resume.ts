@@ -47,7 +47,7 @@ export function localResumeSource(id: string, o: { config?: unknown; configFile?
     throw refuse((e as Error).message);
   }
   if (rec.state === "COMPLETED") throw refuse(`run ${id} is COMPLETED: there is nothing to resume (--checkpoint-run-id ${id} starts a new run from its weights)`);
-  if (rec.state === "FAILED") throw refuse(`run ${id} FAILED (${rec.error ?? "no reason recorded"}): a failed run is not resumed, the failure would repeat; fix the cause and start a new run (--checkpoint-run-id ${id} reuses its checkpoint)`);
+  if (rec.state === "FAILED" && !rec.resumable) throw refuse(`run ${id} FAILED (${rec.error ?? "no reason recorded"}): a failed run is not resumed, the failure would repeat; fix the cause and start a new run (--checkpoint-run-id ${id} reuses its checkpoint)`);
   if (rec.state !== "ABORTED" && alive(rec.pid)) throw refuse(`run ${id} is still ${rec.state} (process ${rec.pid}); stop it first (Ctrl-C keeps a checkpoint)`);
   if (o.input !== undefined) {
     let real = path.resolve(o.input);

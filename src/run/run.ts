@@ -33,6 +33,8 @@ import { saveResults } from "./stages/save-results.js";
 import { exportSelectedFrames } from "./export-frames.js";
 import { generateReport } from "./stages/report.js";
 import { completeRun, failRun, hardStopRun } from "./stages/end.js";
+import * as torch from "../torch/index.js";
+import { joinAsRankZero, leaveGroup, rankPlanOf, sharePlan } from "./ranks.js";
 
 export type { RunOptions } from "./options.js";
 export { runPaths, type RunPaths } from "./paths.js";
@@ -61,6 +63,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     ctx.open.training?.abort();
     ctx.open.cache?.close();
     ctx.open.predictions?.close();
+    if (ctx.pg && !ctx.pg.isDestroyed) ctx.pg.destroy(); // the other ranks see it close and stop
     ctx.close();
   }
 }
@@ -68,17 +71,21 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 /** The stages in order; each state is entered here, so the list of states a run passes is this function. */
 async function runStages(ctx: RunContext): Promise<RunResult> {
   enterState(ctx, "INITIALIZING");
+  if (ctx.options.ranks) joinAsRankZero(ctx, ctx.options.ranks);
   initialize(ctx);
+  if (ctx.options.ranks) torch.setNumThreads(ctx.options.ranks.threads);
   const inputs = resolveInputs(ctx);
   const start = await resolveStartingWeights(ctx, inputs.datapoolRuns);
 
   enterState(ctx, "LOADING_DATASET");
   const data = await loadDataset(ctx);
+  ctx.pg?.barrier(); // the other ranks now open the decoded cache
   enterState(ctx, "CHECKING_CORRUPTNESS");
   checkCorruptness(ctx, data);
 
   let training: WorkerTrainResult | null = null;
   ctx.record.weights = startingWeightsLabel(ctx, start);
+  if (ctx.pg) sharePlan(ctx.pg, rankPlanOf(ctx, start));
   if (ctx.config.worker_config.enable_training) {
     enterState(ctx, "TRAINING");
     training = await train(ctx, data, start);
@@ -88,6 +95,7 @@ async function runStages(ctx: RunContext): Promise<RunResult> {
 
   enterState(ctx, "EMBEDDING");
   const embeddings = await embed(ctx, data, start, training);
+  leaveGroup(ctx.pg); // the other ranks are done
   enterState(ctx, "SAMPLING");
   const selection = await sample(ctx, data, inputs, embeddings);
   enterState(ctx, "SAVING_RESULTS");

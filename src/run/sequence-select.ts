@@ -43,7 +43,7 @@ export function sampleSequences(ctx: RunContext, data: RunData, emb: RunEmbeddin
   const count = sequenceCount(ctx.config.selection_config, n, frames);
   const cfg = { ...ctx.config.selection_config, n_samples: count, proportion_samples: undefined };
   const names = seqs.map((s) => emb.filenames[s[0]!]!);
-  const sel = selectStep(cfg, names, sequenceEmbeddings(emb.values, emb.d, seqs), emb.d, { normalize: wc.normalize_embeddings, datapool: [], device: ctx.device });
+  const sel = selectStep(cfg, names, sequenceEmbeddings(emb.values, emb.d, seqs), emb.d, { normalize: wc.normalize_embeddings, datapool: [], device: ctx.device === undefined ? undefined : ctx.device.startsWith("cuda") ? "cuda" : "cpu" });
   const picked = sel.selected.flatMap((s) => seqs[s]!);
   const skipped = emb.filenames.length - frames;
   ctx.log(`selected ${sel.selected.length} sequence(s) of ${n} frames = ${picked.length} frame(s) out of ${seqs.length} sequence(s) (stopped by: ${sel.stoppedBy})` +

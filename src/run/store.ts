@@ -53,6 +53,8 @@ export interface RunRecord {
   startingWeights?: StartingWeights | null;
   /** The run this one resumed (`winnow run --resume`, or the service's automatic resume); absent in older records. */
   resumedFrom?: string | null;
+  /** A FAILED run that may be resumed all the same: a rank of a distributed run failed, the checkpoint is whole. */
+  resumable?: boolean;
 }
 
 /** $WINNOW_HOME or ~/.winnow. */

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Store } from "../db/store.js";
 import type { QueuedRunSummary, WorkerData, WorkerSummary } from "../db/records.js";
+import { gpusOfLabels } from "../config/gpu-labels.js";
 
 export interface UiLiveOptions {
   store: Store;
@@ -24,7 +25,7 @@ export const uiLiveRoutes: FastifyPluginAsync<UiLiveOptions> = async (app, o) =>
     const items: WorkerSummary[] = [];
     for (const w of await store.listWorkers(owner(req))) {
       const [r] = await store.listRuns(owner(req), { workerId: w.id, active: true, newestFirst: true, limit: 1 });
-      items.push({ ...w, live: isLive(w, now), current_run: r ? { id: r.id, state: r.state, progress: r.progress } : null });
+      items.push({ ...w, live: isLive(w, now), gpus: gpusOfLabels(w.labels), current_run: r ? { id: r.id, state: r.state, progress: r.progress } : null });
     }
     return { heartbeat_timeout_ms: o.workerTimeoutMs, items };
   });

@@ -19,6 +19,8 @@ import { startHeartbeat } from "./heartbeat.js";
 import { runJob } from "./run-job.js";
 import { shutdownReason } from "./shutdown.js";
 import { UnsentEnds } from "./unsent-ends.js";
+import { countNvidiaGpus } from "../util/gpus.js";
+import { workerGpuLabels } from "../config/gpu-labels.js";
 
 export interface WorkerOptions {
   server: string;
@@ -28,6 +30,8 @@ export interface WorkerOptions {
   /** Reuse a registered worker id instead of registering a new one. */
   workerId?: string;
   device?: "cpu" | "cuda";
+  /** GPUs this worker advertises (labels gpus:1 … gpus:N); default: the NVIDIA GPUs it sees (none with device "cpu"). */
+  gpus?: number;
   /** Jobs' outputs and the decode cache (default ./winnow-worker). */
   workDir?: string;
   /** Folder datasets' datasources are relative to (default: the current directory). */
@@ -85,13 +89,15 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
 async function registerWorker(o: WorkerOptions, retrying: Retrying, log: (line: string) => void): Promise<string> {
   const http = new ApiHttp({ url: o.server, token: o.token });
   let workerId = o.workerId;
+  const gpus = o.gpus ?? (o.device === "cpu" ? 0 : countNvidiaGpus() ?? 0);
+  const labels = [...new Set([...(o.labels ?? []), ...workerGpuLabels(gpus)])];
   if (!workerId) {
     // A registered name is reused (Lightly's rule): the default is unique per process, because two
     // processes sharing one worker would share its heartbeat and hide each other's death.
-    const w = await retrying("register", () => http.json<WorkerData>("POST", "/v1/workers", { name: o.name ?? `${os.hostname()}-${process.pid}`, labels: o.labels ?? [] }));
+    const w = await retrying("register", () => http.json<WorkerData>("POST", "/v1/workers", { name: o.name ?? `${os.hostname()}-${process.pid}`, labels }));
     workerId = w.id;
   }
-  log(`worker ${workerId} registered at ${http.base} (labels: ${(o.labels ?? []).join(", ") || "none"})`);
+  log(`worker ${workerId} registered at ${http.base} (${gpus} GPU(s); labels: ${labels.join(", ") || "none"})`);
   return workerId;
 }
 

@@ -29,7 +29,7 @@ export async function embed(ctx: RunContext, data: RunData, start: StartingPoint
   const checkpoint = training?.checkpoint ?? start.checkpoint?.path ?? start.pretrained?.path ?? null;
   const bar = new CountProgress("embedding", ctx.stream);
   const e = embedImages({
-    cache: data.items, config: ctx.config.lightly_config, outDir: path.dirname(ctx.paths.embeddings), checkpoint: checkpoint ?? undefined, device: ctx.device,
+    cache: data.items, config: ctx.config.lightly_config, outDir: path.dirname(ctx.paths.embeddings), checkpoint: checkpoint ?? undefined, device: ctx.device, processGroup: ctx.pg ?? undefined,
     onProgress: (dn, t) => (bar.update(dn, t), ctx.live("embedding", dn, t)), log: ctx.log,
   });
   bar.done();

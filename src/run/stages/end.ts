@@ -8,6 +8,7 @@ import { END_STATES } from "../states.js";
 import { saveRunRecord } from "../store.js";
 import * as path from "node:path";
 import type { RunSelection } from "./sample.js";
+import { DistributedError } from "../../distributed/index.js";
 
 export function completeRun(ctx: RunContext, sel: RunSelection): void {
   const { record, paths } = ctx;
@@ -24,11 +25,14 @@ export function completeRun(ctx: RunContext, sel: RunSelection): void {
 /** Ends the record FAILED or ABORTED (an Aborted error, or the signal fired) and returns the RunError to throw. */
 export function failRun(ctx: RunContext, e: unknown): RunError {
   const { record, paths } = ctx;
-  const aborted = e instanceof Aborted || Boolean(ctx.signal?.aborted);
+  // The signal's reason is a DistributedError when another rank failed: not the user's abort.
+  const peer = ctx.signal?.aborted && ctx.signal.reason instanceof DistributedError ? (ctx.signal.reason as DistributedError) : null;
+  const aborted = !peer && (e instanceof Aborted || Boolean(ctx.signal?.aborted));
   const prev = record.stages[record.stages.length - 1];
   if (prev && prev.durationMs === null) prev.durationMs = Math.round(performance.now() - ctx.stageT0);
+  if (!aborted && (peer || e instanceof DistributedError)) keepLastCheckpoint(ctx);
   record.state = aborted ? "ABORTED" : "FAILED";
-  record.error = (e as Error).message;
+  record.error = (peer && !(e instanceof DistributedError) ? peer : (e as Error)).message;
   endRecord(ctx);
   ctx.printer?.done();
   ctx.log(`${record.state}: ${record.error}`);
@@ -52,6 +56,18 @@ export function hardStopRun(ctx: RunContext): void {
   ctx.log(`ABORTED: ${record.error}`, false);
   saveRunRecord(record);
   ctx.options.onState?.("ABORTED");
+}
+
+/**
+ * Another rank failed (or this rank's group did): nothing is wrong with the run itself, so a
+ * checkpoint the trainer wrote (atomically: it is whole) is kept in the record and the run may be
+ * resumed (`winnow run --resume`, on any number of ranks).
+ */
+function keepLastCheckpoint(ctx: RunContext): void {
+  const { record } = ctx;
+  const last = path.join(ctx.checkpointDir, "last.ckpt");
+  if (record.state === "TRAINING" && !record.checkpoint && fs.existsSync(last)) record.checkpoint = last;
+  if (record.state === "TRAINING" && record.checkpoint) record.resumable = true;
 }
 
 /** Times the end and removes anything that would make the folder look complete. */

@@ -40,7 +40,7 @@ export async function sample(ctx: RunContext, data: RunData, inputs: RunInputs, 
     ctx.note(`${md.issues.length} metadata file problem(s) (data/metadata_issues.json): ${md.issues.slice(0, 3).map((x) => `${x.file} ${x.code}`).join(", ")}${md.issues.length > 3 ? ", …" : ""}`);
   }
   const sel = selectStep(ctx.config.selection_config, filenames, values, d, {
-    normalize: wc.normalize_embeddings, datapool, device: ctx.device, values: { ...predValues, metadata: md.metadata }, tags: inputs.selectionSources.tags,
+    normalize: wc.normalize_embeddings, datapool, device: ctx.device === undefined ? undefined : ctx.device.startsWith("cuda") ? "cuda" : "cpu", values: { ...predValues, metadata: md.metadata }, tags: inputs.selectionSources.tags,
     only: relevantItems(ctx, inputs.relevant, filenames),
   });
   const poolSet = new Set(datapool);

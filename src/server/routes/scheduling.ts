@@ -7,6 +7,7 @@ import type { FastifyRequest } from "fastify";
 import type { ConfigData, DatasetData } from "../../db/records.js";
 import type { ConfigIssue } from "../../config/lightly-config.js";
 import { isS3Url } from "../../s3/client.js";
+import { runGpuLabels } from "../../config/gpu-labels.js";
 import { checkScheduledConfig, checkScheduledSources, configTagNames, type ScheduleContext } from "../configs.js";
 import { HttpError, notFound } from "../http-error.js";
 import type { RouteContext } from "../route-context.js";
@@ -74,6 +75,7 @@ export const schedulingRoutes: ApiPlugin = async (app, { ctx }) => {
     const ds = dataset.get(req);
     const b = req.body;
     let configId: string;
+    let lightly: unknown = b.lightly_config;
     if (b.config_id) {
       if (b.worker_config || b.selection_config || b.lightly_config) throw new HttpError(400, "give config_id or the config sections, not both", "config_id");
       const stored = await store.getConfig(owner(req), b.config_id);
@@ -82,12 +84,14 @@ export const schedulingRoutes: ApiPlugin = async (app, { ctx }) => {
       checks.config(stored, ds);
       await checks.sources(req, stored, ds);
       configId = b.config_id;
+      lightly = stored.lightly_config;
     } else {
       checks.config(b, ds);
       await checks.sources(req, b, ds);
       configId = (await checks.create(req, b, ds)).id;
     }
-    const s = await store.schedule(owner(req), ds.id, configId, b.priority, [...new Set(b.runs_on)]);
+    // trainer.gpus N > 1: only a worker with N GPUs may claim it (src/config/gpu-labels.ts).
+    const s = await store.schedule(owner(req), ds.id, configId, b.priority, [...new Set([...b.runs_on, ...runGpuLabels(lightly)])]);
     ctx.wake.emit("scheduled");
     return reply.code(201).send(s);
   });
