@@ -4,7 +4,8 @@
 // longer video (fresh child processes). Also in the rounds: the CLI pipe into Node without the cache
 // (decodeFrames), and the same decode + squash in process through FFmpeg's libraries (bench/video-libav.c,
 // built here with cc when pkg-config finds libavcodec-dev & co.; skipped otherwise).
-//   npx tsx bench/video-decode.ts [--frames 1200] [--sizes 36,72] [--rounds 3] [--threads 0] [--no-write]
+//   npx tsx bench/video-decode.ts [--frames 1200] [--long 3000] [--sizes 36,72] [--rounds 3] [--threads 0] [--no-write]
+// (--long: the long video of the RSS comparison, against 300 frames.)
 // The video: lavfi testsrc2 1920x1080 30 fps, 300 frames by libx264 (preset veryfast, crf 23,
 // yuv420p: CABAC, B-frames; ~5 Mbit/s), repeated by stream copy (concat demuxer) to --frames.
 import { execFileSync, spawn } from "node:child_process";
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
   const SIZES = arg("sizes", "36,72").split(",").map(Number);
   const ROUNDS = Number(arg("rounds", "3"));
   const THREADS = Number(arg("threads", "0"));
+  const LONG = Number(arg("long", "3000"));
   const lines: string[] = [];
   const log = (s: string): void => {
     console.log(s);
@@ -172,10 +174,12 @@ async function main(): Promise<void> {
 
     const short = path.join(tmp, "short");
     makeVideo(short, 300);
+    const long = path.join(tmp, "rss-long");
+    makeVideo(long, LONG);
     const S = SIZES[SIZES.length - 1]!;
-    for (const [name, dir] of [["300 frames", short], [`${FRAMES} frames`, root]] as const) {
-      const m = rssOf(dir, path.join(tmp, `rss-${path.basename(dir)}`), S, THREADS);
-      log(`peak RSS, cache build of ${name} at S=${S}: Node ${m.nodeMB.toFixed(0)} MiB, largest of Node/ffmpeg ${m.anyMB.toFixed(0)} MiB (${m.frames} frames)`);
+    for (const dir of [short, long]) {
+      const m = rssOf(dir, path.join(tmp, `rss-cache-${path.basename(dir)}`), S, THREADS);
+      log(`peak RSS, cache build of ${m.frames} frames at S=${S}: Node ${m.nodeMB.toFixed(0)} MiB, largest of Node/ffmpeg ${m.anyMB.toFixed(0)} MiB`);
     }
     log(`load after: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")}`);
     if (!process.argv.includes("--no-write")) {
