@@ -30,9 +30,6 @@ async function plan(root: string, opts: BuildOptions): Promise<Plan> {
   const S = opts.resolution;
   if (!Number.isInteger(S) || S < 1 || S > 4096) throw new RangeError(`resolution must be an integer in [1, 4096], got ${S}`);
   if (opts.videos && opts.crops) throw new WinnowError("invalid_input", "object crops of video frames are not supported yet (issue 25)");
-  const sourceListing = opts.listing ?? (opts.videos ? await listFolderWithVideos(root, opts.videos) : listImageFolder(root));
-  const crops = opts.crops ? cropListing(sourceListing, opts.crops) : null;
-  const listing = crops?.listing ?? sourceListing;
   const limits: Limits = {
     maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
     maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
@@ -43,15 +40,25 @@ async function plan(root: string, opts: BuildOptions): Promise<Plan> {
     failOn: opts.failOn ?? "error",
     kernel: opts.kernel ?? "lanczos3",
   };
-  const settings: Settings = {
+  const settingsFor = (root: string, crops: CropListing | null): Settings => ({
     version: FORMAT_VERSION,
     resolution: S,
-    root: listing.root,
+    root,
     autoOrient: decode.autoOrient,
     failOn: decode.failOn,
     kernel: decode.kernel,
     ...(crops ? { crops: crops.digest } : {}),
+  });
+  // Videos: frame counts of unchanged videos come from the previous index (no crops with videos).
+  const previousEntries = (resolved: string): IndexFile["entries"] | null => {
+    const s = settingsFor(resolved, null);
+    const old = readIndex(settingsDir(opts.cacheDir, s));
+    return old && sameSettings(old.settings, s) ? old.entries : null;
   };
+  const sourceListing = opts.listing ?? (opts.videos ? await listFolderWithVideos(root, opts.videos, previousEntries) : listImageFolder(root));
+  const crops = opts.crops ? cropListing(sourceListing, opts.crops) : null;
+  const listing = crops?.listing ?? sourceListing;
+  const settings = settingsFor(listing.root, crops);
   return { listing, crops, limits, decode, settings, dir: settingsDir(opts.cacheDir, settings) };
 }
 
