@@ -131,7 +131,7 @@ async function main(): Promise<void> {
     const video = makeVideo(root, FRAMES);
     const info = await probeVideo(video);
     const mbit = (fs.statSync(video).size * 8) / 1e6 / info.durationS;
-    log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, ${execFileSync("ffmpeg", ["-version"], { encoding: "utf8" }).split("\n")[0]}`);
+    log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, ${execFileSync("ffmpeg", ["-version"], { encoding: "utf8" }).split(" ").slice(0, 3).join(" ")}`);
     log(`video: ${info.width}x${info.height} ${info.codec}, ${info.frames} frames, ${info.durationS.toFixed(1)} s, ${mbit.toFixed(1)} Mbit/s; ffmpeg -threads ${THREADS}; load before: ${load0}`);
 
     const exe = buildLibav(tmp);
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     if (exe) for (const S of SIZES) if (sums.get(`pipe${S}`) !== sums.get(`libav${S}`)) throw new Error(`S=${S}: libav's pixels differ from the CLI pipe's`);
     const refS = median(times.get(runners[0]![0])!.s);
     const refCpu = median(times.get(runners[0]![0])!.cpu);
-    log(`median of ${ROUNDS} rounds; ratios against ffmpeg -f null (wall: its frames/s over ours inverted, CPU: its CPU s / ours)${exe ? "; libav output = CLI pipe output (byte sums equal)" : ""}:`);
+    log(`median of ${ROUNDS} rounds; "rate" = frames/s ÷ ffmpeg -f null's, "CPU efficiency" = ffmpeg -f null's CPU s ÷ this one's${exe ? "; libav output = CLI pipe output (byte sums equal)" : ""}:`);
     for (const [name] of runners) {
       const s = median(times.get(name)!.s);
       const cpu = median(times.get(name)!.cpu);
