@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { buildImageCache } from "../src/data/cache.js";
+import { buildImageCache, previousEntriesFor } from "../src/data/cache.js";
+import { listFolderWithVideos } from "../src/data/video/listing.js";
 import { frameName } from "../src/data/video/names.js";
 import { knownFrameCounts } from "../src/data/video/known.js";
 import { tempDir } from "./helpers/data-images.js";
@@ -62,6 +63,12 @@ describe("video probes on rebuild", () => {
     const c2 = calls();
     assert.equal(c2.length, 2, "each video still probed once for its headers");
     assert.deepEqual(counted(c2), []);
+
+    // A caller that lists the folder itself (as `winnow run` does) gets the same through previousEntriesFor.
+    const listing = await listFolderWithVideos(root, { threads: 1 }, previousEntriesFor({ cacheDir, resolution: 8 }));
+    assert.deepEqual(listing.filenames, names);
+    const c3 = calls();
+    assert.deepEqual([c3.length, counted(c3)], [2, []]);
 
     const t = new Date(Date.now() + 5000);
     fs.utimesSync(path.join(root, "b.mkv"), t, t);
