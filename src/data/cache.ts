@@ -13,7 +13,7 @@
 //
 // This file is the cache's public face; one idea per file under cache/: the builder (build.ts,
 // reuse.ts, fill.ts, source-file.ts), crop entries (crops.ts) and the reader (read.ts).
-export { buildImageCache } from "./cache/build.js";
+export { buildImageCache, previousEntriesFor } from "./cache/build.js";
 export { openImageCache, ImageCache, type Batch } from "./cache/read.js";
 export { paddedCropBox, CROP_SEPARATOR, type CropBox, type CropRequests } from "./cache/crops.js";
 export {

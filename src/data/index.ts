@@ -14,5 +14,6 @@ export {
   ImageCache,
   DEFAULT_MAX_PIXELS,
   DEFAULT_MAX_FILE_BYTES,
+  previousEntriesFor,
 } from "./cache.js";
 export type { BuildOptions, Batch, CacheStats, CorruptFile, DuplicateFile, CropBox, CropRequests } from "./cache.js";

@@ -19,9 +19,8 @@ export interface PrepareImagesOptions {
   listing?: Listing;
 }
 
-/** Decodes (or reuses) every image of `inputDir`; corrupt files are listed in cache.corruptFilenames, never fatal. */
-/** The cache settings a lightly_config implies (shared by whole images and object crops). */
-function cacheOptions(opts: PrepareImagesOptions) {
+/** The cache settings a lightly_config implies (shared by whole images, object crops and video listings). */
+export function imageCacheOptions(opts: PrepareImagesOptions) {
   const nw = opts.config.loader.num_workers;
   return {
     cacheDir: opts.cacheDir,
@@ -34,8 +33,9 @@ function cacheOptions(opts: PrepareImagesOptions) {
   };
 }
 
+/** Decodes (or reuses) every image of `inputDir`; corrupt files are listed in cache.corruptFilenames, never fatal. */
 export async function prepareImages(inputDir: string, opts: PrepareImagesOptions): Promise<ImageCache> {
-  const cache = await buildImageCache(inputDir, cacheOptions(opts));
+  const cache = await buildImageCache(inputDir, imageCacheOptions(opts));
   const s = cache.stats;
   opts.log?.(
     `${cache.length} images (${s.decoded} decoded, ${s.reused} reused from the cache${cache.corruptFilenames.length ? `, ${cache.corruptFilenames.length} skipped` : ""}` +
@@ -70,7 +70,7 @@ export async function prepareCrops(inputDir: string, opts: PrepareCropsOptions):
   }
   for (const i of predictions.issues) opts.log?.(`  predictions: ${i.message}`);
   const cache = await buildImageCache(inputDir, {
-    ...cacheOptions(opts),
+    ...imageCacheOptions(opts),
     listing,
     crops: { boxes: cropBoxes(predictions), padding: opts.padding ?? 0.1 },
   });

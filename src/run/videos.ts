@@ -1,6 +1,7 @@
 // Videos in a run: the input listed with every video replaced by its frames (src/data/video), which
 // frame each sample is, and Lightly's corruptness_check.corruption_threshold applied per video.
 import type { ImageCache, Listing } from "../data/index.js";
+import { previousEntriesFor } from "../data/index.js";
 import { listFolderWithVideos, type VideoListing } from "../data/video/listing.js";
 import type { VideoInfo } from "../data/video/probe.js";
 import type { FrameRef } from "../select/index.js";
@@ -27,9 +28,13 @@ export class RunVideos {
   }
 }
 
-/** The input listing with each video replaced by its frames (probed with ffprobe; `threads` ≥ 1 caps ffmpeg's decoder threads). */
-export async function listWithVideos(input: string, threads: number): Promise<Listing & { videos: VideoListing }> {
-  return listFolderWithVideos(input, threads >= 1 ? { threads } : {});
+/**
+ * The input listing with each video replaced by its frames (probed with ffprobe; `threads` ≥ 1 caps
+ * ffmpeg's decoder threads). `cache` = the build's cache settings: an unchanged video's frame count
+ * comes from that cache's previous index (no demuxing of the whole file again).
+ */
+export async function listWithVideos(input: string, threads: number, cache: Parameters<typeof previousEntriesFor>[0]): Promise<Listing & { videos: VideoListing }> {
+  return listFolderWithVideos(input, threads >= 1 ? { threads } : {}, previousEntriesFor(cache));
 }
 
 export interface CorruptVideo {

@@ -30,9 +30,6 @@ async function plan(root: string, opts: BuildOptions): Promise<Plan> {
   const S = opts.resolution;
   if (!Number.isInteger(S) || S < 1 || S > 4096) throw new RangeError(`resolution must be an integer in [1, 4096], got ${S}`);
   if (opts.videos && opts.crops) throw new WinnowError("invalid_input", "object crops of video frames are not supported yet (issue 25)");
-  const sourceListing = opts.listing ?? (opts.videos ? await listFolderWithVideos(root, opts.videos) : listImageFolder(root));
-  const crops = opts.crops ? cropListing(sourceListing, opts.crops) : null;
-  const listing = crops?.listing ?? sourceListing;
   const limits: Limits = {
     maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
     maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
@@ -43,16 +40,40 @@ async function plan(root: string, opts: BuildOptions): Promise<Plan> {
     failOn: opts.failOn ?? "error",
     kernel: opts.kernel ?? "lanczos3",
   };
-  const settings: Settings = {
+  const sourceListing = opts.listing ?? (opts.videos ? await listFolderWithVideos(root, opts.videos, previousEntriesFor(opts)) : listImageFolder(root));
+  const crops = opts.crops ? cropListing(sourceListing, opts.crops) : null;
+  const listing = crops?.listing ?? sourceListing;
+  const settings = settingsOf(listing.root, opts, crops);
+  return { listing, crops, limits, decode, settings, dir: settingsDir(opts.cacheDir, settings) };
+}
+
+type SettingsOptions = Pick<BuildOptions, "cacheDir" | "resolution" | "autoOrient" | "failOn" | "kernel">;
+
+/** The index settings of a build with `opts` over the resolved `root`. */
+function settingsOf(root: string, opts: SettingsOptions, crops: CropListing | null): Settings {
+  return {
     version: FORMAT_VERSION,
-    resolution: S,
-    root: listing.root,
-    autoOrient: decode.autoOrient,
-    failOn: decode.failOn,
-    kernel: decode.kernel,
+    resolution: opts.resolution,
+    root,
+    autoOrient: opts.autoOrient ?? false,
+    failOn: opts.failOn ?? "error",
+    kernel: opts.kernel ?? "lanczos3",
     ...(crops ? { crops: crops.digest } : {}),
   };
-  return { listing, crops, limits, decode, settings, dir: settingsDir(opts.cacheDir, settings) };
+}
+
+/**
+ * For listFolderWithVideos' `previous` (also when a caller lists the folder itself and passes
+ * `listing`): the entries of the index a build with these options wrote before, so that unchanged
+ * videos keep their frame counts without being demuxed again. Read without the lock: the index is
+ * written atomically, and a count is only taken for frames recorded with the video's size and mtime.
+ */
+export function previousEntriesFor(opts: SettingsOptions): (resolvedRoot: string) => IndexFile["entries"] | null {
+  return (resolved) => {
+    const s = settingsOf(resolved, opts, null); // no crops: buildImageCache refuses crops with videos
+    const old = readIndex(settingsDir(opts.cacheDir, s));
+    return old && sameSettings(old.settings, s) ? old.entries : null;
+  };
 }
 
 /** The previous index when its settings match and its slab is all there; null to start over. */

@@ -33,8 +33,16 @@ export function scaleFilter(size: number, kernel: DecodeOptions["kernel"]): stri
     lanczos2: "lanczos:param0=2",
     lanczos3: "lanczos:param0=3",
   };
-  // RGB first: scaling yuv420p would leave the chroma at S/2 (colours smeared at small S).
-  return `format=rgb24,scale=${size}:${size}:flags=${flags[kernel]}`;
+  // RGB before the kernel: scaling yuv420p straight to S would leave the chroma at S/2 (colours
+  // smeared at small S). A frame larger than 3S is first shrunk to at most 3S×3S with bilinear (into
+  // rgb24, chroma then ≥ 1.5S): the kernel's taps grow with the ratio, and lanczos3 from 1080p straight
+  // to 36 took 4× the CPU of decoding alone (docs/benchmarks.md "Video decode"). Against
+  // sharp's lanczos3 on the full 1080p frame the two steps are about as close as one (testsrc2, mean
+  // |diff| 1.29 vs 1.14 levels at S=36, 0.91 vs 0.46 at S=72; 4S measured 0.95/0.72 at ~10% more CPU).
+  const final = `format=rgb24,scale=${size}:${size}:flags=${flags[kernel]}`;
+  if (kernel === "nearest") return final; // one tap: nothing to save, and no blur added
+  const pre = 3 * size;
+  return `scale='min(iw,${pre})':'min(ih,${pre})':flags=bilinear,${final}`;
 }
 
 /**

@@ -6,6 +6,7 @@ import { checkRealInside, compareCodePoints, IMAGE_EXTENSIONS, listImageFolder, 
 import { ImageDecodeError, type DecodeFailure } from "../decode-error.js";
 import { frameName, isVideoName, VIDEO_EXTENSIONS } from "./names.js";
 import { DEFAULT_PROBE_TIMEOUT_MS, probeVideo, type VideoInfo } from "./probe.js";
+import { knownFrameCounts, type PreviousEntries } from "./known.js";
 
 export interface VideoOptions {
   /** Per video: ffprobe's limit. Default 30 s. */
@@ -33,8 +34,16 @@ export interface VideoListing {
   options: VideoOptions;
 }
 
-/** Lists `root` like listImageFolder, with every video file replaced by its frames. */
-export async function listFolderWithVideos(root: string, options: VideoOptions = {}): Promise<Listing & { videos: VideoListing }> {
+/**
+ * Lists `root` like listImageFolder, with every video file replaced by its frames. `previous` gives
+ * the entries of the cache index built before for this folder (given the resolved root), if any:
+ * a video whose frames it lists unchanged keeps that frame count and is probed for headers only.
+ */
+export async function listFolderWithVideos(
+  root: string,
+  options: VideoOptions = {},
+  previous?: (resolvedRoot: string) => PreviousEntries | null,
+): Promise<Listing & { videos: VideoListing }> {
   const base = listImageFolder(root, { extensions: new Set([...IMAGE_EXTENSIONS, ...VIDEO_EXTENSIONS]) });
   const vl: VideoListing = { of: new Map(), videos: new Map(), options };
   const rows: { rel: string; size: number; mtimeNs: bigint }[] = [];
@@ -43,7 +52,9 @@ export async function listFolderWithVideos(root: string, options: VideoOptions =
     if (isVideoName(rel)) videoRows.push(i);
     else rows.push({ rel, size: base.sizes[i]!, mtimeNs: base.mtimesNs[i]! });
   });
-  const probed = await mapBounded(videoRows, options.probeConcurrency ?? 2, (i) => probeInside(base.root, base.filenames[i]!, base.sizes[i]!, options));
+  const prev = videoRows.length ? previous?.(base.root) : null;
+  const known = prev ? knownFrameCounts(prev, videoRows.map((i) => ({ rel: base.filenames[i]!, size: base.sizes[i]!, mtimeNs: base.mtimesNs[i]! }))) : new Map<string, number>();
+  const probed = await mapBounded(videoRows, options.probeConcurrency ?? 2, (i) => probeInside(base.root, base.filenames[i]!, base.sizes[i]!, options, known.get(base.filenames[i]!)));
   const images = new Set(rows.map((r) => r.rel));
   videoRows.forEach((i, k) => {
     const rel = base.filenames[i]!;
@@ -95,12 +106,12 @@ export async function videoPath(root: string, rel: string): Promise<string> {
   return abs;
 }
 
-async function probeInside(root: string, rel: string, size: number, o: VideoOptions): Promise<{ info: VideoInfo } | { failure: { code: DecodeFailure; reason: string } }> {
+async function probeInside(root: string, rel: string, size: number, o: VideoOptions, knownFrames?: number): Promise<{ info: VideoInfo } | { failure: { code: DecodeFailure; reason: string } }> {
   try {
     if (size === 0) throw new ImageDecodeError("empty", "file is empty (0 bytes)");
     const abs = await videoPath(root, rel);
     if (!fs.statSync(abs).isFile()) throw new ImageDecodeError("unreadable", "not a regular file");
-    return { info: await probeVideo(abs, o.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS) };
+    return { info: await probeVideo(abs, o.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, knownFrames) };
   } catch (e) {
     if (e instanceof ImageDecodeError) return { failure: { code: e.code, reason: e.message } };
     if (e instanceof PathRefused) return { failure: { code: "unreadable", reason: e.reason } };

@@ -38,10 +38,14 @@ export function lastLine(text: string): string {
   return lines[lines.length - 1] ?? "";
 }
 
-/** Probes the video at absolute path `abs` (already checked to be inside the folder). */
-export async function probeVideo(abs: string, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS): Promise<VideoInfo> {
+/**
+ * Probes the video at absolute path `abs` (already checked to be inside the folder). With
+ * `knownFrames` (the count an earlier probe of the unchanged file found) only the headers are read:
+ * counting packets demuxes the whole file.
+ */
+export async function probeVideo(abs: string, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS, knownFrames?: number): Promise<VideoInfo> {
   const out = await runTool("ffprobe", [
-    "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0", "-count_packets",
+    "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0", ...(knownFrames === undefined ? ["-count_packets"] : []),
     "-show_streams", "-show_format", "-of", "json", `file:${abs}`,
   ], timeoutMs, "ffprobe");
   let j: { streams?: Record<string, unknown>[]; format?: Record<string, unknown> };
@@ -52,7 +56,7 @@ export async function probeVideo(abs: string, timeoutMs = DEFAULT_PROBE_TIMEOUT_
   }
   const s = j.streams?.[0];
   if (!s) throw new ImageDecodeError("unsupported", "no video stream");
-  const frames = Number(s.nb_read_packets);
+  const frames = knownFrames ?? Number(s.nb_read_packets);
   const w = Number(s.width);
   const h = Number(s.height);
   if (!(w > 0 && h > 0)) throw new ImageDecodeError("unsupported", `video stream has no size (codec ${String(s.codec_name)})`);

@@ -1,7 +1,7 @@
 // LOADING_DATASET: the input folder decoded into the cache, and for runs that read predictions
 // (src/run/object-level.ts) the crop caches of the crop tasks and the values of the others.
 import * as path from "node:path";
-import { prepareImages } from "../../pipeline/index.js";
+import { prepareImages, imageCacheOptions } from "../../pipeline/index.js";
 import type { ImageCache } from "../../data/index.js";
 import type { RunContext } from "../context.js";
 import { predictionsDirFor, checkTasksListed, RunPredictions, type TaskIssues } from "../object-level.js";
@@ -30,7 +30,7 @@ export async function loadDataset(ctx: RunContext): Promise<RunData> {
   const lc = ctx.config.lightly_config;
   const cacheDir = ctx.options.cacheDir ?? path.join(winnowHome(), "cache");
   const decodeBar = new CountProgress("decoding", ctx.stream);
-  const listing = wc.videos ? await listWithVideos(ctx.input, wc.num_threads) : undefined;
+  const listing = wc.videos ? await listWithVideos(ctx.input, wc.num_threads, imageCacheOptions({ cacheDir, config: lc })) : undefined;
   const videos = listing && listing.videos.videos.size ? new RunVideos(listing.videos) : null;
   if (videos) ctx.log(`videos: ${videos.names.length} (${listing!.videos.of.size} frames or unreadable videos as samples)`);
   const cache = await prepareImages(ctx.input, {
