@@ -59,6 +59,10 @@ test("defaults equal Lightly's, key by key", () => {
   // and the model layout keys (issue 20), whose defaults are the worker's model.
   for (const k of ["projection_head_batch_norm", "input_batch_norm", "feature_conv"]) lightlyKeys.add(`model.${k}`);
   assert.deepEqual([d.model.projection_head_batch_norm, d.model.input_batch_norm, d.model.feature_conv], [false, true, true]);
+  // and issue 24's: lightly's NTXentLoss(gather_distributed=False) and Lightning's CPU process count (1).
+  lightlyKeys.add("criterion.gather_distributed");
+  lightlyKeys.add("trainer.num_processes");
+  assert.deepEqual([d.criterion.gather_distributed, d.trainer.num_processes], [false, 1]);
   assert.deepEqual(new Set(lightlyConfigKeys().map((r) => r.key)), lightlyKeys);
   // The collate defaults are the transforms layer's (one source for both).
   for (const [k, v] of Object.entries(COLLATE_DEFAULTS)) assert.deepEqual((d.collate as Record<string, unknown>)[k], v, `collate.${k}`);
