@@ -1,11 +1,15 @@
 // The 2-D embedding map on a canvas: every point one small square (tens of thousands draw in a few
 // ms), earlier datapool samples blue, this run's selection orange and on top. A grid over screen
 // cells finds the point under the mouse; hovering shows its image (the canvas is not redrawn).
-// Colour by selection (default) or by folder; drag a lasso around points to see their images.
+// Colour by selection (default), folder or a metadata field (the run's map_metadata.json: numbers on
+// a continuous scale, strings/booleans as discrete colours, no value grey); drag a lasso around
+// points to see their images.
 import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { EmbeddingMap as MapData } from "../api.ts";
 import { folderGroups, insidePolygon, PALETTE } from "../mapGroups.ts";
 import { drawSquares, mapLayout, nearestPoint, rgba } from "../mapLayout.ts";
+import { fieldColours, MISSING, type MapMetadata } from "../mapColours.ts";
+import { MapLegend, type ColourBy } from "./MapLegend.tsx";
 import { Thumb } from "./Thumb.tsx";
 
 const H = 420;
@@ -18,7 +22,7 @@ function tipPlace(h: { x: number; y: number }, width: number): Record<string, st
   return { [h.x < width / 2 ? "right" : "left"]: "4px", [h.y < H / 2 ? "bottom" : "top"]: "4px" };
 }
 
-export function EmbeddingMap(p: { runId: string; map: MapData }) {
+export function EmbeddingMap(p: { runId: string; map: MapData; meta?: MapMetadata | null }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const box = useRef<HTMLDivElement>(null);
   // 0 until the box is measured: the points are laid out and drawn once, at the real width.
@@ -27,8 +31,18 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
   const [colourBy, setColourBy] = useState<ColourBy>("selection");
   const [lasso, setLasso] = useState<{ x: number; y: number }[] | null>(null);
   const [lassoed, setLassoed] = useState<number[] | null>(null);
-  const folders = useMemo(() => (colourBy === "folder" ? folderGroups(p.map.filenames) : null), [p.map, colourBy]);
   const { n, xy } = p.map;
+  const folders = useMemo(() => (colourBy === "folder" ? folderGroups(p.map.filenames) : null), [p.map, colourBy]);
+  const field = useMemo(() => (colourBy.startsWith("field:") && p.meta ? fieldColours(p.map.filenames, p.meta, colourBy.slice(6)) : null), [p.map, p.meta, colourBy]);
+  // Points without the field first, so the coloured ones are drawn over them.
+  const fieldOrder = useMemo(() => {
+    if (!field) return null;
+    const grey = rgba(MISSING), order = new Int32Array(n);
+    let w = 0;
+    for (let i = 0; i < n; i++) if (field.colour[i] === grey) order[w++] = i;
+    for (let i = 0; i < n; i++) if (field.colour[i] !== grey) order[w++] = i;
+    return order;
+  }, [field, n]);
   const pct = (k: 0 | 1): string => `${(100 * p.map.explained[k]).toFixed(1)} %`;
   const axes = `horizontal PC 1: ${pct(0)} of the variance, vertical PC 2: ${pct(1)}`;
   const kind = useMemo(() => {
@@ -68,7 +82,9 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     const buf = new Uint32Array(img.data.buffer);
     buf.fill(0xffffffff);
     const s = n > 20000 ? 2 : n > 2000 ? 3 : 4;
-    if (folders) {
+    if (field && fieldOrder) {
+      drawSquares(buf, c.width, c.height, dpr, layout, fieldOrder, (i) => field.colour[i]!, () => s + 1);
+    } else if (folders) {
       const colors = PALETTE.map(rgba);
       drawSquares(buf, c.width, c.height, dpr, layout, byKind.all, (i) => colors[folders.group[i]!]!, () => s + 1);
     } else {
@@ -79,7 +95,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     }
     g.putImageData(img, 0, 0);
     performance.mark("winnow-map-drawn"); // the browser test's first-render time
-  }, [layout, kind, width, folders]);
+  }, [layout, kind, width, folders, field, fieldOrder]);
 
   const local = (e: MouseEvent): { x: number; y: number } => {
     const r = (e.currentTarget as HTMLCanvasElement).getBoundingClientRect();
@@ -110,7 +126,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
 
   return (
     <div class="map" ref={box}>
-      <MapLegend map={p.map} colourBy={colourBy} onColourBy={setColourBy} folders={folders} axes={axes} />
+      <MapLegend map={p.map} meta={p.meta ?? null} colourBy={colourBy} onColourBy={setColourBy} folders={folders} field={field} axes={axes} />
       <div class="map-area" style={{ width: `${width}px`, height: `${H}px` }}>
         <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; ${axes}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onPointerMove={onMove} onPointerLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
         {lasso && (
@@ -124,6 +140,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
             <Thumb runId={p.runId} file={p.map.filenames[hover.i]!} size={128} />
             <div class="mono small">{p.map.filenames[hover.i]}</div>
             <div class="small">{kind[hover.i] === 2 ? "selected" : kind[hover.i] === 1 ? "earlier datapool" : "not selected"}</div>
+            {field && <div class="small" data-testid="map-tip-value">{field.key}: {field.values[hover.i] === null ? "no value" : String(field.values[hover.i])}</div>}
           </div>
         )}
       </div>
@@ -150,27 +167,6 @@ function LassoList(p: { runId: string; map: MapData; kind: Uint8Array; points: n
           </figure>
         ))}
       </div>
-    </div>
-  );
-}
-
-type ColourBy = "selection" | "folder";
-
-/** What the colours mean, the colour choice, and each axis's share of the variance. */
-function MapLegend(p: { map: MapData; colourBy: ColourBy; onColourBy: (c: ColourBy) => void; folders: ReturnType<typeof folderGroups> | null; axes: string }) {
-  return (
-    <div class="legend">
-      <span><i class="dot all" /> all {p.map.n}</span>
-      {p.map.datapool.length > 0 && <span><i class="dot pool" /> earlier datapool {p.map.datapool.length}</span>}
-      <span><i class="dot sel" /> selected {p.map.selected.length}</span>
-      <label class="small">Colour by{" "}
-        <select name="colour-by" value={p.colourBy} onChange={(e) => p.onColourBy((e.target as HTMLSelectElement).value as ColourBy)}>
-          <option value="selection">selection</option>
-          <option value="folder">folder</option>
-        </select>
-      </label>
-      {p.folders && p.folders.names.map((name, gi) => <span key={name} data-testid="folder-legend"><i class="dot" style={{ background: PALETTE[gi] }} /> {name} {p.folders!.counts[gi]}</span>)}
-      <span class="muted" data-testid="map-axes">PCA of {p.map.d}-d embeddings · {p.axes} · one scale for both axes</span>
     </div>
   );
 }
