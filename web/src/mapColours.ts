@@ -77,10 +77,11 @@ export function numericColours(key: string, values: (number | string | null)[]):
   const shades = Uint32Array.from({ length: 256 }, (_, k) => rgba(rampColour(k / 255)));
   const grey = rgba(MISSING);
   const colour = new Uint32Array(values.length);
-  values.forEach((v, i) => {
-    if (typeof v !== "number" || !Number.isFinite(v)) colour[i] = grey;
-    else colour[i] = shades[max > min ? Math.round((255 * (v - min)) / (max - min)) : 128]!;
-  });
+  const k = max > min ? 255 / (max - min) : 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    colour[i] = typeof v !== "number" || !Number.isFinite(v) ? grey : shades[k ? Math.round((v - min) * k) : 128]!;
+  }
   return { kind: "numeric", key, values, colour, min: missing === values.length ? NaN : min, max: missing === values.length ? NaN : max, missing };
 }
 
