@@ -1,8 +1,8 @@
 // Colouring the embedding map by a metadata field (the run's map_metadata.json): numbers on a
 // continuous scale, strings and booleans as discrete colours; points without a value grey. Pure
 // functions over typed arrays, one pass per field: 100,000 points in a few ms.
-import { PALETTE } from "./mapGroups.ts";
-import { rgba } from "./mapLayout.ts";
+import { PALETTE } from "./mapGroups.js";
+import { rgba } from "./mapLayout.js";
 
 export interface MapMetadataField {
   key: string;
