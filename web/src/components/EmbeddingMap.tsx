@@ -128,7 +128,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData; meta?: MapMetadat
     <div class="map" ref={box}>
       <MapLegend map={p.map} meta={p.meta ?? null} colourBy={colourBy} onColourBy={setColourBy} folders={folders} field={field} axes={axes} />
       <div class="map-area" style={{ width: `${width}px`, height: `${H}px` }}>
-        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; ${axes}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onPointerMove={onMove} onPointerLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
+        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; ${axes}${field ? `; coloured by ${field.key}` : ""}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onPointerMove={onMove} onPointerLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
         {lasso && (
           <svg class="lasso" width={width} height={H} aria-hidden="true">
             <polygon points={lasso.map((q) => `${q.x},${q.y}`).join(" ")} />
