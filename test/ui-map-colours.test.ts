@@ -26,6 +26,7 @@ test("numbers: min dark, max yellow, middle of the range the middle colour, miss
   assert.equal(c.colour[2], rgba(MISSING));
   assert.equal(c.colour[3], rgba(rampColour(128 / 255)), "20 is shade 128 of 256");
   assert.equal(c.colour[4], rgba(MISSING));
+  assert.deepEqual([...c.order], [2, 4, 0, 1, 3, 5], "points without a value drawn first, under the coloured ones");
   const flat = numericColours("k", [5, 5]);
   assert.equal(flat.colour[0], rgba(rampColour(128 / 255)), "one value: the middle of the scale");
   const none = numericColours("k", [null]);

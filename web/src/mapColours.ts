@@ -42,13 +42,23 @@ export function alignField(mapFilenames: readonly string[], md: MapMetadata, fie
   });
 }
 
+/** Points without a value first, then the rest (each in index order): the coloured ones drawn on top. */
+export function missingFirst(colour: Uint32Array): Int32Array {
+  const grey = rgba(MISSING), order = new Int32Array(colour.length);
+  let w = 0;
+  for (let i = 0; i < colour.length; i++) if (colour[i] === grey) order[w++] = i;
+  for (let i = 0; i < colour.length; i++) if (colour[i] !== grey) order[w++] = i;
+  return order;
+}
+
 export interface NumericColours {
   kind: "numeric";
   key: string;
   /** The field's value of each point (map order). */
   values: (number | string | null)[];
-  /** Each point's pixel (rgba() form). */
+  /** Each point's pixel (rgba() form), and the drawing order (missingFirst). */
   colour: Uint32Array;
+  order: Int32Array;
   min: number;
   max: number;
   missing: number;
@@ -59,6 +69,7 @@ export interface CategoryColours {
   key: string;
   values: (number | string | null)[];
   colour: Uint32Array;
+  order: Int32Array;
   /** Legend rows: the top categories, then "other (k values)" if any; each with its colour and count. */
   names: string[];
   colours: string[];
@@ -82,7 +93,7 @@ export function numericColours(key: string, values: (number | string | null)[]):
     const v = values[i];
     colour[i] = typeof v !== "number" || !Number.isFinite(v) ? grey : shades[k ? Math.round((v - min) * k) : 128]!;
   }
-  return { kind: "numeric", key, values, colour, min: missing === values.length ? NaN : min, max: missing === values.length ? NaN : max, missing };
+  return { kind: "numeric", key, values, colour, order: missingFirst(colour), min: missing === values.length ? NaN : min, max: missing === values.length ? NaN : max, missing };
 }
 
 /** The 8 most frequent values get their own colour (ties by name), the rest share "other". */
@@ -105,7 +116,7 @@ export function categoryColours(key: string, values: (number | string | null)[])
   const px = PALETTE.map(rgba), grey = rgba(MISSING);
   const colour = new Uint32Array(values.length);
   values.forEach((v, i) => (colour[i] = v === null ? grey : px[index.get(String(v)) ?? 8]!));
-  return { kind: "categorical", key, values, colour, names, colours, counts, missing };
+  return { kind: "categorical", key, values, colour, order: missingFirst(colour), names, colours, counts, missing };
 }
 
 /** The colours of one field over the map's points. */

@@ -7,8 +7,8 @@
 import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { EmbeddingMap as MapData } from "../api.ts";
 import { folderGroups, insidePolygon, PALETTE } from "../mapGroups.ts";
-import { drawSquares, mapLayout, nearestPoint, rgba } from "../mapLayout.ts";
-import { fieldColours, MISSING, type MapMetadata } from "../mapColours.ts";
+import { drawSquares, mapLayout, nearestPoint, rgba, type MapLayout } from "../mapLayout.ts";
+import { fieldColours, type CategoryColours, type MapMetadata, type NumericColours } from "../mapColours.ts";
 import { MapLegend, type ColourBy } from "./MapLegend.tsx";
 import { Thumb } from "./Thumb.tsx";
 
@@ -34,15 +34,6 @@ export function EmbeddingMap(p: { runId: string; map: MapData; meta?: MapMetadat
   const { n, xy } = p.map;
   const folders = useMemo(() => (colourBy === "folder" ? folderGroups(p.map.filenames) : null), [p.map, colourBy]);
   const field = useMemo(() => (colourBy.startsWith("field:") && p.meta ? fieldColours(p.map.filenames, p.meta, colourBy.slice(6)) : null), [p.map, p.meta, colourBy]);
-  // Points without the field first, so the coloured ones are drawn over them.
-  const fieldOrder = useMemo(() => {
-    if (!field) return null;
-    const grey = rgba(MISSING), order = new Int32Array(n);
-    let w = 0;
-    for (let i = 0; i < n; i++) if (field.colour[i] === grey) order[w++] = i;
-    for (let i = 0; i < n; i++) if (field.colour[i] !== grey) order[w++] = i;
-    return order;
-  }, [field, n]);
   const pct = (k: 0 | 1): string => `${(100 * p.map.explained[k]).toFixed(1)} %`;
   const axes = `horizontal PC 1: ${pct(0)} of the variance, vertical PC 2: ${pct(1)}`;
   const kind = useMemo(() => {
@@ -51,14 +42,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData; meta?: MapMetadat
     for (const i of p.map.selected) k[i] = 2;
     return k;
   }, [p.map]);
-  // Drawing orders: every point by index; by kind (grey, then blue, then orange on top).
-  const byKind = useMemo(() => {
-    const all = new Int32Array(n).map((_, i) => i);
-    const order = new Int32Array(n);
-    let w = 0;
-    for (let k = 0; k < 3; k++) for (let i = 0; i < n; i++) if (kind[i] === k) order[w++] = i;
-    return { all, order };
-  }, [kind, n]);
+  const style = useMemo(() => pointStyle(kind, folders, field), [kind, folders, field]);
 
   useLayoutEffect(() => {
     const f = (): void => setWidth(Math.max(320, (box.current?.clientWidth ?? 656) - 16)); // the box has 8 px padding
@@ -72,30 +56,8 @@ export function EmbeddingMap(p: { runId: string; map: MapData; meta?: MapMetadat
 
   // Drawn before the browser paints (a layout effect), not a frame later.
   useLayoutEffect(() => {
-    const c = canvas.current;
-    if (!c || !layout) return;
-    const dpr = window.devicePixelRatio || 1;
-    c.width = Math.round(width * dpr);
-    c.height = Math.round(H * dpr);
-    const g = c.getContext("2d")!;
-    const img = g.createImageData(c.width, c.height);
-    const buf = new Uint32Array(img.data.buffer);
-    buf.fill(0xffffffff);
-    const s = n > 20000 ? 2 : n > 2000 ? 3 : 4;
-    if (field && fieldOrder) {
-      drawSquares(buf, c.width, c.height, dpr, layout, fieldOrder, (i) => field.colour[i]!, () => s + 1);
-    } else if (folders) {
-      const colors = PALETTE.map(rgba);
-      drawSquares(buf, c.width, c.height, dpr, layout, byKind.all, (i) => colors[folders.group[i]!]!, () => s + 1);
-    } else {
-      // Grey and blue as their translucent colours look on white; orange exact (#ff7f0e). The selection is drawn last, on top.
-      const colors = [rgba("#a4a4a4"), rgba("#418bbf"), rgba("#ff7f0e")];
-      const sizes = [s, s + 1, s + 3];
-      drawSquares(buf, c.width, c.height, dpr, layout, byKind.order, (i) => colors[kind[i]!]!, (i) => sizes[kind[i]!]!);
-    }
-    g.putImageData(img, 0, 0);
-    performance.mark("winnow-map-drawn"); // the browser test's first-render time
-  }, [layout, kind, width, folders, field, fieldOrder]);
+    if (canvas.current && layout) paint(canvas.current, width, layout, style);
+  }, [layout, width, style]);
 
   const local = (e: MouseEvent): { x: number; y: number } => {
     const r = (e.currentTarget as HTMLCanvasElement).getBoundingClientRect();
@@ -148,6 +110,43 @@ export function EmbeddingMap(p: { runId: string; map: MapData; meta?: MapMetadat
       {lassoed && <LassoList runId={p.runId} map={p.map} kind={kind} points={lassoed} onClear={() => setLassoed(null)} />}
     </div>
   );
+}
+
+interface PointStyle {
+  order: ArrayLike<number>;
+  colour: (i: number) => number;
+  size: (i: number) => number;
+}
+
+/** Drawing order, colour and size of each point for the chosen colouring. */
+function pointStyle(kind: Uint8Array, folders: ReturnType<typeof folderGroups> | null, field: NumericColours | CategoryColours | null): PointStyle {
+  const n = kind.length, s = n > 20000 ? 2 : n > 2000 ? 3 : 4;
+  // Points without the field first (fieldColours' order), so the coloured ones are drawn over them.
+  if (field) return { order: field.order, colour: (i) => field.colour[i]!, size: () => s + 1 };
+  if (folders) {
+    const colors = PALETTE.map(rgba);
+    return { order: new Int32Array(n).map((_, i) => i), colour: (i) => colors[folders.group[i]!]!, size: () => s + 1 };
+  }
+  // By kind: grey, then blue, then orange on top. Grey and blue as their translucent colours look on white; orange exact (#ff7f0e).
+  const order = new Int32Array(n);
+  let w = 0;
+  for (let k = 0; k < 3; k++) for (let i = 0; i < n; i++) if (kind[i] === k) order[w++] = i;
+  const colors = [rgba("#a4a4a4"), rgba("#418bbf"), rgba("#ff7f0e")], sizes = [s, s + 1, s + 3];
+  return { order, colour: (i) => colors[kind[i]!]!, size: (i) => sizes[kind[i]!]! };
+}
+
+/** The points written into the canvas's pixels at its device resolution. */
+function paint(c: HTMLCanvasElement, width: number, layout: MapLayout, st: PointStyle): void {
+  const dpr = window.devicePixelRatio || 1;
+  c.width = Math.round(width * dpr);
+  c.height = Math.round(H * dpr);
+  const g = c.getContext("2d")!;
+  const img = g.createImageData(c.width, c.height);
+  const buf = new Uint32Array(img.data.buffer);
+  buf.fill(0xffffffff);
+  drawSquares(buf, c.width, c.height, dpr, layout, st.order, st.colour, st.size);
+  g.putImageData(img, 0, 0);
+  performance.mark("winnow-map-drawn"); // the browser test's first-render time
 }
 
 /** The images inside the lasso, with their thumbnails (the first LASSO_MAX). */
