@@ -95,7 +95,7 @@ after(async () => {
 });
 
 /** The run page with the synthetic map (the run gets an EMBEDDINGS artifact; thumbnails are tiny SVGs). */
-async function mapPage(viewport: { width: number; height: number }): Promise<{ page: Page; problems: string[] }> {
+async function mapPage(viewport: { width: number; height: number }, data: { map: EmbeddingMap; meta: MapMetadata } = { map: MAP, meta: META }): Promise<{ page: Page; problems: string[] }> {
   const page = await ctx.newPage();
   await page.setViewportSize(viewport);
   const problems: string[] = [];
@@ -113,8 +113,8 @@ async function mapPage(viewport: { width: number; height: number }): Promise<{ p
     ];
     await r.fulfill({ response: res, json: run });
   });
-  await page.route(`**/v1/runs/${RUN}/embedding-map`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(MAP) }));
-  await page.route(`**/v1/runs/${RUN}/map-metadata`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(META) }));
+  await page.route(`**/v1/runs/${RUN}/embedding-map`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(data.map) }));
+  await page.route(`**/v1/runs/${RUN}/map-metadata`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(data.meta) }));
   // A report that tries to run script in the app's page (where the token is): the viewer must only show it.
   await page.route(`**/v1/runs/${RUN}/report-html`, (r) => r.fulfill({ status: 200, contentType: "text/plain", body: HOSTILE_REPORT }));
   await page.route(`**/v1/runs/${RUN}/thumbnail*`, (r) => r.fulfill({ status: 200, contentType: "image/svg+xml", body: "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'/>" }));
@@ -271,6 +271,34 @@ test("colour by a numeric metadata field: the legend's range, the scale's colour
   await page.selectOption("select[name=colour-by]", "field:weather");
   assert.deepEqual(await page.$$eval("[data-testid=category-legend]", (els) => els.map((e) => e.textContent!.trim())), ["rain 63", "sunny 42"]);
   assert.match(await page.innerText("[data-testid=missing-legend]"), /no value 0$/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("speed: colouring a 100,000-point map by a metadata field redraws in under 1 s (measured in the browser)", async () => {
+  const n = 100_000;
+  let seed = 5;
+  const r = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const filenames = Array.from({ length: n }, (_, i) => `d${i % 50}/img-${i}.jpg`);
+  const map: EmbeddingMap = { method: "pca", n, d: 64, explained: [0.4, 0.2], filenames, xy: Array.from({ length: 2 * n }, () => Number((r() * 4 - 2).toPrecision(4))), selected: [1, 2, 3], datapool: [] };
+  const meta: MapMetadata = { filenames, fields: [{ key: "lightly.sizeInBytes", kind: "numeric", values: filenames.map((_, i) => (i % 10 ? 1000 + i : null)) }, { key: "scene", kind: "categorical", values: filenames.map((_, i) => `s${i % 12}`) }] };
+  const { page, problems } = await mapPage({ width: 1440, height: 900 }, { map, meta });
+  const times: number[] = [];
+  for (const key of ["field:lightly.sizeInBytes", "field:scene", "field:lightly.sizeInBytes"]) {
+    times.push(await page.evaluate(async (value) => {
+      const sel = document.querySelector("select[name=colour-by]") as HTMLSelectElement;
+      const before = performance.getEntriesByName("winnow-map-drawn").length;
+      const t0 = performance.now();
+      sel.value = value;
+      sel.dispatchEvent(new Event("change", { bubbles: true }));
+      while (performance.getEntriesByName("winnow-map-drawn").length === before) await new Promise((res) => setTimeout(res, 1));
+      return performance.getEntriesByName("winnow-map-drawn").at(-1)!.startTime - t0;
+    }, key));
+  }
+  assert.match(await page.innerText("[data-testid=missing-legend]"), /no value 10000$/);
+  assert.equal(await page.innerText("[data-testid=scale-max]"), String(1000 + n - 1));
+  console.log(`speed: colour a ${n}-point map by a field, change to drawn ${times.map((t) => t.toFixed(0)).join(", ")} ms`);
+  assert.ok(Math.max(...times) < 1000, `redraws took ${times.join(", ")} ms`);
   assert.deepEqual(problems, []);
   await page.close();
 });
