@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Regenerates the web UI's screenshots in docs/ui/: runs the browser tests that take them
 // (test/ui-live.test.ts: every page, desktop 1440×900 and phone 390×844, with a training, a failed,
-// an aborted, a completed and a queued run; test/ui-map-browser.test.ts: sign-in, the map's lasso
-// and folder colours), then copies test-artifacts/ui-live/*.png over docs/ui/. Takes a few minutes.
+// an aborted, a completed and a queued run; test/ui-map-browser.test.ts: sign-in, the map's lasso,
+// folder and metadata colours), then copies test-artifacts/ui-live/*.png over docs/ui/. Takes a few minutes.
 //
 //   node scripts/ui-screenshots.mjs
 import { copyFileSync, readdirSync, rmSync } from "node:fs";

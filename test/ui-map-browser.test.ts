@@ -2,7 +2,8 @@
 // map whose second PCA axis holds 1.3 % of the variance: the axes share one scale (the drawn points
 // are ten times wider than tall), a lasso triangle lists exactly the points inside it, the hover
 // tooltip covers none of the hovered point's neighbours, colouring by folder paints each folder its
-// legend's colour; the sign-in page fits a phone and passes axe-core; a report with scripts is shown
+// legend's colour, colouring by a numeric metadata field gives the legend's range and the scale's
+// colours at known points; the sign-in page fits a phone and passes axe-core; a report with scripts is shown
 // in place and none of them runs. No training: one run row is
 // written into the database and its map answer is replaced in the browser.
 import { test, before, after } from "node:test";
@@ -16,6 +17,7 @@ import { openDb } from "../src/db/driver.js";
 import { migrate } from "../src/db/migrations.js";
 import { Store } from "../src/db/store.js";
 import type { EmbeddingMap, RunData } from "../src/db/records.js";
+import type { MapMetadata } from "../src/run/map-metadata.js";
 import { tempDir } from "./helpers/data-images.js";
 
 // Screenshots join test/ui-live.test.ts's (scripts/ui-screenshots.mjs copies them to docs/ui/).
@@ -35,6 +37,16 @@ for (let i = 0; i <= 20; i++) for (let j = 0; j <= 4; j++) {
 const MAP: EmbeddingMap = {
   method: "pca", n: pts.length, d: 16, explained: [0.987, 0.013], filenames: pts.map((p) => p.file),
   xy: pts.flatMap((p) => [p.x, p.y]), selected: [0, 52, 104], datapool: [],
+};
+
+// The run's map_metadata.json: "brightness" = x except the five points at x = 0 (no value), rows in
+// reverse order (matched by name); "weather" two categories.
+const META: MapMetadata = {
+  filenames: pts.map((p) => p.file).reverse(),
+  fields: [
+    { key: "brightness", kind: "numeric", values: pts.map((p) => (p.x === 0 ? null : p.x)).reverse() },
+    { key: "weather", kind: "categorical", values: pts.map((p) => (p.y > 0 ? "sunny" : "rain")).reverse() },
+  ],
 };
 
 const HOSTILE_REPORT = `<!doctype html><html><body><h1>Report of ${RUN}</h1><p>105 images, 3 selected.</p>
@@ -83,7 +95,7 @@ after(async () => {
 });
 
 /** The run page with the synthetic map (the run gets an EMBEDDINGS artifact; thumbnails are tiny SVGs). */
-async function mapPage(viewport: { width: number; height: number }): Promise<{ page: Page; problems: string[] }> {
+async function mapPage(viewport: { width: number; height: number }, data: { map: EmbeddingMap; meta: MapMetadata } = { map: MAP, meta: META }): Promise<{ page: Page; problems: string[] }> {
   const page = await ctx.newPage();
   await page.setViewportSize(viewport);
   const problems: string[] = [];
@@ -97,10 +109,12 @@ async function mapPage(viewport: { width: number; height: number }): Promise<{ p
     run.artifacts = [
       { id: "a", run_id: RUN, name: "embeddings.csv", file_name: "embeddings.csv", type: "EMBEDDINGS", size: 1, sha256: "x", created_at: 0 } as never,
       { id: "b", run_id: RUN, name: "report.html", file_name: "report.html", type: "REPORT_HTML", size: 1, sha256: "y", created_at: 0 } as never,
+      { id: "c", run_id: RUN, name: "map_metadata.json", file_name: "map_metadata.json", type: "MAP_METADATA", size: 1, sha256: "z", created_at: 0 } as never,
     ];
     await r.fulfill({ response: res, json: run });
   });
-  await page.route(`**/v1/runs/${RUN}/embedding-map`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(MAP) }));
+  await page.route(`**/v1/runs/${RUN}/embedding-map`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(data.map) }));
+  await page.route(`**/v1/runs/${RUN}/map-metadata`, (r) => r.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(data.meta) }));
   // A report that tries to run script in the app's page (where the token is): the viewer must only show it.
   await page.route(`**/v1/runs/${RUN}/report-html`, (r) => r.fulfill({ status: 200, contentType: "text/plain", body: HOSTILE_REPORT }));
   await page.route(`**/v1/runs/${RUN}/thumbnail*`, (r) => r.fulfill({ status: 200, contentType: "image/svg+xml", body: "<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'/>" }));
@@ -236,15 +250,71 @@ test("colour by folder: each folder's points drawn in its legend colour, counts 
   await page.close();
 });
 
+test("colour by a numeric metadata field: the legend's range, the scale's colours at its two ends, grey where there is no value; axe-clean", async () => {
+  const { page, problems } = await mapPage({ width: 1440, height: 900 });
+  const m = (await (await page.$("[data-testid=embedding-map]"))!.boundingBox())!;
+  const s = screen(m.width);
+  assert.deepEqual(await page.$$eval("select[name=colour-by] option", (els) => els.map((e) => e.textContent)), ["selection", "folder", "brightness", "weather"]);
+  await page.selectOption("select[name=colour-by]", "field:brightness");
+  assert.equal(await page.innerText("[data-testid=scale-min]"), "-10");
+  assert.equal(await page.innerText("[data-testid=scale-max]"), "10");
+  assert.match(await page.innerText("[data-testid=missing-legend]"), /no value 5$/);
+  // Points 2 (x = -10, the minimum) and 102 (x = 10, the maximum): viridis' ends; 52 (x = 0): no value, grey.
+  const { colours } = await inked(page, [2, 102, 52].map((i) => s[i]!));
+  assert.deepEqual(colours, ["#440154", "#fde725", "#c8c8c8"]);
+  await page.mouse.move(m.x + s[2]!.x, m.y + s[2]!.y);
+  assert.equal(await (await page.waitForSelector("[data-testid=map-tip-value]")).innerText(), "brightness: -10");
+  await page.mouse.move(m.x + 2, m.y + 2);
+  assert.deepEqual(await axeViolations(page), [], "run page coloured by a field");
+  await (await page.$(".map"))!.screenshot({ path: path.join(SHOTS, "map-metadata-desktop.png") });
+  // A categorical field: its values with their counts (y > 0: the two upper rows of 21 points).
+  await page.selectOption("select[name=colour-by]", "field:weather");
+  assert.deepEqual(await page.$$eval("[data-testid=category-legend]", (els) => els.map((e) => e.textContent!.trim())), ["rain 63", "sunny 42"]);
+  assert.match(await page.innerText("[data-testid=missing-legend]"), /no value 0$/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("speed: colouring a 100,000-point map by a metadata field redraws in under 1 s (measured in the browser)", async () => {
+  const n = 100_000;
+  let seed = 5;
+  const r = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const filenames = Array.from({ length: n }, (_, i) => `d${i % 50}/img-${i}.jpg`);
+  const map: EmbeddingMap = { method: "pca", n, d: 64, explained: [0.4, 0.2], filenames, xy: Array.from({ length: 2 * n }, () => Number((r() * 4 - 2).toPrecision(4))), selected: [1, 2, 3], datapool: [] };
+  const meta: MapMetadata = { filenames, fields: [{ key: "lightly.sizeInBytes", kind: "numeric", values: filenames.map((_, i) => (i % 10 ? 1000 + i : null)) }, { key: "scene", kind: "categorical", values: filenames.map((_, i) => `s${i % 12}`) }] };
+  const { page, problems } = await mapPage({ width: 1440, height: 900 }, { map, meta });
+  const times: number[] = [];
+  for (const key of ["field:lightly.sizeInBytes", "field:scene", "field:lightly.sizeInBytes"]) {
+    times.push(await page.evaluate(async (value) => {
+      const sel = document.querySelector("select[name=colour-by]") as HTMLSelectElement;
+      const before = performance.getEntriesByName("winnow-map-drawn").length;
+      const t0 = performance.now();
+      sel.value = value;
+      sel.dispatchEvent(new Event("change", { bubbles: true }));
+      while (performance.getEntriesByName("winnow-map-drawn").length === before) await new Promise((res) => setTimeout(res, 1));
+      return performance.getEntriesByName("winnow-map-drawn").at(-1)!.startTime - t0;
+    }, key));
+  }
+  assert.match(await page.innerText("[data-testid=missing-legend]"), /no value 10000$/);
+  assert.equal(await page.innerText("[data-testid=scale-max]"), String(1000 + n - 1));
+  console.log(`speed: colour a ${n}-point map by a field, change to drawn ${times.map((t) => t.toFixed(0)).join(", ")} ms`);
+  assert.ok(Math.max(...times) < 1000, `redraws took ${times.join(", ")} ms`);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+/** axe-core's serious and critical violations on the page. */
+async function axeViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const r = await (window as unknown as { axe: { run: (o: object) => Promise<{ violations: { id: string; impact: string }[] }> } }).axe.run({ resultTypes: ["violations"] });
+    return r.violations.filter((x) => x.impact === "serious" || x.impact === "critical").map((x) => x.id);
+  });
+}
+
 test("the run page with its map and the sign-in page fit a 390 px phone; axe-core finds no serious violation on either", async () => {
-  const axe = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-  const check = async (page: Page): Promise<string[]> => {
-    await page.evaluate(axe);
-    return page.evaluate(async () => {
-      const r = await (window as unknown as { axe: { run: (o: object) => Promise<{ violations: { id: string; impact: string }[] }> } }).axe.run({ resultTypes: ["violations"] });
-      return r.violations.filter((x) => x.impact === "serious" || x.impact === "critical").map((x) => x.id);
-    });
-  };
+  const check = axeViolations;
   const anon = await ctx.newPage();
   await anon.setViewportSize({ width: 390, height: 844 });
   const fav: number[] = [];

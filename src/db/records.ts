@@ -24,7 +24,10 @@ export const ARTIFACT_TYPES = [
   "CHECKPOINT", "LOG", "REPORT_JSON", "REPORT_PDF", "REPORT_HTML", "EMBEDDINGS", "SELECTED_FILENAMES",
   /** The dataset's datapool after a use_datapool run: earlier selections plus this run's. */
   "DATAPOOL_FILENAMES",
-  "CORRUPTNESS_CHECK_INFORMATION", "CONFIG", "OTHER",
+  "CORRUPTNESS_CHECK_INFORMATION", "CONFIG",
+  /** Per-image metadata columns the UI's embedding map colours by (src/run/map-metadata.ts). */
+  "MAP_METADATA",
+  "OTHER",
 ] as const;
 export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
 

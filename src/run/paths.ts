@@ -24,6 +24,8 @@ export interface RunPaths {
   malformedPredictionFiles: string;
   /** Custom metadata files that could not be read (only when there are some). */
   metadataIssues: string;
+  /** Per-image metadata for the UI's embedding map (map-metadata.ts). */
+  mapMetadata: string;
   corruptFilenames: string;
   duplicateFilenames: string;
   corruptnessInformation: string;
@@ -56,6 +58,7 @@ export function runPaths(output: string): RunPaths {
     predictionIssues: data("prediction_issues.json"),
     malformedPredictionFiles: names("malformed_prediction_files.txt"),
     metadataIssues: data("metadata_issues.json"),
+    mapMetadata: data("map_metadata.json"),
     corruptFilenames: names("corrupt_filenames.txt"),
     duplicateFilenames: names("duplicate_filenames.txt"),
     corruptnessInformation: data("corruptness_check_information.json"),

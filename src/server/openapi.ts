@@ -51,6 +51,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/runs/{id}/loss": { get: { summary: "Training loss per epoch and step" } },
   "/v1/runs/{id}/config": { get: { summary: "The run's config as scheduled and as resolved" } },
   "/v1/runs/{id}/embedding-map": { get: { summary: "2-D PCA map of the run's embeddings, selected samples flagged (cached)" } },
+  "/v1/runs/{id}/map-metadata": { get: { summary: "Per-image metadata columns the embedding map colours by (the MAP_METADATA artifact)" } },
   "/v1/runs/{id}/thumbnail": { get: { summary: "A thumbnail of one of the run's images, read inside the datasource", query: ["file", "size"] } },
   "/v1/datasets/{id}/datapool": { get: { summary: "Datapool size of a dataset" } },
   "/v1/configs/validate": { post: { summary: "Validate a run config against the shared schemas (no run is created)" } },

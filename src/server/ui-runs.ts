@@ -77,6 +77,15 @@ export const uiRunDetailRoutes: UiPlugin = async (app, { ui }) => {
     return reply.type("text/plain; charset=utf-8").header("x-content-type-options", "nosniff").send(rep.text);
   });
 
+  // The per-image metadata the embedding map colours by (the worker's map_metadata.json), as stored:
+  // JSON columns named by field, rows named like the map's filenames. The owner's only (ui.run).
+  app.get("/v1/runs/:id/map-metadata", { schema: { params: idParams } }, async (req, reply) => {
+    const r = await ui.run(req);
+    const md = await ui.artifactText(req, r, "MAP_METADATA");
+    if (!md) throw new HttpError(404, `run ${r.id} (${r.state}) has no MAP_METADATA artifact`);
+    return reply.type("application/json; charset=utf-8").send(md.text);
+  });
+
   // States as the run's log announced them ("[k/N] STATE" lines, server time), then its end state.
   app.get("/v1/runs/:id/timeline", { schema: { params: idParams } }, async (req) => {
     const r = await ui.run(req);

@@ -24,6 +24,7 @@ export function artifactsOfRun(output: string, record: Record<string, unknown> |
   add("report.html", "report.html", "REPORT_HTML");
   add("data/embeddings.csv", "embeddings.csv", "EMBEDDINGS");
   add("filenames/selected_filenames.txt", "selected_filenames.txt", "SELECTED_FILENAMES");
+  add("data/map_metadata.json", "map_metadata.json", "MAP_METADATA");
   add("data/corruptness_check_information.json", "corruptness_check_information.json", "CORRUPTNESS_CHECK_INFORMATION");
   const ds = (workerConfig.datasource ?? {}) as Record<string, unknown>;
   if (workerConfig.use_datapool === true && ds.enable_datapool_update !== false) {

@@ -10,6 +10,7 @@ import { imagesOfCrops } from "../object-level.js";
 import { selectStep } from "../select-step.js";
 import { sampleSequences } from "../sequence-select.js";
 import { loadSelectionMetadata } from "../selection-sources.js";
+import { mapMetadataOf } from "../map-metadata.js";
 import { datapoolBefore } from "./datapool.js";
 import type { RunEmbeddings } from "./embed.js";
 import type { RunData } from "./load-dataset.js";
@@ -39,6 +40,7 @@ export async function sample(ctx: RunContext, data: RunData, inputs: RunInputs, 
     writeFileAtomic(ctx.paths.metadataIssues, jsonText(md.issues), { mkdir: true });
     ctx.note(`${md.issues.length} metadata file problem(s) (data/metadata_issues.json): ${md.issues.slice(0, 3).map((x) => `${x.file} ${x.code}`).join(", ")}${md.issues.length > 3 ? ", …" : ""}`);
   }
+  writeMapMetadata(ctx, filenames, md.metadata);
   const sel = selectStep(ctx.config.selection_config, filenames, values, d, {
     normalize: wc.normalize_embeddings, datapool, device: ctx.device === undefined ? undefined : ctx.device.startsWith("cuda") ? "cuda" : "cpu", values: { ...predValues, metadata: md.metadata }, tags: inputs.selectionSources.tags,
     only: relevantItems(ctx, inputs.relevant, filenames),
@@ -53,6 +55,17 @@ export async function sample(ctx: RunContext, data: RunData, inputs: RunInputs, 
     ? `selected ${picked.length} crop(s) of task "${ctx.plan.selectTask}" in ${pickedImages.length} image(s) (stopped by: ${sel.stoppedBy})`
     : `selected ${picked.length} sample(s) (stopped by: ${sel.stoppedBy})`);
   return { picked, stoppedBy: sel.stoppedBy, datapool, pickedCrops, cropOf, pickedImages };
+}
+
+/** data/map_metadata.json for the UI's map; a problem there is a note, never a failed run. */
+function writeMapMetadata(ctx: RunContext, filenames: readonly string[], known: Record<string, (number | string | null)[]>): void {
+  try {
+    const { metadata, notes } = mapMetadataOf({ input: ctx.input, lightlyPath: ctx.options.lightlyPath, items: filenames, known });
+    writeFileAtomic(ctx.paths.mapMetadata, JSON.stringify(metadata), { mkdir: true });
+    for (const n of notes) ctx.note(n);
+  } catch (e) {
+    ctx.note(`data/map_metadata.json not written: ${(e as Error).message}`);
+  }
 }
 
 /** relevant_filenames_file: only items of listed images may be picked (crops by their image); undefined = all. */

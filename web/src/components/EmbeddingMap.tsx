@@ -1,11 +1,15 @@
 // The 2-D embedding map on a canvas: every point one small square (tens of thousands draw in a few
 // ms), earlier datapool samples blue, this run's selection orange and on top. A grid over screen
 // cells finds the point under the mouse; hovering shows its image (the canvas is not redrawn).
-// Colour by selection (default) or by folder; drag a lasso around points to see their images.
+// Colour by selection (default), folder or a metadata field (the run's map_metadata.json: numbers on
+// a continuous scale, strings/booleans as discrete colours, no value grey); drag a lasso around
+// points to see their images.
 import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { EmbeddingMap as MapData } from "../api.ts";
 import { folderGroups, insidePolygon, PALETTE } from "../mapGroups.ts";
-import { drawSquares, mapLayout, nearestPoint, rgba } from "../mapLayout.ts";
+import { drawSquares, mapLayout, nearestPoint, rgba, type MapLayout } from "../mapLayout.ts";
+import { fieldColours, type CategoryColours, type MapMetadata, type NumericColours } from "../mapColours.ts";
+import { MapLegend, type ColourBy } from "./MapLegend.tsx";
 import { Thumb } from "./Thumb.tsx";
 
 const H = 420;
@@ -18,7 +22,7 @@ function tipPlace(h: { x: number; y: number }, width: number): Record<string, st
   return { [h.x < width / 2 ? "right" : "left"]: "4px", [h.y < H / 2 ? "bottom" : "top"]: "4px" };
 }
 
-export function EmbeddingMap(p: { runId: string; map: MapData }) {
+export function EmbeddingMap(p: { runId: string; map: MapData; meta?: MapMetadata | null }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const box = useRef<HTMLDivElement>(null);
   // 0 until the box is measured: the points are laid out and drawn once, at the real width.
@@ -27,8 +31,9 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
   const [colourBy, setColourBy] = useState<ColourBy>("selection");
   const [lasso, setLasso] = useState<{ x: number; y: number }[] | null>(null);
   const [lassoed, setLassoed] = useState<number[] | null>(null);
-  const folders = useMemo(() => (colourBy === "folder" ? folderGroups(p.map.filenames) : null), [p.map, colourBy]);
   const { n, xy } = p.map;
+  const folders = useMemo(() => (colourBy === "folder" ? folderGroups(p.map.filenames) : null), [p.map, colourBy]);
+  const field = useMemo(() => (colourBy.startsWith("field:") && p.meta ? fieldColours(p.map.filenames, p.meta, colourBy.slice(6)) : null), [p.map, p.meta, colourBy]);
   const pct = (k: 0 | 1): string => `${(100 * p.map.explained[k]).toFixed(1)} %`;
   const axes = `horizontal PC 1: ${pct(0)} of the variance, vertical PC 2: ${pct(1)}`;
   const kind = useMemo(() => {
@@ -37,14 +42,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
     for (const i of p.map.selected) k[i] = 2;
     return k;
   }, [p.map]);
-  // Drawing orders: every point by index; by kind (grey, then blue, then orange on top).
-  const byKind = useMemo(() => {
-    const all = new Int32Array(n).map((_, i) => i);
-    const order = new Int32Array(n);
-    let w = 0;
-    for (let k = 0; k < 3; k++) for (let i = 0; i < n; i++) if (kind[i] === k) order[w++] = i;
-    return { all, order };
-  }, [kind, n]);
+  const style = useMemo(() => pointStyle(kind, folders, field), [kind, folders, field]);
 
   useLayoutEffect(() => {
     const f = (): void => setWidth(Math.max(320, (box.current?.clientWidth ?? 656) - 16)); // the box has 8 px padding
@@ -58,28 +56,8 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
 
   // Drawn before the browser paints (a layout effect), not a frame later.
   useLayoutEffect(() => {
-    const c = canvas.current;
-    if (!c || !layout) return;
-    const dpr = window.devicePixelRatio || 1;
-    c.width = Math.round(width * dpr);
-    c.height = Math.round(H * dpr);
-    const g = c.getContext("2d")!;
-    const img = g.createImageData(c.width, c.height);
-    const buf = new Uint32Array(img.data.buffer);
-    buf.fill(0xffffffff);
-    const s = n > 20000 ? 2 : n > 2000 ? 3 : 4;
-    if (folders) {
-      const colors = PALETTE.map(rgba);
-      drawSquares(buf, c.width, c.height, dpr, layout, byKind.all, (i) => colors[folders.group[i]!]!, () => s + 1);
-    } else {
-      // Grey and blue as their translucent colours look on white; orange exact (#ff7f0e). The selection is drawn last, on top.
-      const colors = [rgba("#a4a4a4"), rgba("#418bbf"), rgba("#ff7f0e")];
-      const sizes = [s, s + 1, s + 3];
-      drawSquares(buf, c.width, c.height, dpr, layout, byKind.order, (i) => colors[kind[i]!]!, (i) => sizes[kind[i]!]!);
-    }
-    g.putImageData(img, 0, 0);
-    performance.mark("winnow-map-drawn"); // the browser test's first-render time
-  }, [layout, kind, width, folders]);
+    if (canvas.current && layout) paint(canvas.current, width, layout, style);
+  }, [layout, width, style]);
 
   const local = (e: MouseEvent): { x: number; y: number } => {
     const r = (e.currentTarget as HTMLCanvasElement).getBoundingClientRect();
@@ -110,9 +88,9 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
 
   return (
     <div class="map" ref={box}>
-      <MapLegend map={p.map} colourBy={colourBy} onColourBy={setColourBy} folders={folders} axes={axes} />
+      <MapLegend map={p.map} meta={p.meta ?? null} colourBy={colourBy} onColourBy={setColourBy} folders={folders} field={field} axes={axes} />
       <div class="map-area" style={{ width: `${width}px`, height: `${H}px` }}>
-        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; ${axes}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onPointerMove={onMove} onPointerLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
+        <canvas ref={canvas} data-testid="embedding-map" role="img" aria-label={`Embedding map: ${n} images as points, ${p.map.selected.length} selected${p.map.datapool.length ? `, ${p.map.datapool.length} from earlier datapool runs` : ""}; ${axes}${field ? `; coloured by ${field.key}` : ""}; the selected images are listed below.`} style={{ width: `${width}px`, height: `${H}px` }} onPointerMove={onMove} onPointerLeave={() => setHover(null)} onPointerDown={onDown} onPointerUp={onUp} />
         {lasso && (
           <svg class="lasso" width={width} height={H} aria-hidden="true">
             <polygon points={lasso.map((q) => `${q.x},${q.y}`).join(" ")} />
@@ -124,6 +102,7 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
             <Thumb runId={p.runId} file={p.map.filenames[hover.i]!} size={128} />
             <div class="mono small">{p.map.filenames[hover.i]}</div>
             <div class="small">{kind[hover.i] === 2 ? "selected" : kind[hover.i] === 1 ? "earlier datapool" : "not selected"}</div>
+            {field && <div class="small" data-testid="map-tip-value">{field.key}: {field.values[hover.i] === null ? "no value" : String(field.values[hover.i])}</div>}
           </div>
         )}
       </div>
@@ -131,6 +110,43 @@ export function EmbeddingMap(p: { runId: string; map: MapData }) {
       {lassoed && <LassoList runId={p.runId} map={p.map} kind={kind} points={lassoed} onClear={() => setLassoed(null)} />}
     </div>
   );
+}
+
+interface PointStyle {
+  order: ArrayLike<number>;
+  colour: (i: number) => number;
+  size: (i: number) => number;
+}
+
+/** Drawing order, colour and size of each point for the chosen colouring. */
+function pointStyle(kind: Uint8Array, folders: ReturnType<typeof folderGroups> | null, field: NumericColours | CategoryColours | null): PointStyle {
+  const n = kind.length, s = n > 20000 ? 2 : n > 2000 ? 3 : 4;
+  // Points without the field first (fieldColours' order), so the coloured ones are drawn over them.
+  if (field) return { order: field.order, colour: (i) => field.colour[i]!, size: () => s + 1 };
+  if (folders) {
+    const colors = PALETTE.map(rgba);
+    return { order: new Int32Array(n).map((_, i) => i), colour: (i) => colors[folders.group[i]!]!, size: () => s + 1 };
+  }
+  // By kind: grey, then blue, then orange on top. Grey and blue as their translucent colours look on white; orange exact (#ff7f0e).
+  const order = new Int32Array(n);
+  let w = 0;
+  for (let k = 0; k < 3; k++) for (let i = 0; i < n; i++) if (kind[i] === k) order[w++] = i;
+  const colors = [rgba("#a4a4a4"), rgba("#418bbf"), rgba("#ff7f0e")], sizes = [s, s + 1, s + 3];
+  return { order, colour: (i) => colors[kind[i]!]!, size: (i) => sizes[kind[i]!]! };
+}
+
+/** The points written into the canvas's pixels at its device resolution. */
+function paint(c: HTMLCanvasElement, width: number, layout: MapLayout, st: PointStyle): void {
+  const dpr = window.devicePixelRatio || 1;
+  c.width = Math.round(width * dpr);
+  c.height = Math.round(H * dpr);
+  const g = c.getContext("2d")!;
+  const img = g.createImageData(c.width, c.height);
+  const buf = new Uint32Array(img.data.buffer);
+  buf.fill(0xffffffff);
+  drawSquares(buf, c.width, c.height, dpr, layout, st.order, st.colour, st.size);
+  g.putImageData(img, 0, 0);
+  performance.mark("winnow-map-drawn"); // the browser test's first-render time
 }
 
 /** The images inside the lasso, with their thumbnails (the first LASSO_MAX). */
@@ -150,27 +166,6 @@ function LassoList(p: { runId: string; map: MapData; kind: Uint8Array; points: n
           </figure>
         ))}
       </div>
-    </div>
-  );
-}
-
-type ColourBy = "selection" | "folder";
-
-/** What the colours mean, the colour choice, and each axis's share of the variance. */
-function MapLegend(p: { map: MapData; colourBy: ColourBy; onColourBy: (c: ColourBy) => void; folders: ReturnType<typeof folderGroups> | null; axes: string }) {
-  return (
-    <div class="legend">
-      <span><i class="dot all" /> all {p.map.n}</span>
-      {p.map.datapool.length > 0 && <span><i class="dot pool" /> earlier datapool {p.map.datapool.length}</span>}
-      <span><i class="dot sel" /> selected {p.map.selected.length}</span>
-      <label class="small">Colour by{" "}
-        <select name="colour-by" value={p.colourBy} onChange={(e) => p.onColourBy((e.target as HTMLSelectElement).value as ColourBy)}>
-          <option value="selection">selection</option>
-          <option value="folder">folder</option>
-        </select>
-      </label>
-      {p.folders && p.folders.names.map((name, gi) => <span key={name} data-testid="folder-legend"><i class="dot" style={{ background: PALETTE[gi] }} /> {name} {p.folders!.counts[gi]}</span>)}
-      <span class="muted" data-testid="map-axes">PCA of {p.map.d}-d embeddings · {p.axes} · one scale for both axes</span>
     </div>
   );
 }

@@ -9,6 +9,7 @@ import { shownError } from "../shownError.ts";
 import { useTitle } from "../useTitle.ts";
 import { CopyButton } from "../components/CopyButton.tsx";
 import { EmbeddingMap } from "../components/EmbeddingMap.tsx";
+import type { MapMetadata } from "../mapColours.ts";
 import { LossChart } from "../components/LossChart.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { Thumb } from "../components/Thumb.tsx";
@@ -142,13 +143,17 @@ function Loss(p: { id: string; version: string; ended: boolean; state: string })
 function MapSection(p: { run: RunData; version: string }) {
   const has = p.run.artifacts.some((a) => a.type === "EMBEDDINGS");
   const { data, error } = usePoll(() => (has ? api<MapData>("GET", `/v1/runs/${p.run.id}/embedding-map`) : Promise.resolve(null)), [p.run.id, p.version, has], 0, () => false);
+  // The metadata the map can colour by (older runs have none: only selection and folder then).
+  const hasMeta = p.run.artifacts.some((a) => a.type === "MAP_METADATA");
+  const meta = usePoll(() => (hasMeta ? api<MapMetadata>("GET", `/v1/runs/${p.run.id}/map-metadata`) : Promise.resolve(null)), [p.run.id, p.version, hasMeta], 0, () => false);
   if (!has) return <p class="muted">{END_STATES.has(p.run.state) ? `No map: the run ended ${p.run.state} without embeddings.` : "The map appears once the run has uploaded its embeddings."}</p>;
   if (error) return <p class="error">{error.message}</p>;
   if (!data) return <p class="muted">Computing the map…</p>;
   const shown = data.selected.slice(0, GRID_MAX);
   return (
     <div>
-      <EmbeddingMap runId={p.run.id} map={data} />
+      <EmbeddingMap runId={p.run.id} map={data} meta={meta.data} />
+      {meta.error && <p class="error small">Colouring by metadata is unavailable: {meta.error.message}</p>}
       <h2>Selected images <span class="muted">({data.selected.length}{data.selected.length > GRID_MAX ? `, first ${GRID_MAX} shown` : ""})</span></h2>
       <div class="grid" data-testid="selected-grid">
         {shown.map((i) => (
