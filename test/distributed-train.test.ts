@@ -150,7 +150,9 @@ test("2-rank train() equals PyTorch DistributedDataParallel fed the same views (
 });
 
 test("kill -9 of one rank: the other rank's train() rejects with a DistributedError within the timeout; nothing leaks", { timeout: 180_000 }, async (t) => {
-  const timeoutMs = 5000;
+  // The bound also covers the rendezvous, which a loaded machine (slow process start) can take seconds
+  // to reach; a killed peer is seen when its connection closes (measured 0.2 s), far inside it.
+  const timeoutMs = 20_000;
   const rs = await ranks("killed", join(root, "killed"), cfgInput({ trainer: { max_epochs: 1000, gpus: 0 } }), { DIST_TIMEOUT_MS: String(timeoutMs) });
   try {
     await rs[1].line((o) => o.ready);
@@ -159,9 +161,12 @@ test("kill -9 of one rank: the other rank's train() rejects with a DistributedEr
     const r0 = await rs[0].line((o) => "leaked" in o);
     assert.equal(await rs[0].exit, 0, rs[0].stderr);
     assert.equal(r0.name, "DistributedError", r0.error);
-    assert.match(r0.error, /failed on rank 0 of 2 \(timeout 5000 ms\)/);
+    assert.match(r0.error, new RegExp(`failed on rank 0 of 2 \\(timeout ${timeoutMs} ms\\)`));
     assert.ok(r0.at - killedAt < timeoutMs + 2000, `rejected ${r0.at - killedAt} ms after the kill`);
     t.diagnostic(`rank 0's train() rejected ${r0.at - killedAt} ms after kill -9 of rank 1`);
+    // Rank 0 kept its position at the failure (not only the last epoch's end): written after the kill.
+    const last = join(root, "killed", "ckpt", "last.ckpt");
+    assert.ok(fs.existsSync(last) && fs.statSync(last).mtimeMs >= killedAt, `last.ckpt written at the failure (ms after the kill: ${fs.existsSync(last) ? fs.statSync(last).mtimeMs - killedAt : "none"})`);
     assert.equal(r0.leaked, 0, "live tensors after the failed run");
     assert.equal(r0.groups, 0);
   } finally {

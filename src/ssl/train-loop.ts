@@ -10,6 +10,7 @@ import type { ViewSource } from "./views.js";
 import type { CallbackList } from "./callbacks/callback.js";
 import type { TrainLoopState } from "./loop-state.js";
 import type { NegativesGroup } from "./ntxent.js";
+import { DistributedError } from "../distributed/index.js";
 
 export interface LoopParts {
   views: ViewSource;
@@ -38,7 +39,7 @@ export async function runTrainLoop(s: TrainLoopState, parts: LoopParts): Promise
       const t0 = performance.now();
       if (cfg.optimizer.lr_schedule === "cosine") s.optimizer.setLr(cosineSchedule(s.globalStep, s.totalSteps, cfg.optimizer.lr, 0));
       const [v0, v1] = await views.next(s.epoch, i, count);
-      const loss = trainingStep(s.model, s.optimizer, v0, v1, step);
+      const loss = whilePeersLive(s, callbacks, i, () => trainingStep(s.model, s.optimizer, v0, v1, step));
       if (!Number.isFinite(loss)) throw diverged(s, i, loss);
       const ms = performance.now() - t0;
       s.trainMs += ms;
@@ -48,7 +49,7 @@ export async function runTrainLoop(s: TrainLoopState, parts: LoopParts): Promise
       s.partialLosses.push(loss);
       callbacks.batchEnd(s, { epoch: s.epoch, step: i, count, loss, ms });
       await yieldToEventLoop(); // lets abort requests, progress output and signals through
-      if (parts.shouldStop?.()) stopRequested = true;
+      if (whilePeersLive(s, callbacks, i + 1, () => parts.shouldStop?.())) stopRequested = true;
       if (stopRequested && i < s.stepsPerEpoch - 1) {
         s.aborted = true;
         callbacks.stop(s, { epoch: s.epoch, step: i + 1 });
@@ -69,6 +70,29 @@ export async function runTrainLoop(s: TrainLoopState, parts: LoopParts): Promise
     }
   }
   callbacks.trainEnd(s);
+}
+
+/**
+ * Runs one collective-bearing part of a step. A DistributedError (a peer died or hung) leaves this
+ * rank's model as it was after the last completed step (the failing collectives come before the
+ * optimizer step, or after a completed one), so the checkpoint callback keeps that position
+ * (`callbacks.fail`: rank 0 writes last.ckpt) before the error goes on: a run whose peer dies in its
+ * first epoch is still resumable. Any other error is the model's own (e.g. divergence): no write.
+ */
+function whilePeersLive<T>(s: TrainLoopState, callbacks: CallbackList, resumeStep: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DistributedError) {
+      if (resumeStep >= s.stepsPerEpoch) {
+        // The epoch's last step was done: record the epoch as its end would (a resume starts the next one).
+        s.epochLosses.push(mean(s.partialLosses));
+        s.partialLosses = [];
+      }
+      callbacks.fail(s, { epoch: s.epoch, step: resumeStep });
+    }
+    throw e;
+  }
 }
 
 function diverged(s: TrainLoopState, step: number, loss: number): WinnowError {

@@ -42,6 +42,8 @@ export interface TrainCallback {
   onEpochEnd?(s: TrainLoopState, e: EpochEnd): void;
   /** A stop request ends training early (s.aborted is set). */
   onStop?(s: TrainLoopState, at: StopAt): void;
+  /** A collective failed (another rank died or hung) before `at`: training ends with that error; nothing here may use the group. */
+  onPeerFailure?(s: TrainLoopState, at: StopAt & { step: number }): void;
   /** After the last epoch or an early stop; not after an error. */
   onTrainEnd?(s: TrainLoopState): void;
 }
@@ -70,6 +72,9 @@ export class CallbackList {
   }
   stop(s: TrainLoopState, at: StopAt): void {
     for (const c of this.callbacks) c.onStop?.(s, at);
+  }
+  fail(s: TrainLoopState, at: StopAt & { step: number }): void {
+    for (const c of this.callbacks) c.onPeerFailure?.(s, at);
   }
   trainEnd(s: TrainLoopState): void {
     for (const c of this.callbacks) c.onTrainEnd?.(s);

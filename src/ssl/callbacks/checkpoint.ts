@@ -63,6 +63,11 @@ export class CheckpointCallback implements TrainCallback {
     }
   }
 
+  onPeerFailure(s: TrainLoopState, at: StopAt & { step: number }): void {
+    this.save(s, at.epoch, at.step, false);
+    this.log?.(`another rank failed: checkpoint ${this.lastPath} after epoch ${at.epoch + 1}, step ${at.step} (resumable)`);
+  }
+
   onTrainEnd(s: TrainLoopState): void {
     this.lastKept = this.lastWritten;
     if (!s.aborted && !s.config.checkpoint_callback.save_last && this.lastWritten) {
