@@ -2,7 +2,8 @@
 // (frames/s and CPU seconds, probe included) vs `ffmpeg -i x.mp4 -f null -` (decoding alone) in the
 // same script, rounds interleaved, medians; then peak RSS of a cache build for a short and a 10×
 // longer video (fresh child processes). Also in the rounds: the CLI pipe into Node without the cache
-// (decodeFrames), and the same decode + squash in process through FFmpeg's libraries (bench/video-libav.c,
+// (decodeFrames), the same ffmpeg command writing to /dev/null (ffmpeg's own share), the listing's
+// ffprobe alone, and the same decode + squash in process through FFmpeg's libraries (bench/video-libav.c,
 // built here with cc when pkg-config finds libavcodec-dev & co.; skipped otherwise).
 //   npx tsx bench/video-decode.ts [--frames 1200] [--long 3000] [--sizes 36,72] [--rounds 3] [--threads 0] [--no-write]
 // (--long: the long video of the RSS comparison, against 300 frames.)
@@ -15,7 +16,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildImageCache } from "../src/data/index.js";
 import { probeVideo } from "../src/data/video/probe.js";
-import { decodeFrames } from "../src/data/video/frames.js";
+import { decodeArgs, decodeFrames } from "../src/data/video/frames.js";
 import { recordRun } from "./bench-doc.js";
 
 const arg = (name: string, dflt: string): string => {
@@ -139,6 +140,8 @@ async function main(): Promise<void> {
     // name → one measured run; rounds take turns through all of them.
     const runners: [string, () => Promise<void>][] = [
       ["ffmpeg -f null (CLI, decode only)", () => run("ffmpeg", ["-v", "error", "-nostdin", "-threads", T, "-i", video, "-map", "0:v:0", "-f", "null", "-"])],
+      // The listing's probe alone (part of every cache build of a new video).
+      ["ffprobe -count_packets (the listing's probe)", async () => void (await probeVideo(video))],
     ];
     if (exe) runners.push(["libav, decode only", async () => void (await libav(exe, video, 0, THREADS))]);
     const sums = new Map<string, number>();
@@ -151,6 +154,8 @@ async function main(): Promise<void> {
         fs.rmSync(cacheDir, { recursive: true, force: true });
         if (n !== info.frames) throw new Error(`cache holds ${n} frames, the video has ${info.frames}`);
       }]);
+      // ffmpeg's own share of the squash: the cache's exact command line, output to /dev/null (no Node).
+      runners.push([`ffmpeg decode + squash S=${S} > /dev/null (CLI, no Node)`, () => run("ffmpeg", decodeArgs(video, { size: S, kernel: "lanczos3", threads: THREADS }, "/dev/null"))]);
       runners.push([`CLI pipe into Node S=${S} (no cache)`, async () => void sums.set(`pipe${S}`, await pipeOnly(video, S, THREADS))]);
       if (exe) runners.push([`libav decode + squash S=${S} (in process)`, async () => void sums.set(`libav${S}`, await libav(exe, video, S, THREADS))]);
     }
