@@ -9,6 +9,7 @@ import { preflightJobConfig } from "./job-preflight.js";
 import { FileReadError } from "../util/regular-file.js";
 import { jobPolicy, type JobSpec } from "./job-spec.js";
 import { sendToWorker as send, workerHooks } from "./job-hooks.js";
+import { startJobRanks } from "./job-ranks.js";
 
 export type { JobSpec, JobMessage } from "./job-spec.js";
 
@@ -53,18 +54,36 @@ async function main(spec: JobSpec): Promise<void> {
 
   const { flush, ...hooks } = workerHooks();
   const timer = setInterval(flush, 250);
+  const overrides = spec.device ? { device: spec.device } : {};
+  // Several ranks (trainer.gpus / num_processes): this process is rank 0, the others start here.
+  let peerFailed = false;
+  const ranks = await startJobRanks({
+    config, overrides, jobDir: path.dirname(spec.output),
+    rankSpec: { home: spec.home, opts: { input: spec.input, config, overrides, cacheDir: spec.cacheDir, policy, resume: spec.resume ?? undefined } },
+    onOutput: (l) => void hooks.stream?.write(`${l}\n`),
+    onFailure: (message) => {
+      peerFailed = true;
+      void import("../distributed/index.js").then(({ DistributedError }) => abort.abort(new DistributedError(`${message}; rank 0 stopped after its current step`)));
+    },
+  });
+  if (ranks) {
+    process.on("exit", ranks.killNow); // no rank outlives its job
+    send({ type: "ranks", ranks: ranks.setup.rendezvous.worldSize, pids: ranks.pids });
+  }
   try {
     const res = await run({
       input: spec.input, config, output: spec.output, ...hooks, signal: abort.signal, cacheDir: spec.cacheDir,
-      overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
+      overrides, policy, resume: spec.resume ?? undefined, ranks: ranks?.setup,
       tags: Object.fromEntries(Object.entries(spec.tags ?? {}).map(([name, f]) => [name, fs.readFileSync(f, "utf8").split("\n").filter(Boolean)])),
     });
+    await ranks?.finish();
     flush();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
   } catch (e) {
+    await ranks?.finish();
     flush();
     const rec = e instanceof RunError ? (e.record as unknown as Record<string, unknown>) : null;
-    const aborted = rec?.state === "ABORTED" || abort.signal.aborted;
+    const aborted = rec?.state === "ABORTED" || (abort.signal.aborted && !peerFailed);
     send({ type: "done", ok: false, aborted, message: (e as Error)?.message ?? String(e), record: rec });
   } finally {
     clearInterval(timer);
