@@ -102,12 +102,12 @@ test("a CPU worker runs trainer.num_processes 2 as 2 ranks: COMPLETED, artifacts
   const one = await ended(await client.scheduleComputeWorkerRun(cfg(1, 1)));
   assert.equal(one.state, "COMPLETED", one.message);
   assert.ok(!out.some((l) => l.includes(`run ${one.id}: `) && l.includes(" ranks (pids")), "a 1-rank run starts no ranks");
-  const kinds = (r: RunData): string[] => r.artifacts.map((a) => `${a.type}:${a.name}`).sort();
+  const kinds = (r: RunData): string[] => r.artifacts.map((a) => `${a.type}:${a.file_name}`).sort();
   assert.deepEqual(kinds(two), kinds(one));
   const oneCsv = path.join(dir, "one.csv");
   await client.downloadArtifact(one, "EMBEDDINGS", oneCsv);
   assert.deepEqual(emb.filenames, readEmbeddingsCsv(oneCsv).filenames, "the same rows in the same (file) order as 1 rank");
-  assert.ok(kinds(two).some((k) => k.startsWith("CHECKPOINT:")), kinds(two).join(" "));
+  assert.ok(kinds(two).includes("CHECKPOINT:checkpoint.ckpt") && kinds(two).includes("EMBEDDINGS:embeddings.csv"), kinds(two).join(" "));
   const left = (fs.readdirSync(path.join(dir, "worker"), { recursive: true }) as string[]).filter((f) => /rank-tmp|winnow-rank-/.test(f));
   assert.deepEqual(left, [], "no rank scratch folder left in the worker's folder");
 });
@@ -125,4 +125,19 @@ test("cancel of a 2-rank run mid-training: ABORTED with its checkpoint, every ra
   assert.equal(r.state, "ABORTED", r.message);
   assert.ok(r.artifacts.some((a) => a.type === "CHECKPOINT"), "the checkpoint is kept");
   await waitFor("every rank process to exit", async () => pids.every((p) => !alive(p)), 15_000);
+});
+
+test("kill -9 of rank 1 mid-training: the run ends FAILED naming the rank, checkpoint kept, rank 0 gone too", { timeout: 400_000 }, async () => {
+  const s = await client.scheduleComputeWorkerRun(cfg(2, 200));
+  const running = await waitFor("the 2-rank run training", async () => {
+    const r = await client.getComputeWorkerRunFromScheduledRun(s);
+    return r.state === "TRAINING" && r.artifacts.some((a) => a.type === "CHECKPOINT") ? r : null;
+  });
+  const pids = await rankPids(running.id);
+  process.kill(pids[1]!, "SIGKILL");
+  const r = await ended(s);
+  assert.equal(r.state, "FAILED", r.message);
+  assert.match(r.message, /rank 1 \(local rank 1\) was killed by SIGKILL/);
+  assert.ok(r.artifacts.some((a) => a.type === "CHECKPOINT"), "the checkpoint is kept");
+  await waitFor("rank 0 (the job process) to exit", async () => !alive(pids[0]!), 15_000);
 });

@@ -10,6 +10,7 @@ import { FileReadError } from "../util/regular-file.js";
 import { jobPolicy, type JobSpec } from "./job-spec.js";
 import { sendToWorker as send, workerHooks } from "./job-hooks.js";
 import { startJobRanks } from "./job-ranks.js";
+import { describeFailure } from "../distributed/launch.js";
 
 export type { JobSpec, JobMessage } from "./job-spec.js";
 
@@ -80,11 +81,14 @@ async function main(spec: JobSpec): Promise<void> {
     flush();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
   } catch (e) {
-    await ranks?.finish();
+    const ranksEnd = await ranks?.finish();
     flush();
     const rec = e instanceof RunError ? (e.record as unknown as Record<string, unknown>) : null;
     const aborted = rec?.state === "ABORTED" || (abort.signal.aborted && !peerFailed);
-    send({ type: "done", ok: false, aborted, message: (e as Error)?.message ?? String(e), record: rec });
+    // Rank 0's own error often comes first (Gloo's "connection reset"): name the rank that died.
+    const dead = ranksEnd?.firstFailure;
+    const cause = !aborted && dead && (peerFailed || dead.signal) ? ` (${describeFailure(dead)})` : "";
+    send({ type: "done", ok: false, aborted, message: `${(e as Error)?.message ?? String(e)}${cause}`, record: rec });
   } finally {
     clearInterval(timer);
   }
