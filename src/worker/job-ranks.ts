@@ -11,7 +11,6 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
 import { resolveRunConfig, type RunOverrides } from "../config/run-config.js";
-import { withSourceModel } from "../run/source-model.js";
 import type { RankSetup } from "../run/ranks.js";
 import type { RunOptions } from "../run/options.js";
 import type { LaunchResult, RankExit } from "../distributed/launch.js";
@@ -34,13 +33,15 @@ export interface JobRanks {
   finish(graceMs?: number): Promise<LaunchResult>;
   /** Kills the other ranks at once (this process is exiting). */
   killNow(): void;
+  /** True once another rank failed while rank 0's run was still going. */
+  readonly peerFailed: boolean;
 }
 
 /** The rank count the run's config asks for (after the worker's --device); 1 when it asks for one or cannot be read (run() reports that). */
 export async function jobRankPlan(config: unknown, overrides: RunOverrides, cores?: number) {
   let gpus: number, numProcesses: number, numThreads: number;
   try {
-    const c = resolveRunConfig(withSourceModel(config, overrides).raw, overrides, null);
+    const c = resolveRunConfig(config, overrides, null);
     ({ gpus, num_processes: numProcesses } = c.lightly_config.trainer);
     numThreads = c.worker_config.num_threads;
   } catch {
@@ -77,12 +78,17 @@ export async function startJobRanks(a: {
     }
   };
   let runEnded = false;
+  let peerFailed = false;
   const done = launchRanks({
     nprocPerNode: plan.nprocPerNode, firstLocalRank: 1, masterAddr: plan.masterAddr, masterPort,
     command: [process.execPath, ...execArgv, script, specFile], stdio: "pipe", notify: null,
     env: { ...process.env, TMPDIR: scratch }, graceMs: 2 ** 31 - 1, // finish() decides when to kill
     onStart: (lr, c) => (children.push(c), pump(lr, c)),
-    onFailure: (e: RankExit) => void (runEnded || a.onFailure(describeFailure(e))),
+    onFailure: (e: RankExit) => {
+      if (runEnded) return;
+      peerFailed = true;
+      a.onFailure(describeFailure(e));
+    },
   });
   const live = (): ChildProcess[] => children.filter((c) => c.exitCode === null && c.signalCode === null);
   const killNow = (): void => live().forEach((c) => c.kill("SIGKILL"));
@@ -90,6 +96,9 @@ export async function startJobRanks(a: {
     setup: { rendezvous: { rank: 0, worldSize: plan.nprocPerNode, localRank: 0, masterAddr: plan.masterAddr, masterPort }, device: plan.onGpus ? "cuda:0" : "cpu", threads: plan.threadsPerRank },
     pids: [process.pid, ...children.map((c) => c.pid ?? -1)],
     killNow,
+    get peerFailed() {
+      return peerFailed;
+    },
     async finish(graceMs = 10_000) {
       runEnded = true;
       const timer = setTimeout(killNow, graceMs);
