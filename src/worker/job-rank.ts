@@ -14,6 +14,11 @@ async function main(spec: RankSpec): Promise<void> {
   });
 }
 
+// Ctrl-C in the worker's terminal reaches every process of the group: rank 0 (the job) decides how
+// the run ends (ABORTED after its step, which needs this rank's collectives); this rank then fails
+// at its next collective and exits.
+process.on("SIGINT", () => {});
+
 const specFile = process.argv[2];
 if (!specFile) {
   process.stderr.write("usage: job-rank.ts <ranks-spec.json> (started by a worker's job)\n");
