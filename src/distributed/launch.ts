@@ -31,6 +31,13 @@ export interface LaunchOptions {
   stdio?: "inherit" | "pipe";
   /** Called when a rank's process starts. */
   onStart?: (localRank: number, child: ChildProcess) => void;
+  /**
+   * The first local rank started here (default 0). A caller that is itself local rank 0 (a service
+   * worker's job) starts 1..nprocPerNode-1 and supervises them with this launcher.
+   */
+  firstLocalRank?: number;
+  /** Called once, when the first rank fails on its own (the caller's own rank may have to stop). */
+  onFailure?: (e: RankExit) => void;
 }
 
 export interface RankExit {
@@ -76,7 +83,12 @@ export function launchRanks(o: LaunchOptions): Promise<LaunchResult> {
   if (!cmd) throw new WinnowError("invalid_input", "launchRanks: no command", { where: "command" });
   const graceMs = o.graceMs ?? 30_000;
   const notify = o.notify === undefined ? "SIGUSR2" : o.notify;
-  const exits: (RankExit | null)[] = Array(o.nprocPerNode).fill(null);
+  const first = o.firstLocalRank ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first >= o.nprocPerNode) {
+    throw new WinnowError("invalid_input", `firstLocalRank must be an integer in 0..${o.nprocPerNode - 1}, got ${first}`, { where: "firstLocalRank" });
+  }
+  // Indexed by localRank - first.
+  const exits: (RankExit | null)[] = Array(o.nprocPerNode - first).fill(null);
   const children: ChildProcess[] = [];
   let firstFailure: RankExit | null = null;
   let killTimer: NodeJS.Timeout | null = null;
@@ -91,12 +103,13 @@ export function launchRanks(o: LaunchOptions): Promise<LaunchResult> {
       }
     };
     const onExit = (localRank: number, code: number | null, signal: NodeJS.Signals | null): void => {
-      if (exits[localRank] !== null) return; // "error" and "exit" can both come
-      const child = children[localRank] as ChildProcess & { winnowKilled?: boolean };
+      if (exits[localRank - first] !== null) return; // "error" and "exit" can both come
+      const child = children[localRank - first] as ChildProcess & { winnowKilled?: boolean };
       const e: RankExit = { rank: nodeRank * o.nprocPerNode + localRank, localRank, code, signal, killed: Boolean(child.winnowKilled) };
-      exits[localRank] = e;
+      exits[localRank - first] = e;
       if ((code !== 0 || signal) && !e.killed && firstFailure === null) {
         firstFailure = e;
+        o.onFailure?.(e);
         if (notify) signalRest(notify, false);
         killTimer = setTimeout(() => signalRest("SIGKILL", true), graceMs);
       }
@@ -106,7 +119,7 @@ export function launchRanks(o: LaunchOptions): Promise<LaunchResult> {
         resolve({ ok: all.every((x) => x.code === 0 && !x.signal), exits: all, firstFailure });
       }
     };
-    for (let lr = 0; lr < o.nprocPerNode; lr++) {
+    for (let lr = first; lr < o.nprocPerNode; lr++) {
       const env = { ...(o.env ?? process.env), ...rankEnvironment(o, lr), ...(o.rankEnv?.(lr) ?? {}) };
       const child = spawn(cmd, args, { env, stdio: o.stdio === "pipe" ? ["ignore", "pipe", "pipe"] : "inherit" });
       children.push(child);

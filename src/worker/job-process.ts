@@ -60,6 +60,7 @@ export class JobProcess {
         let result: JobResult | null = null;
         child.on("message", (m: JobMessage) => {
           if (m.type === "done") result = m;
+          else if (m.type === "ranks") opts.log(`run ${this.report.runId}: ${m.ranks} ranks (pids ${m.pids.join(", ")}), rank 0 is the job process`);
           else this.onMessage(m);
         });
         child.on("exit", (code, sig) => {
@@ -73,7 +74,7 @@ export class JobProcess {
     }
   }
 
-  private onMessage(m: Exclude<JobMessage, JobResult>): void {
+  private onMessage(m: Exclude<JobMessage, JobResult | { type: "ranks" }>): void {
     if (m.type === "state") {
       const s = lightlyState(m.state);
       this.progress = null;

@@ -50,4 +50,6 @@ export type JobMessage =
   | { type: "state"; state: string }
   | { type: "log"; lines: string[] }
   | { type: "progress"; progress: LiveProgress }
+  /** The run's ranks (several: trainer.gpus / num_processes) and their process ids, rank 0 first. */
+  | { type: "ranks"; ranks: number; pids: number[] }
   | { type: "done"; ok: boolean; aborted: boolean; message: string; record: Record<string, unknown> | null };

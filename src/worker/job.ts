@@ -9,6 +9,11 @@ import { preflightJobConfig } from "./job-preflight.js";
 import { FileReadError } from "../util/regular-file.js";
 import { jobPolicy, type JobSpec } from "./job-spec.js";
 import { sendToWorker as send, workerHooks } from "./job-hooks.js";
+import { startJobRanks, type JobRanks } from "./job-ranks.js";
+import type { RunOverrides } from "../config/run-config.js";
+import type { RunPolicy } from "../run/policy.js";
+import type { ProgressStream } from "../util/progress.js";
+import { describeFailure } from "../distributed/launch.js";
 
 export type { JobSpec, JobMessage } from "./job-spec.js";
 
@@ -53,22 +58,51 @@ async function main(spec: JobSpec): Promise<void> {
 
   const { flush, ...hooks } = workerHooks();
   const timer = setInterval(flush, 250);
+  const overrides = spec.device ? { device: spec.device } : {};
+  let ranks: JobRanks | null = null;
   try {
+    ranks = await startRanks(spec, { config, overrides, policy, stream: hooks.stream, abort });
     const res = await run({
       input: spec.input, config, output: spec.output, ...hooks, signal: abort.signal, cacheDir: spec.cacheDir,
-      overrides: spec.device ? { device: spec.device } : {}, policy, resume: spec.resume ?? undefined,
+      overrides, policy, resume: spec.resume ?? undefined, ranks: ranks?.setup,
       tags: Object.fromEntries(Object.entries(spec.tags ?? {}).map(([name, f]) => [name, fs.readFileSync(f, "utf8").split("\n").filter(Boolean)])),
     });
+    await ranks?.finish();
     flush();
     send({ type: "done", ok: true, aborted: false, message: "", record: res.record as unknown as Record<string, unknown> });
   } catch (e) {
+    const ranksEnd = await ranks?.finish();
     flush();
     const rec = e instanceof RunError ? (e.record as unknown as Record<string, unknown>) : null;
-    const aborted = rec?.state === "ABORTED" || abort.signal.aborted;
-    send({ type: "done", ok: false, aborted, message: (e as Error)?.message ?? String(e), record: rec });
+    const peerFailed = ranks?.peerFailed ?? false;
+    const aborted = rec?.state === "ABORTED" || (abort.signal.aborted && !peerFailed);
+    // Rank 0's own error often comes first (Gloo's "connection reset"): name the rank that died.
+    const dead = ranksEnd?.firstFailure;
+    const cause = !aborted && dead && (peerFailed || dead.signal) ? ` (${describeFailure(dead)})` : "";
+    send({ type: "done", ok: false, aborted, message: `${(e as Error)?.message ?? String(e)}${cause}`, record: rec });
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * A run over several ranks (trainer.gpus / num_processes): this process is rank 0, ranks 1..N-1
+ * start here; one that fails stops rank 0 after its step (FAILED, not ABORTED). Null: one rank.
+ */
+async function startRanks(spec: JobSpec, a: { config: JobSpec["config"]; overrides: RunOverrides; policy: RunPolicy; stream: ProgressStream | null; abort: AbortController }): Promise<JobRanks | null> {
+  const ranks = await startJobRanks({
+    config: a.config, overrides: a.overrides, jobDir: path.dirname(spec.output),
+    rankSpec: { home: spec.home, opts: { input: spec.input, config: a.config, overrides: a.overrides, cacheDir: spec.cacheDir, policy: a.policy, resume: spec.resume ?? undefined } },
+    onOutput: (l) => void a.stream?.write(`${l}\n`),
+    onFailure: (message) => {
+      void import("../distributed/index.js").then(({ DistributedError }) => a.abort.abort(new DistributedError(`${message}; rank 0 stopped after its current step`)));
+    },
+  });
+  if (ranks) {
+    process.on("exit", ranks.killNow); // no rank outlives its job
+    send({ type: "ranks", ranks: ranks.setup.rendezvous.worldSize, pids: ranks.pids });
+  }
+  return ranks;
 }
 
 const specFile = process.argv[2];
