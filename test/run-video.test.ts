@@ -4,7 +4,7 @@
 // full-size; the report shows them with their time stamps; sequence selection picks whole sequences.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
@@ -182,4 +182,33 @@ test("predictions of frames are read from .lightly/predictions/<task>/ under the
   assert.deepEqual(p.images.get(name)?.[0]?.probabilities, [0.2, 0.8]);
   assert.equal(p.images.size, 1);
   assert.deepEqual(p.missing, ["cam/a-04-mp4.png"]);
+});
+
+test("2 ranks (winnow run --nproc-per-node 2): every rank drops the corrupt video, so both train on the same 26 samples", { timeout: 240_000 }, async () => {
+  const home = tempDir("winnow-run-video-ranks-");
+  dirs.push(home);
+  const cfg = tinyConfig({
+    worker_config: { enable_training: true, corruptness_check: { corruption_threshold: 0.05 } }, selection_config: { n_samples: 4 },
+    lightly_config: { loader: { batch_size: 4, drop_last: true }, trainer: { gpus: 0, max_epochs: 1 } },
+  });
+  fs.writeFileSync(path.join(home, "run.json"), JSON.stringify(cfg));
+  const out = path.join(home, "out");
+  // With a rank still holding the cut video's usable frames, the ranks' shards (and steps) differ and
+  // their collectives no longer pair: the run fails or hangs until the 60 s timeout.
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const p = spawn(process.execPath, [path.resolve("bin/winnow.mjs"), "run", root, "-c", path.join(home, "run.json"), "--nproc-per-node", "2", "--dist-timeout", "60", "-o", out, "-q"],
+      { env: { ...process.env, WINNOW_HOME: home, TMPDIR: home } });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const expected = [...images, ...frames("cam/a.mp4", 12), ...frames("b.mp4", 10)].sort(compareCodePoints);
+  assert.deepEqual(csvNames(path.join(out, "data", "embeddings.csv")), expected);
+  const report = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
+  // 26 samples over 2 ranks = shards of 13, batch 4 per rank, drop_last → 3 steps (with the cut video's frames on one rank: 4 there).
+  assert.equal(report.training.stepLosses.length, 3);
 });

@@ -23,6 +23,7 @@ import type { RunOptions } from "./options.js";
 import { localResumeSource } from "./resume.js";
 import { withSourceModel } from "./source-model.js";
 import { loadDataset } from "./stages/load-dataset.js";
+import { dropCorruptVideos } from "./stages/check-corruptness.js";
 import type { StartingPoint } from "./stages/starting-weights.js";
 
 /** This process's place among the ranks (src/cli/run.ts fills it from torchrun's environment). */
@@ -90,6 +91,7 @@ export async function runOtherRank(opts: RunOptions, setup: RankSetup): Promise<
     pg = joinGroup(setup);
     pg.barrier(); // rank 0 has decoded the dataset
     const data = await loadDataset(ctx);
+    dropCorruptVideos(ctx, data); // as rank 0's CHECKING_CORRUPTNESS: the same images on every rank
     const plan = sharePlan(pg);
     if (plan.train) {
       await trainModel({

@@ -40,9 +40,10 @@ export function checkCorruptness(ctx: RunContext, data: RunData): void {
 /**
  * Lightly's corruption_threshold: a video with more than that share of undecodable frames is dropped
  * whole (its usable frames leave the dataset: training, embedding and selection). Videos that could
- * not be probed are listed too. Returns every corrupt video with the reason.
+ * not be probed are listed too. Returns every corrupt video with the reason. Every rank of a
+ * data-parallel run applies it, so that all train on the same set (src/run/ranks.ts).
  */
-function dropCorruptVideos(ctx: RunContext, data: RunData): CorruptVideo[] {
+export function dropCorruptVideos(ctx: RunContext, data: RunData): CorruptVideo[] {
   if (!data.videos) return [];
   const { corrupt, frames } = corruptVideos(data.cache, data.videos, ctx.config.worker_config.corruptness_check.corruption_threshold);
   for (const v of corrupt) ctx.log(`corrupt video ${v.video}: ${v.reason}`);
