@@ -2,7 +2,6 @@
 // testsrc (tiny: 48x32, ≤ 20 frames), decoded through the cache and compared with ffmpeg's own PNG decode.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
@@ -12,6 +11,7 @@ import { probeVideo } from "../src/data/video/probe.js";
 import { decodeFrames } from "../src/data/video/frames.js";
 import { listFolderWithVideos } from "../src/data/video/listing.js";
 import { solid, tempDir, write } from "./helpers/data-images.js";
+import { ff, ffmpegPngs as ffmpegPngsIn, ourFrames as ourFramesWith, maxAbsDiff } from "./helpers/data-video.js";
 
 const dirs: string[] = [];
 const mk = (): string => {
@@ -23,9 +23,6 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const ff = (...args: string[]): void => {
-  execFileSync("ffmpeg", ["-v", "error", "-nostdin", "-y", "-threads", "1", ...args]);
-};
 /** A testsrc clip of `frames` frames at 48x32, 10 fps. */
 function clip(file: string, frames: number, codec: string[]): string {
   ff("-f", "lavfi", "-i", "testsrc=size=48x32:rate=10", "-frames:v", String(frames), ...codec, file);
@@ -38,29 +35,8 @@ const S = 16;
 const opts = { size: S, kernel: "lanczos3" as const, threads: 1, timeoutMs: 30_000 };
 
 /** ffmpeg's own decode to PNG files at S×S (same squash, written out by the test), read back as RGB. */
-async function ffmpegPngs(file: string): Promise<Buffer[]> {
-  const out = mk();
-  ff("-i", file, "-fps_mode", "passthrough", "-vf", `format=rgb24,scale=${S}:${S}:flags=lanczos:param0=3`, "-pix_fmt", "rgb24", path.join(out, "f%04d.png"));
-  const names = fs.readdirSync(out).sort();
-  return Promise.all(names.map(async (n) => (await sharp(path.join(out, n)).raw().toBuffer())));
-}
-
-async function ourFrames(file: string): Promise<{ frames: Buffer[]; error: string | null }> {
-  const frames: Buffer[] = [];
-  const r = await decodeFrames(file, opts, (k, px) => {
-    assert.equal(k, frames.length);
-    frames.push(Buffer.from(px));
-  });
-  assert.equal(r.decoded, frames.length);
-  return { frames, error: r.error };
-}
-
-function maxAbsDiff(a: Uint8Array, b: Uint8Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const ffmpegPngs = (file: string): Promise<Buffer[]> => ffmpegPngsIn(file, mk(), `format=rgb24,scale=${S}:${S}:flags=lanczos:param0=3`);
+const ourFrames = (file: string): Promise<{ frames: Buffer[]; error: string | null }> => ourFramesWith(file, opts);
 
 describe("video frames", () => {
   const src = mk();
