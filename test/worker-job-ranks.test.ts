@@ -14,6 +14,9 @@ test("a job's ranks: trainer.num_processes (threads = the worker's cores / ranks
   const fixed = await jobRankPlan(trainer({ num_processes: 4 }, { num_threads: 1 }), {}, 16);
   assert.deepEqual(fixed && [fixed.nprocPerNode, fixed.threadsPerRank], [4, 1]);
   assert.equal(await jobRankPlan(trainer({ num_processes: 1 }), {}, 16), null);
+  // Another tenant's config may not start more CPU rank processes than the worker has cores.
+  assert.equal((await jobRankPlan(trainer({ num_processes: 16 }), {}, 16))?.nprocPerNode, 16);
+  await assert.rejects(jobRankPlan(trainer({ num_processes: 17 }), {}, 16), /trainer\.num_processes 17: this worker has 16 CPU core\(s\); a job runs at most one CPU rank per core/);
   assert.equal(await jobRankPlan(trainer({}), {}, 16), null);
   assert.equal(await jobRankPlan({ selection_config: { n_samples: 2 }, lightly_config: { trainer: { num_processes: "two" } } }, {}, 16), null, "a bad config is run()'s to report");
   const saved = process.env.WORLD_SIZE;

@@ -7,7 +7,9 @@
 // get a short grace (they leave at the group's last barrier, or fail at their next collective once
 // rank 0's group is gone) and are then killed: no rank outlives its job.
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { WinnowError } from "../util/errors.js";
 import { fileURLToPath } from "node:url";
 import type { ChildProcess } from "node:child_process";
 import { resolveRunConfig, type RunOverrides } from "../config/run-config.js";
@@ -37,7 +39,7 @@ export interface JobRanks {
   readonly peerFailed: boolean;
 }
 
-/** The rank count the run's config asks for (after the worker's --device); 1 when it asks for one or cannot be read (run() reports that). */
+/** The rank count the run's config asks for (after the worker's --device); null when it asks for one or cannot be read (run() reports that). Throws for more CPU ranks than cores. */
 export async function jobRankPlan(config: unknown, overrides: RunOverrides, cores?: number) {
   let gpus: number, numProcesses: number, numThreads: number;
   try {
@@ -51,7 +53,15 @@ export async function jobRankPlan(config: unknown, overrides: RunOverrides, core
   const { planRanks, cudaDeviceCount } = await import("../distributed/index.js");
   // The worker's own environment is not a rendezvous: the job decides from its config only.
   const plan = planRanks({ flags: {}, gpus, numProcesses, cudaDevices: gpus >= 1 ? cudaDeviceCount() : 0, numThreads, env: {}, cores });
-  return plan.kind === "launch" ? plan : null;
+  if (plan.kind !== "launch") return null;
+  // A scheduled config is another tenant's input: CPU ranks beyond this worker's cores would only
+  // crowd the machine (each rank is a process with its own engine), so they are refused.
+  const maxRanks = cores ?? os.availableParallelism();
+  if (!plan.onGpus && plan.nprocPerNode > maxRanks) {
+    throw new WinnowError("invalid_config", `lightly_config.trainer.num_processes ${plan.nprocPerNode}: this worker has ${maxRanks} CPU core(s); a job runs at most one CPU rank per core`,
+      { where: "lightly_config.trainer.num_processes" });
+  }
+  return plan;
 }
 
 /** Starts ranks 1..N-1 of the job's run when it asks for several; null for a 1-rank run. */
