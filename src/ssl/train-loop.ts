@@ -30,7 +30,7 @@ export async function runTrainLoop(s: TrainLoopState, parts: LoopParts): Promise
   const cfg = s.config;
   const step = { precision: parts.precision, temperature: cfg.criterion.temperature, negatives: parts.negatives, beforeOptimizerStep: callbacks.beforeOptimizerStep(s) };
   let stopRequested = false;
-  callbacks.trainStart(s);
+  whilePeersLive(s, callbacks, s.step, () => callbacks.trainStart(s)); // the broadcast: a peer may be gone already
   for (; s.epoch < s.maxEpochs; s.epoch++) {
     callbacks.epochStart(s);
     for (let i = s.step; i < s.stepsPerEpoch; i++) {
@@ -73,7 +73,7 @@ export async function runTrainLoop(s: TrainLoopState, parts: LoopParts): Promise
 }
 
 /**
- * Runs one collective-bearing part of a step. A DistributedError (a peer died or hung) leaves this
+ * Runs one collective-bearing part of the loop (the start's broadcast, a step). A DistributedError (a peer died or hung) leaves this
  * rank's model as it was after the last completed step (the failing collectives come before the
  * optimizer step, or after a completed one), so the checkpoint callback keeps that position
  * (`callbacks.fail`: rank 0 writes last.ckpt) before the error goes on: a run whose peer dies in its
