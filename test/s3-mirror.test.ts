@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { mirrorS3Prefix } from "../src/data/s3-mirror.js";
+import { mirrorS3Prefix, objectMtime } from "../src/data/s3-mirror.js";
 import { s3Client } from "../src/s3/client.js";
 import { parseS3Url } from "../src/s3/client.js";
 import { tempDir } from "./helpers/data-images.js";
@@ -75,6 +75,22 @@ test("re-sync fetches only what changed, removes what is gone, keeps untouched f
   assert.equal(read(m.dir, "new.png").toString(), "new");
   assert.equal(fs.existsSync(path.join(m.dir, "sub", "deeper", "c.jpg")), false);
   assert.equal(fs.statSync(path.join(m.dir, "sub", "b.png")).mtimeMs, keptStat.mtimeMs, "an unchanged file is not rewritten");
+});
+
+test("mtime = LastModified + an ETag's sub-millisecond offset: the same object always the same, an overwrite in the same second another", () => {
+  const f = path.join(dir, "mtime");
+  fs.writeFileSync(f, "x");
+  const lm = Date.parse("2026-12-07T11:00:00Z"); // S3 lists LastModified in whole seconds
+  const ns = (etag: string): bigint => {
+    const t = objectMtime(lm, etag);
+    fs.utimesSync(f, t, t);
+    return fs.statSync(f, { bigint: true }).mtimeNs;
+  };
+  const a = ns('"9b2cf535f27731c974343645a3985328"');
+  assert.equal(ns('"9b2cf535f27731c974343645a3985328"'), a);
+  assert.notEqual(ns('"0cc175b9c0f1b6a831c399e269772661"'), a);
+  const base = BigInt(lm) * 1_000_000n;
+  assert.ok(a >= base && a < base + 1_000_000n, `within the millisecond: ${a - base} ns`);
 });
 
 test("a body cut off mid-stream is retried; too many failures name the object", async () => {

@@ -2,7 +2,9 @@
 // folder on the worker, and the run reads that folder exactly like a local datasource (listing,
 // decode cache, predictions). The mirror is incremental: an object is downloaded again only when
 // its ETag or size changed, files whose objects are gone are removed, and each file's mtime is the
-// object's LastModified so the decode cache (keyed by size + mtime) stays valid across syncs.
+// object's LastModified (plus a sub-millisecond offset taken from the ETag, see objectMtime) so the
+// decode cache (keyed by size + mtime) stays valid across syncs: unchanged videos are neither
+// probed for their frame count nor decoded again.
 // Downloads stream to a temp file and are retried with back-off (the SDK retries failed requests,
 // not a body cut off mid-stream).
 import { createHash } from "node:crypto";
@@ -51,6 +53,18 @@ function localPath(rel: string): string | null {
   const segs = rel.split("/");
   if (segs.some((s) => s === "" || s === "." || s === ".." || s.includes("\\") || s.includes("\0"))) return null;
   return segs.join(path.sep);
+}
+
+/**
+ * The mtime (seconds) a mirrored file gets: the object's LastModified plus 0–999 µs taken from its
+ * ETag. S3 gives LastModified in whole seconds, so an object overwritten within the same second with
+ * the same size would otherwise keep its size + mtime, and the decode cache would reuse the old
+ * pixels (and an old video's frame count); the offset makes that a 1-in-1000 chance, and the same
+ * object always gets the same mtime, so unchanged files stay cache hits even when downloaded again.
+ */
+export function objectMtime(lastModifiedMs: number, etag: string): number {
+  const us = createHash("sha256").update(etag).digest().readUInt32BE(0) % 1000;
+  return lastModifiedMs / 1000 + us / 1e6;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -115,7 +129,7 @@ async function fetchObject(client: S3Client, loc: S3Location, x: Listed, dir: st
       const size = (await fs.promises.stat(tmp)).size;
       if (size !== x.size) throw new Error(`got ${size} bytes, the listing said ${x.size}`);
       await fs.promises.rename(tmp, dest);
-      const t = new Date(x.lastModified || Date.now());
+      const t = objectMtime(x.lastModified || Date.now(), x.etag);
       await fs.promises.utimes(dest, t, t);
       return size;
     } catch (e) {

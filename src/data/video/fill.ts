@@ -7,7 +7,7 @@ import { ImageDecodeError, tooManyPixels, type DecodeFailure } from "../decode-e
 import type { DecodeOptions } from "../decode.js";
 import { PathRefused } from "../folder.js";
 import { decodeFrames } from "./frames.js";
-import { videoPath, type VideoListing } from "./listing.js";
+import { reasonWithName, videoPath, type VideoListing } from "./listing.js";
 
 export interface FrameSink {
   /** Stores frame pixels as entry i; false when the build is already failing (nothing stored). */
@@ -67,8 +67,9 @@ export class VideoFill {
   private async decode(video: string, frames: number, width: number, height: number, want: Map<number, number>): Promise<void> {
     const o = this.videos.options;
     let result;
+    let abs = "";
     try {
-      const abs = await videoPath(this.root, video);
+      abs = await videoPath(this.root, video);
       result = await decodeFrames(abs, { size: this.size, kernel: this.kernel, threads: o.threads ?? 0, timeoutMs: o.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS }, (k, px) => {
         const i = want.get(k);
         if (i === undefined) return;
@@ -82,7 +83,7 @@ export class VideoFill {
     }
     for (const [k, i] of want) {
       if (k < result.decoded) continue; // decoded, but the build was failing: left pending
-      const why = result.error ?? "the decoder delivered fewer frames than the container lists";
+      const why = result.error ? reasonWithName(result.error, abs, video) : "the decoder delivered fewer frames than the container lists";
       this.sink.fail(i, "truncated", `video ${JSON.stringify(video)}: frame ${k} of ${frames} not decoded (${result.decoded} decoded): ${why}`);
     }
   }

@@ -106,14 +106,24 @@ export async function videoPath(root: string, rel: string): Promise<string> {
   return abs;
 }
 
+/**
+ * A tool's message with the video's absolute path (ffmpeg/ffprobe name the `file:` URL they opened)
+ * replaced by its name in the folder: reasons go into the run's artifacts and report, and where the
+ * folder is a worker's datasource root or S3 mirror, that path is the machine's business.
+ */
+export function reasonWithName(reason: string, abs: string, rel: string): string {
+  return abs ? reason.split(`file:${abs}`).join(rel).split(abs).join(rel) : reason;
+}
+
 async function probeInside(root: string, rel: string, size: number, o: VideoOptions, knownFrames?: number): Promise<{ info: VideoInfo } | { failure: { code: DecodeFailure; reason: string } }> {
+  let abs = "";
   try {
     if (size === 0) throw new ImageDecodeError("empty", "file is empty (0 bytes)");
-    const abs = await videoPath(root, rel);
+    abs = await videoPath(root, rel);
     if (!fs.statSync(abs).isFile()) throw new ImageDecodeError("unreadable", "not a regular file");
     return { info: await probeVideo(abs, o.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, knownFrames) };
   } catch (e) {
-    if (e instanceof ImageDecodeError) return { failure: { code: e.code, reason: e.message } };
+    if (e instanceof ImageDecodeError) return { failure: { code: e.code, reason: reasonWithName(e.message, abs, rel) } };
     if (e instanceof PathRefused) return { failure: { code: "unreadable", reason: e.reason } };
     throw e;
   }
