@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { mirrorS3Prefix, objectMtime } from "../src/data/s3-mirror.js";
 import { s3Client } from "../src/s3/client.js";
 import { parseS3Url } from "../src/s3/client.js";
@@ -116,6 +116,31 @@ test("large objects stream to disk: peak RSS after mirroring a 64 MiB object is 
   // (socket and stream buffers at the higher rate, GC timing).
   assert.ok(grewMiB < 32, `peak RSS grew by ${grewMiB.toFixed(1)} MiB (after the 8 MiB object: ${(peaks[0]! / 1024).toFixed(0)} MiB)`);
   assert.ok(fs.readFileSync(path.join(dirs[1]!, "b.mp4")).equals(big));
+});
+
+test("an object deleted between the listing and its download is left out, its old copy removed: not a failure, no retries", async () => {
+  const url = "s3://mirror-data/ds/gone";
+  const root = path.join(dir, "gone");
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/gone/keep.png", Body: randomBytes(10) }));
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/gone/clip.mp4", Body: randomBytes(20) }));
+  assert.equal((await mirrorS3Prefix(url, root)).objects, 2);
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/gone/clip.mp4", Body: randomBytes(30) })); // changed: to fetch
+  // A client whose listing is followed at once by the object's deletion (another writer of the bucket).
+  const racing = s3Client();
+  const send = racing.send.bind(racing) as (cmd: unknown, ...rest: unknown[]) => Promise<unknown>;
+  racing.send = (async (cmd: unknown, ...rest: unknown[]) => {
+    const r = await send(cmd, ...rest);
+    if (cmd instanceof ListObjectsV2Command) await c.send(new DeleteObjectCommand({ Bucket: "mirror-data", Key: "ds/gone/clip.mp4" }));
+    return r;
+  }) as typeof racing.send;
+  const logs: string[] = [];
+  const m = await mirrorS3Prefix(url, root, { client: racing, log: (l) => logs.push(l) });
+  racing.destroy();
+  assert.deepEqual([m.objects, m.downloaded, m.unchanged, m.removed, m.vanished], [1, 0, 1, 1, ["ds/gone/clip.mp4"]]);
+  assert.deepEqual(logs, [], "NoSuchKey is not retried");
+  assert.equal(fs.existsSync(path.join(m.dir, "clip.mp4")), false, "the old copy of a deleted object is not read");
+  const again = await mirrorS3Prefix(url, root);
+  assert.deepEqual([again.objects, again.downloaded, again.removed, again.vanished], [1, 0, 0, []]);
 });
 
 test("a body cut off mid-stream is retried; too many failures name the object", async () => {

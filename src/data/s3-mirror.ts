@@ -37,6 +37,8 @@ export interface MirrorResult {
   removed: number;
   /** Keys that cannot be a local path (empty, "." or ".." segments…), left out. */
   skipped: string[];
+  /** Keys listed but deleted before they were downloaded, left out (and their old copy removed). */
+  vanished: string[];
   bytesDownloaded: number;
 }
 
@@ -115,9 +117,10 @@ function changedSince(manifest: Manifest, listed: Listed[], dir: string): Listed
 
 /**
  * Downloads one object to its local file: streamed to a temp file that is renamed only when its size
- * is the listed one, retried with back-off. Its mtime becomes the object's LastModified. Answers the bytes.
+ * is the listed one, retried with back-off. Its mtime becomes the object's LastModified. Answers the
+ * bytes, or null when the object was deleted since the listing (S3's NoSuchKey: nothing to retry).
  */
-async function fetchObject(client: S3Client, loc: S3Location, x: Listed, dir: string, o: MirrorOptions): Promise<number> {
+async function fetchObject(client: S3Client, loc: S3Location, x: Listed, dir: string, o: MirrorOptions): Promise<number | null> {
   const dest = path.join(dir, x.rel);
   await fs.promises.mkdir(path.dirname(dest), { recursive: true });
   const tmp = `${dest}.winnow-part`;
@@ -134,6 +137,7 @@ async function fetchObject(client: S3Client, loc: S3Location, x: Listed, dir: st
       return size;
     } catch (e) {
       await fs.promises.rm(tmp, { force: true });
+      if ((e as { name?: string }).name === "NoSuchKey" && !o.signal?.aborted) return null;
       const where = `s3://${loc.bucket}/${x.key}`;
       if (a >= attempts || o.signal?.aborted) {
         throw new WinnowError(o.signal?.aborted ? "aborted" : "io", `downloading ${where} failed after ${a} attempt(s): ${(e as Error).message}`, { where, cause: e });
@@ -164,24 +168,30 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
   const todo = changedSince(manifest, listed, dir);
   let bytes = 0;
   let next = 0;
+  const gone: Listed[] = [];
   const conc = Math.max(1, o.concurrency ?? 4);
   await Promise.all(Array.from({ length: Math.min(conc, todo.length) }, async () => {
     while (next < todo.length) {
-      const got = await fetchObject(client, loc, todo[next++]!, dir, o);
-      bytes += got; // not `bytes += await …`: that would add to the value read before the await
+      const x = todo[next++]!;
+      const got = await fetchObject(client, loc, x, dir, o);
+      if (got === null) gone.push(x);
+      else bytes += got; // not `bytes += await …`: that would add to the value read before the await
     }
   }));
 
-  // ---- drop files whose objects are gone ----
-  const want = new Set(listed.map((x) => x.rel));
+  // ---- drop files whose objects are gone (also those deleted while this sync ran) ----
+  const goneRels = new Set(gone.map((x) => x.rel));
+  const kept = listed.filter((x) => !goneRels.has(x.rel));
+  const want = new Set(kept.map((x) => x.rel));
   let removed = 0;
-  for (const rel of Object.keys(manifest.files)) {
+  for (const rel of new Set([...Object.keys(manifest.files), ...goneRels])) {
     if (want.has(rel)) continue;
     await fs.promises.rm(path.join(dir, rel), { force: true });
-    removed++;
+    if (manifest.files[rel]) removed++;
   }
   const files: Manifest["files"] = {};
-  for (const x of listed) files[x.rel] = { etag: x.etag, size: x.size, lastModified: x.lastModified };
+  for (const x of kept) files[x.rel] = { etag: x.etag, size: x.size, lastModified: x.lastModified };
   writeFileAtomic(manifestFile, JSON.stringify({ url, files } satisfies Manifest));
-  return { dir, objects: listed.length, downloaded: todo.length, unchanged: listed.length - todo.length, removed, skipped, bytesDownloaded: bytes };
+  const downloaded = todo.length - gone.length;
+  return { dir, objects: kept.length, downloaded, unchanged: kept.length - downloaded, removed, skipped, vanished: gone.map((x) => x.key), bytesDownloaded: bytes };
 }

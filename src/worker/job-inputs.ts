@@ -71,7 +71,8 @@ async function mirrorS3Datasource(ctx: WorkerContext, report: RunReporter, c: Cl
     const { mirrorS3Prefix } = await import("../data/s3-mirror.js");
     const m = await mirrorS3Prefix(ds, path.join(ctx.workDir, "s3-mirror"), { settings: ctx.s3, log: (l) => report.logLines([l]) });
     const skipped = m.skipped.length ? `, ${m.skipped.length} skipped (keys that cannot be a local path, e.g. ${JSON.stringify(m.skipped[0])})` : "";
-    report.logLines([`datasource ${ds}: ${m.objects} object(s), ${m.downloaded} downloaded (${m.bytesDownloaded} bytes), ${m.unchanged} unchanged, ${m.removed} removed${skipped}`]);
+    const vanished = m.vanished.length ? `, ${m.vanished.length} deleted while syncing (left out, e.g. ${JSON.stringify(m.vanished[0])})` : "";
+    report.logLines([`datasource ${ds}: ${m.objects} object(s), ${m.downloaded} downloaded (${m.bytesDownloaded} bytes), ${m.unchanged} unchanged, ${m.removed} removed${skipped}${vanished}`]);
     return m.dir;
   } catch (e) {
     return fail(report, `datasource ${JSON.stringify(ds)} cannot be read on worker ${ctx.workerName}: ${(e as Error).message}`);

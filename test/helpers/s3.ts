@@ -14,6 +14,8 @@ export interface LocalS3 {
   env: Record<string, string>;
   /** "METHOD /path?query" of every request so far. */
   requests: string[];
+  /** Response body bytes sent so far (what clients read from the store). */
+  bytesSent(): number;
   /** The next `n` object GETs send half their body, then drop the connection (a flaky network). */
   cutNextBodies(n: number): void;
   stop(): Promise<void>;
@@ -26,8 +28,14 @@ export async function startS3(buckets: string[]): Promise<LocalS3> {
   const handle = s3.callback();
   const requests: string[] = [];
   let cuts = 0;
+  let sent = 0;
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    const count = (chunk: unknown): void => void (sent += Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? chunk.length : typeof chunk === "string" ? Buffer.byteLength(chunk) : 0);
+    const write0 = res.write.bind(res) as (...a: unknown[]) => boolean;
+    const end0 = res.end.bind(res) as (...a: unknown[]) => typeof res;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => (count(chunk), write0(chunk, ...rest))) as typeof res.write;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => (typeof chunk !== "function" && count(chunk), end0(chunk, ...rest))) as typeof res.end;
     const objectGet = req.method === "GET" && /^\/[^/?]+\/[^?]+/.test(req.url ?? "");
     if (objectGet && cuts > 0) {
       cuts--;
@@ -61,7 +69,7 @@ export async function startS3(buckets: string[]): Promise<LocalS3> {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
   return {
-    endpoint, env, requests,
+    endpoint, env, requests, bytesSent: () => sent,
     cutNextBodies: (n) => void (cuts = n),
     async stop() {
       server.closeAllConnections();
