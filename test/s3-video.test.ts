@@ -1,7 +1,7 @@
 // Videos in an S3 datasource (issue 25), the worker's path: prepareJob mirrors s3://bucket/prefix into
 // its work dir (src/worker/job-inputs.ts → src/data/s3-mirror.ts) and the job runs `run()` on that
 // folder with the worker's cache. A prefix holding two images, a clip, a clip cut in half, a zero-byte
-// and a garbage ".mp4": frames are samples under the same Lightly names as a local run of the same
+// a garbage ".mp4" and an HLS playlist named ".mp4": frames are samples under the same Lightly names as a local run of the same
 // files; the broken videos are listed by name with the reason; a second sync + run over unchanged
 // objects downloads nothing, counts no packets and decodes no video (ffmpeg/ffprobe wrapped on PATH).
 import { test, before, after } from "node:test";
@@ -58,6 +58,12 @@ before(async () => {
   fs.rmSync(whole);
   fs.writeFileSync(path.join(local, "empty.mp4"), Buffer.alloc(0));
   fs.writeFileSync(path.join(local, "junk.mp4"), Buffer.from("not a video at all, just text ".repeat(40)));
+  // A bucket's content is untrusted: an HLS playlist named .mp4 that lists a video elsewhere on the
+  // worker (another dataset's) must not be read through it.
+  const secret = path.join(work, "elsewhere", "secret.mp4");
+  fs.mkdirSync(path.dirname(secret));
+  ff("-f", "lavfi", "-i", "testsrc=size=16x16:rate=10", "-frames:v", "3", ...H264, secret);
+  fs.writeFileSync(path.join(local, "trap.mp4"), `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n${secret}\n#EXT-X-ENDLIST\n`);
   for (const f of fs.readdirSync(local, { recursive: true }) as string[]) {
     if (!fs.statSync(path.join(local, f)).isFile()) continue;
     await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `ds/clips/${f.split(path.sep).join("/")}`, Body: fs.readFileSync(path.join(local, f)) }));
@@ -112,7 +118,7 @@ test("a worker run over an S3 prefix with videos and images: the same frames, na
   const calls = wrapTools();
   const first = await workerInput("r1");
   assert.equal(path.dirname(path.dirname(first.input)), path.join(work, "s3-mirror"), first.input);
-  assert.match(first.log.join("\n"), /datasource s3:\/\/video-data\/ds\/clips: 6 object\(s\), 6 downloaded \(\d+ bytes\), 0 unchanged, 0 removed/);
+  assert.match(first.log.join("\n"), /datasource s3:\/\/video-data\/ds\/clips: 7 object\(s\), 7 downloaded \(\d+ bytes\), 0 unchanged, 0 removed/);
   const s3Run = await run({ input: first.input, cacheDir: first.cacheDir, output: out("s3-1"), stream: null, config: CONFIG });
   assert.equal(s3Run.record.state, "COMPLETED");
 
@@ -121,7 +127,8 @@ test("a worker run over an S3 prefix with videos and images: the same frames, na
   assert.deepEqual(csvNames(s3Run.paths.embeddings), csvNames(localRun.paths.embeddings));
   // Broken video objects: listed under their name below the prefix (the Lightly name), with why.
   const bad = corrupt(s3Run);
-  assert.deepEqual(Object.keys(bad), ["cam/cut.mp4", "empty.mp4", "junk.mp4"]);
+  assert.deepEqual(Object.keys(bad), ["cam/cut.mp4", "empty.mp4", "junk.mp4", "trap.mp4"]);
+  assert.match(bad["trap.mp4"]!, /^unsupported: ffprobe: the file is read by ffmpeg's hls demuxer; only MP4\/MOV, Matroska\/WebM and AVI containers are read$/);
   assert.match(bad["cam/cut.mp4"]!, /^corrupt_frames: \d+ of \d+ frames could not be decoded .*more than corruption_threshold 0\.05$/);
   assert.match(bad["empty.mp4"]!, /^empty: /);
   assert.match(bad["junk.mp4"]!, /^corrupt: ffprobe failed: /);
@@ -130,20 +137,21 @@ test("a worker run over an S3 prefix with videos and images: the same frames, na
   const info = fs.readFileSync(s3Run.paths.corruptnessInformation, "utf8");
   assert.ok(!info.includes(first.input) && !info.includes("s3-mirror"), info);
   assert.match(bad["junk.mp4"]!, /^corrupt: ffprobe failed: junk\.mp4: Invalid data/);
-  for (const v of ["cam/cut.mp4", "empty.mp4", "junk.mp4"]) assert.ok(lines(s3Run.paths.corruptFilenames).includes(v), v);
+  for (const v of ["cam/cut.mp4", "empty.mp4", "junk.mp4", "trap.mp4"]) assert.ok(lines(s3Run.paths.corruptFilenames).includes(v), v);
   const firstCalls = calls();
-  assert.equal(firstCalls.filter((l) => l.startsWith("ffprobe") && l.includes("-count_packets")).length, 3, firstCalls.join("\n"));
+  assert.equal(firstCalls.filter((l) => l.startsWith("ffprobe") && l.includes("-count_packets")).length, 4, firstCalls.join("\n"));
+  assert.ok(firstCalls.every((l) => l.includes("-protocol_whitelist file -format_whitelist mov,matroska,avi")), firstCalls.join("\n"));
   assert.equal(firstCalls.filter((l) => l.startsWith("ffmpeg") && l.includes("rawvideo")).length, 2, "cam/a.mp4 and cam/cut.mp4 decoded");
 
   // Nothing changed in the bucket: nothing downloaded, no packets counted, no video decoded.
   const second = await workerInput("r2");
   assert.equal(second.input, first.input);
-  assert.match(second.log.join("\n"), /6 object\(s\), 0 downloaded \(0 bytes\), 6 unchanged, 0 removed/);
+  assert.match(second.log.join("\n"), /7 object\(s\), 0 downloaded \(0 bytes\), 7 unchanged, 0 removed/);
   const again = await run({ input: second.input, cacheDir: second.cacheDir, output: out("s3-2"), stream: null, config: CONFIG });
   const againCalls = calls();
-  // Frame counts of the probed videos come from the index; only junk.mp4, which has none, is probed
-  // again (ffprobe gives up at its first bytes).
-  assert.deepEqual(againCalls.filter((l) => l.includes("-count_packets")).map((l) => path.basename(l)), ["junk.mp4"], "frame counts come from the index");
+  // Frame counts of the probed videos come from the index; only junk.mp4 and trap.mp4, which have
+  // none, are probed again (ffprobe gives up at their first bytes).
+  assert.deepEqual(againCalls.filter((l) => l.includes("-count_packets")).map((l) => path.basename(l)).sort(), ["junk.mp4", "trap.mp4"], "frame counts come from the index");
   assert.deepEqual(againCalls.filter((l) => l.startsWith("ffmpeg") && l.includes("rawvideo")), [], "no video decoded again");
   assert.deepEqual(csvNames(again.paths.embeddings), expected);
   assert.deepEqual(corrupt(again), bad);
@@ -152,10 +160,10 @@ test("a worker run over an S3 prefix with videos and images: the same frames, na
   // the ETag's offset), so the cache still knows every frame and no video is counted or decoded.
   fs.rmSync(path.join(path.dirname(first.input), "manifest.json"));
   const third = await workerInput("r3");
-  assert.match(third.log.join("\n"), /6 object\(s\), 6 downloaded \(\d+ bytes\), 0 unchanged/);
+  assert.match(third.log.join("\n"), /7 object\(s\), 7 downloaded \(\d+ bytes\), 0 unchanged/);
   const fresh = await run({ input: third.input, cacheDir: third.cacheDir, output: out("s3-3"), stream: null, config: CONFIG });
   const freshCalls = calls();
-  assert.deepEqual(freshCalls.filter((l) => l.includes("-count_packets")).map((l) => path.basename(l)), ["junk.mp4"]);
+  assert.deepEqual(freshCalls.filter((l) => l.includes("-count_packets")).map((l) => path.basename(l)).sort(), ["junk.mp4", "trap.mp4"]);
   assert.deepEqual(freshCalls.filter((l) => l.startsWith("ffmpeg") && l.includes("rawvideo")), []);
   assert.deepEqual(csvNames(fresh.paths.embeddings), expected);
   assert.equal(torch.liveTensors(), baseline);

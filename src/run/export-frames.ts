@@ -5,7 +5,7 @@
 // (select by decoded-frame number n, every frame passed through, rotation applied as in the cache).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { runTool } from "../data/video/probe.js";
+import { INPUT_GUARD, runTool } from "../data/video/probe.js";
 import { videoPath } from "../data/video/listing.js";
 import type { RunContext } from "./context.js";
 import type { RunVideos } from "./videos.js";
@@ -51,7 +51,7 @@ async function exportChunk(ctx: RunContext, video: string, frames: Array<{ frame
   try {
     const select = frames.map((f) => `eq(n\\,${f.frame})`).join("+");
     await runTool("ffmpeg", [
-      "-v", "error", "-nostdin", "-protocol_whitelist", "file", "-i", `file:${abs}`, "-map", "0:v:0", "-an",
+      "-v", "error", "-nostdin", ...INPUT_GUARD, "-i", `file:${abs}`, "-map", "0:v:0", "-an",
       "-fps_mode", "passthrough", "-vf", `select='${select}'`, "-frames:v", String(frames.length),
       ...(ext === "jpg" ? ["-q:v", "2"] : []), "-f", "image2", path.join(tmp, `%06d.${ext}`),
     ], TIMEOUT_MS, `ffmpeg (exporting frames of ${video})`);

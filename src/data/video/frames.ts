@@ -4,7 +4,7 @@
 // and rotation flags applied (ffmpeg's autorotate). Memory is one frame, whatever the video's length.
 import { spawn } from "node:child_process";
 import type { DecodeOptions } from "../decode.js";
-import { lastLine } from "./probe.js";
+import { INPUT_GUARD, lastLine } from "./probe.js";
 
 export interface FrameDecodeOptions {
   /** S: frames come out S×S. */
@@ -48,7 +48,7 @@ export function scaleFilter(size: number, kernel: DecodeOptions["kernel"]): stri
 /** ffmpeg's arguments for decodeFrames: raw S×S rgb24 frames to `out` (the bench sends them to /dev/null). */
 export function decodeArgs(abs: string, o: Pick<FrameDecodeOptions, "size" | "kernel" | "threads">, out = "pipe:1"): string[] {
   return [
-    "-v", "error", "-nostdin", "-threads", String(o.threads), "-protocol_whitelist", "file", "-i", `file:${abs}`,
+    "-v", "error", "-nostdin", "-threads", String(o.threads), ...INPUT_GUARD, "-i", `file:${abs}`,
     "-map", "0:v:0", "-fps_mode", "passthrough", "-vf", scaleFilter(o.size, o.kernel),
     // -flush_packets 0: the pipe gets ffmpeg's 32 KiB output buffer per write instead of one write per
     // frame (S=36, 1,200 frames: 143 reads instead of ~1,150; Node's CPU for the pipe 0.40 → 0.14 s).

@@ -19,6 +19,17 @@ export interface VideoInfo {
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 
+/**
+ * Input options of every ffmpeg/ffprobe run over a dataset file, whose bytes are untrusted (a
+ * tenant's folder or bucket). Local files only (no network), and only the demuxers of the video
+ * extensions taken (mov: .mp4/.mov; matroska: .mkv/.webm; avi): playlist demuxers such as HLS or
+ * DASH, which content sniffing picks for a text file named .mp4, open the files or URLs the playlist
+ * names, so a playlist in the dataset could make ffmpeg read another dataset's video on the worker
+ * (measured: an HLS playlist named clip.mp4 listing an absolute path was read with
+ * `-protocol_whitelist file` alone).
+ */
+export const INPUT_GUARD: readonly string[] = ["-protocol_whitelist", "file", "-format_whitelist", "mov,matroska,avi"];
+
 /** Runs a tool from the ffmpeg package; resolves with stdout, rejects with an ImageDecodeError naming the reason. */
 export function runTool(tool: string, args: string[], timeoutMs: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -27,6 +38,8 @@ export function runTool(tool: string, args: string[], timeoutMs: number, what: s
       const e = err as NodeJS.ErrnoException & { killed?: boolean };
       if (e.code === "ENOENT") return reject(new Error(`${tool} not found: install Debian's ffmpeg package (scripts/setup.sh) to read videos`));
       if (e.killed) return reject(new ImageDecodeError("corrupt", `${what} did not finish within ${timeoutMs} ms`));
+      const refused = /\[(\w+) @ [^\]]*\] Format not on whitelist/.exec(stderr);
+      if (refused) return reject(new ImageDecodeError("unsupported", `${what}: the file is read by ffmpeg's ${refused[1]} demuxer; only MP4/MOV, Matroska/WebM and AVI containers are read`));
       reject(new ImageDecodeError("corrupt", `${what} failed: ${lastLine(stderr) || e.message}`));
     });
   });
@@ -45,7 +58,7 @@ export function lastLine(text: string): string {
  */
 export async function probeVideo(abs: string, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS, knownFrames?: number): Promise<VideoInfo> {
   const out = await runTool("ffprobe", [
-    "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0", ...(knownFrames === undefined ? ["-count_packets"] : []),
+    "-v", "error", ...INPUT_GUARD, "-select_streams", "v:0", ...(knownFrames === undefined ? ["-count_packets"] : []),
     "-show_streams", "-show_format", "-of", "json", `file:${abs}`,
   ], timeoutMs, "ffprobe");
   let j: { streams?: Record<string, unknown>[]; format?: Record<string, unknown> };

@@ -2,12 +2,12 @@
 // ffprobe lists the packets of the first video stream (demuxing only, nothing decoded); their pts,
 // sorted, are the frames' times in display order (B-frames come out of order in the file), which is
 // the order the decoder delivers frames and frame indices count. Times are relative to the first frame.
-import { runTool } from "./probe.js";
+import { INPUT_GUARD, runTool } from "./probe.js";
 
 /** Seconds from the first frame for each frame index; null where the container gives no time stamp. */
 export async function frameTimes(abs: string, timeoutMs = 30_000): Promise<Array<number | null>> {
   const out = await runTool("ffprobe", [
-    "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0",
+    "-v", "error", ...INPUT_GUARD, "-select_streams", "v:0",
     "-show_entries", "packet=pts_time,dts_time", "-of", "csv=p=0", `file:${abs}`,
   ], timeoutMs, "ffprobe (frame times)");
   const times: number[] = [];
