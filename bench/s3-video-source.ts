@@ -98,16 +98,18 @@ try {
       results[way].push({ s: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0, mb: (s3.bytesSent() - b0) / 1e6, n: s3.requests.length - q0 });
     }
   }
+  log("");
   log("| way (count + decode of one video) | wall s | CPU s | MB from the store | requests |");
   log("|---|---|---|---|---|");
   for (const way of ["mirror", "url"] as const) {
     const xs = results[way];
     log(`| ${way === "mirror" ? "mirror to disk, then local file" : "presigned URL (http,tcp)"} | ${median(xs.map((x) => x.s)).toFixed(2)} | ${median(xs.map((x) => x.cpu)).toFixed(2)} | ${median(xs.map((x) => x.mb)).toFixed(1)} | ${median(xs.map((x) => x.n))} |`);
   }
+  log("");
   log(`load after: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")}`);
   if (!process.argv.includes("--no-write")) {
     const cmd = `npx tsx bench/s3-video-source.ts ${process.argv.slice(2).join(" ")}`.trim();
-    recordRun(`## S3 video source (s3-video-source), ${new Date().toISOString().slice(0, 16)} UTC\n\n\`${cmd}\`\n\n${lines.map((l) => (l.startsWith("|") ? l : `- ${l}`)).join("\n")}\n`);
+    recordRun(`## S3 video source (s3-video-source), ${new Date().toISOString().slice(0, 16)} UTC\n\n\`${cmd}\`\n\n${lines.map((l) => (l === "" || l.startsWith("|") ? l : `- ${l}`)).join("\n")}\n`);
   }
 } finally {
   client.destroy();
