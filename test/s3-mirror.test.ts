@@ -143,6 +143,20 @@ test("an object deleted between the listing and its download is left out, its ol
   assert.deepEqual([again.objects, again.downloaded, again.removed, again.vanished], [1, 0, 0, []]);
 });
 
+test("a key that is also another key's folder is skipped, not fatal; when the folder's keys go, the file comes", async () => {
+  const url = "s3://mirror-data/ds/clash";
+  const root = path.join(dir, "clash");
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/clash/cam", Body: Buffer.from("file") }));
+  await c.send(new PutObjectCommand({ Bucket: "mirror-data", Key: "ds/clash/cam/a.mp4", Body: Buffer.from("video") }));
+  const m = await mirrorS3Prefix(url, root);
+  assert.deepEqual([m.objects, m.skipped], [1, ["ds/clash/cam"]]);
+  assert.equal(read(m.dir, "cam/a.mp4").toString(), "video");
+  await c.send(new DeleteObjectCommand({ Bucket: "mirror-data", Key: "ds/clash/cam/a.mp4" }));
+  const m2 = await mirrorS3Prefix(url, root);
+  assert.deepEqual([m2.objects, m2.downloaded, m2.removed, m2.skipped], [1, 1, 1, []]);
+  assert.equal(read(m2.dir, "cam").toString(), "file", "the emptied folder made way for the file");
+});
+
 test("a body cut off mid-stream is retried; too many failures name the object", async () => {
   const logs: string[] = [];
   s3.cutNextBodies(2);

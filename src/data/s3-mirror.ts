@@ -35,7 +35,7 @@ export interface MirrorResult {
   downloaded: number;
   unchanged: number;
   removed: number;
-  /** Keys that cannot be a local path (empty, "." or ".." segments…), left out. */
+  /** Keys that cannot be a local path (empty, "." or ".." segments…, or also another key's folder), left out. */
   skipped: string[];
   /** Keys listed but deleted before they were downloaded, left out (and their old copy removed). */
   vanished: string[];
@@ -79,6 +79,30 @@ interface Listed {
   lastModified: number;
 }
 
+/**
+ * Keys that are also another key's folder (S3 holds both `cam` and `cam/a.mp4`; a disk cannot):
+ * neither can be mirrored as is, so the file-like one is left out.
+ */
+function folderClashes(listed: Listed[]): Set<string> {
+  const folders = new Set<string>();
+  for (const x of listed) {
+    for (let i = x.rel.indexOf(path.sep); i >= 0; i = x.rel.indexOf(path.sep, i + 1)) folders.add(x.rel.slice(0, i));
+  }
+  return new Set(listed.filter((x) => folders.has(x.rel)).map((x) => x.rel));
+}
+
+/** Removes a mirrored file and the folders it leaves empty (up to the mirror's root). */
+async function removeFile(dir: string, rel: string): Promise<void> {
+  await fs.promises.rm(path.join(dir, rel), { force: true });
+  for (let d = path.dirname(rel); d !== "." && d !== ""; d = path.dirname(d)) {
+    try {
+      await fs.promises.rmdir(path.join(dir, d));
+    } catch {
+      return; // not empty (or already gone)
+    }
+  }
+}
+
 /** Every object below the prefix that can be a local file; keys that cannot are returned as skipped. */
 async function listPrefix(client: S3Client, loc: S3Location, url: string, signal?: AbortSignal): Promise<{ listed: Listed[]; skipped: string[] }> {
   const listed: Listed[] = [];
@@ -99,7 +123,10 @@ async function listPrefix(client: S3Client, loc: S3Location, url: string, signal
     if (!r.IsTruncated || !r.NextContinuationToken) break;
     token = r.NextContinuationToken;
   }
-  return { listed, skipped };
+  const clashes = folderClashes(listed);
+  if (!clashes.size) return { listed, skipped };
+  for (const x of listed) if (clashes.has(x.rel)) skipped.push(x.key);
+  return { listed: listed.filter((x) => !clashes.has(x.rel)), skipped };
 }
 
 /** Objects whose ETag or size changed since the manifest, or whose local file is missing or cut. */
@@ -165,6 +192,14 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
   }
 
   const { listed, skipped } = await listPrefix(client, loc, url, o.signal);
+  // Files whose objects are gone go first: a new key may need the name as a folder.
+  const want = new Set(listed.map((x) => x.rel));
+  let removed = 0;
+  for (const rel of Object.keys(manifest.files)) {
+    if (want.has(rel)) continue;
+    await removeFile(dir, rel);
+    removed++;
+  }
   const todo = changedSince(manifest, listed, dir);
   let bytes = 0;
   let next = 0;
@@ -179,14 +214,11 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
     }
   }));
 
-  // ---- drop files whose objects are gone (also those deleted while this sync ran) ----
+  // Objects deleted while this sync ran: their old copies must not be read either.
   const goneRels = new Set(gone.map((x) => x.rel));
   const kept = listed.filter((x) => !goneRels.has(x.rel));
-  const want = new Set(kept.map((x) => x.rel));
-  let removed = 0;
-  for (const rel of new Set([...Object.keys(manifest.files), ...goneRels])) {
-    if (want.has(rel)) continue;
-    await fs.promises.rm(path.join(dir, rel), { force: true });
+  for (const rel of goneRels) {
+    await removeFile(dir, rel);
     if (manifest.files[rel]) removed++;
   }
   const files: Manifest["files"] = {};
