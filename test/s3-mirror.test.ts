@@ -157,13 +157,19 @@ test("a key that is also another key's folder is skipped, not fatal; when the fo
   assert.equal(read(m2.dir, "cam").toString(), "file", "the emptied folder made way for the file");
 });
 
-test("a body cut off mid-stream is retried; too many failures name the object", async () => {
+test("a body cut off mid-stream is retried (no partial file left, in the folder or beside it); too many failures name the object", async () => {
   const logs: string[] = [];
   s3.cutNextBodies(2);
   const m = await mirrorS3Prefix("s3://mirror-data/ds/one", path.join(dir, "retry"), { concurrency: 1, log: (l) => logs.push(l) });
   for (const [k, v] of Object.entries(objects)) if (k !== "sub/deeper/c.jpg" && k !== "a.png") assert.ok(read(m.dir, k).equals(v), k);
   assert.equal(logs.filter((l) => /retrying/.test(l)).length, 2, logs.join("\n"));
-  assert.equal(fs.readdirSync(m.dir, { recursive: true }).filter((f) => String(f).endsWith(".winnow-part")).length, 0, "no partial files left");
+  const parts = path.join(path.dirname(m.dir), "parts");
+  assert.deepEqual(fs.readdirSync(parts), [], "no partial files left");
+  const files = fs.readdirSync(m.dir, { recursive: true }).filter((f) => fs.statSync(path.join(m.dir, String(f))).isFile());
+  assert.equal(files.length, m.objects, `only the objects' files: ${files.join(", ")}`);
+  fs.writeFileSync(path.join(parts, "0123"), "what a killed sync left");
+  await mirrorS3Prefix("s3://mirror-data/ds/one", path.join(dir, "retry"));
+  assert.deepEqual(fs.readdirSync(parts), [], "removed by the next sync");
   s3.cutNextBodies(100);
   await assert.rejects(mirrorS3Prefix("s3://mirror-data/ds/one", path.join(dir, "fail"), { attempts: 2, concurrency: 1 }), /downloading s3:\/\/mirror-data\/ds\/one\/\S+ failed after 2 attempt\(s\)/);
   s3.cutNextBodies(0);

@@ -5,7 +5,8 @@
 // object's LastModified (plus a sub-millisecond offset taken from the ETag, see objectMtime) so the
 // decode cache (keyed by size + mtime) stays valid across syncs: unchanged videos are neither
 // probed for their frame count nor decoded again.
-// Downloads stream to a temp file and are retried with back-off (the SDK retries failed requests,
+// Downloads stream to a temp file beside the folder (renamed into it when complete; temp files a
+// killed sync left are removed at the next) and are retried with back-off (the SDK retries failed requests,
 // not a body cut off mid-stream).
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -147,10 +148,11 @@ function changedSince(manifest: Manifest, listed: Listed[], dir: string): Listed
  * is the listed one, retried with back-off. Its mtime becomes the object's LastModified. Answers the
  * bytes, or null when the object was deleted since the listing (S3's NoSuchKey: nothing to retry).
  */
-async function fetchObject(client: S3Client, loc: S3Location, x: Listed, dir: string, o: MirrorOptions): Promise<number | null> {
+async function fetchObject(client: S3Client, loc: S3Location, x: Listed, dir: string, parts: string, o: MirrorOptions): Promise<number | null> {
   const dest = path.join(dir, x.rel);
   await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.winnow-part`;
+  // Outside the folder runs read, so a partial file is never listed; one name per key.
+  const tmp = path.join(parts, createHash("sha256").update(x.rel).digest("hex").slice(0, 32));
   const attempts = o.attempts ?? 5;
   for (let a = 1; ; a++) {
     try {
@@ -183,7 +185,10 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
   const base = path.join(mirrorRoot, `${loc.bucket}-${id}`);
   const dir = path.join(base, "files");
   const manifestFile = path.join(base, "manifest.json");
+  const parts = path.join(base, "parts");
   fs.mkdirSync(dir, { recursive: true });
+  fs.rmSync(parts, { recursive: true, force: true }); // left by a sync that was killed
+  fs.mkdirSync(parts);
   let manifest: Manifest = { url, files: {} };
   try {
     manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest;
@@ -208,7 +213,7 @@ export async function mirrorS3Prefix(url: string, mirrorRoot: string, o: MirrorO
   await Promise.all(Array.from({ length: Math.min(conc, todo.length) }, async () => {
     while (next < todo.length) {
       const x = todo[next++]!;
-      const got = await fetchObject(client, loc, x, dir, o);
+      const got = await fetchObject(client, loc, x, dir, parts, o);
       if (got === null) gone.push(x);
       else bytes += got; // not `bytes += await …`: that would add to the value read before the await
     }
