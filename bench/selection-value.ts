@@ -1,13 +1,16 @@
 import "./quality-env.js";
 // What a selection is worth: the accuracy of a model trained on the images it picks. For each data
-// set, Winnow's SimCLR (from scratch, one training on the unlabelled pool for --budget-s seconds)
-// embeds the pool and the test images once; then, for budgets of 0.5/1/2/5/10 % of the pool and
+// set, Winnow's SimCLR (from scratch, one training on the unlabelled pool per SSL seed, for --epochs or
+// --budget-s seconds) embeds the pool and the test images; then, for budgets of 0.5/1/2/5/10 % of the pool and
 // each seed, RANDOM, DIVERSITY, TYPICALITY and DIVERSITY×TYPICALITY (runSelection, the worker's
 // normalised embeddings) pick the images to "label", and two cheap models are fitted on the picks'
 // embeddings: a linear probe (softmax regression on standardised features, full-batch gradient
 // descent, 500 steps of 0.5, L2 1e-3)
 // and kNN (cosine, k = min(5, picks)). Test accuracy is mean ± std over the seeds, and each recipe
-// is compared with RANDOM by a paired t-test over the seeds (two-sided p).
+// is compared with RANDOM by a paired t-test over the seeds (two-sided p). A recipe whose picks do not
+// depend on the seed (DIVERSITY×TYPICALITY starts at the most typical sample) is one selection per
+// training, so that test only says how it compares with RANDOM's spread; whether the recipe beats
+// RANDOM is the table over several trainings (--ssl-seeds), tested over the trainings.
 // Seeds: RANDOM draws with the seed; the pool is presented in a seed-shuffled order, so DIVERSITY
 // starts from a different sample and ties break differently (Lightly also starts at a random one).
 // TYPICALITY alone is nearly the same set for every seed (its order is the data's).
@@ -15,18 +18,23 @@ import "./quality-env.js";
 // Data: Fashion-MNIST (Debian dataset-fashion-mnist; pool = the first --pool training images,
 // test = the first --test test images, 10 classes) and the emoji set (emoji-datasource-*; pool =
 // --emoji emoji × 4 vendors, test = a disjoint set of as many emoji (offset 1) × 4 vendors; the
-// label is the emoji's Unicode category, 9 classes).
+// label is the emoji's Unicode category, 10 in emoji.json).
 //
 //   npx tsx bench/selection-value.ts [--sets fashion,emoji] [--pool 10000] [--test 10000] [--emoji 500]
 //        [--recipe library|worker] [--epochs N | --budget-s 600] [--seeds 5] [--size 32] [--threads 2] [--work /tmp/winnow-bench] [--no-write]
-//        [--ssl-seed 1] [--seed-base 0]
+//        [--ssl-seed 1] [--seed-base 0] [--emb-dir DIR] [--recipes RANDOM,DIVERSITY,...]
 // --ssl-seed is the training's seed (init, augmentation draws); --seed-base shifts the selection seeds
 // (seeds seed-base … seed-base + seeds − 1), so a replicate shares no random draw with an earlier run.
+// --ssl-seeds trains once per SSL seed; with more than one, a table over the trainings comes first.
+// --emb-dir keeps each set's embeddings (one file per set, recipe, epochs, SSL seed and size) and reuses
+// them when present, so selection recipes can be compared on the same embeddings without training again.
+// --recipes picks the selection recipes (RANDOM always runs: it is the reference); besides the four
+// named ones, "D×T:t=S" weighs TYPICALITY with strength S and "D×T:k=K" uses K nearest neighbours.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import * as torch from "../src/torch/index.js";
-import { buildImageCache, cacheSizeFor } from "../src/data/index.js";
+import { buildImageCache, cacheSizeFor, type ImageCache } from "../src/data/index.js";
 import { runSelection } from "../src/select/index.js";
 import { parseSelectionConfig } from "../src/config/selection-config.js";
 import {
@@ -41,12 +49,14 @@ const TEST = arg("test", 10000);
 const EMOJI = arg("emoji", 500);
 const BUDGET_S = arg("budget-s", 600);
 const SEEDS = arg("seeds", 5);
-const SSL_SEED = arg("ssl-seed", 1);
+const SSL_SEEDS = argStr("ssl-seeds", String(arg("ssl-seed", 1))).split(",").map(Number);
 const SEED_BASE = arg("seed-base", 0);
 const SIZE = arg("size", 32);
 const THREADS = arg("threads", 2);
 const WORK = argStr("work", "/tmp/winnow-bench");
 const WRITE = !flag("no-write");
+const EMB_DIR = argStr("emb-dir", "");
+const RECIPE_NAMES = argStr("recipes", "RANDOM,DIVERSITY,TYPICALITY,DIVERSITY×TYPICALITY").split(",");
 const FRACTIONS = [0.005, 0.01, 0.02, 0.05, 0.1];
 torch.setNumThreads(THREADS);
 const log = (m: string): void => console.log(m);
@@ -73,13 +83,14 @@ const RECIPE_KEYS: Record<string, Record<string, unknown>> = {
   },
 };
 if (!RECIPE_KEYS[RECIPE]) throw new Error(`--recipe: expected ${Object.keys(RECIPE_KEYS).join(" or ")}, got "${RECIPE}"`);
-const { config, recipe } = benchConfig({
+const configFor = (sslSeed: number) => benchConfig({
   loader: { batch_size: 128, num_workers: -1 },
   trainer: { gpus: 0, max_epochs: EPOCHS > 0 ? EPOCHS : 1000, enable_model_summary: false },
   checkpoint_callback: { save_top_k: 0 },
-  seed: SSL_SEED,
+  seed: sslSeed,
   ...RECIPE_KEYS[RECIPE],
 });
+const { recipe } = configFor(SSL_SEEDS[0]!);
 
 /** A hard link (the folder listing refuses symlinks), or a copy across file systems. */
 function linkOrCopy(from: string, to: string): void {
@@ -171,62 +182,85 @@ interface DataSet {
   classes: number;
 }
 
-const RECIPES: Record<string, (seed: number) => unknown[]> = {
+const NAMED: Record<string, (seed: number) => unknown[]> = {
   RANDOM: (seed) => [{ input: { type: "RANDOM", random_seed: seed }, strategy: { type: "WEIGHTS" } }],
   DIVERSITY: () => [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }],
   TYPICALITY: () => [{ input: { type: "EMBEDDINGS" }, strategy: { type: "TYPICALITY" } }],
   "DIVERSITY×TYPICALITY": () => [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }, { input: { type: "EMBEDDINGS" }, strategy: { type: "TYPICALITY" } }],
 };
+/** A recipe by name: one of NAMED, or a D×T variant ("D×T:t=2" typicality strength, "D×T:k=5" neighbours). */
+function recipeOf(name: string): (seed: number) => unknown[] {
+  if (NAMED[name]) return NAMED[name];
+  const m = /^D×T:(t|k)=([0-9.]+)$/.exec(name);
+  if (!m) throw new Error(`--recipes: unknown recipe "${name}" (expected ${Object.keys(NAMED).join(", ")}, D×T:t=S or D×T:k=K)`);
+  const typ = m[1] === "t" ? { type: "TYPICALITY", strength: Number(m[2]) } : { type: "TYPICALITY", num_nearest_neighbors: Number(m[2]) };
+  return () => [{ input: { type: "EMBEDDINGS" }, strategy: { type: "DIVERSITY" } }, { input: { type: "EMBEDDINGS" }, strategy: typ }];
+}
+const RECIPES: Record<string, (seed: number) => unknown[]> = Object.fromEntries(
+  ["RANDOM", ...RECIPE_NAMES.filter((n) => n !== "RANDOM")].map((n) => [n, recipeOf(n)]),
+);
 
-async function evaluateSet(ds: DataSet): Promise<string> {
-  const cacheOf = async (root: string, name: string) => {
-    const dir = path.join(WORK, "cache", name);
-    fs.rmSync(dir, { recursive: true, force: true });
-    return buildImageCache(root, { cacheDir: dir, resolution: cacheSizeFor(SIZE), removeExactDuplicates: false });
-  };
-  // SSL on the pool only (no labels), then pool + test embedded with that model.
-  const poolDir = path.join(WORK, `selval-${ds.name}-pool`);
-  fs.rmSync(poolDir, { recursive: true, force: true });
-  for (const f of ds.pool) {
-    fs.mkdirSync(path.dirname(path.join(poolDir, f)), { recursive: true });
-    linkOrCopy(path.join(ds.root, f), path.join(poolDir, f));
+/** Embeddings of pool + test: read from --emb-dir when saved there, else trained and embedded (and saved). */
+async function embeddingsOf(ds: DataSet, sslSeed: number, train: () => Promise<{ values: Float32Array; d: number; filenames: string[]; line: string }>) {
+  const file = EMB_DIR ? path.join(EMB_DIR, `${ds.name}-${RECIPE}-${EPOCHS > 0 ? `e${EPOCHS}` : `b${BUDGET_S}`}-ssl${sslSeed}-${SIZE}`) : "";
+  if (file && fs.existsSync(`${file}.json`)) {
+    const meta = JSON.parse(fs.readFileSync(`${file}.json`, "utf8")) as { d: number; filenames: string[]; line: string };
+    const buf = fs.readFileSync(`${file}.f32`);
+    return { ...meta, values: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4), line: `${meta.line} (embeddings reused from ${file})` };
   }
-  const poolCache = await cacheOf(poolDir, `selval-${ds.name}-pool`);
-  const allCache = await cacheOf(ds.root, `selval-${ds.name}-all`);
-  const loadBefore = loadavg();
-  const tr = await trainWithBudget(poolCache, config, path.join(WORK, `selval-${ds.name}-train`), EPOCHS > 0 ? Infinity : BUDGET_S, log);
-  const emb = await embedWith(allCache, config, path.join(WORK, `selval-${ds.name}-emb`), tr.model);
-  tr.model.dispose?.();
-  log(`${ds.name}: SSL ${tr.result.epochsCompleted} epoch(s) in ${tr.wallSeconds.toFixed(0)} s (load ${loadBefore} → ${loadavg()}), loss ${tr.result.epochLosses.at(-1)?.toFixed(3)} [${since()}]`);
+  const e = await train();
+  if (file) {
+    fs.mkdirSync(EMB_DIR, { recursive: true });
+    fs.writeFileSync(`${file}.f32`, Buffer.from(e.values.buffer, e.values.byteOffset, e.values.byteLength));
+    fs.writeFileSync(`${file}.json`, JSON.stringify({ d: e.d, filenames: e.filenames, line: e.line }));
+  }
+  return e;
+}
+
+type Scores = Record<string, Record<string, { lin: number[]; knn: number[] }>>;
+const cmp = (x: { diff: number; p: number } | null | undefined) => (x ? `${x.diff >= 0 ? "+" : ""}${(100 * x.diff).toFixed(1)} (p ${x.p < 0.001 ? "<0.001" : x.p.toFixed(3)})` : "—");
+
+/** One training's embeddings (trained on the pool, or read from --emb-dir), L2-normalised, split into pool and test. */
+async function embedPoolAndTest(ds: DataSet, sslSeed: number, caches: () => Promise<{ pool: ImageCache; all: ImageCache }>) {
+  const emb = await embeddingsOf(ds, sslSeed, async () => {
+    const c = await caches();
+    const config = configFor(sslSeed).config;
+    const loadBefore = loadavg();
+    const tr = await trainWithBudget(c.pool, config, path.join(WORK, `selval-${ds.name}-train`), EPOCHS > 0 ? Infinity : BUDGET_S, log);
+    const e = await embedWith(c.all, config, path.join(WORK, `selval-${ds.name}-emb`), tr.model);
+    tr.model.dispose?.();
+    log(`${ds.name} (SSL seed ${sslSeed}): SSL ${tr.result.epochsCompleted} epoch(s) in ${tr.wallSeconds.toFixed(0)} s (load ${loadBefore} → ${loadavg()}), loss ${tr.result.epochLosses.at(-1)?.toFixed(3)} [${since()}]`);
+    return { ...e, line: `SSL ${tr.result.epochsCompleted} epoch(s) / ${tr.wallSeconds.toFixed(0)} s, final loss ${tr.result.epochLosses.at(-1)?.toFixed(3)}` };
+  });
   const d = emb.d;
   const feats = l2normalize(emb.values, d);
   const row = new Map(emb.filenames.map((f, i) => [f, i]));
-  const poolRows = ds.pool.map((f) => row.get(f)!);
-  const testRows = ds.test.map((f) => row.get(f)!);
-  const poolX = pickRows(feats, d, poolRows);
-  const testX = pickRows(feats, d, testRows);
+  return { d, line: emb.line, poolX: pickRows(feats, d, ds.pool.map((f) => row.get(f)!)), testX: pickRows(feats, d, ds.test.map((f) => row.get(f)!)) };
+}
+
+/** Every recipe at every budget and selection seed on one training's embeddings. */
+function scoreSelections(ds: DataSet, d: number, poolX: Float32Array, testX: Float32Array): Scores {
   // The probe sees features standardised with the (unlabelled) pool's mean and std per dimension.
+  const rows = ds.pool.length;
   const mu = new Float64Array(d);
   const sd = new Float64Array(d);
-  for (let r = 0; r < poolRows.length; r++) for (let k = 0; k < d; k++) mu[k] += poolX[r * d + k]! / poolRows.length;
-  for (let r = 0; r < poolRows.length; r++) for (let k = 0; k < d; k++) sd[k] += (poolX[r * d + k]! - mu[k]!) ** 2 / poolRows.length;
+  for (let r = 0; r < rows; r++) for (let k = 0; k < d; k++) mu[k] += poolX[r * d + k]! / rows;
+  for (let r = 0; r < rows; r++) for (let k = 0; k < d; k++) sd[k] += (poolX[r * d + k]! - mu[k]!) ** 2 / rows;
   const z = (v: Float32Array) => v.map((x, i) => (x - mu[i % d]!) / Math.sqrt(sd[i % d]! + 1e-12));
   const poolZ = z(poolX);
   const testZ = z(testX);
   const poolY = ds.pool.map(ds.label);
   const testY = ds.test.map(ds.label);
-
-  const lines: string[] = [];
-  const res: Record<string, Record<string, { lin: number[]; knn: number[] }>> = {};
+  const res: Scores = {};
   for (const frac of FRACTIONS) {
-    const n = Math.max(1, Math.round(frac * ds.pool.length));
+    const n = Math.max(1, Math.round(frac * rows));
     const key = `${(frac * 100).toString()} % (${n})`;
     res[key] = {};
     for (let seed = SEED_BASE; seed < SEED_BASE + SEEDS; seed++) {
       // Seed-shuffled presentation order of the pool.
       let s = (seed + 1) * 2654435761;
       const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-      const perm = Array.from({ length: ds.pool.length }, (_, i) => i);
+      const perm = Array.from({ length: rows }, (_, i) => i);
       for (let i = perm.length - 1; i > 0; i--) {
         const j = Math.floor(rnd() * (i + 1));
         [perm[i], perm[j]] = [perm[j]!, perm[i]!];
@@ -235,29 +269,78 @@ async function evaluateSet(ds: DataSet): Promise<string> {
       for (const [name, strategies] of Object.entries(RECIPES)) {
         const sel = runSelection(parseSelectionConfig({ n_samples: n, strategies: strategies(seed) }), items, { normalizeEmbeddings: true });
         const picks = sel.selected.map((k) => perm[k]!);
-        const x = pickRows(poolX, d, picks);
         const y = picks.map((i) => poolY[i]!);
         const lin = linearProbe(pickRows(poolZ, d, picks), y, testZ, testY, d, ds.classes);
-        const knn = knnAccuracy(x, y, testX, testY, d, Math.min(5, picks.length));
+        const knn = knnAccuracy(pickRows(poolX, d, picks), y, testX, testY, d, Math.min(5, picks.length));
         (res[key][name] ??= { lin: [], knn: [] }).lin.push(lin);
         res[key][name].knn.push(knn);
       }
     }
-    const r = res[key];
-    for (const name of Object.keys(RECIPES)) {
-      const t = name === "RANDOM" ? null : { lin: pairedT(r[name]!.lin, r.RANDOM!.lin), knn: pairedT(r[name]!.knn, r.RANDOM!.knn) };
-      const cmp = (x: { diff: number; p: number } | undefined) => (x ? `${x.diff >= 0 ? "+" : ""}${(100 * x.diff).toFixed(1)} (p ${x.p < 0.001 ? "<0.001" : x.p.toFixed(3)})` : "—");
-      lines.push(`| ${key} | ${name} | ${meanStd(r[name]!.lin)} | ${cmp(t?.lin)} | ${meanStd(r[name]!.knn)} | ${cmp(t?.knn)} |`);
-    }
     log(`${ds.name} ${key} done [${since()}]`);
   }
-  return [
-    `#### ${ds.name}: pool ${ds.pool.length}, test ${ds.test.length}, ${ds.classes} classes; SSL ${tr.result.epochsCompleted} epoch(s) / ${tr.wallSeconds.toFixed(0)} s, final loss ${tr.result.epochLosses.at(-1)?.toFixed(3)}, embedding ${d}-d`,
-    "",
-    "| budget (picks) | recipe | linear probe % | vs RANDOM (p) | kNN % | vs RANDOM (p) |",
-    "| --- | --- | --- | --- | --- | --- |",
-    ...lines,
-  ].join("\n");
+  return res;
+}
+
+const TABLE_HEAD = ["| budget (picks) | recipe | linear probe % | vs RANDOM (p) | kNN % | vs RANDOM (p) |", "| --- | --- | --- | --- | --- | --- |"];
+
+/** One training's table: mean ± std over the selection seeds, paired t-test against RANDOM over them. */
+function trainingTable(res: Scores): string[] {
+  return Object.entries(res).flatMap(([key, r]) => Object.keys(RECIPES).map((name) => {
+    const t = name === "RANDOM" ? null : { lin: pairedT(r[name]!.lin, r.RANDOM!.lin), knn: pairedT(r[name]!.knn, r.RANDOM!.knn) };
+    return `| ${key} | ${name} | ${meanStd(r[name]!.lin)} | ${cmp(t?.lin)} | ${meanStd(r[name]!.knn)} | ${cmp(t?.knn)} |`;
+  }));
+}
+
+/**
+ * The table over trainings: each training contributes its mean over the selection seeds, so a recipe
+ * whose picks do not depend on the seed (D×T) is compared by as many independent selections as there
+ * are trainings; paired t-test against RANDOM over the trainings, and how many trainings it won.
+ */
+function acrossTable(all: Scores[]): string[] {
+  const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+  return Object.keys(all[0]!).flatMap((key) => Object.keys(RECIPES).map((name) => {
+    const per = (m: "lin" | "knn", n: string) => all.map((r) => mean(r[key]![n]![m]));
+    const cell = (m: "lin" | "knn") => {
+      if (name === "RANDOM") return `${meanStd(per(m, name))} | —`;
+      const a = per(m, name);
+      const b = per(m, "RANDOM");
+      const won = a.filter((x, i) => x > b[i]!).length;
+      return `${meanStd(a)} | ${cmp(pairedT(a, b))}, won ${won}/${a.length}`;
+    };
+    return `| ${key} | ${name} | ${cell("lin")} | ${cell("knn")} |`;
+  }));
+}
+
+async function evaluateSet(ds: DataSet): Promise<string> {
+  // SSL on the pool only (no labels), then pool + test embedded with that model; caches built once, when a training needs them.
+  const poolDir = path.join(WORK, `selval-${ds.name}-pool`);
+  fs.rmSync(poolDir, { recursive: true, force: true });
+  for (const f of ds.pool) {
+    fs.mkdirSync(path.dirname(path.join(poolDir, f)), { recursive: true });
+    linkOrCopy(path.join(ds.root, f), path.join(poolDir, f));
+  }
+  const cacheOf = async (root: string, name: string) => {
+    const dir = path.join(WORK, "cache", name);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return buildImageCache(root, { cacheDir: dir, resolution: cacheSizeFor(SIZE), removeExactDuplicates: false });
+  };
+  let caches: Promise<{ pool: ImageCache; all: ImageCache }> | null = null;
+  const getCaches = () => (caches ??= (async () => ({ pool: await cacheOf(poolDir, `selval-${ds.name}-pool`), all: await cacheOf(ds.root, `selval-${ds.name}-all`) }))());
+  const out: string[] = [];
+  const all: Scores[] = [];
+  for (const sslSeed of SSL_SEEDS) {
+    const e = await embedPoolAndTest(ds, sslSeed, getCaches);
+    const res = scoreSelections(ds, e.d, e.poolX, e.testX);
+    all.push(res);
+    out.push(`#### ${ds.name}, SSL seed ${sslSeed}: pool ${ds.pool.length}, test ${ds.test.length}, ${ds.classes} classes; ${e.line}, embedding ${e.d}-d`, "", ...TABLE_HEAD, ...trainingTable(res), "");
+  }
+  if (all.length > 1) {
+    out.unshift(
+      `#### ${ds.name}, over ${all.length} trainings (SSL seeds ${SSL_SEEDS.join(", ")}): mean ± std of the trainings' means over ${SEEDS} selection seeds; paired t-test against RANDOM over the trainings`,
+      "", ...TABLE_HEAD, ...acrossTable(all), "",
+    );
+  }
+  return out.join("\n");
 }
 
 // ---- the data sets --------------------------------------------------------------------------------------
@@ -298,7 +381,7 @@ for (const set of SETS) {
 const md = [
   `### Selection value: ${SETS.join(" + ")} (${today()})`,
   "",
-  `- Command: \`npx tsx bench/selection-value.ts ${shellArgs()}\`; ${SEEDS} seeds; budgets ${FRACTIONS.map((f) => `${f * 100} %`).join(", ")} of the pool.`,
+  `- Command: \`npx tsx bench/selection-value.ts ${shellArgs()}\`; ${SEEDS} selection seeds (${SEED_BASE}–${SEED_BASE + SEEDS - 1}); SSL seeds ${SSL_SEEDS.join(", ")}; budgets ${FRACTIONS.map((f) => `${f * 100} %`).join(", ")} of the pool.`,
   `- Machine: ${machineLine()}; ${THREADS} threads; load average ${loadStart} at the start, ${loadavg()} at the end (shared machine).`,
   `- SSL recipe (from scratch, trained once per data set on the unlabelled pool): ${recipe.join(", ")}; ${EPOCHS > 0 ? `${EPOCHS} epochs` : `budget ${BUDGET_S} s`} (--recipe ${RECIPE}).`,
   "",
