@@ -12,7 +12,7 @@ import type { ImageCache } from "../data/index.js";
 import type { SelectionItems } from "../select/index.js";
 import { prepareCrops, type PrepareImagesOptions } from "../pipeline/index.js";
 import {
-  predictionsDirOf, listPredictionTasks, readTaskPredictions, imageSelectionValues, cropSelectionValues,
+  predictionsDirOf, listPredictionTasks, readTaskPredictions, imageSelectionValues, cropSelectionValues, parseCropName,
   type TaskPredictions, type CropInfo, type PredictionIssue,
 } from "../predictions/index.js";
 import { csvField } from "../pipeline/index.js";
@@ -102,6 +102,19 @@ export class RunPredictions {
       Object.assign(out.predictions, v.predictions);
     }
     return { ...out, crops };
+  }
+
+  /** Leaves the crops cut from `images` out of every crop cache (a view replaces it); false when none was cut from them. */
+  dropCropsOf(images: ReadonlySet<string>): boolean {
+    let dropped = false;
+    for (const [task, c] of this.crops) {
+      const names = c.filenames.filter((f) => images.has(parseCropName(f)?.image ?? ""));
+      if (!names.length) continue;
+      this.crops.set(task, c.without(names));
+      c.close();
+      dropped = true;
+    }
+    return dropped;
   }
 
   /** Every task's problems. Missing files are counted against `images` (usable images). */

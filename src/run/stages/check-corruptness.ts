@@ -39,7 +39,7 @@ export function checkCorruptness(ctx: RunContext, data: RunData): void {
 
 /**
  * Lightly's corruption_threshold: a video with more than that share of undecodable frames is dropped
- * whole (its usable frames leave the dataset: training, embedding and selection). Videos that could
+ * whole (its usable frames and their object crops leave the dataset: training, embedding and selection). Videos that could
  * not be probed are listed too. Returns every corrupt video with the reason. Every rank of a
  * data-parallel run applies it, so that all train on the same set (src/run/ranks.ts).
  */
@@ -55,6 +55,12 @@ export function dropCorruptVideos(ctx: RunContext, data: RunData): CorruptVideo[
     data.cache.close();
     data.cache = view;
     ctx.open.cache = view;
+    // Object crops cut from those frames leave too.
+    const preds = data.predictions;
+    if (preds?.dropCropsOf(new Set(frames))) {
+      if (ctx.plan.selectTask) data.items = preds.crops.get(ctx.plan.selectTask)!;
+      if (ctx.plan.trainTask) data.trainItems = preds.crops.get(ctx.plan.trainTask)!;
+    }
   }
   return corrupt;
 }
