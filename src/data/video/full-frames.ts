@@ -22,10 +22,13 @@ export interface FullFrameOptions {
   last?: number;
 }
 
+/** Local files in the video containers listed only (an HLS playlist named .mp4 must not make ffmpeg read elsewhere). */
+const INPUT_ONLY: readonly string[] = ["-protocol_whitelist", "file", "-format_whitelist", "mov,matroska,avi"];
+
 /** ffmpeg's arguments for decodeFullFrames. */
 export function fullFrameArgs(abs: string, threads: number): string[] {
   return [
-    "-v", "error", "-nostdin", "-threads", String(threads), "-protocol_whitelist", "file", "-i", `file:${abs}`,
+    "-v", "error", "-nostdin", "-threads", String(threads), ...INPUT_ONLY, "-i", `file:${abs}`,
     "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
   ];
 }
