@@ -2,7 +2,8 @@
 // file under its sample name, else its video's file, else the schema's default) in a METADATA
 // selection, and the worker-computed `lightly.*` values of a frame taken from the frame decoded at
 // full size: sharpness and SNR equal the formulas computed here in float64 on ffmpeg's own PNG
-// decode of that frame. Tiny clips made here with ffmpeg (48×32, 6 frames), a tiny model.
+// decode of that frame; PREDICTIONS and SCORES inputs read frames' prediction files in a run. Tiny
+// clips made here with ffmpeg (48×32, 6 frames), a tiny model.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -21,6 +22,7 @@ const a = (k: number): string => frameName("a.mp4", k, N); // a-3-mp4.png
 const b = (k: number): string => frameName("sub/b.mp4", k, N);
 let root: string;
 let result: RunResult;
+let scored: RunResult;
 const dirs: string[] = [];
 
 /** Sharpness (population variance of the 4-neighbour Laplacian of the ITU-R 601 luma over interior pixels) and SNR (mean / std of the luma). */
@@ -56,6 +58,15 @@ before(async () => {
   write(md, "a.json", JSON.stringify({ file_name: "a.mp4", type: "video", metadata: { clip: { score: 10 } } }));
   write(md, "a-3-mp4.json", JSON.stringify({ file_name: a(3), type: "frame", metadata: { clip: { score: 0 } } }));
   write(md, "sub/b-1-mp4.json", JSON.stringify({ file_name: b(1), type: "frame", metadata: { clip: { score: 7 } } }));
+  // A classification task: "rain" on a(1) (0.9), sub/b(4) (0.7) and img.png (0.55); "sun" on a(2) (0.95).
+  const pr = path.join(root, ".lightly", "predictions");
+  write(pr, "tasks.json", JSON.stringify(["weather"]));
+  write(pr, "weather/schema.json", JSON.stringify({ task_type: "classification", categories: [{ id: 0, name: "sun" }, { id: 1, name: "rain" }] }));
+  const cls = (name: string, rel: string, id: number, score: number): void => write(pr, `weather/${rel}`, JSON.stringify({ file_name: name, predictions: [{ category_id: id, score }] }));
+  cls(a(1), "a-1-mp4.json", 1, 0.9);
+  cls(b(4), "sub/b-4-mp4.json", 1, 0.7);
+  cls("img.png", "img.json", 1, 0.55);
+  cls(a(2), "a-2-mp4.json", 0, 0.95);
   const out = tempDir("winnow-video-metadata-out-");
   dirs.push(out);
   result = await run({
@@ -64,6 +75,14 @@ before(async () => {
       { input: { type: "METADATA", key: "clip.score" }, strategy: { type: "THRESHOLD", threshold: 5, operation: "BIGGER_EQUAL" } },
       // every frame has a sharpness (a frame left at null would fail this threshold and not be picked)
       { input: { type: "METADATA", key: "lightly.sharpness" }, strategy: { type: "THRESHOLD", threshold: 0, operation: "BIGGER_EQUAL" } },
+      { input: { type: "RANDOM" }, strategy: { type: "WEIGHTS" } },
+    ] } }),
+  });
+  scored = await run({
+    input: root, output: path.join(out, "scored"), stream: null,
+    config: tinyConfig({ selection_config: { n_samples: 20, strategies: [
+      { input: { type: "PREDICTIONS", task: "weather", name: "CATEGORY_COUNT", category: "rain" }, strategy: { type: "THRESHOLD", threshold: 1, operation: "BIGGER_EQUAL" } },
+      { input: { type: "SCORES", task: "weather", score: "score" }, strategy: { type: "THRESHOLD", threshold: 0.6, operation: "BIGGER_EQUAL" } },
       { input: { type: "RANDOM" }, strategy: { type: "WEIGHTS" } },
     ] } }),
   });
@@ -115,4 +134,10 @@ test("lightly.* of frames: sharpness and SNR of the full-size decoded frame equa
   const row = map.filenames.indexOf(a(4));
   assert.ok(Math.abs(col("lightly.sharpness")[row]! - v["lightly.sharpness"]![1]!) <= 1e-9 * v["lightly.sharpness"]![1]!);
   assert.equal(col("lightly.sizeInBytes")[row], v["lightly.sizeInBytes"]![1]);
+});
+
+test("PREDICTIONS and SCORES inputs over frames: each frame's prediction file under its name", () => {
+  assert.equal(scored.record.state, "COMPLETED", JSON.stringify(scored.record.error));
+  // "rain" and score ≥ 0.6: the two frames (img.png has 0.55, a(2) is "sun").
+  assert.deepEqual(lines(scored.paths.selectedFilenames).sort(), [a(1), b(4)]);
 });
