@@ -34,6 +34,7 @@ let baseline: number;
 const dirs: string[] = [];
 
 let cutFirst: string; // the first frame of cut.mp4, by its Lightly name
+let cutLast: string; // its last listed frame, which does not decode
 
 /** One detection per frame 0..5 of clip.mp4 (frame 5's box misses the 48×32 frame; frames 6, 7 have no file). */
 function writePredictions(dir: string): void {
@@ -46,6 +47,7 @@ function writePredictions(dir: string): void {
   }
   // cut.mp4 (dropped by corruption_threshold): a box on its first frame, whose crop must leave with the video.
   write(dir, `det/${cutFirst.replace(/\.png$/, ".json")}`, JSON.stringify({ file_name: cutFirst, predictions: [{ category_id: 0, bbox: [2, 2, 10, 10], score: 0.95 }] }));
+  write(dir, `det/${cutLast.replace(/\.png$/, ".json")}`, JSON.stringify({ file_name: cutLast, predictions: [{ category_id: 0, bbox: [2, 2, 10, 10], score: 0.95 }] }));
 }
 
 before(async () => {
@@ -64,7 +66,9 @@ before(async () => {
   const bytes = fs.readFileSync(whole);
   fs.writeFileSync(path.join(root, "cut.mp4"), bytes.subarray(0, Math.floor(bytes.length * 0.5)));
   const probed = (await listFolderWithVideos(root, { threads: 1 })).videos.videos.get("cut.mp4")!;
-  cutFirst = frameName("cut.mp4", 0, "info" in probed ? probed.info.frames : 1);
+  const cutFrames = "info" in probed ? probed.info.frames : 1;
+  cutFirst = frameName("cut.mp4", 0, cutFrames);
+  cutLast = frameName("cut.mp4", cutFrames - 1, cutFrames);
   preds = path.join(root, ".lightly", "predictions");
   writePredictions(preds);
   out = tempDir("winnow-video-objects-out-");
@@ -99,6 +103,10 @@ test("crops of frames are cut from the full-size decoded frame: pixel-equal to c
     assert.deepEqual(predictions.missing.filter((f) => f.startsWith("clip-")), [fr(6), fr(7)]);
     assert.deepEqual(predictions.issues, []);
     assert.ok(cache.filenames.includes(`${cutFirst}#0`), "cut.mp4's first frame decodes: its crop is cut");
+    // A frame the decoder does not deliver: its crop fails with the video's name and the reason.
+    const lost = cache.corruptFilenames.find((c) => c.filename === `${cutLast}#0`);
+    assert.equal(lost?.code, "truncated");
+    assert.match(lost!.reason, /^video "cut\.mp4": frame \d+ of \d+ not decoded/);
     const clipCrops = cache.filenames.filter((f) => f.startsWith("clip-"));
     assert.deepEqual(clipCrops, [0, 1, 2, 3, 4].map((k) => `${fr(k)}#0`));
     // Frame 5's box misses the frame: reported as bad_box, the run goes on.
@@ -121,6 +129,14 @@ test("crops of frames are cut from the full-size decoded frame: pixel-equal to c
     }
   } finally {
     cache.close();
+  }
+  // Built again unchanged: every crop and failure is reused, nothing decoded.
+  const again = await prepareCrops(root, { cacheDir, config: { ...TINY_LIGHTLY, loader: { ...TINY_LIGHTLY.loader, num_workers: 2 } } as never, task: "det", predictionsDir: preds, padding: 0.1, listing, resolution: 24 });
+  try {
+    assert.equal(again.cache.stats.decoded, 0);
+    assert.ok(again.cache.filenames.includes(`${fr(4)}#0`));
+  } finally {
+    again.cache.close();
   }
 });
 
@@ -162,7 +178,7 @@ test("an object-level run over an image and videos: trained and selected on crop
   assert.deepEqual(thumbs, picked.map((p) => p[0]));
   // Prediction problems: frames without a prediction file counted, frame 5's box reported by crop name.
   const issues = JSON.parse(fs.readFileSync(paths.predictionIssues, "utf8")).tasks.det;
-  assert.equal(issues.prediction_files, 1 + 6 + 1);
+  assert.equal(issues.prediction_files, 1 + 6 + 2);
   assert.ok(!rows.includes(`${cutFirst}#0`));
   assert.ok(issues.images_without_predictions >= 2, String(issues.images_without_predictions));
   assert.deepEqual(issues.skipped_crops.filter((c: { crop: string }) => c.crop.startsWith("clip-")).map((c: { crop: string; code: string }) => [c.crop, c.code]), [[`${fr(5)}#0`, "bad_box"]]);
