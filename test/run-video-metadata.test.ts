@@ -62,7 +62,9 @@ before(async () => {
   const pr = path.join(root, ".lightly", "predictions");
   write(pr, "tasks.json", JSON.stringify(["weather"]));
   write(pr, "weather/schema.json", JSON.stringify({ task_type: "classification", categories: [{ id: 0, name: "sun" }, { id: 1, name: "rain" }] }));
-  const cls = (name: string, rel: string, id: number, score: number): void => write(pr, `weather/${rel}`, JSON.stringify({ file_name: name, predictions: [{ category_id: id, score }] }));
+  const cls = (name: string, rel: string, id: number, score: number): void => {
+    write(pr, `weather/${rel}`, JSON.stringify({ file_name: name, predictions: [{ category_id: id, score }] }));
+  };
   cls(a(1), "a-1-mp4.json", 1, 0.9);
   cls(b(4), "sub/b-4-mp4.json", 1, 0.7);
   cls("img.png", "img.json", 1, 0.55);

@@ -87,7 +87,7 @@ async function frameValues(root: string, videos: RunVideos, rows: Map<string, Ma
       const o = videos.listing.options;
       await decodeFullFrames(await videoPath(root, video), {
         width: info.width, height: info.height, threads: o.threads ?? 0, timeoutMs: o.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS,
-        want: (k) => want.has(k), last: Math.max(...want.keys()),
+        want: (k) => want.has(k), last: [...want.keys()].reduce((m, k) => Math.max(m, k), 0),
       }, (k, px) => setDecoded(out, want.get(k)!, px, info.width, info.height));
     } catch {
       /* a video that changed or went since the listing: its frames keep null, as unreadable images */

@@ -91,7 +91,8 @@ export class FrameSources {
   }
 
   private async decode(video: string, frames: number, width: number, height: number, p: { frames: Map<number, Waiting>; stop: boolean }): Promise<void> {
-    const last = Math.max(...p.frames.keys());
+    let last = 0;
+    for (const k of p.frames.keys()) last = Math.max(last, k); // no spread: a long video has more frames than call arguments
     let result: { decoded: number; error: string | null };
     try {
       const abs = await videoPath(this.root, video);
