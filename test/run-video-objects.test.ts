@@ -176,6 +176,8 @@ test("an object-level run over an image and videos: trained and selected on crop
   const grid = html.slice(html.indexOf('id="selected-crops-grid"'));
   const thumbs = [...grid.matchAll(/data-crop="([^"]+)"><img src="data:image\/png;base64,/g)].map((m) => m[1]);
   assert.deepEqual(thumbs, picked.map((p) => p[0]));
+  // A crop of a frame is captioned with the frame's time in its video (10 fps: frame k at k/10 s).
+  for (const [, file] of frameCrops) assert.ok(html.includes(`${file} (clip.mp4 @ 00:00.${/^clip-(\d)-/.exec(file!)![1]}00)`), `caption of a crop of ${file}`);
   // Prediction problems: frames without a prediction file counted, frame 5's box reported by crop name.
   const issues = JSON.parse(fs.readFileSync(paths.predictionIssues, "utf8")).tasks.det;
   assert.equal(issues.prediction_files, 1 + 6 + 2);
