@@ -183,6 +183,8 @@ test("an object-level run over an image and videos: trained and selected on crop
   assert.equal(issues.prediction_files, 1 + 6 + 2);
   assert.ok(!rows.includes(`${cutFirst}#0`));
   assert.ok(issues.images_without_predictions >= 2, String(issues.images_without_predictions));
+  // …and named, with the file Lightly's convention expects (frames 6 and 7 of clip.mp4 come first).
+  assert.deepEqual(issues.images_without_predictions_first.slice(0, 2), [6, 7].map((k) => ({ image: fr(k), expected_file: `det/clip-${k}-mp4.json` })));
   assert.deepEqual(issues.skipped_crops.filter((c: { crop: string }) => c.crop.startsWith("clip-")).map((c: { crop: string; code: string }) => [c.crop, c.code]), [[`${fr(5)}#0`, "bad_box"]]);
   assert.equal(torch.liveTensors(), baseline);
 });

@@ -6,6 +6,7 @@ import type { RunContext } from "../context.js";
 import { jsonText, linesText } from "../files.js";
 import { writePredictionIssues, malformedFiles } from "../object-level.js";
 import { corruptVideos, type CorruptVideo } from "../videos.js";
+import { predictionFileOf } from "../../predictions/index.js";
 import type { RunData } from "./load-dataset.js";
 
 export function checkCorruptness(ctx: RunContext, data: RunData): void {
@@ -71,7 +72,8 @@ function reportPredictionIssues(ctx: RunContext, data: RunData): void {
   writePredictionIssues(ctx.paths, preds.dir, issues);
   for (const t of issues) {
     const bad = malformedFiles([t]).length;
-    ctx.log(`predictions "${t.task}": ${t.predictionFiles} file(s) read, ${t.missing} usable image(s) without one, ${t.issues.length} issue(s)${bad ? ` (${bad} malformed file(s) skipped)` : ""}` +
+    const eg = t.missingExamples.slice(0, 2).map((f) => `${f} → ${t.task}/${predictionFileOf(f)}`).join(", ");
+    ctx.log(`predictions "${t.task}": ${t.predictionFiles} file(s) read, ${t.missing} usable image(s) without one${eg ? ` (e.g. ${eg})` : ""}, ${t.issues.length} issue(s)${bad ? ` (${bad} malformed file(s) skipped)` : ""}` +
       `${preds.crops.has(t.task) ? `; ${preds.crops.get(t.task)!.length} crop(s), ${t.skippedCrops.length} skipped` : ""}`);
   }
   const bad = malformedFiles(issues);
