@@ -73,8 +73,8 @@ function reportPredictionIssues(ctx: RunContext, data: RunData): void {
   for (const t of issues) {
     const bad = malformedFiles([t]).length;
     const eg = t.missingExamples.slice(0, 2).map((f) => `${f} → ${t.task}/${predictionFileOf(f)}`).join(", ");
-    ctx.log(`predictions "${t.task}": ${t.predictionFiles} file(s) read, ${t.missing} usable image(s) without one${eg ? ` (e.g. ${eg})` : ""}, ${t.issues.length} issue(s)${bad ? ` (${bad} malformed file(s) skipped)` : ""}` +
-      `${preds.crops.has(t.task) ? `; ${preds.crops.get(t.task)!.length} crop(s), ${t.skippedCrops.length} skipped` : ""}`);
+    ctx.log(`predictions "${t.task}": ${t.predictionFiles} file(s) read, ${t.missing} usable image(s) without one, ${t.issues.length} issue(s)${bad ? ` (${bad} malformed file(s) skipped)` : ""}` +
+      `${preds.crops.has(t.task) ? `; ${preds.crops.get(t.task)!.length} crop(s), ${t.skippedCrops.length} skipped` : ""}${eg ? `; without a file: ${eg}${t.missing > 2 ? ", …" : ""}` : ""}`);
   }
   const bad = malformedFiles(issues);
   if (bad.length) ctx.note(`${bad.length} malformed prediction file(s) skipped (listed in filenames/malformed_prediction_files.txt): ${bad.slice(0, 3).join(", ")}${bad.length > 3 ? ", …" : ""}`);
