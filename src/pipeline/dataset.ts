@@ -60,10 +60,12 @@ export interface PrepareCropsOptions extends PrepareImagesOptions {
  * ImageCache like prepareImages' (train, embedImages and openImageCache take it unchanged); its
  * widths/heights are the crops' sizes in the original image. Prediction problems are in
  * `predictions.issues` (per file), boxes that miss their image in `cache.corruptFilenames` (code
- * bad_box); neither stops the run.
+ * bad_box); neither stops the run. With a listing from listFolderWithVideos, frames are sources like
+ * images (prediction files under the frame's name, crops cut from the full-size decoded frame).
  */
 export async function prepareCrops(inputDir: string, opts: PrepareCropsOptions): Promise<{ cache: ImageCache; predictions: TaskPredictions }> {
-  const listing = listImageFolder(inputDir);
+  // The run's listing when it has one (with videos: crops are cut from frames too, by frame name).
+  const listing = opts.listing ?? listImageFolder(inputDir);
   const predictions = readTaskPredictions(opts.predictionsDir ?? predictionsDirOf(inputDir), opts.task, listing.filenames);
   if (predictions.schema.taskType !== OBJECT_DETECTION) {
     throw new Error(`task "${opts.task}" is a ${predictions.schema.taskType} task; object crops need an ${OBJECT_DETECTION} task`);

@@ -5,6 +5,9 @@
 //   <image path without extension>.json
 //                                {"file_name": "sub/img.png", "type": "image",
 //                                 "metadata": {"weather": {"description": "sunny"}, …}}
+// Video frames (Lightly's convention): a frame's file is named like the frame sample
+// (`clip-007-mp4.json` for frame 7 of clip.mp4), and a file for the whole video (`clip.json`, type
+// "video") holds for every frame of it that has no file of its own.
 // A METADATA input's `key` names a schema entry by its `path` (or its `name`). A value is read at
 // the entry's dot path inside `metadata`; an image without a file, or without the path, gets the
 // entry's defaultValue (null when it has none). A malformed file or a value of the wrong type is
@@ -92,23 +95,36 @@ function atPath(obj: unknown, dotted: string): unknown {
 
 /**
  * The values of `entries` for every image (relative filenames), one array per entry, with the
- * problems found. Each file is read once whatever the number of entries.
+ * problems found. Each file is read once whatever the number of entries. `videoOf` gives the video
+ * of a frame sample (undefined for images): a frame without a file of its own takes its video's file.
  */
-export function readMetadataValues(dir: string, entries: MetadataEntry[], images: readonly string[]): { values: (number | string | null)[][]; issues: MetadataIssue[] } {
+export function readMetadataValues(dir: string, entries: MetadataEntry[], images: readonly string[], videoOf?: (name: string) => string | undefined): { values: (number | string | null)[][]; issues: MetadataIssue[] } {
   const values = entries.map(() => new Array<number | string | null>(images.length).fill(null));
   const issues: MetadataIssue[] = [];
   const defaults = entries.map((e) => (e.defaultValue === null ? null : typed(e.defaultValue, e.valueDataType) ?? null));
+  const videoDocs = new Map<string, { rel: string; doc: unknown } | { issue: MetadataIssue } | null>();
+  const reported = new Set<string>();
   images.forEach((img, j) => {
-    const rel = predictionFileOf(img);
-    const file = path.join(dir, rel);
+    let rel = predictionFileOf(img);
+    let file = path.join(dir, rel);
     let doc: unknown;
     try {
-      if (!fs.existsSync(file)) {
-        issues.push({ file: rel, code: "missing", message: `no metadata file for ${img}; default values used` });
-        entries.forEach((_, k) => (values[k][j] = defaults[k]));
+      const video = fs.existsSync(file) ? undefined : videoOf?.(img);
+      const whole = video === undefined ? null : videoDocOf(dir, video, videoDocs);
+      if (whole && "issue" in whole) {
+        // once per video, not per frame; its frames without a file of their own get null
+        if (!reported.has(video!)) issues.push({ ...whole.issue, message: `${whole.issue.message} (the file of video ${video}, for its frames without a file of their own)` });
+        reported.add(video!);
         return;
       }
-      doc = parseJson(file, "metadata file");
+      if (whole) {
+        ({ rel, doc } = whole);
+        file = path.join(dir, rel);
+      } else if (!fs.existsSync(file)) {
+        issues.push({ file: rel, code: "missing", message: `no metadata file for ${img}${video === undefined ? "" : ` nor for its video ${video}`}; default values used` });
+        entries.forEach((_, k) => (values[k][j] = defaults[k]));
+        return;
+      } else doc = parseJson(file, "metadata file");
     } catch (e) {
       issues.push({ file: rel, code: "malformed", message: (e as Error).message });
       return;
@@ -130,4 +146,18 @@ export function readMetadataValues(dir: string, entries: MetadataEntry[], images
     });
   });
   return { values, issues };
+}
+
+/** The metadata file of a whole video (read once per call), null when it has none. */
+function videoDocOf(dir: string, video: string, seen: Map<string, { rel: string; doc: unknown } | { issue: MetadataIssue } | null>): { rel: string; doc: unknown } | { issue: MetadataIssue } | null {
+  if (!seen.has(video)) {
+    const rel = predictionFileOf(video);
+    const file = path.join(dir, rel);
+    try {
+      seen.set(video, fs.existsSync(file) ? { rel, doc: parseJson(file, "metadata file") } : null);
+    } catch (e) {
+      seen.set(video, { issue: { file: rel, code: "malformed", message: (e as Error).message } });
+    }
+  }
+  return seen.get(video)!;
 }

@@ -1,13 +1,16 @@
 // data/map_metadata.json: the per-image metadata the run page's embedding map colours by, one column
 // per field, rows named like embeddings.csv's. Fields: every entry of Lightly's .lightly/metadata
 // schema (when the input has one), the `lightly.*` values the selection computed, and
-// lightly.sizeInBytes (a stat per image, always cheap). Sharpness, SNR and the shape need a full
-// decode of every image, so they are included only when the selection already computed them.
+// lightly.sizeInBytes (a stat per image, always cheap; a frame's is its video's size / frame count).
+// Sharpness, SNR and the shape need a full decode of every image, so they are included only when the
+// selection already computed them.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readMetadataSchema, readMetadataValues, type MetadataEntry } from "../predictions/metadata.js";
 import { parseCropName } from "../predictions/values.js";
 import { metadataDirFor } from "./selection-sources.js";
+import { frameSizeInBytes } from "./lightly-metadata.js";
+import type { RunVideos } from "./videos.js";
 
 export interface MapMetadataField {
   key: string;
@@ -31,7 +34,7 @@ const numericType = (e: MetadataEntry): boolean => e.valueDataType === "NUMERIC_
  * The map's metadata of `items` (images, or crops "<image>#<i>" with their image's values). `known`
  * holds the values the selection already loaded (custom keys by path or name, `lightly.*` keys).
  */
-export function mapMetadataOf(o: { input: string; lightlyPath?: string | null; items: readonly string[]; known: Record<string, (number | string | null)[]> }): { metadata: MapMetadata; notes: string[] } {
+export function mapMetadataOf(o: { input: string; lightlyPath?: string | null; items: readonly string[]; known: Record<string, (number | string | null)[]>; videos?: RunVideos | null }): { metadata: MapMetadata; notes: string[] } {
   const notes: string[] = [];
   const images = o.items.map((f) => parseCropName(f)?.image ?? f);
   const fields: MapMetadataField[] = [];
@@ -46,7 +49,8 @@ export function mapMetadataOf(o: { input: string; lightlyPath?: string | null; i
   }
   const known = new Map(Object.entries(o.known));
   const fresh = schema.filter((e) => !known.has(e.path) && !known.has(e.name)).slice(0, MAP_METADATA_FIELDS);
-  const read = fresh.length ? readMetadataValues(dir, fresh, images).values : [];
+  const videoOf = (f: string): string | undefined => o.videos?.frameOf(f)?.video;
+  const read = fresh.length ? readMetadataValues(dir, fresh, images, videoOf).values : [];
   for (const e of schema) {
     const values = known.get(e.path) ?? known.get(e.name) ?? read[fresh.indexOf(e)];
     if (values) fields.push({ key: e.path, kind: numericType(e) ? "numeric" : "categorical", values });
@@ -57,6 +61,8 @@ export function mapMetadataOf(o: { input: string; lightlyPath?: string | null; i
   if (!known.has("lightly.sizeInBytes")) {
     const size = new Map<string, number | null>();
     const sizeOf = (img: string): number | null => {
+      const video = videoOf(img);
+      if (!size.has(img) && video !== undefined) size.set(img, frameSizeInBytes(o.input, o.videos!, video));
       if (!size.has(img)) {
         try {
           size.set(img, fs.statSync(path.join(o.input, img)).size);

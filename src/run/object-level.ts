@@ -12,7 +12,7 @@ import type { ImageCache } from "../data/index.js";
 import type { SelectionItems } from "../select/index.js";
 import { prepareCrops, type PrepareImagesOptions } from "../pipeline/index.js";
 import {
-  predictionsDirOf, listPredictionTasks, readTaskPredictions, imageSelectionValues, cropSelectionValues,
+  predictionsDirOf, listPredictionTasks, readTaskPredictions, imageSelectionValues, cropSelectionValues, parseCropName, predictionFileOf,
   type TaskPredictions, type CropInfo, type PredictionIssue,
 } from "../predictions/index.js";
 import { csvField } from "../pipeline/index.js";
@@ -48,6 +48,8 @@ export interface TaskIssues {
   predictionFiles: number;
   /** Usable images with no prediction file. */
   missing: number;
+  /** The first MISSING_EXAMPLES of them, by name (a frame's file named otherwise than Lightly names it shows here). */
+  missingExamples: string[];
   /** Per file / per prediction (malformed file, unknown category, bad box, …). */
   issues: PredictionIssue[];
   /** Crops that could not be cut (box outside its image, image unreadable). */
@@ -104,13 +106,26 @@ export class RunPredictions {
     return { ...out, crops };
   }
 
+  /** Leaves the crops cut from `images` out of every crop cache (a view replaces it); false when none was cut from them. */
+  dropCropsOf(images: ReadonlySet<string>): boolean {
+    let dropped = false;
+    for (const [task, c] of this.crops) {
+      const names = c.filenames.filter((f) => images.has(parseCropName(f)?.image ?? ""));
+      if (!names.length) continue;
+      this.crops.set(task, c.without(names));
+      c.close();
+      dropped = true;
+    }
+    return dropped;
+  }
+
   /** Every task's problems. Missing files are counted against `images` (usable images). */
   issues(images: readonly string[]): TaskIssues[] {
     const usable = new Set(images);
     return [...this.tasks.values()].map((tp) => ({
       task: tp.task,
       predictionFiles: tp.images.size,
-      missing: tp.missing.filter((f) => usable.has(f)).length,
+      ...missingOf(tp.missing.filter((f) => usable.has(f))),
       issues: tp.issues,
       skippedCrops: (this.crops.get(tp.task)?.corruptFilenames ?? []).map((c) => ({ crop: c.filename, code: c.code, reason: c.reason })),
     }));
@@ -121,6 +136,11 @@ export class RunPredictions {
     this.crops.clear();
   }
 }
+
+/** Images without a prediction file named in prediction_issues.json (the count has them all). */
+export const MISSING_EXAMPLES = 20;
+
+const missingOf = (names: string[]): Pick<TaskIssues, "missing" | "missingExamples"> => ({ missing: names.length, missingExamples: names.slice(0, MISSING_EXAMPLES) });
 
 /** Files skipped whole (malformed), as <task>/<file>. */
 export function malformedFiles(issues: readonly TaskIssues[]): string[] {
@@ -133,6 +153,7 @@ export function writePredictionIssues(paths: Pick<RunPaths, "predictionIssues" |
     predictions_dir: dir,
     tasks: Object.fromEntries(issues.map((t) => [t.task, {
       prediction_files: t.predictionFiles, images_without_predictions: t.missing,
+      images_without_predictions_first: t.missingExamples.map((f) => ({ image: f, expected_file: `${t.task}/${predictionFileOf(f)}` })),
       issues: t.issues.map((i) => ({ file: i.file, code: i.code, ...(i.prediction === undefined ? {} : { prediction: i.prediction }), message: i.message })),
       skipped_crops: t.skippedCrops,
     }])),

@@ -207,11 +207,12 @@ const table = (head: string[], rows: string[][]): string =>
 const blank = `<div style="width:96px;height:96px;background:#eee;margin:0 auto"></div>`;
 
 /** Crop selection: the selected crops as thumbnails with their box, category and score, and the images that hold them. */
-function objectsHtml(o: ObjectsReport, thumbs: Array<{ name: string; uri: string | null }>): string {
+function objectsHtml(o: ObjectsReport, thumbs: Array<{ name: string; uri: string | null; caption?: string }>): string {
   const crops = o.selectedCrops ?? [];
   const cells = thumbs.map((th, k) => {
     const c = crops[k]!;
-    const cap = `${c.image} [${c.bbox.map((v) => num(v)).join(", ")}] ${c.category}${c.score === null ? "" : ` ${num(c.score, 3)}`}`;
+    // a crop of a video frame: where the frame is in its video (th.caption, "clip.mp4 @ 00:01.240")
+    const cap = `${c.image}${th.caption ? ` (${th.caption})` : ""} [${c.bbox.map((v) => num(v)).join(", ")}] ${c.category}${c.score === null ? "" : ` ${num(c.score, 3)}`}`;
     return `<div class="thumb crop" data-crop="${esc(c.filename)}">${th.uri ? `<img src="${th.uri}" alt="${esc(c.filename)}">` : blank}${esc(cap)}</div>`;
   }).join("");
   return `<h2>Selected object crops of task ${esc(JSON.stringify(o.selectTask))} (${crops.length} of ${o.crops ?? 0}${thumbs.length < crops.length ? `, first ${thumbs.length} shown` : ""})</h2>

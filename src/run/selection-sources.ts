@@ -14,6 +14,7 @@ import { metadataDirOf, readMetadataSchema, findMetadataEntry, readMetadataValue
 import { listPredictionTasks, readTaskSchema } from "../predictions/read.js";
 import { parseCropName } from "../predictions/values.js";
 import { computeLightlyMetadata, type LightlyMetadataKey } from "./lightly-metadata.js";
+import type { RunVideos } from "./videos.js";
 import { listRunRecords } from "./store.js";
 import { resolvePolicyPath, type RunPolicy } from "./policy.js";
 import { readRegularText } from "../util/regular-file.js";
@@ -116,9 +117,11 @@ export function checkSelectionSources(
 
 /**
  * The metadata values of every key the selection uses, for `items` (images, or crops named
- * <image>#<i>, which take their image's values), with the custom files' problems.
+ * <image>#<i>, which take their image's values), with the custom files' problems. `videos`: the
+ * run's videos, whose frames are items too (Lightly's metadata layout for frames; `lightly.*` values
+ * from the decoded frame).
  */
-export async function loadSelectionMetadata(src: SelectionSources, input: string, items: readonly string[]): Promise<{ metadata: Record<string, (number | string | null)[]>; issues: MetadataIssue[] }> {
+export async function loadSelectionMetadata(src: SelectionSources, input: string, items: readonly string[], videos?: RunVideos | null): Promise<{ metadata: Record<string, (number | string | null)[]>; issues: MetadataIssue[] }> {
   const images = items.map((f) => parseCropName(f)?.image ?? f);
   const unique = [...new Set(images)];
   const row = new Map(unique.map((f, k) => [f, k]));
@@ -126,12 +129,12 @@ export async function loadSelectionMetadata(src: SelectionSources, input: string
   let issues: MetadataIssue[] = [];
   if (src.custom.size) {
     const keys = [...src.custom.keys()];
-    const r = readMetadataValues(src.metadataDir!, keys.map((k) => src.custom.get(k)!), unique);
+    const r = readMetadataValues(src.metadataDir!, keys.map((k) => src.custom.get(k)!), unique, (f) => videos?.frameOf(f)?.video);
     keys.forEach((k, m) => (metadata[k] = images.map((f) => r.values[m][row.get(f)!])));
     issues = r.issues;
   }
   if (src.lightlyKeys.length) {
-    const v = await computeLightlyMetadata(input, unique, src.lightlyKeys);
+    const v = await computeLightlyMetadata(input, unique, src.lightlyKeys, videos);
     for (const k of src.lightlyKeys) metadata[k] = images.map((f) => v[k][row.get(f)!]);
   }
   return { metadata, issues };

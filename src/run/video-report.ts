@@ -1,10 +1,12 @@
 // The report's view of selected video frames: a thumbnail made from the frame's pixels in the decode
 // cache (stretched back to the video's aspect ratio) and the frame's time in its video (ffprobe's pts).
+// Selected object crops of frames (`<frame>#<index>`) get theirs from the crop cache the same way.
 import sharp from "sharp";
 import type { ImageCache } from "../data/index.js";
 import { formatFrameTime, frameTimes } from "../data/video/times.js";
 import { videoPath } from "../data/video/listing.js";
 import type { RunVideos } from "./videos.js";
+import { parseCropName } from "../predictions/values.js";
 
 export interface FrameThumb {
   video: string;
@@ -17,13 +19,13 @@ export interface FrameThumb {
   uri: string | null;
 }
 
-/** Thumbnails and time stamps of the frames among `names` (other names are left out). */
+/** Thumbnails and time stamps of the frames (or crops of frames) among `names`, from `cache` (the one holding them); other names are left out. */
 export async function frameThumbnails(input: string, cache: ImageCache, videos: RunVideos, names: readonly string[], log: (m: string) => void): Promise<Map<string, FrameThumb>> {
   const out = new Map<string, FrameThumb>();
   const rowOf = new Map(cache.filenames.map((f, i) => [f, i]));
   const times = new Map<string, Array<number | null>>();
   for (const name of names) {
-    const f = videos.frameOf(name);
+    const f = videos.frameOf(parseCropName(name)?.image ?? name);
     if (!f) continue;
     if (!times.has(f.video)) times.set(f.video, await timesOf(input, f.video, log));
     const seconds = times.get(f.video)![f.frame] ?? null;

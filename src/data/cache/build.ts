@@ -5,7 +5,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { listImageFolder, type Listing } from "../folder.js";
 import { listFolderWithVideos } from "../video/listing.js";
-import { WinnowError } from "../../util/errors.js";
 import type { DecodeOptions } from "../decode.js";
 import { FORMAT_VERSION, readIndex, sameSettings, settingsDir, writeIndex, type IndexFile, type Limits, type Settings } from "./index-format.js";
 import { acquireLock } from "./lock.js";
@@ -20,6 +19,8 @@ import { DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, defaultConcurrency, type Bu
 interface Plan {
   listing: Listing;
   crops: CropListing | null;
+  /** The videos of the listing the crops are cut from (their sources may be frames). */
+  cropVideos: Listing["videos"] | null;
   limits: Limits;
   decode: DecodeOptions;
   settings: Settings;
@@ -29,7 +30,6 @@ interface Plan {
 async function plan(root: string, opts: BuildOptions): Promise<Plan> {
   const S = opts.resolution;
   if (!Number.isInteger(S) || S < 1 || S > 4096) throw new RangeError(`resolution must be an integer in [1, 4096], got ${S}`);
-  if (opts.videos && opts.crops) throw new WinnowError("invalid_input", "object crops of video frames are not supported yet (issue 25)");
   const limits: Limits = {
     maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
     maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
@@ -44,7 +44,7 @@ async function plan(root: string, opts: BuildOptions): Promise<Plan> {
   const crops = opts.crops ? cropListing(sourceListing, opts.crops) : null;
   const listing = crops?.listing ?? sourceListing;
   const settings = settingsOf(listing.root, opts, crops);
-  return { listing, crops, limits, decode, settings, dir: settingsDir(opts.cacheDir, settings) };
+  return { listing, crops, cropVideos: crops ? sourceListing.videos ?? null : null, limits, decode, settings, dir: settingsDir(opts.cacheDir, settings) };
 }
 
 type SettingsOptions = Pick<BuildOptions, "cacheDir" | "resolution" | "autoOrient" | "failOn" | "kernel">;
@@ -70,7 +70,7 @@ function settingsOf(root: string, opts: SettingsOptions, crops: CropListing | nu
  */
 export function previousEntriesFor(opts: SettingsOptions): (resolvedRoot: string) => IndexFile["entries"] | null {
   return (resolved) => {
-    const s = settingsOf(resolved, opts, null); // no crops: buildImageCache refuses crops with videos
+    const s = settingsOf(resolved, opts, null); // the whole frames' cache: a crop cache's entries are crops, not frames
     const old = readIndex(settingsDir(opts.cacheDir, s));
     return old && sameSettings(old.settings, s) ? old.entries : null;
   };
@@ -139,7 +139,8 @@ export async function buildImageCache(root: string, opts: BuildOptions): Promise
   try {
     const old = usablePrevious(p.dir, p.settings, stride);
     slab = openSlab(p.dir, old, stride);
-    const { entries, todo, reused } = mergeWithPrevious(p.listing, old, p.limits);
+    const cropOfVideo = p.crops && p.cropVideos ? (name: string) => p.cropVideos!.of.has(p.crops!.of.get(name)!.source) : undefined;
+    const { entries, todo, reused } = mergeWithPrevious(p.listing, old, p.limits, cropOfVideo);
     const s = slab;
     const index = (complete: boolean): IndexFile => ({
       settings: p.settings, limits: p.limits, slab: s.name, slotCount: s.count, complete,
@@ -148,7 +149,7 @@ export async function buildImageCache(root: string, opts: BuildOptions): Promise
     opts.onProgress?.(reused, entries.filenames.length);
     const fill = new SlabFill({
       dir: p.dir, root: p.listing.root, resolution: opts.resolution, limits: p.limits, decode: p.decode,
-      crops: p.crops && { listing: p.crops, padding: opts.crops!.padding },
+      crops: p.crops && { listing: p.crops, padding: opts.crops!.padding, videos: p.cropVideos },
       videos: p.listing.videos ?? null,
       entries, slab, index,
       checkpointEvery: opts.checkpointEvery ?? 2048,

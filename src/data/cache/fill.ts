@@ -2,7 +2,8 @@
 // and sharp run on libuv's pool), each decoded image appended as the next slot, failures recorded
 // with their reason, and the index checkpointed every so often so an interrupted build resumes.
 // Crops: each source image is read and decoded once for all its boxes (entries of one file are next
-// to each other in the to-do order, so the decoded image lives only while they run).
+// to each other in the to-do order, so the decoded image lives only while they run). Crops of video
+// frames take their frame from the video's full-size decode (video/frame-sources.ts).
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { PathRefused } from "../folder.js";
@@ -12,6 +13,7 @@ import { writeFully } from "./slab.js";
 import { readInside } from "./source-file.js";
 import { paddedCropBox, type CropListing } from "./crops.js";
 import { VideoFill } from "../video/fill.js";
+import { FrameSources } from "../video/frame-sources.js";
 import type { VideoListing } from "../video/listing.js";
 
 /** The slab being written: its file name, open descriptor and next free slot. */
@@ -27,7 +29,8 @@ export interface FillJob {
   resolution: number;
   limits: Limits;
   decode: DecodeOptions;
-  crops: { listing: CropListing; padding: number } | null;
+  /** `videos`: the source listing's videos, when crop sources may be video frames. */
+  crops: { listing: CropListing; padding: number; videos?: VideoListing | null } | null;
   /** Video frames among the entries (listFolderWithVideos), or null. */
   videos?: VideoListing | null;
   entries: Entries;
@@ -50,6 +53,7 @@ export class SlabFill {
   private readonly stride: number;
   private readonly sources = new Map<string, { pending: number; image: Promise<Source> | null }>();
   private readonly videos: VideoFill | null;
+  private readonly frameSources: FrameSources | null;
 
   constructor(private readonly job: FillJob, settled: number) {
     this.done = settled;
@@ -58,6 +62,7 @@ export class SlabFill {
       store: (i, px, w, h, sha) => !this.fatal && (this.store(i, px, w, h, sha), true),
       fail: (i, code, reason) => this.fail(i, code, reason),
     }) : null;
+    this.frameSources = job.crops?.videos ? new FrameSources(job.crops.videos, job.root, job.limits.maxPixels) : null;
   }
 
   /** Decodes entries `todo`; rethrows the first error that is not the file's fault, after checkpointing what was decoded. */
@@ -70,6 +75,7 @@ export class SlabFill {
       if (s) s.pending++;
       else this.sources.set(src, { pending: 1, image: null });
     }
+    this.frameSources?.plan(this.sources.keys());
     let next = 0;
     const worker = async (): Promise<void> => {
       while (!this.fatal && next < todo.length) {
@@ -81,7 +87,11 @@ export class SlabFill {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.job.concurrency, Math.max(1, todo.length)) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.job.concurrency, Math.max(1, todo.length)) }, worker));
+    } finally {
+      await this.frameSources?.close(); // no ffmpeg left running, also when the build fails
+    }
     if (this.fatal) {
       try {
         this.checkpoint(); // keep what was decoded
@@ -126,7 +136,7 @@ export class SlabFill {
     const { entries: e, crops, resolution } = this.job;
     const { source, box } = crops!.listing.of.get(e.filenames[i]!)!;
     const s = this.sources.get(source)!;
-    s.image ??= this.readSource(source, i);
+    s.image ??= this.frameSources?.has(source) ? this.frameSource(source, i) : this.readSource(source, i);
     try {
       const src = await s.image;
       e.sizes[i] = src.size;
@@ -138,8 +148,18 @@ export class SlabFill {
       // Per-crop identity: the file's bytes and the crop box (exact-duplicate files still pair up crop by crop).
       this.store(i, pixels, b[2] - b[0], b[3] - b[1], crypto.createHash("sha256").update(src.hash).update(JSON.stringify(b)).digest());
     } finally {
-      if (--s.pending === 0) this.sources.delete(source);
+      if (--s.pending === 0) {
+        this.sources.delete(source);
+        this.frameSources?.release(source);
+      }
     }
+  }
+
+  /** A video frame as a crop source; size and mtime are the video's (a changed video re-cuts its crops). */
+  private async frameSource(source: string, i: number): Promise<Source> {
+    const { entries: e } = this.job;
+    const f = await this.frameSources!.frame(source);
+    return { hash: f.hash, img: f.img, size: e.sizes[i]!, mtimeNs: e.mtimesNs[i]! };
   }
 
   private async readSource(source: string, i: number): Promise<Source> {

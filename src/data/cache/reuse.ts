@@ -20,7 +20,8 @@ export interface Merged {
   reused: number;
 }
 
-export function mergeWithPrevious(listing: Listing, old: IndexFile | null, limits: Limits): Merged {
+/** `fromVideo(name)`: whether an entry comes from a video (the file-size limit is not for videos); default: listed frames. */
+export function mergeWithPrevious(listing: Listing, old: IndexFile | null, limits: Limits, fromVideo?: (name: string) => boolean): Merged {
   const n = listing.filenames.length;
   const e = newEntries(listing.filenames);
   e.sizes.set(listing.sizes);
@@ -29,7 +30,8 @@ export function mergeWithPrevious(listing: Listing, old: IndexFile | null, limit
   const todo: number[] = [];
   let reused = 0;
   const oe = old?.entries;
-  const frames = listing.videos?.of; // video frames: the file-size limit is not for videos
+  const frames = listing.videos?.of;
+  const video = fromVideo ?? ((name: string) => !!frames?.has(name));
   let j = 0;
   for (let i = 0; i < n; i++) {
     let match = -1;
@@ -38,7 +40,7 @@ export function mergeWithPrevious(listing: Listing, old: IndexFile | null, limit
       while (j < oe.filenames.length && compareCodePoints(oe.filenames[j]!, name) < 0) j++;
       if (j < oe.filenames.length && oe.filenames[j] === name) match = j;
     }
-    if (match >= 0 && oe!.sizes[match] === e.sizes[i] && oe!.mtimesNs[match] === e.mtimesNs[i] && reuseEntry(oe!, match, e, i, limits, limitsChanged, !frames?.has(e.filenames[i]!))) reused++;
+    if (match >= 0 && oe!.sizes[match] === e.sizes[i] && oe!.mtimesNs[match] === e.mtimesNs[i] && reuseEntry(oe!, match, e, i, limits, limitsChanged, !video(e.filenames[i]!))) reused++;
     else todo.push(i);
   }
   return { entries: e, todo, reused };

@@ -6,6 +6,7 @@ import type { RunContext } from "../context.js";
 import { jsonText, linesText } from "../files.js";
 import { writePredictionIssues, malformedFiles } from "../object-level.js";
 import { corruptVideos, type CorruptVideo } from "../videos.js";
+import { predictionFileOf } from "../../predictions/index.js";
 import type { RunData } from "./load-dataset.js";
 
 export function checkCorruptness(ctx: RunContext, data: RunData): void {
@@ -39,7 +40,7 @@ export function checkCorruptness(ctx: RunContext, data: RunData): void {
 
 /**
  * Lightly's corruption_threshold: a video with more than that share of undecodable frames is dropped
- * whole (its usable frames leave the dataset: training, embedding and selection). Videos that could
+ * whole (its usable frames and their object crops leave the dataset: training, embedding and selection). Videos that could
  * not be probed are listed too. Returns every corrupt video with the reason. Every rank of a
  * data-parallel run applies it, so that all train on the same set (src/run/ranks.ts).
  */
@@ -55,6 +56,12 @@ export function dropCorruptVideos(ctx: RunContext, data: RunData): CorruptVideo[
     data.cache.close();
     data.cache = view;
     ctx.open.cache = view;
+    // Object crops cut from those frames leave too.
+    const preds = data.predictions;
+    if (preds?.dropCropsOf(new Set(frames))) {
+      if (ctx.plan.selectTask) data.items = preds.crops.get(ctx.plan.selectTask)!;
+      if (ctx.plan.trainTask) data.trainItems = preds.crops.get(ctx.plan.trainTask)!;
+    }
   }
   return corrupt;
 }
@@ -65,8 +72,9 @@ function reportPredictionIssues(ctx: RunContext, data: RunData): void {
   writePredictionIssues(ctx.paths, preds.dir, issues);
   for (const t of issues) {
     const bad = malformedFiles([t]).length;
+    const eg = t.missingExamples.slice(0, 2).map((f) => `${f} → ${t.task}/${predictionFileOf(f)}`).join(", ");
     ctx.log(`predictions "${t.task}": ${t.predictionFiles} file(s) read, ${t.missing} usable image(s) without one, ${t.issues.length} issue(s)${bad ? ` (${bad} malformed file(s) skipped)` : ""}` +
-      `${preds.crops.has(t.task) ? `; ${preds.crops.get(t.task)!.length} crop(s), ${t.skippedCrops.length} skipped` : ""}`);
+      `${preds.crops.has(t.task) ? `; ${preds.crops.get(t.task)!.length} crop(s), ${t.skippedCrops.length} skipped` : ""}${eg ? `; without a file: ${eg}${t.missing > 2 ? ", …" : ""}` : ""}`);
   }
   const bad = malformedFiles(issues);
   if (bad.length) ctx.note(`${bad.length} malformed prediction file(s) skipped (listed in filenames/malformed_prediction_files.txt): ${bad.slice(0, 3).join(", ")}${bad.length > 3 ? ", …" : ""}`);

@@ -1,8 +1,9 @@
 // LOADING_DATASET: the input folder decoded into the cache, and for runs that read predictions
-// (src/run/object-level.ts) the crop caches of the crop tasks and the values of the others.
+// (src/run/object-level.ts) the crop caches of the crop tasks and the values of the others. With
+// videos, frames are images here too: their predictions are read and their crops cut by frame name.
 import * as path from "node:path";
 import { prepareImages, imageCacheOptions } from "../../pipeline/index.js";
-import type { ImageCache } from "../../data/index.js";
+import type { ImageCache, Listing } from "../../data/index.js";
 import type { RunContext } from "../context.js";
 import { predictionsDirFor, checkTasksListed, RunPredictions, type TaskIssues } from "../object-level.js";
 import { CountProgress } from "../progress.js";
@@ -41,11 +42,12 @@ export async function loadDataset(ctx: RunContext): Promise<RunData> {
   decodeBar.done();
   if (wc.training.task_name && !wc.enable_training) ctx.note(`worker_config.training.task_name ${JSON.stringify(wc.training.task_name)} has no effect: enable_training is false`);
   const data: RunData = { cache, items: cache, trainItems: cache, predictions: null, predictionIssues: [], videos };
-  if (ctx.plan.tasks.length) await loadPredictions(ctx, data, cacheDir);
+  if (ctx.plan.tasks.length) await loadPredictions(ctx, data, cacheDir, listing);
   return data;
 }
 
-async function loadPredictions(ctx: RunContext, data: RunData, cacheDir: string): Promise<void> {
+/** `listing`: the run's listing with videos (crops are then cut from frames too); undefined without videos. */
+async function loadPredictions(ctx: RunContext, data: RunData, cacheDir: string, listing: Listing | undefined): Promise<void> {
   const { plan } = ctx;
   const wc = ctx.config.worker_config;
   const dir = predictionsDirFor(ctx.input, ctx.options.lightlyPath);
@@ -56,7 +58,7 @@ async function loadPredictions(ctx: RunContext, data: RunData, cacheDir: string)
   const preds = new RunPredictions(dir, wc.object_level.padding);
   ctx.open.predictions = preds;
   data.predictions = preds;
-  const prepOpts = { cacheDir, config: ctx.config.lightly_config, removeExactDuplicates: wc.remove_exact_duplicates, log: ctx.log };
+  const prepOpts = { cacheDir, config: ctx.config.lightly_config, removeExactDuplicates: wc.remove_exact_duplicates, log: ctx.log, listing };
   for (const task of [plan.selectTask, plan.trainTask]) {
     if (!task || preds.crops.has(task)) continue;
     const bar = new CountProgress(`cropping ${task}`, ctx.stream);
@@ -64,9 +66,6 @@ async function loadPredictions(ctx: RunContext, data: RunData, cacheDir: string)
     bar.done();
   }
   for (const task of plan.valueTasks) preds.imagePredictions(task, data.cache.filenames, ctx.log);
-  if (data.videos && (plan.selectTask || plan.trainTask)) {
-    ctx.note(`object crops are cut from images only: the frames of the input's ${data.videos.names.length} video(s) get no crops (not supported yet)`);
-  }
   if (plan.selectTask) data.items = preds.crops.get(plan.selectTask)!;
   if (plan.trainTask) data.trainItems = preds.crops.get(plan.trainTask)!;
   data.predictionIssues = preds.issues(data.cache.filenames);

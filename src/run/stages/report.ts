@@ -27,7 +27,8 @@ export async function generateReport(ctx: RunContext, parts: ReportParts): Promi
   const corrupt = cache.corruptFilenames;
   const duplicates = cache.duplicates;
   const selected = sel.picked.map((i) => emb.filenames[i]!);
-  const frames = data.videos ? await frameThumbnails(ctx.input, cache, data.videos, selected.slice(0, REPORT_MAX_THUMBNAILS), ctx.log) : undefined;
+  // data.items: the cache of what was selected (the crop cache for crop selection).
+  const frames = data.videos ? await frameThumbnails(ctx.input, data.items, data.videos, selected.slice(0, REPORT_MAX_THUMBNAILS), ctx.log) : undefined;
   return writeReport({
     runId: ctx.id, input: ctx.input, output: ctx.paths.output, startedAt: record.startedAt, endedAt: new Date().toISOString(), durationMs: Date.now() - ctx.t0, stages, config,
     counts: {

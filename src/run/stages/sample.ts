@@ -35,12 +35,12 @@ export async function sample(ctx: RunContext, data: RunData, inputs: RunInputs, 
   const { filenames, values, d } = emb;
   const datapool = wc.use_datapool ? datapoolBefore(ctx, inputs.datapoolRuns, new Set(filenames)) : [];
   const predValues = data.predictions ? data.predictions.selectionValues(ctx.plan.valueTasks, filenames, ctx.plan.selectTask, ctx.log) : null;
-  const md = await loadSelectionMetadata(inputs.selectionSources, ctx.input, filenames);
+  const md = await loadSelectionMetadata(inputs.selectionSources, ctx.input, filenames, data.videos);
   if (md.issues.length) {
     writeFileAtomic(ctx.paths.metadataIssues, jsonText(md.issues), { mkdir: true });
     ctx.note(`${md.issues.length} metadata file problem(s) (data/metadata_issues.json): ${md.issues.slice(0, 3).map((x) => `${x.file} ${x.code}`).join(", ")}${md.issues.length > 3 ? ", …" : ""}`);
   }
-  writeMapMetadata(ctx, filenames, md.metadata);
+  writeMapMetadata(ctx, filenames, md.metadata, data.videos);
   const sel = selectStep(ctx.config.selection_config, filenames, values, d, {
     normalize: wc.normalize_embeddings, datapool, device: ctx.device === undefined ? undefined : ctx.device.startsWith("cuda") ? "cuda" : "cpu", values: { ...predValues, metadata: md.metadata }, tags: inputs.selectionSources.tags,
     only: relevantItems(ctx, inputs.relevant, filenames),
@@ -58,9 +58,9 @@ export async function sample(ctx: RunContext, data: RunData, inputs: RunInputs, 
 }
 
 /** data/map_metadata.json for the UI's map; a problem there is a note, never a failed run. */
-function writeMapMetadata(ctx: RunContext, filenames: readonly string[], known: Record<string, (number | string | null)[]>): void {
+function writeMapMetadata(ctx: RunContext, filenames: readonly string[], known: Record<string, (number | string | null)[]>, videos: RunData["videos"]): void {
   try {
-    const { metadata, notes } = mapMetadataOf({ input: ctx.input, lightlyPath: ctx.options.lightlyPath, items: filenames, known });
+    const { metadata, notes } = mapMetadataOf({ input: ctx.input, lightlyPath: ctx.options.lightlyPath, items: filenames, known, videos });
     writeFileAtomic(ctx.paths.mapMetadata, JSON.stringify(metadata), { mkdir: true });
     for (const n of notes) ctx.note(n);
   } catch (e) {
