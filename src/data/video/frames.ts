@@ -38,7 +38,7 @@ const SWS_FLAGS: Record<DecodeOptions["kernel"], string> = {
  * 10.7 levels off at 49 wide), plus 4 when that is a multiple of 16 (its chroma width, half, is then
  * not one either). FFmpeg 5.1 scales rows with its AVX2 code (gathers) when the output width is a
  * multiple of 16, and on our AMD EPYC that took twice the CPU of the SSSE3 code (1080p to 192 wide:
- * 1.01 ms a frame vs 0.57 ms to 194; 96 wide 1.43 vs 98 wide 0.65). S = 36 and 72 give 108 and 216 as before.
+ * 1.04 ms a frame, to 196: 0.57; bench/video-squash.ts). S = 36 and 72 give 108 and 216 as before.
  */
 export function preShrinkWidth(size: number): number {
   const p = 3 * size + ((3 * size) % 2);
@@ -55,18 +55,19 @@ const PRE_FORMATS = "yuv420p|yuvj420p|yuv422p|yuvj422p|yuv444p|yuvj444p|gray";
 export function scaleFilter(size: number, kernel: DecodeOptions["kernel"]): string {
   // RGB before the kernel: scaling yuv420p straight to S would leave the chroma at S/2 (colours
   // smeared at small S). The kernel writes planar gbrp, packed to rgb24 by a plain copy: the same
-  // bytes as writing rgb24, but swscale's packed-RGB writer is slower (216→72: 0.26 vs 0.15 ms a frame).
+  // bytes as writing rgb24, but swscale's packed-RGB writer is slower (S=72: 0.13 ms a frame more).
   const final = `format=rgb24,scale=${size}:${size}:flags=${SWS_FLAGS[kernel]},format=gbrp,format=rgb24`;
   if (kernel === "nearest") return final; // one tap: nothing to save, and no blur added
   // A frame wider or taller than ~3S is first shrunk to at most ~3S×3S with bilinear, still in YUV
   // (4:2:0 chroma then ≥ 1.5S): the kernel's taps grow with the ratio, and lanczos3 from 1080p
   // straight to 36 took 4× the CPU of decoding alone. Shrinking into YUV instead of rgb24 (as until
-  // 12-07) skips swscale's slow packed-RGB writer at 3S. Measured by bench/video-squash.ts on 1080p
-  // H.264 (docs/benchmarks.md "Video decode"): this chain 0.75 ms a frame at S=72 and 0.49 at S=36 vs
-  // 1.23 / 0.66 for the rgb24 pre-shrink, pixels vs sharp's lanczos3 on the full frame mean |diff|
-  // 0.84 / 0.79 levels at S=72 (testsrc2 / mandelbrot; was 0.92 / 0.79) and 1.36 / 1.05 at S=36
-  // (was 1.30 / 0.95). Rejected there: area (cheaper by ~0.08 ms, 2.11 levels at S=36), 2S (1.67
-  // levels at S=72), 4S (0.55 levels, 2× the CPU), the kernel from YUV to rgb24 directly (1.2–4.6 levels).
+  // 12-07) skips swscale's slow packed-RGB writer at 3S (0.63 vs 1.03 ms a frame at S=72). Measured
+  // by bench/video-squash.ts on 1080p H.264 (docs/benchmarks.md "Squash ablation"): swscale's work
+  // 0.80 ms a frame at S=72 and 0.51 at S=36, against 1.35 / 0.68 before; closeness to the image path
+  // (mean |diff| vs sharp's lanczos3 on the full frame, testsrc2 / mandelbrot) 0.84 / 0.79 levels at
+  // S=72 (was 0.92 / 0.79) and 1.36 / 1.05 at S=36 (was 1.30 / 0.95). Rejected there: area (−0.08 ms,
+  // 2.11 levels at S=36), 2S (1.67 levels at S=72), 4S (0.55 levels at S=72 for ~+20 % CPU), the
+  // kernel straight from YUV (1.2–6.9 levels), fast_bilinear (7–15 levels: no anti-aliasing).
   const pre = preShrinkWidth(size);
   return `scale='min(iw,${pre})':'min(ih,${pre})':flags=bilinear,format=${PRE_FORMATS},${final}`;
 }
