@@ -155,7 +155,11 @@ async function main(): Promise<void> {
         if (n !== info.frames) throw new Error(`cache holds ${n} frames, the video has ${info.frames}`);
       }]);
       // ffmpeg's own share of the squash: the cache's exact command line, output to /dev/null (no Node).
-      runners.push([`ffmpeg decode + squash S=${S} > /dev/null (CLI, no Node)`, () => run("ffmpeg", decodeArgs(video, { size: S, kernel: "lanczos3", threads: THREADS }, "/dev/null"))]);
+      const args = decodeArgs(video, { size: S, kernel: "lanczos3", threads: THREADS }, "/dev/null");
+      runners.push([`ffmpeg decode + squash S=${S} > /dev/null (CLI, no Node)`, () => run("ffmpeg", args)]);
+      // The squash before 2026-12-07 12:20 (bilinear pre-shrink into rgb24, lanczos3 to rgb24), same rounds.
+      const before = args.map((a, i) => (args[i - 1] === "-vf" ? `scale='min(iw,${3 * S})':'min(ih,${3 * S})':flags=bilinear,format=rgb24,scale=${S}:${S}:flags=lanczos:param0=3` : a));
+      runners.push([`the same with the squash before 12-07 (rgb24 pre-shrink) S=${S} > /dev/null`, () => run("ffmpeg", before)]);
       runners.push([`CLI pipe into Node S=${S} (no cache)`, async () => void sums.set(`pipe${S}`, await pipeOnly(video, S, THREADS))]);
       if (exe) runners.push([`libav decode + squash S=${S} (in process)`, async () => void sums.set(`libav${S}`, await libav(exe, video, S, THREADS))]);
     }

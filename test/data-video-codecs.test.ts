@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
 import { probeVideo } from "../src/data/video/probe.js";
+import { preShrinkWidth, scaleFilter } from "../src/data/video/frames.js";
 import { tempDir } from "./helpers/data-images.js";
 import { ff, ffmpegPngs, maxAbsDiff, meanAbsDiff, ourFrames } from "./helpers/data-video.js";
 
@@ -73,6 +74,11 @@ describe("video codecs and headers", () => {
       if (format === "matroska") assert.ok(Number.isNaN(info.durationS), `duration ${info.durationS}`);
       await sameAsFfmpeg(file, 6);
     }
+  });
+
+  test("the pre-shrink width: 3S rounded up to even, +4 when a multiple of 16 (FFmpeg's slow AVX2 row scaler)", () => {
+    assert.deepEqual([16, 21, 36, 64, 72, 144].map(preShrinkWidth), [52, 68, 108, 196, 216, 436]);
+    assert.match(scaleFilter(72, "lanczos3"), /^scale='min\(iw,216\)':'min\(ih,216\)':flags=bilinear,/);
   });
 
   test("frames larger than 3S: pre-shrunk, still close to sharp's lanczos3 on the full frame and to a one-step squash", async () => {

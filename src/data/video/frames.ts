@@ -24,25 +24,52 @@ export interface FrameDecodeResult {
 }
 
 /** swscale flags for the cache's resampling kernels (the nearest equivalent of sharp's). */
+const SWS_FLAGS: Record<DecodeOptions["kernel"], string> = {
+  nearest: "neighbor",
+  linear: "bilinear",
+  cubic: "bicubic",
+  mitchell: "bicubic:param0=1/3:param1=1/3",
+  lanczos2: "lanczos:param0=2",
+  lanczos3: "lanczos:param0=3",
+};
+
+/**
+ * The pre-shrink's target width, about 3S: 3S rounded up to even (an odd 4:2:0 width came out wrong,
+ * 10.7 levels off at 49 wide), plus 4 when that is a multiple of 16 (its chroma width, half, is then
+ * not one either). FFmpeg 5.1 scales rows with its AVX2 code (gathers) when the output width is a
+ * multiple of 16, and on our AMD EPYC that took twice the CPU of the SSSE3 code (1080p to 192 wide:
+ * 1.04 ms a frame, to 196: 0.57; bench/video-squash.ts). S = 36 and 72 give 108 and 216 as before.
+ */
+export function preShrinkWidth(size: number): number {
+  const p = 3 * size + ((3 * size) % 2);
+  return p % 16 === 0 ? p + 4 : p;
+}
+
+/** The planar YUV formats the pre-shrink may keep (ffmpeg picks the input's own, so 4:4:4 keeps its chroma). */
+const PRE_FORMATS = "yuv420p|yuvj420p|yuv422p|yuvj422p|yuv444p|yuvj444p|gray";
+
+/**
+ * The filter chain from a decoded frame to S×S rgb24, squashed like the image path (sharp's kernel on
+ * the full frame, aspect ratio ignored).
+ */
 export function scaleFilter(size: number, kernel: DecodeOptions["kernel"]): string {
-  const flags: Record<DecodeOptions["kernel"], string> = {
-    nearest: "neighbor",
-    linear: "bilinear",
-    cubic: "bicubic",
-    mitchell: "bicubic:param0=1/3:param1=1/3",
-    lanczos2: "lanczos:param0=2",
-    lanczos3: "lanczos:param0=3",
-  };
   // RGB before the kernel: scaling yuv420p straight to S would leave the chroma at S/2 (colours
-  // smeared at small S). A frame larger than 3S is first shrunk to at most 3S×3S with bilinear (into
-  // rgb24, chroma then ≥ 1.5S): the kernel's taps grow with the ratio, and lanczos3 from 1080p straight
-  // to 36 took 4× the CPU of decoding alone (docs/benchmarks.md "Video decode"). Against
-  // sharp's lanczos3 on the full 1080p frame the two steps are about as close as one (testsrc2, mean
-  // |diff| 1.29 vs 1.14 levels at S=36, 0.91 vs 0.46 at S=72; 4S measured 0.95/0.72 at ~10% more CPU).
-  const final = `format=rgb24,scale=${size}:${size}:flags=${flags[kernel]}`;
+  // smeared at small S). The kernel writes planar gbrp, packed to rgb24 by a plain copy: the same
+  // bytes as writing rgb24, but swscale's packed-RGB writer is slower (S=72: 0.13 ms a frame more).
+  const final = `format=rgb24,scale=${size}:${size}:flags=${SWS_FLAGS[kernel]},format=gbrp,format=rgb24`;
   if (kernel === "nearest") return final; // one tap: nothing to save, and no blur added
-  const pre = 3 * size;
-  return `scale='min(iw,${pre})':'min(ih,${pre})':flags=bilinear,${final}`;
+  // A frame wider or taller than ~3S is first shrunk to at most ~3S×3S with bilinear, still in YUV
+  // (4:2:0 chroma then ≥ 1.5S): the kernel's taps grow with the ratio, and lanczos3 from 1080p
+  // straight to 36 took 4× the CPU of decoding alone. Shrinking into YUV instead of rgb24 (as until
+  // 12-07) skips swscale's slow packed-RGB writer at 3S (0.63 vs 1.03 ms a frame at S=72). Measured
+  // by bench/video-squash.ts on 1080p H.264 (docs/benchmarks.md "Squash ablation"): swscale's work
+  // 0.80 ms a frame at S=72 and 0.51 at S=36, against 1.35 / 0.68 before; closeness to the image path
+  // (mean |diff| vs sharp's lanczos3 on the full frame, testsrc2 / mandelbrot) 0.84 / 0.79 levels at
+  // S=72 (was 0.92 / 0.79) and 1.36 / 1.05 at S=36 (was 1.30 / 0.95). Rejected there: area (−0.08 ms,
+  // 2.11 levels at S=36), 2S (1.67 levels at S=72), 4S (0.55 levels at S=72 for ~+20 % CPU), the
+  // kernel straight from YUV (1.2–6.9 levels), fast_bilinear (7–15 levels: no anti-aliasing).
+  const pre = preShrinkWidth(size);
+  return `scale='min(iw,${pre})':'min(ih,${pre})':flags=bilinear,format=${PRE_FORMATS},${final}`;
 }
 
 /** ffmpeg's arguments for decodeFrames: raw S×S rgb24 frames to `out` (the bench sends them to /dev/null). */
