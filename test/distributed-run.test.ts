@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import YAML from "yaml";
 import * as torch from "../src/torch/index.js";
 import { parseLightlyConfig } from "../src/config/lightly-config.js";
@@ -16,6 +16,7 @@ import { prepareImages, embedImages } from "../src/pipeline/index.js";
 import { readEmbeddingsCsv } from "../src/run/embeddings-csv.js";
 import { tempDir } from "./helpers/data-images.js";
 import { writePatternFolder } from "./helpers/ssl-images.js";
+import { runWinnow } from "./helpers/run-setup.js";
 
 torch.setNumThreads(1);
 const LIGHTLY = {
@@ -43,16 +44,7 @@ after(() => {
 });
 
 function winnow(args: string[], onSpawn?: (pid: number) => void): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.resolve("bin/winnow.mjs"), ...args], { env: { ...process.env, WINNOW_HOME: home, TMPDIR: tmp }, cwd: home });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    onSpawn?.(p.pid!);
-  });
+  return runWinnow(args, { env: { ...process.env, WINNOW_HOME: home, TMPDIR: tmp }, cwd: home, onSpawn });
 }
 const records = (): any[] => fs.readdirSync(path.join(home, "runs")).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(fs.readFileSync(path.join(home, "runs", f), "utf8")));
 

@@ -4,9 +4,8 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { spawn } from "node:child_process";
 import { tempDir } from "./helpers/data-images.js";
-import { tinyFolder } from "./helpers/run-setup.js";
+import { tinyFolder, runWinnow } from "./helpers/run-setup.js";
 
 const FIXTURE = path.resolve("../shared/fixtures/lightly/resnet-18-w0.25-f16-o64-headPlain.ckpt");
 let home: string;
@@ -14,15 +13,7 @@ let root: string;
 let work: string;
 
 function winnow(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [path.resolve("bin/winnow.mjs"), ...args], { env: { ...process.env, WINNOW_HOME: home }, cwd: work });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runWinnow(args, { env: { ...process.env, WINNOW_HOME: home }, cwd: work });
 }
 
 before(async () => {

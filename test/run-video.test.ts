@@ -4,7 +4,7 @@
 // full-size; the report shows them with their time stamps; sequence selection picks whole sequences.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp from "sharp";
@@ -16,7 +16,7 @@ import { formatFrameTime } from "../src/data/video/times.js";
 import { readTaskPredictions } from "../src/predictions/read.js";
 import { tempDir } from "./helpers/data-images.js";
 import { writePatternFolder } from "./helpers/ssl-images.js";
-import { privateHome, tinyConfig, lines } from "./helpers/run-setup.js";
+import { privateHome, tinyConfig, lines, runWinnow } from "./helpers/run-setup.js";
 
 const ff = (...args: string[]): void => {
   execFileSync("ffmpeg", ["-v", "error", "-nostdin", "-y", "-threads", "1", ...args]);
@@ -195,16 +195,8 @@ test("2 ranks (winnow run --nproc-per-node 2): every rank drops the corrupt vide
   const out = path.join(home, "out");
   // With a rank still holding the cut video's usable frames, the ranks' shards (and steps) differ and
   // their collectives no longer pair: the run fails or hangs until the 60 s timeout.
-  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const p = spawn(process.execPath, [path.resolve("bin/winnow.mjs"), "run", root, "-c", path.join(home, "run.json"), "--nproc-per-node", "2", "--dist-timeout", "60", "-o", out, "-q"],
-      { env: { ...process.env, WINNOW_HOME: home, TMPDIR: home } });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const r = await runWinnow(["run", root, "-c", path.join(home, "run.json"), "--nproc-per-node", "2", "--dist-timeout", "60", "-o", out, "-q"],
+    { env: { ...process.env, WINNOW_HOME: home, TMPDIR: home } });
   assert.equal(r.code, 0, r.stderr);
   const expected = [...images, ...frames("cam/a.mp4", 12), ...frames("b.mp4", 10)].sort(compareCodePoints);
   assert.deepEqual(csvNames(path.join(out, "data", "embeddings.csv")), expected);

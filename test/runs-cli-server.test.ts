@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { spawn } from "node:child_process";
 import { serve, type RunningServer } from "../src/server/serve.js";
 import { openDb } from "../src/db/driver.js";
 import { migrate } from "../src/db/migrations.js";
 import { Store } from "../src/db/store.js";
 import { ApiWorkflowClient, type RunData } from "../src/client/index.js";
 import { tempDir } from "./helpers/data-images.js";
+import { runWinnow } from "./helpers/run-setup.js";
 
 let dir: string;
 let srv: RunningServer;
@@ -23,17 +23,9 @@ let done: { id: string; scheduled: string };
 let running: { id: string; worker: string };
 
 function winnow(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, WINNOW_HOME: path.join(dir, "home") };
-    delete env.WINNOW_TOKEN;
-    const p = spawn(process.execPath, [path.resolve("bin/winnow.mjs"), ...args], { env, cwd: dir });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env, WINNOW_HOME: path.join(dir, "home") };
+  delete env.WINNOW_TOKEN;
+  return runWinnow(args, { env, cwd: dir });
 }
 
 async function call(method: string, p: string, token: string, worker: string, body: unknown, type = "application/json"): Promise<number> {

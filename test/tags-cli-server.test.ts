@@ -7,13 +7,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { spawn } from "node:child_process";
 import { serve, type RunningServer } from "../src/server/serve.js";
 import { openDb } from "../src/db/driver.js";
 import { migrate } from "../src/db/migrations.js";
 import { Store } from "../src/db/store.js";
 import { ApiWorkflowClient, type RunData } from "../src/client/index.js";
 import { tempDir } from "./helpers/data-images.js";
+import { runWinnow } from "./helpers/run-setup.js";
 
 let dir: string;
 let srv: RunningServer;
@@ -24,18 +24,10 @@ let running: string;
 let datasetId: string;
 
 function winnow(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, WINNOW_HOME: path.join(dir, "home") };
-    delete env.WINNOW_TOKEN;
-    delete env.WINNOW_SERVER_URL;
-    const p = spawn(process.execPath, [path.resolve("bin/winnow.mjs"), ...args], { env, cwd: dir });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env, WINNOW_HOME: path.join(dir, "home") };
+  delete env.WINNOW_TOKEN;
+  delete env.WINNOW_SERVER_URL;
+  return runWinnow(args, { env, cwd: dir });
 }
 
 const rows = (out: string): string[][] => out.trim().split("\n").map((l) => l.split(/\s{2,}/));

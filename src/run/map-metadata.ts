@@ -59,18 +59,22 @@ export function mapMetadataOf(o: { input: string; lightlyPath?: string | null; i
     if (key.startsWith("lightly.")) fields.push({ key, kind: "numeric", values });
   }
   if (!known.has("lightly.sizeInBytes")) {
+    // Keyed by the file stat'ed: a crop's image, or a frame's video (one stat per video, not per frame).
     const size = new Map<string, number | null>();
     const sizeOf = (img: string): number | null => {
       const video = videoOf(img);
-      if (!size.has(img) && video !== undefined) size.set(img, frameSizeInBytes(o.input, o.videos!, video));
-      if (!size.has(img)) {
-        try {
-          size.set(img, fs.statSync(path.join(o.input, img)).size);
-        } catch {
-          size.set(img, null);
+      const key = video ?? img;
+      if (!size.has(key)) {
+        if (video !== undefined) size.set(key, frameSizeInBytes(o.input, o.videos!, video));
+        else {
+          try {
+            size.set(key, fs.statSync(path.join(o.input, img)).size);
+          } catch {
+            size.set(key, null);
+          }
         }
       }
-      return size.get(img)!;
+      return size.get(key)!;
     };
     fields.push({ key: "lightly.sizeInBytes", kind: "numeric", values: images.map(sizeOf) });
   }

@@ -1,6 +1,7 @@
 // Shared set-up of the `winnow run` tests: a private WINNOW_HOME (runs index + decode cache), a tiny
 // image folder with one corrupt file and one exact duplicate, and a tiny model config.
 import * as fs from "node:fs";
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { tempDir } from "./data-images.js";
 import { writePatternFolder } from "./ssl-images.js";
@@ -43,3 +44,17 @@ export function tinyConfig(extra: { worker_config?: Record<string, unknown>; sel
 }
 
 export const lines = (file: string): string[] => fs.readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0);
+
+/** Runs the `winnow` CLI (bin/winnow.mjs) as a child process to its end; onSpawn gets its pid. */
+export function runWinnow(args: string[], o: { env: NodeJS.ProcessEnv; cwd?: string; onSpawn?: (pid: number) => void }): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.resolve("bin/winnow.mjs"), ...args], { env: o.env, cwd: o.cwd });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    o.onSpawn?.(p.pid!);
+  });
+}

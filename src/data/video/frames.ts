@@ -87,6 +87,21 @@ export function decodeArgs(abs: string, o: Pick<FrameDecodeOptions, "size" | "ke
   ];
 }
 
+/** The error for a failed ffmpeg spawn (ENOENT: the package is missing). */
+export function ffmpegSpawnError(e: NodeJS.ErrnoException): Error {
+  return e.code === "ENOENT" ? new Error("ffmpeg not found: install Debian's ffmpeg package (scripts/setup.sh) to read videos") : e;
+}
+
+/** What went wrong with a raw-frame decode that ran to its end (null when clean), from how ffmpeg exited. */
+export function decodeOutcome(o: { timedOut: boolean; timeoutMs: number; code: number | null; signal: NodeJS.Signals | null; stderr: string; filled: number; stride: number }): string | null {
+  let error: string | null = null;
+  if (o.timedOut) error = `decoding did not finish within ${o.timeoutMs} ms`;
+  else if (o.code !== 0) error = `ffmpeg exited with ${o.code ?? o.signal}: ${lastLine(o.stderr) || "no message"}`;
+  else if (lastLine(o.stderr)) error = `ffmpeg reported: ${lastLine(o.stderr)}`;
+  if (o.filled !== 0 && !error) error = `output ended inside a frame (${o.filled} of ${o.stride} bytes)`;
+  return error;
+}
+
 /**
  * Decodes the first video stream of `abs` (a checked absolute path), calling onFrame(index, pixels)
  * for each frame in order; `pixels` is only valid during the call. Errors of the file are returned,
@@ -132,17 +147,12 @@ export function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: (index
     });
     child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(e.code === "ENOENT" ? new Error("ffmpeg not found: install Debian's ffmpeg package (scripts/setup.sh) to read videos") : e);
+      reject(ffmpegSpawnError(e));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       if (thrown) return reject(thrown);
-      let error: string | null = null;
-      if (timedOut) error = `decoding did not finish within ${o.timeoutMs} ms`;
-      else if (code !== 0) error = `ffmpeg exited with ${code ?? signal}: ${lastLine(stderr) || "no message"}`;
-      else if (lastLine(stderr)) error = `ffmpeg reported: ${lastLine(stderr)}`;
-      if (filled !== 0 && !error) error = `output ended inside a frame (${filled} of ${stride} bytes)`;
-      resolve({ decoded, error });
+      resolve({ decoded, error: decodeOutcome({ timedOut, timeoutMs: o.timeoutMs, code, signal, stderr, filled, stride }) });
     });
   });
 }

@@ -5,8 +5,8 @@
 // applied, as the cache's decode (frames.ts). The consumer may be async: the pipe is not read while
 // it runs, so ffmpeg waits and memory stays at one frame plus the pipe's buffers whatever the length.
 import { spawn } from "node:child_process";
-import type { FrameDecodeResult } from "./frames.js";
-import { INPUT_GUARD, lastLine } from "./probe.js";
+import { decodeOutcome, ffmpegSpawnError, type FrameDecodeResult } from "./frames.js";
+import { INPUT_GUARD } from "./probe.js";
 
 export interface FullFrameOptions {
   /** The displayed size (VideoInfo's width/height, rotation applied). */
@@ -40,7 +40,7 @@ export async function decodeFullFrames(abs: string, o: FullFrameOptions, onFrame
   const stride = o.width * o.height * 3;
   const child = spawn("ffmpeg", fullFrameArgs(abs, o.threads), { stdio: ["ignore", "pipe", "pipe"] });
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new Error("ffmpeg not found: install Debian's ffmpeg package (scripts/setup.sh) to read videos") : e));
+    child.on("error", (e: NodeJS.ErrnoException) => reject(ffmpegSpawnError(e)));
     child.on("close", (code, signal) => resolve({ code, signal }));
   });
   let stderr = "";
@@ -81,11 +81,6 @@ export async function decodeFullFrames(abs: string, o: FullFrameOptions, onFrame
   }
   if (stopped) child.kill("SIGKILL");
   const { code, signal } = await closed.finally(() => clearTimeout(timer));
-  let error: string | null = null;
-  if (stopped) return { decoded, error };
-  if (timedOut) error = `decoding did not finish within ${o.timeoutMs} ms`;
-  else if (code !== 0) error = `ffmpeg exited with ${code ?? signal}: ${lastLine(stderr) || "no message"}`;
-  else if (lastLine(stderr)) error = `ffmpeg reported: ${lastLine(stderr)}`;
-  if (filled !== 0 && !error) error = `output ended inside a frame (${filled} of ${stride} bytes)`;
-  return { decoded, error };
+  if (stopped) return { decoded, error: null };
+  return { decoded, error: decodeOutcome({ timedOut, timeoutMs: o.timeoutMs, code, signal, stderr, filled, stride }) };
 }
