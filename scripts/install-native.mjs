@@ -19,6 +19,13 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const addon = join(root, "build", "Release", "winnow_native.node");
 if (process.env.WINNOW_SKIP_NATIVE_BUILD === "1") process.exit(0);
+// The video addon (FFmpeg's libraries; small, seconds to build) first, on its own: without it only
+// video files cannot be read, so a failed build is a note, not a failed install.
+const videoAddon = join(root, "build", "Release", "winnow_video.node");
+if (!existsSync(videoAddon) && existsSync(join(root, "native", "video", "video.c"))) {
+  const v = spawnSync(process.execPath, [join(root, "scripts", "build-video.mjs")], { stdio: "inherit", cwd: root });
+  if (v.status !== 0) console.error("winnow: the video addon was not built: video files cannot be read until it is (npm run build:video)");
+}
 if (existsSync(addon)) process.exit(0); // built already: nothing to do (rebuild: npm run build:native)
 if (!existsSync(join(root, "native", "src", "addon.cc"))) process.exit(0); // no sources to build
 

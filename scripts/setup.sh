@@ -16,8 +16,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # 127.0.0.1, test/helpers/postgres.ts; no system service needed). Their S3 server, s3rver, is from npm.
 # libgloo-dev: Gloo's headers, which libtorch's c10d ProcessGroupGloo.hpp includes (the addon's
 # distributed ops, native/src/distributed.cc); same Debian source as the libgloo0 libtorch links.
-# ffmpeg: its ffprobe/ffmpeg CLIs read video files as frames (src/data/video).
-PKGS=(libtorch-dev libgloo-dev libopenblas0-pthread python3-torch python3-torchvision python3-pil chromium build-essential python3 pkg-config postgresql ffmpeg)
+# libav*-dev: FFmpeg's libraries, which the video addon (native/video/video.c) binds to probe and
+# decode video files in process; ffmpeg: its CLIs for the rest (full-size frames for crops, frame
+# times, exported frames) and the tests' own clips and reference decodes.
+PKGS=(libtorch-dev libgloo-dev libopenblas0-pthread python3-torch python3-torchvision python3-pil chromium build-essential python3 pkg-config postgresql ffmpeg
+  libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -47,6 +50,9 @@ WINNOW_SKIP_NATIVE_BUILD=1 ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-
 
 say "building the native addon (node-gyp, against $(node scripts/torch-config.mjs libdir))"
 npm run build:native --silent
+
+say "building the video addon (FFmpeg's libraries: native/video/video.c)"
+npm run build:video --silent
 
 say "building the web UI (web/dist, served by winnow serve under /ui/)"
 npm run build:web --silent

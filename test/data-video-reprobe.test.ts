@@ -1,6 +1,6 @@
 // Rebuilding a cache over unchanged videos does not demux them again to count their frames: the
-// count comes from the previous index (issue 25, part 2). ffprobe is wrapped by a script on PATH that
-// logs its arguments, so the test sees which probes ran.
+// count comes from the previous index (issue 25, part 2). The video addon's calls are tapped, so the
+// test sees which probes ran.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -10,6 +10,7 @@ import { buildImageCache, previousEntriesFor } from "../src/data/cache.js";
 import { listFolderWithVideos } from "../src/data/video/listing.js";
 import { frameName } from "../src/data/video/names.js";
 import { knownFrameCounts } from "../src/data/video/known.js";
+import { tapVideoCalls, type VideoCall } from "../src/data/video/native.js";
 import { tempDir } from "./helpers/data-images.js";
 import { ff } from "./helpers/data-video.js";
 
@@ -19,9 +20,7 @@ const mk = (): string => {
   dirs.push(d);
   return d;
 };
-const savedPath = process.env.PATH;
 after(() => {
-  process.env.PATH = savedPath;
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -32,17 +31,9 @@ describe("video probes on rebuild", () => {
     // Written to a pipe: its header has no frame count, so only the index can give it.
     const mkv = execFileSync("ffmpeg", ["-v", "error", "-nostdin", "-threads", "1", "-f", "lavfi", "-i", "testsrc=size=48x32:rate=10", "-frames:v", "11", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "matroska", "pipe:1"]);
     fs.writeFileSync(path.join(root, "b.mkv"), mkv);
-    const bin = mk();
-    const log = path.join(bin, "calls.log");
-    const real = execFileSync("sh", ["-c", "command -v ffprobe"], { encoding: "utf8" }).trim();
-    fs.writeFileSync(path.join(bin, "ffprobe"), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
-    process.env.PATH = `${bin}:${savedPath}`;
-    const calls = (): string[] => {
-      const lines = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
-      fs.rmSync(log, { force: true });
-      return lines;
-    };
-    const counted = (lines: string[]): string[] => lines.filter((l) => l.includes("-count_packets")).map((l) => path.basename(l.split(" ").pop()!)).sort();
+    const tap = tapVideoCalls();
+    const calls = (): VideoCall[] => tap.take().filter((c) => c.op !== "decode");
+    const counted = (cs: VideoCall[]): string[] => cs.filter((c) => c.op === "count").map((c) => path.basename(c.file)).sort();
     const cacheDir = mk();
     const build = async (): Promise<{ decoded: number; names: string[] }> => {
       const c = await buildImageCache(root, { cacheDir, resolution: 8, videos: { threads: 1 } });
@@ -75,6 +66,7 @@ describe("video probes on rebuild", () => {
     const third = await build();
     assert.deepEqual(third, { decoded: 11, names });
     assert.deepEqual(counted(calls()), ["b.mkv"]);
+    tap.stop();
   });
 
   test("knownFrameCounts takes a count only for exactly frames 0..n-1, unchanged, padded for n", () => {
