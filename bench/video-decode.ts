@@ -1,9 +1,11 @@
 // Video decode benchmark (issue 25): a generated 1080p H.264 video decoded into the decode-once cache
 // (frames/s and CPU seconds, probe included) vs `ffmpeg -i x.mp4 -f null -` (decoding alone) in the
 // same script, rounds interleaved, medians; then peak RSS of a cache build for a short and a 10×
-// longer video (fresh child processes). Also in the rounds: the CLI pipe into Node without the cache
-// (decodeFrames), the same ffmpeg command writing to /dev/null (ffmpeg's own share), the listing's
-// ffprobe alone, and the same decode + squash in process through FFmpeg's libraries (bench/video-libav.c,
+// longer video (fresh child processes). The cache build decodes in process (the video addon). Also in
+// the rounds: the addon into Node without the cache (decodeFrames), the equivalent ffmpeg command
+// writing to /dev/null (ffmpeg's own rate for the same work), that command piped into Node (the path
+// before 12-07 15:00; its bytes checked equal to the addon's), the listing's probe alone and the
+// ffprobe run it replaced, and libavcodec's decode alone in a small C program (bench/video-libav.c,
 // built here with cc when pkg-config finds libavcodec-dev & co.; skipped otherwise).
 //   npx tsx bench/video-decode.ts [--frames 1200] [--long 3000] [--sizes 36,72] [--rounds 3] [--threads 0] [--no-write]
 // (--long: the long video of the RSS comparison, against 300 frames.)
@@ -72,14 +74,27 @@ function libav(exe: string, video: string, S: number, threads: number): Promise<
   });
 }
 
-/** The CLI pipe into Node alone (decodeFrames, no cache); the byte sum of all frames. */
-async function pipeOnly(video: string, S: number, threads: number): Promise<number> {
+/** The video addon into Node alone (decodeFrames, no cache); the byte sum of all frames. */
+async function addonOnly(video: string, S: number, threads: number): Promise<number> {
   let sum = 0;
   const r = await decodeFrames(video, { size: S, kernel: "lanczos3", threads, timeoutMs: 600_000 }, (_, px) => {
     for (let i = 0; i < px.length; i++) sum += px[i]!;
   });
   if (r.error) throw new Error(r.error);
   return sum;
+}
+
+/** The path before 12-07 15:00: the same ffmpeg command as a child process, raw frames over a pipe into Node; the byte sum. */
+function cliPipe(video: string, S: number, threads: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("ffmpeg", decodeArgs(video, { size: S, kernel: "lanczos3", threads }), { stdio: ["ignore", "pipe", "inherit"] });
+    let sum = 0;
+    p.stdout.on("data", (d: Buffer) => {
+      for (let i = 0; i < d.length; i++) sum += d[i]!;
+    });
+    p.on("error", reject);
+    p.on("close", (code) => (code === 0 ? resolve(sum) : reject(new Error(`ffmpeg exited with ${code}`))));
+  });
 }
 
 /** A folder holding one 1080p H.264 video of `frames` frames (a multiple of 300). */
@@ -140,13 +155,14 @@ async function main(): Promise<void> {
     // name → one measured run; rounds take turns through all of them.
     const runners: [string, () => Promise<void>][] = [
       ["ffmpeg -f null (CLI, decode only)", () => run("ffmpeg", ["-v", "error", "-nostdin", "-threads", T, "-i", video, "-map", "0:v:0", "-f", "null", "-"])],
-      // The listing's probe alone (part of every cache build of a new video).
-      ["ffprobe -count_packets (the listing's probe)", async () => void (await probeVideo(video))],
+      // The listing's probe alone (part of every cache build of a new video): in process, and the ffprobe run it replaced.
+      ["probe in process (the listing's; counts packets)", async () => void (await probeVideo(video))],
+      ["ffprobe -count_packets (CLI, the probe before 12-07 15:00)", () => run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-count_packets", "-show_streams", "-show_format", "-of", "json", video])],
     ];
     if (exe) runners.push(["libav, decode only", async () => void (await libav(exe, video, 0, THREADS))]);
     const sums = new Map<string, number>();
     for (const S of SIZES) {
-      runners.push([`cache build S=${S} (CLI pipe; probe, sha256, store)`, async () => {
+      runners.push([`cache build S=${S} (in process: probe, decode + squash, sha256, store)`, async () => {
         const cacheDir = path.join(tmp, `cache-${S}`);
         const cache = await buildImageCache(root, { cacheDir, resolution: S, videos: { threads: THREADS } });
         const n = cache.length;
@@ -154,14 +170,11 @@ async function main(): Promise<void> {
         fs.rmSync(cacheDir, { recursive: true, force: true });
         if (n !== info.frames) throw new Error(`cache holds ${n} frames, the video has ${info.frames}`);
       }]);
-      // ffmpeg's own share of the squash: the cache's exact command line, output to /dev/null (no Node).
+      runners.push([`video addon into Node S=${S} (decode + squash, no cache)`, async () => void sums.set(`addon${S}`, await addonOnly(video, S, THREADS))]);
+      // ffmpeg's own rate for the same work: the equivalent command line, output to /dev/null (no Node).
       const args = decodeArgs(video, { size: S, kernel: "lanczos3", threads: THREADS }, "/dev/null");
       runners.push([`ffmpeg decode + squash S=${S} > /dev/null (CLI, no Node)`, () => run("ffmpeg", args)]);
-      // The squash before 2026-12-07 12:20 (bilinear pre-shrink into rgb24, lanczos3 to rgb24), same rounds.
-      const before = args.map((a, i) => (args[i - 1] === "-vf" ? `scale='min(iw,${3 * S})':'min(ih,${3 * S})':flags=bilinear,format=rgb24,scale=${S}:${S}:flags=lanczos:param0=3` : a));
-      runners.push([`the same with the squash before 12-07 (rgb24 pre-shrink) S=${S} > /dev/null`, () => run("ffmpeg", before)]);
-      runners.push([`CLI pipe into Node S=${S} (no cache)`, async () => void sums.set(`pipe${S}`, await pipeOnly(video, S, THREADS))]);
-      if (exe) runners.push([`libav decode + squash S=${S} (in process)`, async () => void sums.set(`libav${S}`, await libav(exe, video, S, THREADS))]);
+      runners.push([`CLI pipe into Node S=${S} (the path before 12-07 15:00, no cache)`, async () => void sums.set(`pipe${S}`, await cliPipe(video, S, THREADS))]);
     }
     const times = new Map(runners.map(([name]) => [name, { s: [] as number[], cpu: [] as number[] }]));
     for (let r = 0; r < ROUNDS; r++) {
@@ -171,10 +184,10 @@ async function main(): Promise<void> {
         times.get(name)!.cpu.push(m.cpu);
       }
     }
-    if (exe) for (const S of SIZES) if (sums.get(`pipe${S}`) !== sums.get(`libav${S}`)) throw new Error(`S=${S}: libav's pixels differ from the CLI pipe's`);
+    for (const S of SIZES) if (sums.get(`pipe${S}`) !== sums.get(`addon${S}`)) throw new Error(`S=${S}: the addon's pixels differ from the CLI's`);
     const refS = median(times.get(runners[0]![0])!.s);
     const refCpu = median(times.get(runners[0]![0])!.cpu);
-    log(`median of ${ROUNDS} rounds; "rate" = frames/s ÷ ffmpeg -f null's, "CPU efficiency" = ffmpeg -f null's CPU s ÷ this one's${exe ? "; libav output = CLI pipe output (byte sums equal)" : ""}:`);
+    log(`median of ${ROUNDS} rounds; "rate" = frames/s ÷ ffmpeg -f null's, "CPU efficiency" = ffmpeg -f null's CPU s ÷ this one's; the addon's frames = the CLI's (byte sums equal):`);
     for (const [name] of runners) {
       const s = median(times.get(name)!.s);
       const cpu = median(times.get(name)!.cpu);
@@ -188,7 +201,7 @@ async function main(): Promise<void> {
     const S = SIZES[SIZES.length - 1]!;
     for (const dir of [short, long]) {
       const m = rssOf(dir, path.join(tmp, `rss-cache-${path.basename(dir)}`), S, THREADS);
-      log(`peak RSS, cache build of ${m.frames} frames at S=${S}: Node ${m.nodeMB.toFixed(0)} MiB, largest of Node/ffmpeg ${m.anyMB.toFixed(0)} MiB`);
+      log(`peak RSS, cache build of ${m.frames} frames at S=${S} (decoder in process): ${m.nodeMB.toFixed(0)} MiB (GNU time: ${m.anyMB.toFixed(0)} MiB)`);
     }
     log(`load after: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")}`);
     if (!process.argv.includes("--no-write")) {

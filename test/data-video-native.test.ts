@@ -136,6 +136,16 @@ describe("video addon", () => {
     }), /filter graph/);
   });
 
+  test("an exception from onFrame stops the decode and is rethrown (the batch decoding meanwhile ends first)", async () => {
+    const file = clip("throw.mp4", 60);
+    let seen = 0;
+    await assert.rejects(decodeFrames(file, { ...opts, size: 8 }, (k) => {
+      seen++;
+      if (k === 20) throw new Error("stop at 20");
+    }), /stop at 20/);
+    assert.equal(seen, 21);
+  });
+
   test("open/decode/close cycles leave memory flat", async () => {
     const file = clip("cycle.mp4", 10);
     const cycle = async (): Promise<void> => {

@@ -52,13 +52,21 @@ test("CONTRIBUTING.md's layer table is the one the check uses", () => {
   assert.deepEqual(doc, LAYERS.map((l, i) => `${i} ${l.name}: ${l.folders.join(", ")}`));
 });
 
-test("only src/torch loads the native addon", () => {
+test("only src/torch loads the engine addon; only src/data/video/native.ts the video addon", () => {
   const offenders: string[] = [];
+  const videoLoader = path.join("src", "data", "video", "native.ts");
   const walk = (dir: string): void => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
+      const rel = path.relative(root, p);
       if (e.isDirectory()) walk(p);
-      else if (/\.ts$/.test(e.name) && !p.includes(`${path.sep}src${path.sep}torch${path.sep}`) && /winnow_native|\.node["']/.test(fs.readFileSync(p, "utf8"))) offenders.push(path.relative(root, p));
+      else if (/\.ts$/.test(e.name)) {
+        const text = fs.readFileSync(p, "utf8");
+        const inTorch = p.includes(`${path.sep}src${path.sep}torch${path.sep}`);
+        const engine = !inTorch && (/winnow_native/.test(text) || (/\.node["']/.test(text) && rel !== videoLoader));
+        const video = /winnow_video/.test(text) && rel !== videoLoader;
+        if (engine || video) offenders.push(rel);
+      }
     }
   };
   walk(path.join(root, "src"));

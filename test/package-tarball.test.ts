@@ -49,7 +49,7 @@ const npx = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
 test("the tarball holds the compiled package, the UI and the engine's sources; no sources, tests or fixtures", () => {
   const files = new Set(packed.files);
   for (const f of ["bin/winnow.mjs", "dist/index.js", "dist/index.d.ts", "dist/client/index.js", "dist/client/index.d.ts", "dist/cli/main.js",
-    "dist/client/api-workflow-client.js.map", "web/dist/index.html", "native/src/addon.cc", "scripts/install-native.mjs", "scripts/build-native.mjs",
+    "dist/client/api-workflow-client.js.map", "web/dist/index.html", "native/src/addon.cc", "native/video/video.c", "scripts/install-native.mjs", "scripts/build-native.mjs", "scripts/build-video.mjs",
     "scripts/torch-config.mjs", "CHANGELOG.md", "README.md", "package.json"]) {
     assert.ok(files.has(f), `${f} is not in the tarball`);
   }
@@ -151,7 +151,7 @@ test("where the engine cannot build, the install succeeds, says what to install,
   assert.match(clientOnlyInstall, /LIBTORCH=\/nonexistent\/libtorch does not look like a libtorch/);
   assert.match(clientOnlyInstall, /the native engine \(libtorch\) could not be built/);
   assert.match(clientOnlyInstall, /npm rebuild winnow/);
-  assert.ok(!fs.existsSync(path.join(clientOnly, "node_modules", "winnow", "build")));
+  assert.ok(!fs.existsSync(path.join(clientOnly, "node_modules", "winnow", "build", "Release", "winnow_native.node")));
   // The engine says it is missing and how to get it, when imported.
   const eng = spawnSync(process.execPath, ["--input-type=module", "-e", 'await import("winnow")'], { cwd: clientOnly, encoding: "utf8" });
   assert.notEqual(eng.status, 0);

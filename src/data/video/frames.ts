@@ -4,7 +4,7 @@
 // or dropped for a constant rate), and rotation flags applied (the CLI's autorotate). decodeArgs is
 // the equivalent ffmpeg command: the oracle of the tests and the bench's CLI comparison.
 import type { DecodeOptions } from "../decode.js";
-import { noteVideoCall, videoAddon } from "./native.js";
+import { noteVideoCall, videoAddon, type NativeRead } from "./native.js";
 import { INPUT_GUARD, lastLine } from "./probe.js";
 
 export interface FrameDecodeOptions {
@@ -107,8 +107,9 @@ export function decodeOutcome(o: { timedOut: boolean; timeoutMs: number; code: n
  * Decodes the first video stream of `abs` (a checked absolute path), calling onFrame(index, pixels)
  * for each frame in order; `pixels` is only valid during the call. In process through the video
  * addon: the frames of decodeArgs's ffmpeg command, byte for byte (test/data-video.test.ts), without
- * starting ffmpeg (0.15–0.22 s a video) or piping its output. Frames come in batches of a few (one
- * call to the thread pool each); memory is one batch whatever the video's length. Errors of the file
+ * starting ffmpeg (0.15–0.22 s a video) or piping its output. Frames come in batches (one call to the
+ * thread pool each, the next decoding while this one is handed over); memory is two batches (≤ 4 MiB)
+ * whatever the video's length. Errors of the file
  * are returned, not thrown; an exception from onFrame stops the decode and is rethrown.
  */
 export async function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: (index: number, pixels: Buffer) => void): Promise<FrameDecodeResult> {
@@ -123,12 +124,18 @@ export async function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: 
     if (!(e as { code?: string }).code) throw e;
     return { decoded: 0, error: why === "timeout" ? `decoding did not finish within ${o.timeoutMs} ms` : `cannot decode: ${why}` };
   }
-  const batch = Math.max(1, Math.min(16, Math.floor((4 << 20) / stride)));
-  const buffer = Buffer.allocUnsafe(batch * stride);
+  const batch = Math.max(1, Math.min(16, Math.floor((2 << 20) / stride)));
+  // Two buffers: the next batch decodes on the thread pool while onFrame handles this one.
+  const buffers = [Buffer.allocUnsafe(batch * stride), Buffer.allocUnsafe(batch * stride)];
+  let cur = 0;
+  let next: Promise<NativeRead> | null = addon.read(decoder, buffers[0]!, batch);
   let decoded = 0;
   try {
     for (;;) {
-      const r = await addon.read(decoder, buffer, batch);
+      const r: NativeRead = await next!;
+      next = null;
+      const buffer = buffers[cur]!;
+      if (!r.done) next = addon.read(decoder, buffers[(cur ^= 1)]!, batch);
       for (let f = 0; f < r.frames; f++) onFrame(decoded++, buffer.subarray(f * stride, (f + 1) * stride));
       if (r.done) {
         if (r.timedOut) return { decoded, error: `decoding did not finish within ${o.timeoutMs} ms` };
@@ -136,6 +143,7 @@ export async function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: 
       }
     }
   } finally {
+    if (next) await next.catch(() => {}); // onFrame threw: the read in flight ends before the decoder is freed
     addon.close(decoder);
   }
 }
