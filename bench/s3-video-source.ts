@@ -1,5 +1,6 @@
-// Videos in an S3 datasource (issue 25): the worker's way (mirror the object to disk, then ffprobe
-// counts packets and ffmpeg decodes the local file) vs ffprobe + ffmpeg reading a presigned URL
+// Videos in an S3 datasource (issue 25): the worker's way (mirror the object to disk, then count
+// packets and decode the local file: in process since 12-07 15:00, ffprobe + ffmpeg before, as in
+// the recorded runs) vs ffprobe + ffmpeg reading a presigned URL
 // (no local copy; http/tcp let through -protocol_whitelist). Same video, same decode arguments
 // (S=36, lanczos3), rounds interleaved, medians: wall, CPU (this process + ffmpeg/ffprobe), and the
 // bytes the object store sent. The store is a local S3 server on loopback (test/helpers/s3.ts), so

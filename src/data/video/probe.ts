@@ -53,13 +53,13 @@ export function lastLine(text: string): string {
 }
 
 /** The reason for a file that libavformat refused, from the addon's error (kind in `code`, libav's own line in the message). */
-function probeFailure(e: Error & { code?: string }, timeoutMs: number): ImageDecodeError {
+function probeFailure(e: Error & { code?: string }, timeoutMs: number): Error {
   const refused = /\[([\w,]+)\] Format not on whitelist/.exec(e.message);
   if (refused) return new ImageDecodeError("unsupported", `the file is read by ffmpeg's ${refused[1]} demuxer; only MP4/MOV, Matroska/WebM and AVI containers are read`);
   if (e.message === "timeout") return new ImageDecodeError("corrupt", `probing did not finish within ${timeoutMs} ms`);
   if (e.code === "unsupported") return new ImageDecodeError("unsupported", e.message);
   if (e.code === "corrupt") return new ImageDecodeError("corrupt", `probe failed: ${e.message}`);
-  return e as ImageDecodeError; // not the file's fault (a bug): rethrown as is
+  return e; // not the file's fault (a bug, bad arguments): rethrown as is
 }
 
 /**
