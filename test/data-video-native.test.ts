@@ -83,6 +83,23 @@ describe("video addon", () => {
     assertSameFrames(ours.frames, cli, "joined");
   });
 
+  test("maxPixels: frames larger than the limit are not decoded, even where the header promised a small size", async () => {
+    const small = clip("s.webm", 5, "160x120", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]);
+    const large = clip("l.webm", 6, "320x180", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]);
+    const list = path.join(src, "grow.txt");
+    fs.writeFileSync(list, `file '${small}'\nfile '${large}'\n`);
+    const grow = path.join(src, "grow.webm");
+    ff("-f", "concat", "-safe", "0", "-i", list, "-c", "copy", grow);
+    const info = await probeVideo(grow);
+    assert.deepEqual([info.width, info.height, info.frames], [160, 120, 11], "the header gives the first size");
+    // The decoder checks its padded buffer size (measured: 160×120 VP9 fails at 19,200, passes at 30,000).
+    const limited = await decodeFrames(grow, { ...opts, maxPixels: 30_000 }, () => {});
+    assert.equal(limited.decoded, 5);
+    assert.match(limited.error ?? "", /^the decoder reported: /);
+    const unlimited = await decodeFrames(grow, opts, () => {});
+    assert.deepEqual([unlimited.decoded, unlimited.error], [11, null]);
+  });
+
   test("a file cut in the middle: the frames before the cut, equal to the CLI's, and the problem reported", async () => {
     const whole = clip("whole.mkv", 40);
     const bytes = fs.readFileSync(whole);

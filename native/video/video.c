@@ -18,6 +18,7 @@
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/display.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
@@ -87,7 +88,7 @@ static void describe(char *out, const Input *in, const char *what, int err) {
  * opens the stream's decoder with `threads` (0: libavcodec's auto, as the CLI's default). Returns 0,
  * or an error kind ("unsupported", "corrupt") with the reason in `why`.
  */
-static const char *input_open(Input *in, const char *path, int decoder, int threads, char *why) {
+static const char *input_open(Input *in, const char *path, int decoder, int threads, int64_t max_pixels, char *why) {
   in->fmt = avformat_alloc_context();
   if (!in->fmt) return snprintf(why, MSG, "out of memory"), "corrupt";
   in->fmt->interrupt_callback.callback = interrupted;
@@ -95,9 +96,15 @@ static const char *input_open(Input *in, const char *path, int decoder, int thre
   AVDictionary *opts = NULL;
   av_dict_set(&opts, "protocol_whitelist", "file", 0);
   av_dict_set(&opts, "format_whitelist", FORMATS, 0);
-  char url[4200];
-  snprintf(url, sizeof url, "file:%s", path);
+  char *url = av_asprintf("file:%s", path); // file: so that a name with ':' is never read as a protocol
+  if (!url) {
+    av_dict_free(&opts);
+    avformat_free_context(in->fmt);
+    in->fmt = NULL;
+    return snprintf(why, MSG, "out of memory"), "corrupt";
+  }
   int err = avformat_open_input(&in->fmt, url, NULL, &opts);
+  av_free(url);
   av_dict_free(&opts);
   if (err < 0) return describe(why, in, "opening", err), "corrupt"; // (the context is freed on failure)
   if ((err = avformat_find_stream_info(in->fmt, NULL)) < 0) return describe(why, in, "reading stream info", err), "corrupt";
@@ -116,6 +123,8 @@ static const char *input_open(Input *in, const char *path, int decoder, int thre
   if ((err = avcodec_parameters_to_context(in->dec, st->codecpar)) < 0) return describe(why, in, "decoder parameters", err), "corrupt";
   in->dec->pkt_timebase = st->time_base;
   in->dec->thread_count = threads;
+  // A header may promise a small size and later frames a huge one: the decoder refuses frames over the limit.
+  if (max_pixels > 0) in->dec->max_pixels = max_pixels;
   if ((err = avcodec_open2(in->dec, codec, NULL)) < 0) return describe(why, in, "opening the decoder", err), "corrupt";
   return NULL;
 }
@@ -194,7 +203,7 @@ static void probe_execute(napi_env env, void *data) {
   Input in = {0};
   in.deadline = av_gettime_relative() + (int64_t)(p->timeout_ms * 1000);
   current_sink = &in.log;
-  p->kind = input_open(&in, p->path, 0, 0, p->why);
+  p->kind = input_open(&in, p->path, 0, 0, 0, p->why);
   if (!p->kind) {
     AVStream *st = in.fmt->streams[in.stream];
     p->width = st->codecpar->width;
@@ -263,7 +272,7 @@ static napi_value probe(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-// ---- a decoder: open(path, chain, width, height, threads, timeoutMs) → handle; read(handle, buf, max) → {frames, done, error}
+// ---- a decoder: open(path, chain, width, height, threads, timeoutMs[, maxPixels]) → handle; read(handle, buf, max) → {frames, done, error}
 typedef struct {
   Input in;
   char *chain;        // the caller's filter chain, after the autorotate filters
@@ -352,6 +361,7 @@ typedef struct {
   // open only:
   char *path;
   int threads;
+  int64_t max_pixels;
   double timeout_ms;
   const char *kind;
   char why[MSG];
@@ -484,7 +494,7 @@ static void open_execute(napi_env env, void *data) {
   Decoder *d = j->d;
   d->in.deadline = av_gettime_relative() + (int64_t)(j->timeout_ms * 1000);
   current_sink = &d->in.log;
-  j->kind = input_open(&d->in, j->path, 1, j->threads, j->why);
+  j->kind = input_open(&d->in, j->path, 1, j->threads, j->max_pixels, j->why);
   if (!j->kind) {
     autorotate(d);
     d->pkt = av_packet_alloc();
@@ -522,8 +532,8 @@ static void finalize_decoder(napi_env env, void *data, void *hint) {
 }
 
 static napi_value open_decoder(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6], promise, handle;
+  size_t argc = 7;
+  napi_value argv[7], promise, handle;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Job *j = calloc(1, sizeof *j);
   Decoder *d = calloc(1, sizeof *d);
@@ -534,12 +544,14 @@ static napi_value open_decoder(napi_env env, napi_callback_info info) {
   d->out_h = (int)number_arg(env, argv[3]);
   j->threads = (int)number_arg(env, argv[4]);
   j->timeout_ms = number_arg(env, argv[5]);
+  const double max_pixels = argc >= 7 ? number_arg(env, argv[6]) : 0;
+  j->max_pixels = max_pixels >= 1 && max_pixels < 9e18 ? (int64_t)max_pixels : 0;
   if (argc < 6 || !j->path || !d->chain || !(d->out_w > 0 && d->out_h > 0) || !(j->threads >= 0) || !(j->timeout_ms > 0)) {
     free(j->path);
     free(d->chain);
     free(d);
     free(j);
-    napi_throw_type_error(env, NULL, "open(path: string, chain: string, width > 0, height > 0, threads >= 0, timeoutMs > 0)");
+    napi_throw_type_error(env, NULL, "open(path: string, chain: string, width > 0, height > 0, threads >= 0, timeoutMs > 0[, maxPixels])");
     return NULL;
   }
   CHECK(env, napi_create_external(env, d, finalize_decoder, NULL, &handle));

@@ -70,7 +70,9 @@ export class VideoFill {
     let abs = "";
     try {
       abs = await videoPath(this.root, video);
-      result = await decodeFrames(abs, { size: this.size, kernel: this.kernel, threads: o.threads ?? 0, timeoutMs: o.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS }, (k, px) => {
+      // The limit again for frames after the first (a header may promise a small size): doubled, as
+      // the decoder checks its padded buffers (160×120 VP9 measured over 19,200), not the frame.
+      result = await decodeFrames(abs, { size: this.size, kernel: this.kernel, threads: o.threads ?? 0, timeoutMs: o.decodeTimeoutMs ?? DEFAULT_DECODE_TIMEOUT_MS, maxPixels: 2 * this.maxPixels }, (k, px) => {
         const i = want.get(k);
         if (i === undefined) return;
         // Per-frame identity: frames are never exact duplicates of each other or of images.

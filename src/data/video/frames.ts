@@ -13,8 +13,10 @@ export interface FrameDecodeOptions {
   kernel: DecodeOptions["kernel"];
   /** ffmpeg's decoder threads; 0 lets ffmpeg choose. */
   threads: number;
-  /** The whole decode is killed after this long. */
+  /** The whole decode stops after this long. */
   timeoutMs: number;
+  /** Frames larger than this are not decoded (a header can promise a small size, later frames a huge one); none when absent. */
+  maxPixels?: number;
 }
 
 export interface FrameDecodeResult {
@@ -118,7 +120,7 @@ export async function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: 
   noteVideoCall("decode", abs);
   let decoder;
   try {
-    decoder = await addon.open(abs, scaleFilter(o.size, o.kernel), o.size, o.size, o.threads, o.timeoutMs);
+    decoder = await addon.open(abs, scaleFilter(o.size, o.kernel), o.size, o.size, o.threads, o.timeoutMs, o.maxPixels ?? 0);
   } catch (e) {
     const why = (e as Error).message;
     if (!(e as { code?: string }).code) throw e;

@@ -32,8 +32,11 @@ export interface NativeRead {
 export interface VideoAddon {
   /** Rejects with an Error whose `code` is "corrupt" or "unsupported" and whose message is the reason ("timeout" on the deadline). */
   probe(path: string, countPackets: boolean, timeoutMs: number): Promise<NativeProbe>;
-  /** `chain`: an ffmpeg filter chain ending in `width`×`height` rgb24 (after the CLI's autorotate filters). */
-  open(path: string, chain: string, width: number, height: number, threads: number, timeoutMs: number): Promise<NativeDecoder>;
+  /**
+   * `chain`: an ffmpeg filter chain ending in `width`×`height` rgb24 (after the CLI's autorotate
+   * filters). `maxPixels`: the decoder refuses frames larger than this (0 or absent: libavcodec's own limit).
+   */
+  open(path: string, chain: string, width: number, height: number, threads: number, timeoutMs: number, maxPixels?: number): Promise<NativeDecoder>;
   /** Decodes up to `max` frames into `buffer` (frames packed, width × height × 3 bytes each). */
   read(decoder: NativeDecoder, buffer: Buffer, max: number): Promise<NativeRead>;
   close(decoder: NativeDecoder): void;
