@@ -1,6 +1,6 @@
 // The video addon (native/video/video.c) against its oracle, the ffmpeg command it replaces
-// (frames.ts decodeArgs, run here by the CLI): the same frames byte for byte through the pre-shrink,
-// rotation flags, a size change mid-stream and a cut file; deadlines, untrusted inputs and misuse of
+// (frames.ts decodeArgs, and `-pix_fmt rgb24` for full-size frames, run here by the CLI): the same
+// frames byte for byte through the pre-shrink, rotation flags, a size change mid-stream and a cut file; deadlines, untrusted inputs and misuse of
 // a decoder handle give errors, never a crash; open/decode/close cycles do not grow memory.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { decodeArgs, decodeFrames, scaleFilter } from "../src/data/video/frames.js";
+import { decodeFullFrames } from "../src/data/video/full-frames.js";
 import { probeVideo } from "../src/data/video/probe.js";
 import { videoAddon } from "../src/data/video/native.js";
 import { ImageDecodeError } from "../src/data/decode-error.js";
@@ -68,6 +69,27 @@ describe("video addon", () => {
     }
     const info = await probeVideo(path.join(src, "rot90.mp4"));
     assert.deepEqual([Math.abs(info.rotation), info.width, info.height, info.frames], [90, 180, 320, 20]);
+  });
+
+  test("full-size frames (crops, lightly.* metadata) equal `ffmpeg -pix_fmt rgb24`'s byte for byte; want/last pick and stop", async () => {
+    const plain = clip("full.mp4", 12, "176x144");
+    const rotated = path.join(src, "full-rot.mp4");
+    ff("-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=270", rotated);
+    for (const [file, w, h] of [[plain, 176, 144], [rotated, 144, 176]] as const) {
+      const cli = execFileSync("ffmpeg", ["-v", "error", "-nostdin", "-i", file, "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], { maxBuffer: 64 << 20 });
+      const stride = w * h * 3;
+      const got: Buffer[] = [];
+      const r = await decodeFullFrames(file, { width: w, height: h, threads: 2, timeoutMs: 30_000 }, async (k, px) => {
+        await new Promise((res) => setTimeout(res, 1)); // an async consumer: the decode waits for it
+        assert.equal(k, got.length);
+        got.push(Buffer.from(px));
+      });
+      assert.deepEqual([r.decoded, r.error, got.length, cli.length], [12, null, 12, 12 * stride], file);
+      for (let k = 0; k < 12; k++) assert.ok(got[k]!.equals(cli.subarray(k * stride, (k + 1) * stride)), `${path.basename(file)} frame ${k}`);
+    }
+    const picked: number[] = [];
+    const r = await decodeFullFrames(plain, { width: 176, height: 144, threads: 1, timeoutMs: 30_000, want: (k) => k % 3 === 1, last: 7 }, (k) => void picked.push(k));
+    assert.deepEqual([picked, r.decoded, r.error], [[1, 4, 7], 8, null]);
   });
 
   test("a size change mid-stream (VP9 segments of two sizes): the graph is rebuilt, as the CLI does", async () => {

@@ -5,7 +5,7 @@
 // the equivalent ffmpeg command: the oracle of the tests and the bench's CLI comparison.
 import type { DecodeOptions } from "../decode.js";
 import { noteVideoCall, videoAddon, type NativeRead } from "./native.js";
-import { INPUT_GUARD, lastLine } from "./probe.js";
+import { INPUT_GUARD } from "./probe.js";
 
 export interface FrameDecodeOptions {
   /** S: frames come out S×S. */
@@ -90,44 +90,51 @@ export function decodeArgs(abs: string, o: Pick<FrameDecodeOptions, "size" | "ke
   ];
 }
 
-/** The error for a failed ffmpeg spawn (ENOENT: the package is missing). */
-export function ffmpegSpawnError(e: NodeJS.ErrnoException): Error {
-  return e.code === "ENOENT" ? new Error("ffmpeg not found: install Debian's ffmpeg package (scripts/setup.sh) to read videos") : e;
-}
-
-/** What went wrong with a raw-frame decode that ran to its end (null when clean), from how ffmpeg exited. */
-export function decodeOutcome(o: { timedOut: boolean; timeoutMs: number; code: number | null; signal: NodeJS.Signals | null; stderr: string; filled: number; stride: number }): string | null {
-  let error: string | null = null;
-  if (o.timedOut) error = `decoding did not finish within ${o.timeoutMs} ms`;
-  else if (o.code !== 0) error = `ffmpeg exited with ${o.code ?? o.signal}: ${lastLine(o.stderr) || "no message"}`;
-  else if (lastLine(o.stderr)) error = `ffmpeg reported: ${lastLine(o.stderr)}`;
-  if (o.filled !== 0 && !error) error = `output ended inside a frame (${o.filled} of ${o.stride} bytes)`;
-  return error;
-}
-
 /**
  * Decodes the first video stream of `abs` (a checked absolute path), calling onFrame(index, pixels)
  * for each frame in order; `pixels` is only valid during the call. In process through the video
- * addon: the frames of decodeArgs's ffmpeg command, byte for byte (test/data-video.test.ts), without
- * starting ffmpeg (0.15–0.22 s a video) or piping its output. Frames come in batches (one call to the
- * thread pool each, the next decoding while this one is handed over); memory is two batches (≤ 4 MiB)
- * whatever the video's length. Errors of the file
- * are returned, not thrown; an exception from onFrame stops the decode and is rethrown.
+ * addon: the frames of decodeArgs's ffmpeg command, byte for byte (test/data-video-native.test.ts),
+ * without starting ffmpeg (0.15–0.22 s a video) or piping its output. Errors of the file are
+ * returned, not thrown; an exception from onFrame stops the decode and is rethrown.
  */
-export async function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: (index: number, pixels: Buffer) => void): Promise<FrameDecodeResult> {
-  const stride = o.size * o.size * 3;
+export function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: (index: number, pixels: Buffer) => void): Promise<FrameDecodeResult> {
+  return decodeRgb(abs, scaleFilter(o.size, o.kernel), o.size, o.size, o, onFrame);
+}
+
+export interface RgbDecodeOptions {
+  /** Decoder threads; 0 lets libavcodec choose. */
+  threads: number;
+  /** The whole decode stops after this long. */
+  timeoutMs: number;
+  /** Frames larger than this are not decoded; no limit of ours when absent. */
+  maxPixels?: number;
+  /** Only these frame indices are handed over (the others are decoded and skipped); all when absent. */
+  want?: (index: number) => boolean;
+  /** Stop after this frame index was handed over (the result is clean). */
+  last?: number;
+}
+
+/**
+ * The decode loop under decodeFrames and decodeFullFrames: the video addon runs `chain` (an ffmpeg
+ * filter chain ending in width×height rgb24, after the CLI's autorotate) on every decoded frame, and
+ * onFrame gets each wanted one in order (awaited: a slow consumer pauses the decode). Frames come in
+ * batches (≤ 2 MiB, at least one frame; one call to the thread pool each), two buffers: the next
+ * batch decodes while this one is handed over. Memory: two batches and one decoder, whatever the
+ * video's length.
+ */
+export async function decodeRgb(abs: string, chain: string, width: number, height: number, o: RgbDecodeOptions, onFrame: (index: number, pixels: Buffer) => void | Promise<void>): Promise<FrameDecodeResult> {
+  const stride = width * height * 3;
   const addon = videoAddon();
   noteVideoCall("decode", abs);
   let decoder;
   try {
-    decoder = await addon.open(abs, scaleFilter(o.size, o.kernel), o.size, o.size, o.threads, o.timeoutMs, o.maxPixels ?? 0);
+    decoder = await addon.open(abs, chain, width, height, o.threads, o.timeoutMs, o.maxPixels ?? 0);
   } catch (e) {
     const why = (e as Error).message;
     if (!(e as { code?: string }).code) throw e;
     return { decoded: 0, error: why === "timeout" ? `decoding did not finish within ${o.timeoutMs} ms` : `cannot decode: ${why}` };
   }
   const batch = Math.max(1, Math.min(16, Math.floor((2 << 20) / stride)));
-  // Two buffers: the next batch decodes on the thread pool while onFrame handles this one.
   const buffers = [Buffer.allocUnsafe(batch * stride), Buffer.allocUnsafe(batch * stride)];
   let cur = 0;
   let next: Promise<NativeRead> | null = addon.read(decoder, buffers[0]!, batch);
@@ -138,14 +145,18 @@ export async function decodeFrames(abs: string, o: FrameDecodeOptions, onFrame: 
       next = null;
       const buffer = buffers[cur]!;
       if (!r.done) next = addon.read(decoder, buffers[(cur ^= 1)]!, batch);
-      for (let f = 0; f < r.frames; f++) onFrame(decoded++, buffer.subarray(f * stride, (f + 1) * stride));
+      for (let f = 0; f < r.frames; f++) {
+        const k = decoded++;
+        if (!o.want || o.want(k)) await onFrame(k, buffer.subarray(f * stride, (f + 1) * stride));
+        if (o.last !== undefined && k >= o.last) return { decoded, error: null };
+      }
       if (r.done) {
         if (r.timedOut) return { decoded, error: `decoding did not finish within ${o.timeoutMs} ms` };
         return { decoded, error: r.error ? `the decoder reported: ${r.error}` : null };
       }
     }
   } finally {
-    if (next) await next.catch(() => {}); // onFrame threw: the read in flight ends before the decoder is freed
+    if (next) await next.catch(() => {}); // stopped early or onFrame threw: the read in flight ends before the decoder is freed
     addon.close(decoder);
   }
 }
