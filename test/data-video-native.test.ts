@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { decodeArgs, decodeFrames, scaleFilter } from "../src/data/video/frames.js";
 import { decodeFullFrames } from "../src/data/video/full-frames.js";
 import { probeVideo } from "../src/data/video/probe.js";
+import { frameTimes } from "../src/data/video/times.js";
 import { videoAddon } from "../src/data/video/native.js";
 import { ImageDecodeError } from "../src/data/decode-error.js";
 import { tempDir } from "./helpers/data-images.js";
@@ -90,6 +91,21 @@ describe("video addon", () => {
     const picked: number[] = [];
     const r = await decodeFullFrames(plain, { width: 176, height: 144, threads: 1, timeoutMs: 30_000, want: (k) => k % 3 === 1, last: 7 }, (k) => void picked.push(k));
     assert.deepEqual([picked, r.decoded, r.error], [[1, 4, 7], 8, null]);
+  });
+
+  test("frame times: the packets' time stamps in display order from the first frame, as ffprobe lists them", async () => {
+    const vfr = path.join(src, "times-vfr.mkv");
+    ff("-f", "lavfi", "-i", "testsrc=size=48x32:rate=10", "-frames:v", "8", "-vf", "setpts='if(lt(N,4),N,4+(N-4)*3)/10/TB'", "-fps_mode", "vfr", ...H264, vfr);
+    const bframes = clip("times-b.mp4", 15, "64x48", [...H264, "-bf", "2"]); // stored out of display order
+    for (const file of [vfr, bframes]) {
+      const csv = execFileSync("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file], { encoding: "utf8" });
+      const pts = csv.split("\n").filter((l) => l.trim()).map(Number).sort((a, b) => a - b);
+      const ours = await frameTimes(file);
+      assert.equal(ours.length, pts.length, file);
+      for (let k = 0; k < pts.length; k++) assert.ok(Math.abs(ours[k]! - (pts[k]! - pts[0]!)) < 1e-6, `${path.basename(file)} frame ${k}: ${ours[k]} vs ${pts[k]! - pts[0]!}`);
+    }
+    const t = await frameTimes(vfr);
+    assert.ok(t[7]! - t[6]! > 2 * (t[1]! - t[0]!), `variable gaps: ${t.join(", ")}`);
   });
 
   test("a size change mid-stream (VP9 segments of two sizes): the graph is rebuilt, as the CLI does", async () => {

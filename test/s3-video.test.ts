@@ -4,7 +4,7 @@
 // a garbage ".mp4" and an HLS playlist named ".mp4": frames are samples under the same Lightly names as a local run of the same
 // files; the broken videos are listed by name with the reason; a second sync + run over unchanged
 // objects downloads nothing, counts no packets and decodes no video (the video addon's calls tapped;
-// ffmpeg/ffprobe, still run for frame times, wrapped on PATH).
+// ffmpeg/ffprobe wrapped on PATH: only the export of selected frames runs ffmpeg).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -94,7 +94,7 @@ async function workerInput(runId: string): Promise<{ input: string; cacheDir: st
   return { input: job.spec.input, cacheDir: job.spec.cacheDir, log };
 }
 
-/** The video addon's calls (probes, decodes) and the ffmpeg/ffprobe runs (wrapped by scripts that log their arguments), from now on. */
+/** The video addon's calls (probes, decodes, frame times) and any ffmpeg/ffprobe run (wrapped by scripts that log their arguments), from now on. */
 function wrapTools(): () => { cli: string[]; addon: VideoCall[] } {
   const bin = tempDir("winnow-s3-video-bin-");
   dirs.push(bin);
@@ -144,8 +144,10 @@ test("a worker run over an S3 prefix with videos and images: the same frames, na
   const named = (cs: VideoCall[], op: VideoCall["op"]): string[] => cs.filter((c) => c.op === op).map((c) => path.relative(first.input, c.file)).sort();
   assert.deepEqual(named(firstCalls.addon, "count"), ["cam/a.mp4", "cam/cut.mp4", "junk.mp4", "trap.mp4"]);
   assert.deepEqual(named(firstCalls.addon, "decode"), ["cam/a.mp4", "cam/cut.mp4"]);
-  // ffmpeg/ffprobe still read dataset files for some things (frame times in the report): always guarded.
-  assert.ok(firstCalls.cli.every((l) => l.includes("-protocol_whitelist file -format_whitelist mov,matroska,avi")), firstCalls.cli.join("\n"));
+  // Probes, decodes and the report's frame times run in process; the one ffmpeg process is the export
+  // of the selected frames as image files (output_image_format), guarded like every open of a dataset file.
+  assert.equal(firstCalls.cli.length, 1, firstCalls.cli.join("\n"));
+  assert.match(firstCalls.cli[0]!, /^ffmpeg .*-protocol_whitelist file -format_whitelist mov,matroska,avi -i file:.*cam\/a\.mp4 .*-f image2 /);
 
   // Nothing changed in the bucket: nothing downloaded, no packets counted, no video decoded.
   const second = await workerInput("r2");

@@ -182,12 +182,14 @@ static double number_arg(napi_env env, napi_value v) {
   return d;
 }
 
-// ---- probe(path, countPackets, timeoutMs): Promise<{frames, width, height, rotation, durationS, codec}>
+// ---- probe(path, countPackets | "times", timeoutMs): Promise<{frames, width, height, rotation, durationS, codec[, times]}>
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   char *path;
-  int count;
+  int count;          // 1: count packets; 2: also keep each packet's time (pts, else dts; NaN when neither)
+  double *times;
+  size_t ntimes, cap;
   double timeout_ms;
   const char *kind; // NULL: ok
   char why[MSG];
@@ -217,8 +219,21 @@ static void probe_execute(napi_env env, void *data) {
       AVPacket *pkt = av_packet_alloc();
       int err;
       p->frames = 0;
+      const double tb = av_q2d(in.fmt->streams[in.stream]->time_base);
       while ((err = av_read_frame(in.fmt, pkt)) >= 0) {
-        if (pkt->stream_index == in.stream) p->frames++;
+        if (pkt->stream_index == in.stream) {
+          p->frames++;
+          if (p->count == 2) {
+            if (p->ntimes == p->cap) {
+              p->cap = p->cap ? 2 * p->cap : 1024;
+              double *grown = realloc(p->times, p->cap * sizeof *grown);
+              if (!grown) { p->kind = "corrupt", snprintf(p->why, MSG, "out of memory"); av_packet_unref(pkt); break; }
+              p->times = grown;
+            }
+            const int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+            p->times[p->ntimes++] = t != AV_NOPTS_VALUE ? t * tb : NAN;
+          }
+        }
         av_packet_unref(pkt);
       }
       av_packet_free(&pkt);
@@ -243,9 +258,18 @@ static void probe_complete(napi_env env, napi_status status, void *data) {
     set(env, o, "rotation", num(env, p->rotation));
     set(env, o, "durationS", num(env, p->duration));
     set(env, o, "codec", str(env, p->codec));
+    if (p->count == 2) {
+      void *data = NULL;
+      napi_value ab, times;
+      napi_create_arraybuffer(env, p->ntimes * sizeof(double), &data, &ab);
+      if (p->ntimes) memcpy(data, p->times, p->ntimes * sizeof(double));
+      napi_create_typedarray(env, napi_float64_array, p->ntimes, ab, 0, &times);
+      set(env, o, "times", times);
+    }
     napi_resolve_deferred(env, p->deferred, o);
   }
   napi_delete_async_work(env, p->work);
+  free(p->times);
   free(p->path);
   free(p);
 }
@@ -256,9 +280,12 @@ static napi_value probe(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Probe *p = calloc(1, sizeof *p);
   p->path = string_arg(env, argv[0]);
+  // countPackets: false (headers only), true (count), or "times" (count and keep each packet's time)
   bool count = false;
-  napi_get_value_bool(env, argv[1], &count);
-  p->count = count;
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t == napi_string) p->count = 2;
+  else napi_get_value_bool(env, argv[1], &count), p->count = count;
   p->timeout_ms = number_arg(env, argv[2]);
   if (!p->path || !(p->timeout_ms > 0)) {
     free(p->path);

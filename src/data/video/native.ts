@@ -14,6 +14,8 @@ export interface NativeProbe {
   rotation: number;
   durationS: number;
   codec: string;
+  /** With countPackets "times": each packet's time in seconds (pts, else dts; NaN when neither), in file order. */
+  times?: Float64Array;
 }
 
 /** An open decoder (a napi External freed by close() or by the garbage collector). */
@@ -31,7 +33,7 @@ export interface NativeRead {
 
 export interface VideoAddon {
   /** Rejects with an Error whose `code` is "corrupt" or "unsupported" and whose message is the reason ("timeout" on the deadline). */
-  probe(path: string, countPackets: boolean, timeoutMs: number): Promise<NativeProbe>;
+  probe(path: string, countPackets: boolean | "times", timeoutMs: number): Promise<NativeProbe>;
   /**
    * `chain`: an ffmpeg filter chain ending in `width`×`height` rgb24 (after the CLI's autorotate
    * filters). `maxPixels`: the decoder refuses frames larger than this (0 or absent: libavcodec's own limit).
@@ -48,7 +50,7 @@ let addon: VideoAddon | null = null;
 
 /** A call into the addon over a file: a probe that counts packets, one that reads headers only, a decode. */
 export interface VideoCall {
-  op: "count" | "headers" | "decode";
+  op: "count" | "headers" | "decode" | "times";
   file: string;
 }
 let taps: VideoCall[][] = [];

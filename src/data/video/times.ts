@@ -1,25 +1,24 @@
 // Presentation time of each frame of a video, for showing where a frame is (`clip.mp4 @ 00:01.240`).
-// ffprobe lists the packets of the first video stream (demuxing only, nothing decoded); their pts,
-// sorted, are the frames' times in display order (B-frames come out of order in the file), which is
+// The video addon lists the packets of the first video stream (demuxing only, nothing decoded; what
+// `ffprobe -show_entries packet=pts_time,dts_time` gave before 12-07); their pts, sorted, are the
+// frames' times in display order (B-frames come out of order in the file), which is
 // the order the decoder delivers frames and frame indices count. Times are relative to the first frame.
-import { INPUT_GUARD, runTool } from "./probe.js";
+import { ImageDecodeError } from "../decode-error.js";
+import { noteVideoCall, videoAddon } from "./native.js";
 
 /** Seconds from the first frame for each frame index; null where the container gives no time stamp. */
 export async function frameTimes(abs: string, timeoutMs = 30_000): Promise<Array<number | null>> {
-  const out = await runTool("ffprobe", [
-    "-v", "error", ...INPUT_GUARD, "-select_streams", "v:0",
-    "-show_entries", "packet=pts_time,dts_time", "-of", "csv=p=0", `file:${abs}`,
-  ], timeoutMs, "ffprobe (frame times)");
-  const times: number[] = [];
-  let missing = 0;
-  for (const line of out.split("\n")) {
-    if (!line.trim()) continue;
-    const [pts, dts] = line.split(",").map((s) => Number.parseFloat(s ?? ""));
-    const t = Number.isFinite(pts) ? pts! : Number.isFinite(dts) ? dts! : NaN;
-    if (Number.isFinite(t)) times.push(t);
-    else missing++;
+  noteVideoCall("times", abs);
+  let stamps: Float64Array;
+  try {
+    stamps = (await videoAddon().probe(abs, "times", timeoutMs)).times!;
+  } catch (e) {
+    const why = (e as Error).message;
+    if (!(e as { code?: string }).code) throw e;
+    throw new ImageDecodeError("corrupt", why === "timeout" ? `reading frame times did not finish within ${timeoutMs} ms` : `reading frame times failed: ${why}`);
   }
-  if (missing) return Array.from({ length: times.length + missing }, () => null);
+  const times = Array.from(stamps).filter((t) => Number.isFinite(t));
+  if (times.length < stamps.length) return Array.from({ length: stamps.length }, () => null);
   times.sort((a, b) => a - b);
   const t0 = times[0] ?? 0;
   return times.map((t) => t - t0);
