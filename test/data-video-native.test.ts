@@ -55,6 +55,16 @@ describe("video addon", () => {
     return file;
   };
 
+  /** One VP9 WebM of segments of other sizes, joined by stream copy (VP9 changes size at a keyframe). */
+  const vp9Segments = (name: string, ...parts: [number, string][]): string => {
+    const files = parts.map(([frames, size], k) => clip(`${name}-${k}.webm`, frames, size, ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]));
+    const list = path.join(src, `${name}.txt`);
+    fs.writeFileSync(list, files.map((f) => `file '${f}'\n`).join(""));
+    const out = path.join(src, `${name}.webm`);
+    ff("-f", "concat", "-safe", "0", "-i", list, "-c", "copy", out);
+    return out;
+  };
+
   test("frames equal the ffmpeg command's byte for byte: plain, 90°, 180° and 270° rotation flags, odd size, VP9 in WebM", async () => {
     const plain = clip("plain.mp4", 20);
     const cases: [string, string][] = [["plain", plain], ["odd size", clip("odd.mkv", 9, "161x97")], ["vp9", clip("vp9.webm", 8, "200x120", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"])]];
@@ -109,12 +119,7 @@ describe("video addon", () => {
   });
 
   test("a size change mid-stream (VP9 segments of two sizes): the graph is rebuilt, as the CLI does", async () => {
-    const a = clip("a.webm", 6, "320x180", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]);
-    const b = clip("b.webm", 5, "160x120", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]);
-    const list = path.join(src, "list.txt");
-    fs.writeFileSync(list, `file '${a}'\nfile '${b}'\n`);
-    const joined = path.join(src, "joined.webm");
-    ff("-f", "concat", "-safe", "0", "-i", list, "-c", "copy", joined);
+    const joined = vp9Segments("joined", [6, "320x180"], [5, "160x120"]);
     const ours = await ourFrames(joined, opts);
     const cli = cliFrames(joined);
     assert.equal(cli.length, 11);
@@ -122,12 +127,7 @@ describe("video addon", () => {
   });
 
   test("maxPixels: frames larger than the limit are not decoded, even where the header promised a small size", async () => {
-    const small = clip("s.webm", 5, "160x120", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]);
-    const large = clip("l.webm", 6, "320x180", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]);
-    const list = path.join(src, "grow.txt");
-    fs.writeFileSync(list, `file '${small}'\nfile '${large}'\n`);
-    const grow = path.join(src, "grow.webm");
-    ff("-f", "concat", "-safe", "0", "-i", list, "-c", "copy", grow);
+    const grow = vp9Segments("grow", [5, "160x120"], [6, "320x180"]);
     const info = await probeVideo(grow);
     assert.deepEqual([info.width, info.height, info.frames], [160, 120, 11], "the header gives the first size");
     // The decoder checks its padded buffer size (measured: 160×120 VP9 fails at 19,200, passes at 30,000).
