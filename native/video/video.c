@@ -312,6 +312,7 @@ typedef struct {
   AVFrame *frame, *filtered;
   int read_eof, decoder_eof, graph_eof;
   int pending;        // d->frame waits for a new graph while the old one is drained
+  int failures_in_row; // decode errors while flushing since the last good frame
   char error[MSG];    // the last problem met (decoding goes on past bad packets, as the CLI does)
   int busy, closed;
 } Decoder;
@@ -457,6 +458,7 @@ static void read_execute(napi_env env, void *data) {
     if (!d->decoder_eof) {
       err = avcodec_receive_frame(d->in.dec, d->frame);
       if (err >= 0) {
+        d->failures_in_row = 0;
         if (d->graph && (d->frame->width != d->gw || d->frame->height != d->gh || d->frame->format != d->gfmt)) {
           // frames changed size or format mid-stream: the CLI drains the graph, then builds a new one
           if ((err = av_buffersrc_add_frame(d->src, NULL)) < 0) { note(d, "filtering", err); j->done = 1; break; }
@@ -472,9 +474,15 @@ static void read_execute(napi_env env, void *data) {
         else if ((err = av_buffersrc_add_frame(d->src, NULL)) < 0) { note(d, "filtering", err); j->done = 1; break; } // flush the graph
         continue;
       }
-      if (err != AVERROR(EAGAIN)) { note(d, "error while decoding", err); continue; } // a bad frame: go on
+      if (err != AVERROR(EAGAIN)) { // a bad frame: go on with the next packet (as the CLI does)
+        note(d, "error while decoding", err);
+        if (!d->read_eof) goto next_packet;
+        if (++d->failures_in_row > 64) { j->done = 1; break; } // flushing, and the decoder only fails: nothing more will come
+        continue;
+      }
     }
     if (d->read_eof) continue; // the decoder is being flushed
+  next_packet:
     err = av_read_frame(d->in.fmt, d->pkt);
     if (err < 0) {
       if (err != AVERROR_EOF) note(d, "error while reading", err); // truncated data: decode what came
