@@ -41,6 +41,8 @@ async function main(): Promise<void> {
   const workers = Number(arg("workers", "16"));
   mkdirSync(out, { recursive: true });
   const cache = openImageCache(readFileSync(join(data, "cache-dir.txt"), "utf8").trim().replace(/^.*\/cache\//, join(data, "cache") + "/"));
+  // Both sides drop the last partial batch: fewer images than one batch would train on nothing.
+  if (cache.length < batch) throw new Error(`${cache.length} images is less than one batch of ${batch}: pass --batch (E2E_ARGS) or prepare more (E2E_IMAGES)`);
   torch.cuda.setCudnnBenchmark(device.startsWith("cuda"));
   const rows: unknown[] = [];
   for (const precision of [32, 16] as const) {
