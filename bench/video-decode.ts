@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { buildImageCache } from "../src/data/index.js";
 import { probeVideo } from "../src/data/video/probe.js";
 import { decodeArgs, decodeFrames } from "../src/data/video/frames.js";
+import { videoAddon } from "../src/data/video/native.js";
 import { recordRun } from "./bench-doc.js";
 
 const arg = (name: string, dflt: string): string => {
@@ -147,7 +148,8 @@ async function main(): Promise<void> {
     const video = makeVideo(root, FRAMES);
     const info = await probeVideo(video);
     const mbit = (fs.statSync(video).size * 8) / 1e6 / info.durationS;
-    log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, ${execFileSync("ffmpeg", ["-version"], { encoding: "utf8" }).split(" ").slice(0, 3).join(" ")}`);
+    const libs = Object.entries(videoAddon().versions()).map(([k, v]) => `${k} ${v}`).join(", ");
+    log(`machine: ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, ${execFileSync("ffmpeg", ["-version"], { encoding: "utf8" }).split(" ").slice(0, 3).join(" ")}; the addon's ${libs}`);
     log(`video: ${info.width}x${info.height} ${info.codec}, ${info.frames} frames, ${info.durationS.toFixed(1)} s, ${mbit.toFixed(1)} Mbit/s; ffmpeg -threads ${THREADS}; load before: ${load0}`);
 
     const exe = buildLibav(tmp);

@@ -85,7 +85,7 @@ static void describe(char *out, const Input *in, const char *what, int err) {
 
 /**
  * Opens `path` (already checked by the caller) and its first video stream. With `decoder` it also
- * opens the stream's decoder with `threads` (0: libavcodec's auto, as the CLI's default). Returns 0,
+ * opens the stream's decoder with `threads` (0: libavcodec's auto, as the CLI's default). Returns NULL,
  * or an error kind ("unsupported", "corrupt") with the reason in `why`.
  */
 static const char *input_open(Input *in, const char *path, int decoder, int threads, int64_t max_pixels, char *why) {
@@ -330,14 +330,7 @@ static void decoder_free(Decoder *d) {
 
 /** The autorotate filters of ffmpeg 5.1's CLI for the stream's display matrix. */
 static void autorotate(Decoder *d) {
-  AVStream *st = d->in.fmt->streams[d->in.stream];
-  const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
-  double theta = 0;
-  if (m) theta = -round(av_display_rotation_get((const int32_t *)m));
-  else {
-    AVDictionaryEntry *tag = av_dict_get(st->metadata, "rotate", NULL, 0);
-    if (tag) theta = atof(tag->value);
-  }
+  double theta = -round(rotation_of(d->in.fmt->streams[d->in.stream])); // clockwise, as the CLI's get_rotation
   theta -= 360 * floor(theta / 360 + 0.9 / 360);
   d->rotate[0] = 0;
   if (fabs(theta - 90) < 1.0) snprintf(d->rotate, sizeof d->rotate, "transpose=clock,");
@@ -508,7 +501,9 @@ static napi_value read_result(napi_env env, Job *j) {
   napi_get_boolean(env, j->done, &done);
   set(env, o, "done", done);
   set(env, o, "error", j->d->error[0] ? str(env, j->d->error) : nul);
-  set(env, o, "timedOut", j->d->in.timed_out ? str(env, "yes") : nul);
+  napi_value timed_out;
+  napi_get_boolean(env, j->d->in.timed_out, &timed_out);
+  set(env, o, "timedOut", timed_out);
   return o;
 }
 

@@ -5,7 +5,7 @@
 // (select by decoded-frame number n, every frame passed through, rotation applied as in the cache).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { INPUT_GUARD, runTool } from "../data/video/probe.js";
+import { INPUT_GUARD, runTool } from "../data/video/cli.js";
 import { videoPath } from "../data/video/listing.js";
 import type { RunContext } from "./context.js";
 import type { RunVideos } from "./videos.js";

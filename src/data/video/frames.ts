@@ -4,25 +4,19 @@
 // or dropped for a constant rate), and rotation flags applied (the CLI's autorotate). decodeArgs is
 // the equivalent ffmpeg command: the oracle of the tests and the bench's CLI comparison.
 import type { DecodeOptions } from "../decode.js";
-import { noteVideoCall, videoAddon, type NativeRead } from "./native.js";
-import { INPUT_GUARD } from "./probe.js";
+import { INPUT_GUARD } from "./cli.js";
+import { fileError, noteVideoCall, videoAddon, type NativeRead } from "./native.js";
 
-export interface FrameDecodeOptions {
+export interface FrameDecodeOptions extends Pick<RgbDecodeOptions, "threads" | "timeoutMs" | "maxPixels"> {
   /** S: frames come out S×S. */
   size: number;
   kernel: DecodeOptions["kernel"];
-  /** ffmpeg's decoder threads; 0 lets ffmpeg choose. */
-  threads: number;
-  /** The whole decode stops after this long. */
-  timeoutMs: number;
-  /** Frames larger than this are not decoded (a header can promise a small size, later frames a huge one); none when absent. */
-  maxPixels?: number;
 }
 
 export interface FrameDecodeResult {
   /** Frames delivered to onFrame. */
   decoded: number;
-  /** Why decoding stopped early or reported errors (ffmpeg's last complaint, exit status, timeout); null when clean. */
+  /** Why decoding stopped early or reported errors (the decoder's last complaint, the deadline); null when clean. */
   error: string | null;
 }
 
@@ -106,7 +100,7 @@ export interface RgbDecodeOptions {
   threads: number;
   /** The whole decode stops after this long. */
   timeoutMs: number;
-  /** Frames larger than this are not decoded; no limit of ours when absent. */
+  /** Frames larger than this are not decoded (a header can promise a small size, later frames a huge one); no limit of ours when absent. */
   maxPixels?: number;
   /** Only these frame indices are handed over (the others are decoded and skipped); all when absent. */
   want?: (index: number) => boolean;
@@ -130,9 +124,9 @@ export async function decodeRgb(abs: string, chain: string, width: number, heigh
   try {
     decoder = await addon.open(abs, chain, width, height, o.threads, o.timeoutMs, o.maxPixels ?? 0);
   } catch (e) {
-    const why = (e as Error).message;
-    if (!(e as { code?: string }).code) throw e;
-    return { decoded: 0, error: why === "timeout" ? `decoding did not finish within ${o.timeoutMs} ms` : `cannot decode: ${why}` };
+    const f = fileError(e);
+    if (!f) throw e;
+    return { decoded: 0, error: f.timedOut ? `decoding did not finish within ${o.timeoutMs} ms` : `cannot decode: ${f.why}` };
   }
   const batch = Math.max(1, Math.min(16, Math.floor((2 << 20) / stride)));
   const buffers = [Buffer.allocUnsafe(batch * stride), Buffer.allocUnsafe(batch * stride)];

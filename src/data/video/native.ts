@@ -28,7 +28,8 @@ export interface NativeRead {
   done: boolean;
   /** The last problem met so far (decoding goes on past bad packets), else null. */
   error: string | null;
-  timedOut: string | null;
+  /** The deadline passed (then done is true). */
+  timedOut: boolean;
 }
 
 export interface VideoAddon {
@@ -47,6 +48,13 @@ export interface VideoAddon {
 
 const here = dirname(fileURLToPath(import.meta.url));
 let addon: VideoAddon | null = null;
+
+/** What a rejection of the addon says about the file (its kind in `code`; "timeout" when the deadline passed), or null when it is not about the file (a bug, bad arguments: rethrow). */
+export function fileError(e: unknown): { kind: string; why: string; timedOut: boolean } | null {
+  const kind = (e as { code?: unknown } | null)?.code;
+  if (!(e instanceof Error) || typeof kind !== "string") return null;
+  return { kind, why: e.message, timedOut: e.message === "timeout" };
+}
 
 /** A call into the addon over a file: a probe that counts packets, one that reads headers only, a decode. */
 export interface VideoCall {

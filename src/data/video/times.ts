@@ -4,7 +4,7 @@
 // frames' times in display order (B-frames come out of order in the file), which is
 // the order the decoder delivers frames and frame indices count. Times are relative to the first frame.
 import { ImageDecodeError } from "../decode-error.js";
-import { noteVideoCall, videoAddon } from "./native.js";
+import { fileError, noteVideoCall, videoAddon } from "./native.js";
 
 /** Seconds from the first frame for each frame index; null where the container gives no time stamp. */
 export async function frameTimes(abs: string, timeoutMs = 30_000): Promise<Array<number | null>> {
@@ -13,9 +13,9 @@ export async function frameTimes(abs: string, timeoutMs = 30_000): Promise<Array
   try {
     stamps = (await videoAddon().probe(abs, "times", timeoutMs)).times!;
   } catch (e) {
-    const why = (e as Error).message;
-    if (!(e as { code?: string }).code) throw e;
-    throw new ImageDecodeError("corrupt", why === "timeout" ? `reading frame times did not finish within ${timeoutMs} ms` : `reading frame times failed: ${why}`);
+    const f = fileError(e);
+    if (!f) throw e;
+    throw new ImageDecodeError("corrupt", f.timedOut ? `reading frame times did not finish within ${timeoutMs} ms` : `reading frame times failed: ${f.why}`);
   }
   const times = Array.from(stamps).filter((t) => Number.isFinite(t));
   if (times.length < stamps.length) return Array.from({ length: stamps.length }, () => null);
