@@ -136,6 +136,11 @@ describe("video addon", () => {
     assert.match(limited.error ?? "", /^the decoder reported: /);
     const unlimited = await decodeFrames(grow, opts, () => {});
     assert.deepEqual([unlimited.decoded, unlimited.error], [11, null]);
+    // Full-size frames are limited by the probed size itself (2× + a megapixel): 1280×960 after 160×120 is refused.
+    const huge = vp9Segments("huge", [3, "160x120"], [2, "1280x960"]);
+    const full = await decodeFullFrames(huge, { width: 160, height: 120, threads: 1, timeoutMs: 30_000 }, () => {});
+    assert.equal(full.decoded, 3);
+    assert.match(full.error ?? "", /^the decoder reported: error while decoding/, "refused by the decoder, not decoded and then found too large");
   });
 
   test("a file cut in the middle: the frames before the cut, equal to the CLI's, and the problem reported", async () => {

@@ -20,5 +20,8 @@ export interface FullFrameOptions extends RgbDecodeOptions {
  */
 export function decodeFullFrames(abs: string, o: FullFrameOptions, onFrame: (index: number, pixels: Buffer) => void | Promise<void>): Promise<FrameDecodeResult> {
   // The CLI's `-pix_fmt rgb24` for PNG: a format filter, converted with its default (bicubic) flags.
-  return decodeRgb(abs, "format=rgb24", o.width, o.height, o, onFrame);
+  // A frame of another size than the probed one is an error anyway; the decoder limit keeps one that
+  // a header understated from being allocated at all (twice the size, plus a megapixel for the
+  // decoder's padded buffers at small sizes).
+  return decodeRgb(abs, "format=rgb24", o.width, o.height, { maxPixels: 2 * o.width * o.height + (1 << 20), ...o }, onFrame);
 }
