@@ -5,7 +5,7 @@
 // sees. Screenshots go to test-artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -14,6 +14,9 @@ import { migrate } from "../src/db/migrations.js";
 import { Store } from "../src/db/store.js";
 import { ApiWorkflowClient, type RunData } from "../src/client/index.js";
 import { tempDir } from "./helpers/data-images.js";
+import { BUILD_MARK, buildWebUi } from "./helpers/web-ui.js";
+
+let uiDist = "";
 import { tinyFolder, TINY_LIGHTLY } from "./helpers/run-setup.js";
 
 const SHOTS = path.resolve("test-artifacts");
@@ -56,8 +59,7 @@ async function signIn(page: Page, token: string): Promise<void> {
 
 before(async () => {
   // The UI is built from the current sources (what `npm run build:web` does in setup).
-  const b = spawnSync(process.execPath, ["node_modules/vite/bin/vite.js", "build", "--config", "web/vite.config.ts", "--logLevel", "error"], { encoding: "utf8" });
-  assert.equal(b.status, 0, `vite build failed:\n${b.stdout}\n${b.stderr}`);
+  uiDist = buildWebUi(); // its own folder: web/dist is shared with the other UI test files running at the same time
   fs.mkdirSync(SHOTS, { recursive: true });
 
   dir = tempDir("winnow-ui-");
@@ -72,7 +74,7 @@ before(async () => {
   tokenB = (await store.createToken("ui-b")).token;
   await db.close();
 
-  server = proc("serve", { database: path.join(dir, "w.db"), storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0 });
+  server = proc("serve", { database: path.join(dir, "w.db"), storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0, uiDist });
   url = await new Promise<string>((resolve, reject) => {
     server.stdout!.on("data", (b) => {
       const m = /listening (\S+)/.exec(String(b));
@@ -80,6 +82,8 @@ before(async () => {
     });
     server.on("exit", (c) => reject(new Error(`server exited ${c}`)));
   });
+  // The UI comes from this file's own build (uiDist), not the shared web/dist.
+  assert.equal(await (await fetch(`${url}/ui/${BUILD_MARK}`)).text(), fs.readFileSync(path.join(uiDist, BUILD_MARK), "utf8"));
   worker = proc("worker", { server: url, token: tokenA, name: "w", labels: [], workDir: path.join(dir, "work"), datasourceRoot: path.join(dir, "root"), heartbeatMs: 500, pollWaitMs: 2000 });
   clientA = new ApiWorkflowClient({ url, token: tokenA });
   clientB = new ApiWorkflowClient({ url, token: tokenB });
@@ -103,6 +107,7 @@ after(async () => {
   await ctx?.close();
   worker?.kill("SIGKILL");
   server?.kill("SIGKILL");
+  if (uiDist) fs.rmSync(uiDist, { recursive: true, force: true });
 });
 
 /** Pixels of a canvas that differ from blank (transparent or white), counted in the page. */

@@ -5,7 +5,7 @@
 // failed requests. Screenshots of each page, desktop and phone, go to test-artifacts/ui-live/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
@@ -16,6 +16,9 @@ import { Store } from "../src/db/store.js";
 import type { RunData, ScheduledRunData } from "../src/db/records.js";
 import { ApiWorkflowClient } from "../src/client/index.js";
 import { tempDir } from "./helpers/data-images.js";
+import { buildWebUi } from "./helpers/web-ui.js";
+
+let uiDist = "";
 import { tinyFolder, TINY_LIGHTLY } from "./helpers/run-setup.js";
 
 const SHOTS = path.resolve("test-artifacts", "ui-live");
@@ -105,8 +108,7 @@ async function signedIn(viewport = { width: 1440, height: 900 }): Promise<{ page
 const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
 before(async () => {
-  const b = spawnSync(process.execPath, ["node_modules/vite/bin/vite.js", "build", "--config", "web/vite.config.ts", "--logLevel", "error"], { encoding: "utf8" });
-  assert.equal(b.status, 0, `vite build failed:\n${b.stdout}\n${b.stderr}`);
+  uiDist = buildWebUi(); // its own folder: web/dist is shared with the other UI test files running at the same time
   fs.mkdirSync(SHOTS, { recursive: true });
   dir = tempDir("winnow-ui-live-");
   const { root } = await tinyFolder(16);
@@ -130,7 +132,7 @@ before(async () => {
     }
   });
   await db.close();
-  server = proc("serve", { database: path.join(dir, "w.db"), storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0, heartbeatTimeoutMs: 5000 });
+  server = proc("serve", { database: path.join(dir, "w.db"), storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0, heartbeatTimeoutMs: 5000, uiDist });
   url = await new Promise<string>((resolve, reject) => {
     server.stdout!.on("data", (buf) => {
       const m = /listening (\S+)/.exec(String(buf));
@@ -147,6 +149,7 @@ after(async () => {
   await ctx?.close();
   worker?.kill("SIGKILL");
   server?.kill("SIGKILL");
+  if (uiDist) fs.rmSync(uiDist, { recursive: true, force: true });
 });
 
 test("live progress appears and advances while a run trains; the workers page shows the worker on it; Abort ends it ABORTED", async () => {

@@ -8,7 +8,7 @@
 // written into the database and its map answer is replaced in the browser.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
@@ -19,6 +19,9 @@ import { Store } from "../src/db/store.js";
 import type { EmbeddingMap, RunData } from "../src/db/records.js";
 import type { MapMetadata } from "../src/run/map-metadata.js";
 import { tempDir } from "./helpers/data-images.js";
+import { buildWebUi } from "./helpers/web-ui.js";
+
+let uiDist = "";
 
 // Screenshots join test/ui-live.test.ts's (scripts/ui-screenshots.mjs copies them to docs/ui/).
 const SHOTS = path.resolve("test-artifacts", "ui-live");
@@ -60,8 +63,7 @@ let server: ChildProcess;
 let ctx: BrowserContext;
 
 before(async () => {
-  const b = spawnSync(process.execPath, ["node_modules/vite/bin/vite.js", "build", "--config", "web/vite.config.ts", "--logLevel", "error"], { encoding: "utf8" });
-  assert.equal(b.status, 0, `vite build failed:\n${b.stdout}\n${b.stderr}`);
+  uiDist = buildWebUi(); // its own folder: web/dist is shared with the other UI test files running at the same time
   fs.mkdirSync(SHOTS, { recursive: true });
   dir = tempDir("winnow-ui-map-");
   fs.mkdirSync(path.join(dir, "root", "imgs"), { recursive: true });
@@ -76,7 +78,7 @@ before(async () => {
   await db.run(`INSERT INTO scheduled_runs (id, owner, dataset_id, config_id, priority, priority_rank, runs_on, state, created_at, modified_at) VALUES ('map-s-1', ?, ?, ?, 'MID', 1, '[]', 'DONE', ?, ?)`, [t.owner, ds.id, cfg.id, at, at]);
   await db.run(`INSERT INTO runs (id, owner, dataset_id, scheduled_run_id, config_id, worker_id, state, message, created_at, modified_at, ended_at) VALUES (?, ?, ?, 'map-s-1', ?, 'w', 'COMPLETED', '', ?, ?, ?)`, [RUN, t.owner, ds.id, cfg.id, at, at, at + 30_000]);
   await db.close();
-  const p = spawn(process.execPath, ["--import", "tsx", "test/helpers/service-proc.ts", "serve", JSON.stringify({ database: path.join(dir, "w.db"), storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0 })], { stdio: ["ignore", "pipe", "pipe"] });
+  const p = spawn(process.execPath, ["--import", "tsx", "test/helpers/service-proc.ts", "serve", JSON.stringify({ database: path.join(dir, "w.db"), storage: path.join(dir, "art"), datasourceRoot: path.join(dir, "root"), port: 0, uiDist })], { stdio: ["ignore", "pipe", "pipe"] });
   p.stderr!.on("data", (buf) => process.stderr.write(`[serve] ${buf}`));
   server = p;
   url = await new Promise<string>((resolve, reject) => {
@@ -92,6 +94,7 @@ before(async () => {
 after(async () => {
   await ctx?.close();
   server?.kill("SIGKILL");
+  if (uiDist) fs.rmSync(uiDist, { recursive: true, force: true });
 });
 
 /** The run page with the synthetic map (the run gets an EMBEDDINGS artifact; thumbnails are tiny SVGs). */

@@ -33,6 +33,8 @@ export interface AppOptions {
   logger?: boolean;
   /** Bounds of the UI's heavy routes (embedding map, thumbnails); defaults in ui-api.ts. */
   ui?: Pick<UiApiOptions, "embeddingMap" | "thumbnails" | "workerTimeoutMs">;
+  /** The built web UI served under /ui/ (default: web/dist of this checkout). */
+  uiDist?: string;
   /**
    * How often a long-polling claim re-checks the queue without a wake-up (ms; default 1000). With
    * LISTEN/NOTIFY running, schedules on other replicas wake it, so serve() lengthens this then.

@@ -68,6 +68,6 @@ export function buildApp(o: AppOptions): { app: FastifyInstance; wake: EventEmit
   app.get("/v1/health", async () => ({ ok: true }));
   for (const plugin of [datasetRoutes, workerRoutes, schedulingRoutes, runRoutes, artifactRoutes]) void app.register(plugin, { ctx });
   void app.register(uiApiRoutes, { store: o.store, storage: o.storage, datasourceRoot: realRoot, ...o.ui });
-  void app.register(uiStaticRoutes);
+  void app.register(uiStaticRoutes, { distDir: o.uiDist });
   return { app, wake, routes };
 }

@@ -43,6 +43,8 @@ export interface ServeOptions {
    */
   testStorageFullWhile?: string;
   logger?: boolean;
+  /** The built web UI served under /ui/ (default: web/dist of this checkout, made by `npm run build:web`). */
+  uiDist?: string;
 }
 
 export interface RunningServer {
@@ -68,6 +70,7 @@ export async function serve(o: ServeOptions = {}): Promise<RunningServer> {
     store, storage, signingSecret: secret, datasourceRoot: path.resolve(o.datasourceRoot ?? "."),
     publicUrl: () => o.publicUrl?.replace(/\/+$/, "") ?? url, bodyLimit: o.bodyLimit, artifactLimit: o.artifactLimit, logger: o.logger,
     storageRedirect: o.storageRedirect, allowRoots: o.allowRoots, datasourceCheck: o.datasourceCheck, ui: { workerTimeoutMs: o.heartbeatTimeoutMs ?? 60_000 },
+    uiDist: o.uiDist,
   });
   const host = o.host ?? "127.0.0.1";
   await app.listen({ host, port: o.port ?? 8470 });
